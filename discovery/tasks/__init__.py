@@ -1,0 +1,25 @@
+"""Optimization problems for rule discovery: deep and non-deep tasks as data + loss.
+
+Example::
+
+    from discovery import tasks
+    task = tasks.get("mf_k4", "small")
+    params = task.init(jax.random.key(0))
+    loss = task.loss(params, task.sample_batch(task.train_data, jax.random.key(1)))
+"""
+
+from .architecture import Architecture, from_architecture
+from .base import Task, n_params
+from .libsvm import load_libsvm
+from .registry import describe, get, names
+
+__all__ = [
+    "Architecture",
+    "Task",
+    "describe",
+    "from_architecture",
+    "get",
+    "load_libsvm",
+    "n_params",
+    "names",
+]

@@ -1,0 +1,146 @@
+"""The parametric architecture family: an MLP on MNIST-1D described by a record.
+
+An :class:`Architecture` is plain data (str/int/float/bool fields) that
+co-evolution mutates; :func:`from_architecture` turns any record into a task
+with one generic builder (no code per architecture):
+
+    h_0 = x (40 samples),  h_{l+1} = act(LN?(h_l W_l + b_l)) [+ h_l if residual
+    and widths match],  logits = output_scale * (h_depth W + b),
+
+with ``depth`` hidden layers of ``width`` units, weights
+N(0, (init_scale * gain)^2 / fan_in) (He gain for ReLU-like, LeCun for tanh),
+and mean softmax cross-entropy as the loss.
+
+Example::
+
+    arch = Architecture(depth=3, width=64, activation="gelu", norm="layernorm", residual=True)
+    task = from_architecture(arch, "small")
+    Architecture.from_dict(msgpack.unpackb(msgpack.packb(arch.to_dict()))) == arch
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+from .base import Task
+from .classification import classification_task
+from .mlp import ACTIVATIONS, apply_mlp, init_mlp
+from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
+
+NORMS = ("none", "layernorm")
+MAX_DEPTH = 6
+MAX_WIDTH = 4096
+MAX_SCALE = 100.0
+
+DATA_SIZES = {
+    "small": {"num_samples": 1000, "batch_size": 50, "seed": 42},
+    "default": {"num_samples": 5000, "batch_size": 100, "seed": 42},
+}
+DATASETS = ("mnist1d",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One member of the MLP family; validated on construction.
+
+    depth: hidden layers, 0..6.  width: units per hidden layer, 1..4096.
+    activation: one of ``ACTIVATIONS``.  norm: "none" | "layernorm".
+    residual: skip connection around each hidden layer whose input width equals ``width``.
+    init_scale: multiplier on the He/LeCun init std, in (0, 100].
+    output_scale: multiplier on the logits, in (0, 100].
+    """
+
+    depth: int = 2
+    width: int = 64
+    activation: str = "relu"
+    norm: str = "none"
+    residual: bool = False
+    init_scale: float = 1.0
+    output_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in {"depth": (0, MAX_DEPTH), "width": (1, MAX_WIDTH)}.items():
+            value = getattr(self, name)
+            if type(value) is not int or not lo <= value <= hi:
+                raise ValueError(f"Architecture.{name} must be an int in [{lo}, {hi}], got {value!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"Architecture.activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"Architecture.norm must be one of {list(NORMS)}, got {self.norm!r}")
+        if type(self.residual) is not bool:
+            raise ValueError(f"Architecture.residual must be a bool, got {self.residual!r}")
+        for name in ("init_scale", "output_scale"):
+            value = getattr(self, name)
+            if (type(value) not in (int, float) or not math.isfinite(value)
+                    or not 0.0 < value <= MAX_SCALE):
+                raise ValueError(f"Architecture.{name} must be a number in (0, {MAX_SCALE}], "
+                                 f"got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a dict of str/int/float/bool (msgpack-serializable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Architecture:
+        """Inverse of :meth:`to_dict`; missing fields take their defaults.
+
+        Raises ValueError on a non-dict, an unknown key, or a bad value.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"an Architecture record must be a dict, got {type(d).__name__}")
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown Architecture field(s) {unknown}; valid fields: {fields}")
+        return cls(**d)
+
+    def layer_sizes(self) -> tuple[int, ...]:
+        """(40, width x depth, 10): the widths of the MLP on MNIST-1D."""
+        return (N_FEATURES, *([self.width] * self.depth), N_CLASSES)
+
+    def summary(self) -> str:
+        """A short human-readable description, e.g. ``2x64 relu``."""
+        parts = [f"{self.depth}x{self.width} {self.activation}"]
+        if self.norm != "none":
+            parts.append(self.norm)
+        if self.residual:
+            parts.append("residual")
+        if self.init_scale != 1.0:
+            parts.append(f"init x{self.init_scale:g}")
+        if self.output_scale != 1.0:
+            parts.append(f"out x{self.output_scale:g}")
+        return ", ".join(parts)
+
+
+def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, **fields: Any) -> Task:
+    """The family task for the architecture whose fields are ``fields``."""
+    arch = Architecture.from_dict(fields)
+    train, test = mnist1d_splits(num_samples, seed)
+    return classification_task(
+        name="mlp_family",
+        kind="deep",
+        description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
+        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed,
+               **arch.to_dict()},
+        init=functools.partial(init_mlp, sizes=arch.layer_sizes(), activation=arch.activation,
+                               init_scale=arch.init_scale, layernorm=arch.norm == "layernorm"),
+        apply=functools.partial(apply_mlp, activation=arch.activation, residual=arch.residual,
+                                output_scale=arch.output_scale),
+        train_data=train,
+        test_data=test,
+        batch_size=batch_size,
+    )
+
+
+def from_architecture(arch: Architecture, size: str = "small", *, dataset: str = "mnist1d") -> Task:
+    """The task training ``arch`` on ``dataset`` at data size ``size`` ("small" | "default")."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid datasets: {list(DATASETS)}")
+    if size not in DATA_SIZES:
+        raise ValueError(f"unknown size {size!r}; valid sizes: {list(DATA_SIZES)}")
+    return make_mlp_family(**DATA_SIZES[size], **arch.to_dict())

@@ -1,0 +1,128 @@
+"""The task record and the helpers every dataset-backed task shares.
+
+A task is data plus a loss. All of its functions are pure and jittable, and
+take the data as an argument (never closed over), so a trainer can compile
+once per task shape and vmap over learning rates and seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Params = Any
+Batch = Any
+PyTree = Any
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Task:
+    """One optimization problem.
+
+    Attributes:
+      name: registry name, e.g. ``"mf_k4"``.
+      kind: ``"deep"`` or ``"nondeep"``.
+      description: one line.
+      sizes: the resolved size parameters (plain values, shown by the CLI).
+      init: PRNG key -> float32 params pytree.
+      loss: (params, batch) -> scalar mean loss over any number of examples;
+        ``loss(params, train_data)`` is the full training loss.
+      train_data: pytree of arrays (a small dict for data-free tasks).
+      test_data: held-out pytree of arrays, or the noise-free problem data.
+      sample_batch: (train_data, key) -> batch; deterministic per key.
+      metrics: (params, test_data) -> {"test_loss", optionally "accuracy"}.
+      f_star: the infimum of the full training loss where known, else None.
+      batch_size: examples per minibatch, None for data-free tasks.
+    """
+
+    name: str
+    kind: str
+    description: str
+    sizes: dict
+    init: Callable[[jax.Array], Params]
+    loss: Callable[[Params, Batch], jax.Array]
+    train_data: PyTree
+    test_data: PyTree
+    sample_batch: Callable[[PyTree, jax.Array], Batch]
+    metrics: Callable[[Params, PyTree], dict]
+    f_star: float | None
+    batch_size: int | None
+
+
+def float32(x: Any) -> jax.Array:
+    """``x`` as a float32 JAX array."""
+    return jnp.asarray(np.asarray(x, dtype=np.float32))
+
+
+def int32(x: Any) -> jax.Array:
+    """``x`` as an int32 JAX array (labels, tokens)."""
+    return jnp.asarray(np.asarray(x, dtype=np.int32))
+
+
+def row_sampler(batch_size: int) -> Callable[[PyTree, jax.Array], PyTree]:
+    """Minibatches of ``batch_size`` rows drawn uniformly with replacement.
+
+    Every leaf of the data shares its leading (example) axis; the same row
+    indices are taken from each leaf.
+    """
+
+    def sample_batch(data: PyTree, key: jax.Array) -> PyTree:
+        n = jax.tree.leaves(data)[0].shape[0]
+        idx = jax.random.randint(key, (batch_size,), 0, n)
+        return jax.tree.map(lambda a: a[idx], data)
+
+    return sample_batch
+
+
+def dataset_task(
+    *,
+    name: str,
+    kind: str,
+    description: str,
+    sizes: dict,
+    init: Callable[[jax.Array], Params],
+    loss: Callable[[Params, Batch], jax.Array],
+    train_data: PyTree,
+    test_data: PyTree,
+    batch_size: int,
+    f_star: float | None = None,
+    extra_metrics: Callable[[Params, PyTree], dict] | None = None,
+) -> Task:
+    """A task over a finite training set, minibatched by rows.
+
+    ``metrics`` reports the loss on ``test_data`` as ``test_loss`` plus
+    whatever ``extra_metrics`` adds (e.g. ``accuracy``).
+    """
+
+    def metrics(params: Params, data: PyTree) -> dict:
+        out = {"test_loss": loss(params, data)}
+        if extra_metrics is not None:
+            out.update(extra_metrics(params, data))
+        return out
+
+    return Task(
+        name=name,
+        kind=kind,
+        description=description,
+        sizes=dict(sizes),
+        init=init,
+        loss=loss,
+        train_data=train_data,
+        test_data=test_data,
+        sample_batch=row_sampler(batch_size),
+        metrics=metrics,
+        f_star=f_star,
+        batch_size=batch_size,
+    )
+
+
+def n_params(task: Task) -> int:
+    """Number of scalar parameters of ``task`` (computed without running init)."""
+    shapes = jax.eval_shape(task.init, jax.random.key(0))
+    return int(sum(np.prod(leaf.shape, dtype=np.int64) for leaf in jax.tree.leaves(shapes)))
+

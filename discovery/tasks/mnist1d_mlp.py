@@ -1,0 +1,37 @@
+"""MNIST-1D classification with a fixed ReLU MLP.
+
+logits = MLP(x) with layers 40 -> hidden... -> 10 (He init), loss = mean
+softmax cross-entropy; ~9.7k params at the default (100, 50) hidden sizes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .base import Task
+from .classification import classification_task
+from .mlp import apply_mlp, init_mlp
+from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
+
+SIZES = {
+    "small": {"hidden": [32], "num_samples": 1000, "batch_size": 50, "seed": 42},
+    "default": {"hidden": [100, 50], "num_samples": 5000, "batch_size": 100, "seed": 42},
+}
+
+
+def make_mnist1d_mlp(*, hidden: list[int], num_samples: int, batch_size: int, seed: int) -> Task:
+    """The MLP classifier task; ``num_samples`` MNIST-1D examples, 80% train."""
+    train, test = mnist1d_splits(num_samples, seed)
+    layer_sizes = (N_FEATURES, *hidden, N_CLASSES)
+    return classification_task(
+        name="mnist1d_mlp",
+        kind="deep",
+        description=f"MNIST-1D, ReLU MLP {'-'.join(map(str, layer_sizes))}, cross-entropy",
+        sizes={"hidden": list(hidden), "num_samples": num_samples,
+               "batch_size": batch_size, "seed": seed},
+        init=functools.partial(init_mlp, sizes=layer_sizes),
+        apply=apply_mlp,
+        train_data=train,
+        test_data=test,
+        batch_size=batch_size,
+    )

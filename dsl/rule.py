@@ -1,0 +1,203 @@
+"""Rules as values: expression nodes, statements and the validated ``Rule``.
+
+A rule is the body of ``def name(hyper=default, ...)``: assignments, then
+``return u``. Inputs are ``g`` (gradient), ``p`` (parameter) and ``t`` (step,
+1.0 on the first update). A name read before it is assigned is a *state slot*:
+zeros at first, carried across steps, its end-of-body value stored. The
+optimizer applies ``p <- p - learning_rate * u``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+from .errors import DSLError
+from .ops import FUNCTIONS, OPS
+
+INPUTS = ("g", "p", "t")
+RESERVED = frozenset(INPUTS) | frozenset(FUNCTIONS) | {"learning_rate"}
+
+# Size limits: they bound evaluation cost and keep the interpreter's fixed-size
+# encoding able to hold every valid rule.
+MAX_STATEMENTS = 16
+MAX_DEPTH = 12
+MAX_NODES = 128
+MAX_HYPERPARAMS = 8
+MAX_STATE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    op: str
+    args: tuple
+
+
+Expr = Union[Const, Name, Op]
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    target: str
+    value: Expr
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """All nodes of an expression, parents before children, left to right."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Op):
+            stack.extend(reversed(node.args))
+
+
+def names_read(expr: Expr) -> list[str]:
+    return [n.id for n in walk(expr) if isinstance(n, Name)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An optimizer update rule. Immutable and hashable; build with ``dsl.parse``.
+
+    Fields: ``name``; ``params``, the hyper-parameters as ``(name, default)``
+    pairs in signature order; ``body``, the assignments; ``result``, the
+    returned update direction ``u``. Constructing a Rule validates it.
+    """
+
+    name: str
+    params: tuple[tuple[str, float], ...]
+    body: tuple[Assign, ...]
+    result: Expr
+    state: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", tuple((str(n), float(v)) for n, v in self.params))
+        object.__setattr__(self, "body", tuple(self.body))
+        object.__setattr__(self, "state", _validate(self))
+
+    @property
+    def hyperparams(self) -> dict[str, float]:
+        """Hyper-parameter defaults, in signature order."""
+        return dict(self.params)
+
+    @property
+    def names_read(self) -> frozenset[str]:
+        """Every name the rule reads (inputs, hyper-parameters, variables)."""
+        exprs = [a.value for a in self.body] + [self.result]
+        return frozenset(n for e in exprs for n in names_read(e))
+
+    @property
+    def size(self) -> int:
+        """Complexity: the number of expression nodes, plus one per statement."""
+        return sum(1 + sum(1 for _ in walk(a.value)) for a in self.body) + sum(
+            1 for _ in walk(self.result)
+        )
+
+    def to_text(self) -> str:
+        from .printer import to_text
+
+        return to_text(self)
+
+    def to_latex(self) -> str:
+        from .printer import to_latex
+
+        return to_latex(self)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _validate(rule: Rule) -> tuple[str, ...]:
+    """Check a rule's well-formedness; return its state slots in order of first read."""
+    if not rule.name.isidentifier():
+        raise DSLError(f"rule name {rule.name!r} is not an identifier")
+    if len(rule.params) > MAX_HYPERPARAMS:
+        raise DSLError(f"too many hyper-parameters ({len(rule.params)}); at most {MAX_HYPERPARAMS}")
+    if len(rule.body) + 1 > MAX_STATEMENTS:
+        raise DSLError(
+            f"too many statements ({len(rule.body) + 1}); at most {MAX_STATEMENTS} including return"
+        )
+    hyper = set()
+    for pname, value in rule.params:
+        if not pname.isidentifier() or pname in RESERVED:
+            raise DSLError(f"{pname!r} cannot be a hyper-parameter name (reserved: {sorted(RESERVED)})")
+        if pname in hyper:
+            raise DSLError(f"hyper-parameter {pname!r} is declared twice")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise DSLError(f"hyper-parameter {pname!r} default must be finite, got {value}")
+        hyper.add(pname)
+    assigned_anywhere = {a.target for a in rule.body}
+    nodes = 0
+    assigned: set[str] = set()
+    state: list[str] = []
+    for stmt in (*rule.body, None):
+        expr = rule.result if stmt is None else stmt.value
+        _check_expr(expr)
+        nodes += sum(1 for _ in walk(expr))
+        for name in names_read(expr):
+            if name in INPUTS or name in hyper or name in assigned:
+                continue
+            if name in assigned_anywhere:
+                if name not in state:
+                    state.append(name)
+                continue
+            raise DSLError(
+                f"unknown name {name!r}: use g, p, t, a hyper-parameter, or a variable "
+                "assigned in the body"
+            )
+        if stmt is not None:
+            target = stmt.target
+            if not target.isidentifier() or target in RESERVED:
+                raise DSLError(f"cannot assign to {target!r}: g, p, t and function names are reserved")
+            if target in hyper:
+                raise DSLError(f"cannot assign to hyper-parameter {target!r}")
+            assigned.add(target)
+    if nodes > MAX_NODES:
+        raise DSLError(f"rule too large ({nodes} expression nodes); at most {MAX_NODES}")
+    if len(state) > MAX_STATE:
+        raise DSLError(f"too many state slots ({len(state)}); at most {MAX_STATE}")
+    return tuple(state)
+
+
+def _check_expr(expr: Expr) -> None:
+    if depth_exceeds(expr, MAX_DEPTH):
+        raise DSLError(f"expression nested too deeply; at most {MAX_DEPTH} levels")
+    for node in walk(expr):
+        if isinstance(node, Const):
+            v = node.value
+            if not isinstance(v, float) or v != v or v in (float("inf"), float("-inf")):
+                raise DSLError(f"constants must be finite floats, got {v!r}")
+        elif isinstance(node, Name):
+            if not isinstance(node.id, str) or not node.id.isidentifier():
+                raise DSLError(f"bad variable name {node.id!r}")
+        elif isinstance(node, Op):
+            spec = OPS.get(node.op)
+            if spec is None:
+                raise DSLError(f"unknown operator {node.op!r}")
+            if not isinstance(node.args, tuple) or len(node.args) != spec.arity:
+                raise DSLError(f"{node.op} takes {spec.arity} argument(s)")
+        else:
+            raise DSLError(f"not an expression node: {type(node).__name__}")
+
+
+def depth_exceeds(expr: Expr, limit: int) -> bool:
+    """True if ``expr`` is nested deeper than ``limit`` (iterative, never recurses)."""
+    stack = [(expr, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > limit:
+            return True
+        if isinstance(node, Op) and isinstance(node.args, tuple):
+            stack.extend((a, d + 1) for a in node.args)
+    return False
