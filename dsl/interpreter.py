@@ -51,73 +51,126 @@ OPCODES = {name: i for i, name in enumerate(OP_NAMES)}
 class Program(NamedTuple):
     """An encoded rule. All fields are arrays of fixed shape (a pytree, jit-friendly).
 
-    Operand codes: ``c >= 0`` is vector register ``c``; ``c < 0`` is scalar ``S[-c - 1]``.
+    An operand is three ints ``(code, scale, shift)`` and reads
+    ``X * S[scale] + S[shift]`` where ``X`` is vector register ``code`` if
+    ``code >= 0`` and scalar ``S[-code - 1]`` otherwise.
     """
 
     consts: jax.Array  # float32[CAP_CONSTS]
     scalar_code: jax.Array  # int32[CAP_SCALAR_CODE, 4]: op, a, b, c (indices into S)
     n_scalar: jax.Array  # int32[]
-    vector_code: jax.Array  # int32[CAP_VECTOR_CODE, 5]: op, dst, a, b, c (operand codes)
+    vector_code: jax.Array  # int32[CAP_VECTOR_CODE, 11]: op, dst, then 3 operands
     n_vector: jax.Array  # int32[]
-    result: jax.Array  # int32[]: operand code of u
+    result: jax.Array  # int32[3]: the operand that is u
 
 
 @dataclass(frozen=True)
-class _Val:
-    kind: str  # "s" (index into S) or "v" (vector SSA id)
-    id: int
+class _S:
+    """A scalar value: ``S[index]``."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class _V:
+    """A vector value read as ``register(ssa) * scale + shift``.
+
+    Folding a scalar multiply and add into the operand that reads a value keeps
+    instruction counts low (an EMA ``b*m + (1-b)*g`` is one instruction) and
+    is exact: only ``x*k``, ``x*s + k`` and negations are folded, which round
+    exactly as the separate operations do.
+    """
+
+    ssa: int
+    scale: float | _S = 1.0
+    shift: float | _S = 0.0
+
+    @property
+    def plain(self) -> bool:
+        return self.scale == 1.0 and self.shift == 0.0
+
+    @property
+    def unshifted(self) -> bool:
+        return isinstance(self.shift, float) and self.shift == 0.0
+
+
+Value = float | _S | _V  # a host constant, a scalar, or a vector
 
 
 class _Encoder:
     def __init__(self, rule: Rule):
         self.rule = rule
-        self.consts: dict[float, int] = {}
-        self.scalar: list[tuple[int, tuple[_Val, ...]]] = []
-        self.vector: list[tuple[int, tuple[_Val, ...]]] = []  # SSA id = 2 + n_state + index
-        self.memo: dict[tuple, _Val] = {}
         self.n_state = len(rule.state)
+        self.consts: dict[str, int] = {}
+        self.scalar: list[tuple[int, tuple[int, ...]]] = []
+        self.vector: list[tuple[int, tuple[Value, ...]]] = []  # SSA id = 2 + n_state + index
+        self.memo: dict[tuple, Value] = {}
 
-    def operand(self, value: float | _Val) -> _Val:
-        if isinstance(value, _Val):
-            return value
+    def s_index(self, value: float | _S) -> int:
+        if isinstance(value, _S):
+            return value.index
         key = float(np.float32(value)).hex() if value == value else "nan"
         if key not in self.consts:
             if len(self.consts) >= CAP_CONSTS:
                 raise DSLError(f"rule has more than {CAP_CONSTS} distinct constants")
             self.consts[key] = len(self.consts)
-        return _Val("s", 1 + self.consts[key])
+        return 1 + self.consts[key]
 
-    def expr(self, e: Expr, env: dict[str, float | _Val]) -> float | _Val:
-        """A host constant (float) or an encoded value."""
+    def scalar_op(self, op: str, *args: float | _S) -> float | _S:
+        if all(isinstance(a, float) for a in args):
+            return fold(op, list(args))
+        key = ("s", op, args)
+        if key not in self.memo:
+            if len(self.scalar) >= CAP_SCALAR_CODE:
+                raise DSLError(f"rule needs more than {CAP_SCALAR_CODE} scalar instructions")
+            self.scalar.append((OPCODES[op], tuple(self.s_index(a) for a in args)))
+            self.memo[key] = _S(SCALAR_BASE + len(self.scalar) - 1)
+        return self.memo[key]
+
+    def vector_op(self, op: str, *args: Value) -> _V:
+        if OPS[op].commutative:
+            args = tuple(sorted(args, key=repr))
+        key = ("v", op, args)
+        if key not in self.memo:
+            self.vector.append((OPCODES[op], args))
+            self.memo[key] = _V(2 + self.n_state + len(self.vector) - 1)
+        return self.memo[key]
+
+    def apply(self, op: str, args: list[Value]) -> Value:
+        if not any(isinstance(a, _V) for a in args):
+            return self.scalar_op(op, *args)
+        if op == "pow" and args[1] == 2.0:
+            return self.vector_op("square", args[0])
+        if op == "mul":
+            v, k = args if isinstance(args[0], _V) else args[::-1]
+            if v.plain and not isinstance(k, _V):
+                return _V(v.ssa, scale=k)
+        if op == "neg" and args[0].unshifted:
+            return _V(args[0].ssa, self.scalar_op("neg", args[0].scale))
+        if op in ("add", "sub"):
+            v, k = args if isinstance(args[0], _V) else args[::-1]
+            if v.unshifted and not isinstance(k, _V):
+                if op == "add":
+                    return _V(v.ssa, v.scale, k)
+                if v is args[0]:  # v*s - k
+                    return _V(v.ssa, v.scale, self.scalar_op("neg", k))
+                return _V(v.ssa, self.scalar_op("neg", v.scale), k)  # k - v*s
+        return self.vector_op(op, *args)
+
+    def expr(self, e: Expr, env: dict[str, Value]) -> Value:
         if isinstance(e, Const):
             return e.value
         if isinstance(e, Name):
             return env[e.id]
-        values = [self.expr(a, env) for a in e.args]
-        if all(isinstance(v, float) for v in values):
-            return fold(e.op, values)
-        args = tuple(self.operand(v) for v in values)
-        opcode = OPCODES[e.op]
-        if OPS[e.op].commutative:
-            args = tuple(sorted(args, key=lambda v: (v.kind, v.id)))
-        key = (opcode, args)
-        if key not in self.memo:
-            if all(a.kind == "s" for a in args):
-                self.scalar.append((opcode, args))
-                self.memo[key] = _Val("s", SCALAR_BASE + len(self.scalar) - 1)
-            else:
-                self.vector.append((opcode, args))
-                self.memo[key] = _Val("v", 2 + self.n_state + len(self.vector) - 1)
-        return self.memo[key]
+        return self.apply(e.op, [self.expr(a, env) for a in e.args])
 
-    def run(self, hyper: dict[str, float]) -> tuple[list[_Val], _Val]:
+    def run(self, hyper: dict[str, float]) -> tuple[list[Value], Value]:
         rule = self.rule
-        env = {"g": _Val("v", 0), "p": _Val("v", 1), "t": _Val("s", 0), **hyper}
-        env |= {n: _Val("v", 2 + k) for k, n in enumerate(rule.state)}
+        env: dict[str, Value] = {"g": _V(0), "p": _V(1), "t": _S(0), **hyper}
+        env |= {n: _V(2 + k) for k, n in enumerate(rule.state)}
         for stmt in rule.body:
             env[stmt.target] = self.expr(stmt.value, env)
-        finals = [self.operand(env[n]) for n in rule.state]
-        return finals, self.operand(self.expr(rule.result, env))
+        return [env[n] for n in rule.state], self.expr(rule.result, env)
 
 
 def encode(rule: Rule, **hyperparams) -> Program:
@@ -129,22 +182,18 @@ def encode(rule: Rule, **hyperparams) -> Program:
     hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams).items()}
     enc = _Encoder(rule)
     finals, result = enc.run(hyper)
-    n_state = enc.n_state
-    first_temp = 2 + n_state
+    first_temp = 2 + enc.n_state
 
     # Dead-code elimination of vector code (scalar code is too cheap to bother).
-    live_v = set()
+    live = set()
     stack = [*finals, result]
     while stack:
         val = stack.pop()
-        if val.kind == "v" and val.id >= first_temp and val.id not in live_v:
-            live_v.add(val.id)
-            stack.extend(enc.vector[val.id - first_temp][1])
-    if len(enc.scalar) > CAP_SCALAR_CODE:
-        raise DSLError(f"rule needs more than {CAP_SCALAR_CODE} scalar instructions")
-    vector = [(ssa, *enc.vector[ssa - first_temp]) for ssa in sorted(live_v)]
-
-    code, result_code = _allocate(vector, finals, result, n_state)
+        if isinstance(val, _V) and val.ssa >= first_temp and val.ssa not in live:
+            live.add(val.ssa)
+            stack.extend(enc.vector[val.ssa - first_temp][1])
+    vector = [(ssa, *enc.vector[ssa - first_temp]) for ssa in sorted(live)]
+    code, result_row = _Allocator(enc, finals).run(vector, result)
     if len(code) > CAP_VECTOR_CODE:
         raise DSLError(f"rule needs more than {CAP_VECTOR_CODE} vector instructions")
 
@@ -153,84 +202,85 @@ def encode(rule: Rule, **hyperparams) -> Program:
         consts[i] = float.fromhex(key) if key != "nan" else np.nan
     scalar_code = np.zeros((CAP_SCALAR_CODE, 4), np.int32)
     for i, (op, args) in enumerate(enc.scalar):
-        scalar_code[i, 0] = op
-        scalar_code[i, 1 : 1 + len(args)] = [a.id for a in args]
-    vector_code = np.zeros((CAP_VECTOR_CODE, 5), np.int32)
-    if code:
-        vector_code[: len(code)] = code
+        scalar_code[i, : 1 + len(args)] = [op, *args]
+    vector_code = np.zeros((CAP_VECTOR_CODE, 11), np.int32)
+    vector_code[: len(code)] = np.asarray(code, np.int32).reshape(len(code), 11)
     return Program(
         consts=jnp.asarray(consts),
         scalar_code=jnp.asarray(scalar_code),
         n_scalar=jnp.asarray(len(enc.scalar), jnp.int32),
         vector_code=jnp.asarray(vector_code),
         n_vector=jnp.asarray(len(code), jnp.int32),
-        result=jnp.asarray(result_code, jnp.int32),
+        result=jnp.asarray(result_row, jnp.int32),
     )
 
 
-def _allocate(vector, finals: list[_Val], result: _Val, n_state: int):
-    """Linear-scan register allocation; returns (code rows, result operand code)."""
-    end = len(vector)
-    last_use: dict[int, int] = {}
-    for i, (_, _, args) in enumerate(vector):
-        for a in args:
-            if a.kind == "v":
-                last_use[a.id] = i
-    for val in (*finals, result):
-        if val.kind == "v":
-            last_use[val.id] = end
-    home_of = {val.id: 2 + k for k, val in enumerate(finals) if val.kind == "v" and val.id >= 2 + n_state}
-    reg: dict[int, int] = {ssa: ssa for ssa in range(2 + n_state)}  # g, p, old slots
-    homes = set(range(2, 2 + n_state))
-    free = [r for r in range(CAP_REGISTERS - 1, 1 + n_state, -1)]  # temps, lowest popped first
-    busy = {ssa for ssa in reg if last_use.get(ssa, -1) >= 0}
-    for ssa in list(reg):
-        if ssa not in busy:
-            _release(free, reg[ssa], homes)
+class _Allocator:
+    """Linear-scan register allocation of SSA vector values, then the end-of-step moves."""
 
-    def operand(val: _Val) -> int:
-        return -(val.id + 1) if val.kind == "s" else reg[val.id]
+    def __init__(self, enc: _Encoder, finals: list[Value]):
+        self.enc = enc
+        self.finals = finals
+        n_state = enc.n_state
+        self.homes = set(range(2, 2 + n_state))
+        self.reg: dict[int, int] = {ssa: ssa for ssa in range(2 + n_state)}  # g, p, old slots
+        self.free = list(range(CAP_REGISTERS - 1, 1 + n_state, -1))  # pop() gives the lowest
+        # A slot's final value is computed straight into its home register when possible.
+        self.home_of = {v.ssa: 2 + k for k, v in enumerate(finals) if isinstance(v, _V) and v.plain}
 
-    rows = []
-    for i, (ssa, op, args) in enumerate(vector):
-        codes = [operand(a) for a in args] + [0] * (3 - len(args))
-        for a in set(args):
-            if a.kind == "v" and last_use[a.id] == i:
-                _release(free, reg[a.id], homes)
-        want = home_of.get(ssa)
-        if want is not None and want in free:
-            free.remove(want)
-            reg[ssa] = want
+    def operand(self, value: Value) -> list[int]:
+        if isinstance(value, _V):
+            return [self.reg[value.ssa], self.enc.s_index(value.scale), self.enc.s_index(value.shift)]
+        return [-(self.enc.s_index(value) + 1), self.enc.s_index(1.0), self.enc.s_index(0.0)]
+
+    def release(self, register: int) -> None:
+        if register in self.homes:
+            self.free.insert(0, register)  # taken last: keep homes free for final slot values
         else:
-            reg[ssa] = _take(free)
-        rows.append([op, reg[ssa], *codes])
+            self.free.append(register)
 
-    # End of step: move each slot's final value into its home register. Sources
-    # that a move would overwrite (and the result) are first copied to temps.
-    moves = [(2 + k, operand(v)) for k, v in enumerate(finals) if operand(v) != 2 + k]
-    targets = {dst for dst, _ in moves}
-    result_code = operand(result)
-    saved = {}
-    free[:] = [r for r in free if r not in targets]
-    for src in [s for _, s in moves] + [result_code]:
-        if src in targets and src not in saved:
-            saved[src] = _take(free)
-            rows.append([_COPY, saved[src], src, 0, 0])
-    rows += [[_COPY, dst, saved.get(src, src), 0, 0] for dst, src in moves]
-    return rows, saved.get(result_code, result_code)
+    def take(self) -> int:
+        if not self.free:
+            raise DSLError(f"rule needs more than {CAP_REGISTERS} vector registers")
+        return self.free.pop()
 
+    def run(self, vector, result: Value) -> tuple[list[list[int]], list[int]]:
+        end = len(vector)
+        last_use: dict[int, int] = {}
+        for i, (_, _, args) in enumerate(vector):
+            last_use.update((a.ssa, i) for a in args if isinstance(a, _V))
+        last_use.update((v.ssa, end) for v in (*self.finals, result) if isinstance(v, _V))
+        for ssa in list(self.reg):
+            if ssa not in last_use:
+                self.release(self.reg[ssa])
 
-def _release(free: list[int], r: int, homes: set[int]) -> None:
-    if r in homes:
-        free.insert(0, r)  # homes are taken last, so they stay free for final slot values
-    else:
-        free.append(r)
+        rows = []
+        for i, (ssa, op, args) in enumerate(vector):
+            operands = [x for a in args for x in self.operand(a)]
+            for a in {a.ssa for a in args if isinstance(a, _V)}:
+                if last_use[a] == i:
+                    self.release(self.reg[a])
+            want = self.home_of.get(ssa)
+            if want in self.free:
+                self.free.remove(want)
+                self.reg[ssa] = want
+            else:
+                self.reg[ssa] = self.take()
+            rows.append([op, self.reg[ssa], *operands] + [0] * (9 - len(operands)))
 
-
-def _take(free: list[int]) -> int:
-    if not free:
-        raise DSLError(f"rule needs more than {CAP_REGISTERS} vector registers")
-    return free.pop()
+        # Move each slot's final value home. Registers that a move overwrites
+        # but that are still to be read (by another move or as u) go to temps first.
+        moves = [(2 + k, v) for k, v in enumerate(self.finals)
+                 if not (isinstance(v, _V) and v.plain and self.reg[v.ssa] == 2 + k)]
+        targets = {home for home, _ in moves}
+        self.free = [r for r in self.free if r not in targets]
+        for v in [v for _, v in moves] + [result]:
+            if isinstance(v, _V) and self.reg[v.ssa] in targets:
+                temp = self.take()
+                rows.append([_COPY, temp, *self.operand(_V(v.ssa)), 0, 0, 0, 0, 0, 0])
+                self.reg[v.ssa] = temp
+        rows += [[_COPY, home, *self.operand(v), 0, 0, 0, 0, 0, 0] for home, v in moves]
+        return rows, self.operand(result)
 
 
 # ----------------------------------------------------------------------------- runtime
@@ -282,8 +332,10 @@ def _vector_branches(segment_ids: np.ndarray, sizes: list[int]):
     n_leaves = len(sizes)
     leaf_size = jnp.asarray(np.asarray(sizes, np.float32))
 
-    def fetch(V, S, code):
-        return jnp.where(code >= 0, V[jnp.maximum(code, 0)], S[jnp.maximum(-code - 1, 0)])
+    def fetch(V, S, operand):
+        code, scale, shift = operand[0], operand[1], operand[2]
+        x = jnp.where(code >= 0, V[jnp.maximum(code, 0)], S[jnp.maximum(-code - 1, 0)])
+        return x * S[scale] + S[shift]
 
     def per_leaf_sum(x):
         return jax.ops.segment_sum(x, segment_ids, num_segments=n_leaves)[segment_ids]
@@ -298,7 +350,7 @@ def _vector_branches(segment_ids: np.ndarray, sizes: list[int]):
         spec = OPS[name]
 
         def run(V, S, row):
-            args = [fetch(V, S, row[2 + j]) for j in range(spec.arity)]
+            args = [fetch(V, S, row[2 + 3 * j : 5 + 3 * j]) for j in range(spec.arity)]
             if spec.reduction:
                 return reductions[name](*args)
             return jnp.asarray(spec.fn(jnp, *args), jnp.float32)
@@ -306,7 +358,7 @@ def _vector_branches(segment_ids: np.ndarray, sizes: list[int]):
         return run
 
     def copy(V, S, row):
-        return fetch(V, S, row[2])
+        return fetch(V, S, row[2:5])
 
     return [branch(name) for name in OP_NAMES] + [copy], fetch
 
