@@ -10,7 +10,7 @@ from jax import monitoring
 
 _EVENT = "/jax/core/compile/backend_compile_duration"
 _lock = threading.Lock()
-_active: list["CompileCount"] = []
+_active: list[CompileCount] = []
 
 
 @dataclass

@@ -13,7 +13,8 @@ hand-written Optax optimizer; each new rule structure is a new compilation.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

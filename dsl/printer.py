@@ -10,7 +10,7 @@ import math
 import re
 
 from .ops import BINARY_SYMBOLS, COMPARE_SYMBOLS
-from .rule import Const, Expr, Name, Op, Rule
+from .rule import Const, Expr, Name, Rule
 
 # Python precedence levels, lowest first.
 _TERNARY, _COMPARE, _ADD, _MUL, _UNARY, _POW, _ATOM = range(7)

@@ -9,8 +9,8 @@ optimizer applies ``p <- p - learning_rate * u``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Union
 
 from .errors import DSLError
 from .ops import FUNCTIONS, OPS
@@ -43,7 +43,7 @@ class Op:
     args: tuple
 
 
-Expr = Union[Const, Name, Op]
+Expr = Const | Name | Op
 
 
 @dataclass(frozen=True, slots=True)

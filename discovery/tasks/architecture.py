@@ -91,8 +91,9 @@ class Architecture:
 
         Raises ValueError on a non-dict, an unknown key, or a bad value.
         """
-        if not isinstance(d, dict):
-            raise ValueError(f"an Architecture record must be a dict, got {type(d).__name__}")
+        if not isinstance(d, dict):  # a corrupt stored record is a bad value, not a type bug
+            raise ValueError(  # noqa: TRY004
+                f"an Architecture record must be a dict, got {type(d).__name__}")
         fields = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(fields))
         if unknown:

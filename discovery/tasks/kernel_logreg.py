@@ -18,7 +18,7 @@ Points are drawn around random prototypes (so near neighbours exist), made
 distinct, and labelled by the sign of a random linear score at the set's
 positive-class rate. Distinct points make the Gaussian kernel matrix positive
 definite, so any labelling is fit with loss -> 0: f* = 0 (separable).
-``label_noise`` p > 0 makes the data non-separable: round(p n_train) training
+``label_noise`` p > 0 makes the data non-separable: max(1, round(p n_train)) training
 points are overwritten by copies of other training points with the opposite
 label; such a pair costs at least 2 log 2 whatever w is, so f* > 0 (its value
 is not known: None).
@@ -111,8 +111,8 @@ def rbf_kernel(a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
 
 def _flip_duplicates(x: np.ndarray, y: np.ndarray, noise: float,
                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Overwrite round(noise n) points by copies of others with the opposite label."""
-    m = max(1, int(round(noise * len(y))))
+    """Overwrite max(1, round(noise n)) points by copies of others with the opposite label."""
+    m = max(1, round(noise * len(y)))
     picked = rng.choice(len(y), 2 * m, replace=False)
     src, dst = picked[:m], picked[m:]
     x, y = x.copy(), y.copy()
@@ -146,7 +146,7 @@ def make_kernel_logreg(*, dataset: str, n_examples: int, sigma: float, label_noi
             x, y = x[keep], y[keep]
         label_noise, source = 0.0, data_file
     perm = rng.permutation(len(y))
-    n_test = int(round(0.2 * len(y)))
+    n_test = round(0.2 * len(y))
     train, test = perm[n_test:], perm[:n_test]
     x_train, y_train = x[train], y[train]
     if label_noise > 0.0:

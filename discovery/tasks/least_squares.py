@@ -28,7 +28,7 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
 def make_least_squares(*, n_examples: int, dim: int, condition: float, batch_size: int,
                        seed: int) -> Task:
     """The least-squares task; needs at least ``dim`` training rows."""
-    n_train = int(round(0.8 * n_examples))
+    n_train = round(0.8 * n_examples)
     if n_train < dim:
         raise ValueError(f"overdetermined least squares needs 0.8 * n_examples >= dim, "
                          f"got n_examples={n_examples}, dim={dim}")

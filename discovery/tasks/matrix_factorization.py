@@ -61,7 +61,7 @@ def make_matrix_factorization(*, rank: int, n_examples: int, batch_size: int, se
     x = rng.standard_normal((_IN, n_examples))
     y = (a @ x).T.astype(np.float32)
     x = x.T.astype(np.float32)
-    n_train = int(round(0.8 * n_examples))
+    n_train = round(0.8 * n_examples)
     return dataset_task(
         name=f"mf_k{rank}",
         kind="nondeep",

@@ -34,7 +34,7 @@ def make_softmax_regression(*, n_examples: int, dim: int, classes: int, separati
     means = separation * rng.standard_normal((classes, dim))
     y = rng.integers(0, classes, n_examples)
     x = means[y] + rng.standard_normal((n_examples, dim))
-    n_train = int(round(0.8 * n_examples))
+    n_train = round(0.8 * n_examples)
     return classification_task(
         name="softmax_regression",
         kind="nondeep",

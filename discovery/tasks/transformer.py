@@ -87,7 +87,7 @@ def make_transformer(*, modulus: int, train_fraction: float, width: int, heads: 
     tokens = np.stack([a, b, np.full_like(a, modulus)], axis=1)
     labels = (a + b) % modulus
     perm = np.random.default_rng(seed).permutation(len(labels))
-    n_train = int(round(train_fraction * len(labels)))
+    n_train = round(train_fraction * len(labels))
     train_idx, test_idx = perm[:n_train], perm[n_train:]
     return classification_task(
         name="transformer_modadd",
