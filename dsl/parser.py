@@ -53,7 +53,7 @@ def parse(text: str) -> Rule:
         )
     fn = module.body[0]
     params = _parse_signature(fn)
-    body, result = _parse_body(fn)
+    body, result = _parse_body(fn, {name for name, _ in params})
     try:
         return Rule(fn.name, params, body, result)
     except DSLError as e:
@@ -122,7 +122,7 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
-def _parse_body(fn: ast.FunctionDef) -> tuple[list[Assign], Expr]:
+def _parse_body(fn: ast.FunctionDef, hyper: set[str]) -> tuple[list[Assign], Expr]:
     stmts = fn.body
     if len(stmts) > MAX_STATEMENTS:
         _fail(stmts[MAX_STATEMENTS], f"too many statements; at most {MAX_STATEMENTS} including return")
@@ -135,6 +135,8 @@ def _parse_body(fn: ast.FunctionDef) -> tuple[list[Assign], Expr]:
                 _fail(stmt, "'return' needs an expression: the update direction u")
             return body, _expr(stmt.value, 1)
         body.append(_statement(stmt))
+        if body[-1].target in hyper:
+            _fail(stmt, f"cannot assign to hyper-parameter {body[-1].target!r}")
     _fail(stmts[-1], "missing 'return EXPR' at the end of the rule")
 
 

@@ -83,7 +83,8 @@ class Rule:
 
     def __post_init__(self):
         object.__setattr__(self, "params", tuple((str(n), float(v)) for n, v in self.params))
-        object.__setattr__(self, "body", tuple(self.body))
+        object.__setattr__(self, "body", tuple(Assign(a.target, _canonical(a.value)) for a in self.body))
+        object.__setattr__(self, "result", _canonical(self.result))
         object.__setattr__(self, "state", _validate(self))
 
     @property
@@ -116,6 +117,16 @@ class Rule:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _canonical(expr: Expr) -> Expr:
+    """``-c`` of a literal is the literal ``-c`` (as text, both read the same)."""
+    if not isinstance(expr, Op) or depth_exceeds(expr, MAX_DEPTH):
+        return expr
+    args = tuple(_canonical(a) for a in expr.args)
+    if expr.op == "neg" and isinstance(args[0], Const):
+        return Const(-args[0].value)
+    return Op(expr.op, args) if args != expr.args else expr
 
 
 def _validate(rule: Rule) -> tuple[str, ...]:
