@@ -56,7 +56,7 @@ PROFILES = {
 _ATTRIBUTES = 22  # mushrooms: 22 categorical attributes one-hot coded into 112 columns
 
 
-def sizes(dataset: str) -> dict[str, dict]:
+def size_table(dataset: str) -> dict[str, dict]:
     """The small and default size parameters of ``klr_{dataset}``."""
     p = PROFILES[dataset]
     common = {"sigma": p.sigma, "label_noise": p.label_noise, "seed": 0, "data_file": None}

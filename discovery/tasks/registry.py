@@ -38,7 +38,7 @@ _MLP_FAMILY_SIZES = {
 # name -> (kind, builder(**sizes) -> Task, {size: {parameter: value}})
 _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
     **{f"klr_{d}": ("nondeep", functools.partial(kernel_logreg.make_kernel_logreg, dataset=d),
-                    kernel_logreg.sizes(d))
+                    kernel_logreg.size_table(d))
        for d in kernel_logreg.PROFILES},
     **{f"mf_k{k}": ("nondeep",
                     functools.partial(matrix_factorization.make_matrix_factorization, rank=k),

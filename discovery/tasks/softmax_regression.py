@@ -1,7 +1,8 @@
 """Multiclass softmax (linear) regression on synthetic Gaussian clusters.
 
-Class means mu_c ~ N(0, separation^2 I) in ``dim`` dimensions; each example
-picks a class c uniformly and x = mu_c + N(0, I). Model logits = x W + b,
+Class means mu_c ~ N(0, separation^2 / dim I) in ``dim`` dimensions (so
+||mu_c - mu_c'|| ~ separation sqrt 2 whatever ``dim``); each example picks a
+class c uniformly and x = mu_c + N(0, I). Model logits = x W + b,
 loss = mean softmax cross-entropy, start W = 0, b = 0. The classes overlap,
 so f* is not known in closed form (None). 80% of the examples train.
 """
@@ -16,9 +17,9 @@ from .base import Params, Task, float32, int32
 from .classification import classification_task
 
 SIZES = {
-    "small": {"n_examples": 500, "dim": 10, "classes": 5, "separation": 1.0,
+    "small": {"n_examples": 500, "dim": 10, "classes": 5, "separation": 2.0,
               "batch_size": 32, "seed": 0},
-    "default": {"n_examples": 5000, "dim": 50, "classes": 10, "separation": 1.0,
+    "default": {"n_examples": 5000, "dim": 50, "classes": 10, "separation": 2.0,
                 "batch_size": 100, "seed": 0},
 }
 
@@ -31,7 +32,7 @@ def make_softmax_regression(*, n_examples: int, dim: int, classes: int, separati
                             batch_size: int, seed: int) -> Task:
     """The softmax-regression task."""
     rng = np.random.default_rng(seed)
-    means = separation * rng.standard_normal((classes, dim))
+    means = separation / np.sqrt(dim) * rng.standard_normal((classes, dim))
     y = rng.integers(0, classes, n_examples)
     x = means[y] + rng.standard_normal((n_examples, dim))
     n_train = round(0.8 * n_examples)
