@@ -29,8 +29,16 @@ LEARNING_RATES = {
     "mf_k1": 0.1,
     "mf_k4": 0.1,
 }
-CLASSIFIERS = {"klr_mushrooms", "klr_ijcnn", "klr_w8a", "softmax_regression", "mnist1d_mlp",
-               "mnist1d_cnn", "transformer_modadd", "mlp_family"}
+CLASSIFIERS = {
+    "klr_mushrooms",
+    "klr_ijcnn",
+    "klr_w8a",
+    "softmax_regression",
+    "mnist1d_mlp",
+    "mnist1d_cnn",
+    "transformer_modadd",
+    "mlp_family",
+}
 
 
 def train(task: tasks.Task, learning_rate: float, steps: int = STEPS, seed: int = 0):
@@ -52,8 +60,12 @@ def train(task: tasks.Task, learning_rate: float, steps: int = STEPS, seed: int 
 
         keys = jax.random.split(jax.random.fold_in(key, 1), steps)
         (final, _), _ = jax.lax.scan(step, (params, opt.init(params)), keys)
-        return (params, task.loss(params, train_data), task.loss(final, train_data),
-                task.metrics(final, test_data))
+        return (
+            params,
+            task.loss(params, train_data),
+            task.loss(final, train_data),
+            task.metrics(final, test_data),
+        )
 
     return run(jax.random.key(seed), task.train_data, task.test_data)
 
@@ -70,8 +82,9 @@ def trained(name: str):
 
 def arrays_equal(a, b) -> bool:
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    return (jax.tree.structure(a) == jax.tree.structure(b)
-            and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb)))
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb)
+    )
 
 
 # --- every task ------------------------------------------------------------------------------
@@ -100,8 +113,13 @@ def test_task_trains(name):
 def test_names_and_describe():
     deep, nondeep = tasks.names("deep"), tasks.names("nondeep")
     assert sorted(deep + nondeep) == sorted(tasks.names())
-    assert {"mnist1d_mlp", "mnist1d_cnn", "transformer_modadd", "mnist1d_autoencoder",
-            "mlp_family"} <= set(deep)
+    assert {
+        "mnist1d_mlp",
+        "mnist1d_cnn",
+        "transformer_modadd",
+        "mnist1d_autoencoder",
+        "mlp_family",
+    } <= set(deep)
     assert {"klr_mushrooms", "klr_ijcnn", "klr_w8a", "mf_k1", "mf_k4", "mf_k10"} <= set(nondeep)
     rows = {row["name"]: row for row in tasks.describe("small")}
     assert list(rows) == tasks.names()
@@ -145,8 +163,9 @@ def test_noisy_quadratic_noise_only_in_batches():
     task = small_task("noisy_quadratic")
     params = task.init(jax.random.key(0))
     clean = task.loss(params, task.train_data)
-    noisy = [task.loss(params, task.sample_batch(task.train_data, jax.random.key(i)))
-             for i in range(200)]
+    noisy = [
+        task.loss(params, task.sample_batch(task.train_data, jax.random.key(i))) for i in range(200)
+    ]
     assert not np.allclose(noisy[0], clean)
     # E[1/2 (x - xi)^T H (x - xi)] = f(x) + noise^2 tr(H) / 2
     expected = clean + task.sizes["noise"] ** 2 * jnp.trace(task.train_data["h"]) / 2
@@ -205,13 +224,18 @@ def test_kernel_logreg_separability():
     _, first, inverse = np.unique(k, axis=0, return_index=True, return_inverse=True)
     assert any(y[i] != y[first[inverse[i]]] for i in range(len(y)))  # a conflicting duplicate
     assert task.f_star is None
-    assert "non-separable" in task.description and "(separable)" in small_task(
-        "klr_mushrooms").description
+    assert (
+        "non-separable" in task.description
+        and "(separable)" in small_task("klr_mushrooms").description
+    )
 
 
 def test_kernel_widths_follow_the_paper():
     assert {n: small_task(f"klr_{n}").sizes["sigma"] for n in ("mushrooms", "ijcnn", "w8a")} == {
-        "mushrooms": 0.5, "ijcnn": 0.05, "w8a": 20.0}
+        "mushrooms": 0.5,
+        "ijcnn": 0.05,
+        "w8a": 20.0,
+    }
     k = np.asarray(small_task("klr_w8a").train_data["k"])
     assert k.min() > 0.9  # sigma = 20 on sparse binary features: a very smooth kernel
     k = np.asarray(small_task("klr_ijcnn").train_data["k"])
@@ -256,8 +280,15 @@ def test_mnist1d_generation_leaves_global_rng_alone():
 
 
 def test_architecture_round_trip():
-    arch = tasks.Architecture(depth=3, width=48, activation="gelu", norm="layernorm",
-                              residual=True, init_scale=0.5, output_scale=2.0)
+    arch = tasks.Architecture(
+        depth=3,
+        width=48,
+        activation="gelu",
+        norm="layernorm",
+        residual=True,
+        init_scale=0.5,
+        output_scale=2.0,
+    )
     d = arch.to_dict()
     assert all(type(v) in (str, int, float, bool) for v in d.values())
     assert tasks.Architecture.from_dict(d) == arch
@@ -265,19 +296,22 @@ def test_architecture_round_trip():
     assert tasks.Architecture.from_dict({"width": 8}) == tasks.Architecture(width=8)
 
 
-@pytest.mark.parametrize("record", [
-    {"depht": 2},
-    {"depth": 7},
-    {"depth": 2.0},
-    {"width": 0},
-    {"activation": "softsign"},
-    {"norm": "batchnorm"},
-    {"residual": 1},
-    {"init_scale": 0.0},
-    {"init_scale": float("nan")},
-    {"output_scale": "1"},
-    ["depth", 2],
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"depht": 2},
+        {"depth": 7},
+        {"depth": 2.0},
+        {"width": 0},
+        {"activation": "softsign"},
+        {"norm": "batchnorm"},
+        {"residual": 1},
+        {"init_scale": 0.0},
+        {"init_scale": float("nan")},
+        {"output_scale": "1"},
+        ["depth", 2],
+    ],
+)
 def test_architecture_rejects_bad_records(record):
     with pytest.raises(ValueError, match="Architecture"):
         tasks.Architecture.from_dict(record)
@@ -291,8 +325,9 @@ def test_architectures_build_and_train_without_new_code():
     assert wider > base and deeper == base + 16 * 16 + 16
     layernorm = tasks.Architecture(depth=1, width=16, norm="layernorm")
     assert tasks.n_params(tasks.from_architecture(layernorm)) == base + 2 * 16
-    arch = tasks.Architecture(depth=3, width=32, activation="tanh", norm="layernorm",
-                              residual=True, init_scale=0.5)
+    arch = tasks.Architecture(
+        depth=3, width=32, activation="tanh", norm="layernorm", residual=True, init_scale=0.5
+    )
     task = tasks.from_architecture(arch)
     assert task.sizes["depth"] == 3 and "layernorm, residual" in task.description
     _, initial, final, metrics = train(task, 1e-2)
@@ -313,8 +348,12 @@ def test_residual_skips_only_matching_widths():
         layers = init_mlp(key, (40, 16, 16, 10))
         x = jax.random.normal(key, (4, 40))
         h = jnp.zeros((4, 16))
-        return (apply_mlp(layers, x), apply_mlp(layers, x, residual=True),
-                apply_mlp(layers[1:], h), apply_mlp(layers[1:], h, residual=True))
+        return (
+            apply_mlp(layers, x),
+            apply_mlp(layers, x, residual=True),
+            apply_mlp(layers[1:], h),
+            apply_mlp(layers[1:], h, residual=True),
+        )
 
     plain, skip, from_zero, from_zero_skip = outputs(jax.random.key(0))
     assert plain.shape == skip.shape == (4, 10) and not np.allclose(plain, skip)
@@ -344,15 +383,18 @@ def test_load_libsvm_values_and_labels(tmp_path):
         np.testing.assert_array_equal(tasks.load_libsvm(path)[1], expected)
 
 
-@pytest.mark.parametrize("text, line, message", [
-    ("1 1:1\n1 2:3 abc\n", 2, "bad feature 'abc'"),
-    ("1 1:1\n-1 1:1\n1 0:1\n", 3, "bad feature index '0'"),
-    ("1 x:1\n", 1, "bad feature index 'x'"),
-    ("1 1:1\n-1 2:foo\n", 2, "bad value"),
-    ("one 1:1\n", 1, "bad label"),
-    ("1 1:1\n-1 2:1\n\n2 1:1\n", 4, "third class"),
-    ("1 9:1\n", 1, "exceeds n_features=5"),
-])
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("1 1:1\n1 2:3 abc\n", 2, "bad feature 'abc'"),
+        ("1 1:1\n-1 1:1\n1 0:1\n", 3, "bad feature index '0'"),
+        ("1 x:1\n", 1, "bad feature index 'x'"),
+        ("1 1:1\n-1 2:foo\n", 2, "bad value"),
+        ("one 1:1\n", 1, "bad label"),
+        ("1 1:1\n-1 2:1\n\n2 1:1\n", 4, "third class"),
+        ("1 9:1\n", 1, "exceeds n_features=5"),
+    ],
+)
 def test_load_libsvm_errors_name_file_and_line(tmp_path, text, line, message):
     path = write(tmp_path, text)
     with pytest.raises(ValueError) as err:

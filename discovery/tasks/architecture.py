@@ -65,20 +65,28 @@ class Architecture:
         for name, (lo, hi) in {"depth": (0, MAX_DEPTH), "width": (1, MAX_WIDTH)}.items():
             value = getattr(self, name)
             if type(value) is not int or not lo <= value <= hi:
-                raise ValueError(f"Architecture.{name} must be an int in [{lo}, {hi}], got {value!r}")
+                raise ValueError(
+                    f"Architecture.{name} must be an int in [{lo}, {hi}], got {value!r}"
+                )
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"Architecture.activation must be one of {sorted(ACTIVATIONS)}, "
-                             f"got {self.activation!r}")
+            raise ValueError(
+                f"Architecture.activation must be one of {sorted(ACTIVATIONS)}, "
+                f"got {self.activation!r}"
+            )
         if self.norm not in NORMS:
             raise ValueError(f"Architecture.norm must be one of {list(NORMS)}, got {self.norm!r}")
         if type(self.residual) is not bool:
             raise ValueError(f"Architecture.residual must be a bool, got {self.residual!r}")
         for name in ("init_scale", "output_scale"):
             value = getattr(self, name)
-            if (type(value) not in (int, float) or not math.isfinite(value)
-                    or not 0.0 < value <= MAX_SCALE):
-                raise ValueError(f"Architecture.{name} must be a number in (0, {MAX_SCALE}], "
-                                 f"got {value!r}")
+            if (
+                type(value) not in (int, float)
+                or not math.isfinite(value)
+                or not 0.0 < value <= MAX_SCALE
+            ):
+                raise ValueError(
+                    f"Architecture.{name} must be a number in (0, {MAX_SCALE}], got {value!r}"
+                )
             object.__setattr__(self, name, float(value))
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +101,8 @@ class Architecture:
         """
         if not isinstance(d, dict):  # a corrupt stored record is a bad value, not a type bug
             raise ValueError(  # noqa: TRY004
-                f"an Architecture record must be a dict, got {type(d).__name__}")
+                f"an Architecture record must be a dict, got {type(d).__name__}"
+            )
         fields = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(fields))
         if unknown:
@@ -126,12 +135,25 @@ def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, **fields: A
         name="mlp_family",
         kind="deep",
         description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
-        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed,
-               **arch.to_dict()},
-        init=functools.partial(init_mlp, sizes=arch.layer_sizes(), activation=arch.activation,
-                               init_scale=arch.init_scale, layernorm=arch.norm == "layernorm"),
-        apply=functools.partial(apply_mlp, activation=arch.activation, residual=arch.residual,
-                                output_scale=arch.output_scale),
+        sizes={
+            "num_samples": num_samples,
+            "batch_size": batch_size,
+            "seed": seed,
+            **arch.to_dict(),
+        },
+        init=functools.partial(
+            init_mlp,
+            sizes=arch.layer_sizes(),
+            activation=arch.activation,
+            init_scale=arch.init_scale,
+            layernorm=arch.norm == "layernorm",
+        ),
+        apply=functools.partial(
+            apply_mlp,
+            activation=arch.activation,
+            residual=arch.residual,
+            output_scale=arch.output_scale,
+        ),
         train_data=train,
         test_data=test,
         batch_size=batch_size,

@@ -26,8 +26,9 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
     return jnp.mean((apply_mlp(params, batch["x"]) - batch["x"]) ** 2)
 
 
-def make_autoencoder(*, hidden: int, code: int, num_samples: int, batch_size: int,
-                     seed: int) -> Task:
+def make_autoencoder(
+    *, hidden: int, code: int, num_samples: int, batch_size: int, seed: int
+) -> Task:
     """The autoencoder task; trains on the MNIST-1D training signals (labels unused)."""
     train, test = mnist1d_splits(num_samples, seed)
     layer_sizes = (N_FEATURES, hidden, code, hidden, N_FEATURES)
@@ -35,8 +36,13 @@ def make_autoencoder(*, hidden: int, code: int, num_samples: int, batch_size: in
         name="mnist1d_autoencoder",
         kind="deep",
         description=f"MNIST-1D autoencoder {'-'.join(map(str, layer_sizes))}, MSE",
-        sizes={"hidden": hidden, "code": code, "num_samples": num_samples,
-               "batch_size": batch_size, "seed": seed},
+        sizes={
+            "hidden": hidden,
+            "code": code,
+            "num_samples": num_samples,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
         init=functools.partial(init_mlp, sizes=layer_sizes),
         loss=_loss,
         train_data={"x": train["x"]},

@@ -125,4 +125,3 @@ def n_params(task: Task) -> int:
     """Number of scalar parameters of ``task`` (computed without running init)."""
     shapes = jax.eval_shape(task.init, jax.random.key(0))
     return int(sum(np.prod(leaf.shape, dtype=np.int64) for leaf in jax.tree.leaves(shapes)))
-

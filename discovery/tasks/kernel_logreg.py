@@ -60,8 +60,10 @@ def size_table(dataset: str) -> dict[str, dict]:
     """The small and default size parameters of ``klr_{dataset}``."""
     p = PROFILES[dataset]
     common = {"sigma": p.sigma, "label_noise": p.label_noise, "seed": 0, "data_file": None}
-    return {"small": {"n_examples": 200, "batch_size": 32, **common},
-            "default": {"n_examples": 2000, "batch_size": 100, **common}}
+    return {
+        "small": {"n_examples": 200, "batch_size": 32, **common},
+        "default": {"n_examples": 2000, "batch_size": 100, **common},
+    }
 
 
 def _draw_features(p: _Profile, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,8 +111,9 @@ def rbf_kernel(a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-np.maximum(sq, 0.0) / (2.0 * sigma**2))
 
 
-def _flip_duplicates(x: np.ndarray, y: np.ndarray, noise: float,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _flip_duplicates(
+    x: np.ndarray, y: np.ndarray, noise: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Overwrite max(1, round(noise n)) points by copies of others with the opposite label."""
     m = max(1, round(noise * len(y)))
     picked = rng.choice(len(y), 2 * m, replace=False)
@@ -129,8 +132,16 @@ def _accuracy(params: Params, data: PyTree) -> dict:
     return {"accuracy": jnp.mean((data["k"] @ params["w"] > 0) == (data["y"] > 0.5))}
 
 
-def make_kernel_logreg(*, dataset: str, n_examples: int, sigma: float, label_noise: float,
-                       batch_size: int, seed: int, data_file: str | None) -> Task:
+def make_kernel_logreg(
+    *,
+    dataset: str,
+    n_examples: int,
+    sigma: float,
+    label_noise: float,
+    batch_size: int,
+    seed: int,
+    data_file: str | None,
+) -> Task:
     """The ``klr_{dataset}`` task (``dataset`` in PROFILES)."""
     if not 0.0 <= label_noise < 0.5:
         raise ValueError(f"label_noise must be in [0, 0.5), got {label_noise}")
@@ -158,8 +169,14 @@ def make_kernel_logreg(*, dataset: str, n_examples: int, sigma: float, label_noi
         name=f"klr_{dataset}",
         kind="nondeep",
         description=f"RBF-kernel logistic regression on {source} ({kind}), sigma {sigma:g}",
-        sizes={"n_examples": n_examples, "sigma": sigma, "label_noise": label_noise,
-               "batch_size": batch_size, "seed": seed, "data_file": data_file},
+        sizes={
+            "n_examples": n_examples,
+            "sigma": sigma,
+            "label_noise": label_noise,
+            "batch_size": batch_size,
+            "seed": seed,
+            "data_file": data_file,
+        },
         init=lambda key: {"w": jnp.zeros((len(y_train),), jnp.float32)},
         loss=_loss,
         train_data={"k": float32(rbf_kernel(x_train, x_train, sigma)), "y": float32(y_train)},

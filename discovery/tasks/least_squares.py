@@ -25,13 +25,16 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
     return 0.5 * jnp.mean((batch["a"] @ params["w"] - batch["b"]) ** 2)
 
 
-def make_least_squares(*, n_examples: int, dim: int, condition: float, batch_size: int,
-                       seed: int) -> Task:
+def make_least_squares(
+    *, n_examples: int, dim: int, condition: float, batch_size: int, seed: int
+) -> Task:
     """The least-squares task; needs at least ``dim`` training rows."""
     n_train = round(0.8 * n_examples)
     if n_train < dim:
-        raise ValueError(f"overdetermined least squares needs 0.8 * n_examples >= dim, "
-                         f"got n_examples={n_examples}, dim={dim}")
+        raise ValueError(
+            f"overdetermined least squares needs 0.8 * n_examples >= dim, "
+            f"got n_examples={n_examples}, dim={dim}"
+        )
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n_examples, dim)) * np.logspace(0.0, -np.log10(condition), dim)
     b = a @ rng.standard_normal(dim) + 0.1 * rng.standard_normal(n_examples)
@@ -42,8 +45,13 @@ def make_least_squares(*, n_examples: int, dim: int, condition: float, batch_siz
         name="linear_least_squares",
         kind="nondeep",
         description=f"overdetermined least squares, {n_train} x {dim}, condition ~{condition:g}",
-        sizes={"n_examples": n_examples, "dim": dim, "condition": condition,
-               "batch_size": batch_size, "seed": seed},
+        sizes={
+            "n_examples": n_examples,
+            "dim": dim,
+            "condition": condition,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
         init=lambda key: {"w": jnp.zeros((dim,), jnp.float32)},
         loss=_loss,
         train_data={"a": float32(a[:n_train]), "b": float32(b[:n_train])},

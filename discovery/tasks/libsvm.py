@@ -32,8 +32,9 @@ def _number(token: str, path: Path, lineno: int, what: str) -> float:
     return value
 
 
-def _parse_line(text: str, path: Path, lineno: int,
-                n_features: int | None) -> tuple[float, dict[int, float]]:
+def _parse_line(
+    text: str, path: Path, lineno: int, n_features: int | None
+) -> tuple[float, dict[int, float]]:
     label_token, *feature_tokens = text.split()
     label = _number(label_token, path, lineno, "label")
     features = {}
@@ -53,8 +54,9 @@ def _parse_line(text: str, path: Path, lineno: int,
     return label, features
 
 
-def load_libsvm(path: str | os.PathLike, n_features: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def load_libsvm(
+    path: str | os.PathLike, n_features: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a binary LIBSVM file into dense arrays.
 
     Returns (X, y): X float32 of shape (n, n_features or the largest index),
@@ -76,8 +78,12 @@ def load_libsvm(path: str | os.PathLike, n_features: int | None = None
                 continue
             label, features = _parse_line(text, path, lineno, n_features)
             if label not in classes and len(classes) == 2:
-                raise _fail(path, lineno, f"third class label {label:g} (classes so far: "
-                                          f"{sorted(classes)}); only binary data is supported")
+                raise _fail(
+                    path,
+                    lineno,
+                    f"third class label {label:g} (classes so far: "
+                    f"{sorted(classes)}); only binary data is supported",
+                )
             classes.add(label)
             labels.append(label)
             rows.append(features)

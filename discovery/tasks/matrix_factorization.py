@@ -35,8 +35,10 @@ _IN, _OUT = 6, 10
 def _init(key: jax.Array, rank: int) -> Params:
     k1, k2 = jax.random.split(key)
     b1, b2 = 1.0 / np.sqrt(_IN), 1.0 / np.sqrt(rank)
-    return {"w1": jax.random.uniform(k1, (rank, _IN), jnp.float32, -b1, b1),
-            "w2": jax.random.uniform(k2, (_OUT, rank), jnp.float32, -b2, b2)}
+    return {
+        "w1": jax.random.uniform(k1, (rank, _IN), jnp.float32, -b1, b1),
+        "w2": jax.random.uniform(k2, (_OUT, rank), jnp.float32, -b2, b2),
+    }
 
 
 def _loss(params: Params, batch: PyTree) -> jax.Array:

@@ -21,8 +21,13 @@ ACTIVATIONS = {
 }
 
 # Init gain per activation: He (sqrt 2) for ReLU-like units, LeCun (1) for tanh.
-_GAINS = {"relu": math.sqrt(2.0), "gelu": math.sqrt(2.0), "swish": math.sqrt(2.0),
-          "elu": math.sqrt(2.0), "tanh": 1.0}
+_GAINS = {
+    "relu": math.sqrt(2.0),
+    "gelu": math.sqrt(2.0),
+    "swish": math.sqrt(2.0),
+    "elu": math.sqrt(2.0),
+    "tanh": 1.0,
+}
 
 
 def init_mlp(
@@ -44,8 +49,10 @@ def init_mlp(
     for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
         hidden = i < len(sizes) - 2
         std = init_scale * (_GAINS[activation] if hidden else 1.0) / math.sqrt(fan_in)
-        layer = {"w": std * jax.random.normal(k, (fan_in, fan_out), jnp.float32),
-                 "b": jnp.zeros((fan_out,), jnp.float32)}
+        layer = {
+            "w": std * jax.random.normal(k, (fan_in, fan_out), jnp.float32),
+            "b": jnp.zeros((fan_out,), jnp.float32),
+        }
         if hidden and layernorm:
             layer["ln_g"] = jnp.ones((fan_out,), jnp.float32)
             layer["ln_b"] = jnp.zeros((fan_out,), jnp.float32)

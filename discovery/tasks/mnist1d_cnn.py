@@ -41,16 +41,19 @@ def _init(key: jax.Array, channels: int) -> Params:
         convs.append({"w": w, "b": jnp.zeros((channels,), jnp.float32)})
         c_in = channels
     fan_in = _out_length() * channels
-    dense = {"w": jax.random.normal(keys[-1], (fan_in, N_CLASSES), jnp.float32) / math.sqrt(fan_in),
-             "b": jnp.zeros((N_CLASSES,), jnp.float32)}
+    dense = {
+        "w": jax.random.normal(keys[-1], (fan_in, N_CLASSES), jnp.float32) / math.sqrt(fan_in),
+        "b": jnp.zeros((N_CLASSES,), jnp.float32),
+    }
     return {"convs": convs, "dense": dense}
 
 
 def _apply(params: Params, x: jax.Array) -> jax.Array:
     h = x[:, :, None]  # (batch, length, channels)
     for conv in params["convs"]:
-        h = jax.lax.conv_general_dilated(h, conv["w"], (_STRIDE,), "SAME",
-                                         dimension_numbers=("NWC", "WIO", "NWC"))
+        h = jax.lax.conv_general_dilated(
+            h, conv["w"], (_STRIDE,), "SAME", dimension_numbers=("NWC", "WIO", "NWC")
+        )
         h = jax.nn.relu(h + conv["b"])
     h = h.reshape(h.shape[0], -1)
     return h @ params["dense"]["w"] + params["dense"]["b"]
@@ -63,8 +66,12 @@ def make_mnist1d_cnn(*, channels: int, num_samples: int, batch_size: int, seed: 
         name="mnist1d_cnn",
         kind="deep",
         description=f"MNIST-1D, 3-layer 1-D CNN ({channels} channels), cross-entropy",
-        sizes={"channels": channels, "num_samples": num_samples,
-               "batch_size": batch_size, "seed": seed},
+        sizes={
+            "channels": channels,
+            "num_samples": num_samples,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
         init=lambda key: _init(key, channels),
         apply=_apply,
         train_data=train,

@@ -52,5 +52,7 @@ def mnist1d_arrays(num_samples: int, seed: int) -> dict[str, np.ndarray]:
 def mnist1d_splits(num_samples: int, seed: int) -> tuple[dict, dict]:
     """(train, test) as JAX dicts ``{"x": (n, 40) float32, "y": (n,) int32}``."""
     a = mnist1d_arrays(num_samples, seed)
-    return ({"x": float32(a["x"]), "y": int32(a["y"])},
-            {"x": float32(a["x_test"]), "y": int32(a["y_test"])})
+    return (
+        {"x": float32(a["x"]), "y": int32(a["y"])},
+        {"x": float32(a["x_test"]), "y": int32(a["y_test"])},
+    )

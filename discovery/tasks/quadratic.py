@@ -44,8 +44,9 @@ def hessian(dim: int, condition: float, rotated: bool, seed: int) -> np.ndarray:
     return (q * eig) @ q.T
 
 
-def make_quadratic(*, dim: int, condition: float, rotated: bool, seed: int,
-                   noise: float = 0.0) -> Task:
+def make_quadratic(
+    *, dim: int, condition: float, rotated: bool, seed: int, noise: float = 0.0
+) -> Task:
     """``quadratic_ill`` (noise = 0) or ``noisy_quadratic`` (noise > 0)."""
     if condition < 1.0 or noise < 0.0:
         raise ValueError(f"need condition >= 1 and noise >= 0, got {condition}, {noise}")
@@ -69,7 +70,7 @@ def make_quadratic(*, dim: int, condition: float, rotated: bool, seed: int,
         name=name,
         kind="nondeep",
         description=f"{'rotated' if rotated else 'diagonal'} quadratic, dim {dim}, "
-                    f"condition {condition:g}{extra}",
+        f"condition {condition:g}{extra}",
         sizes=sizes,
         init=lambda key: {"x": jax.random.normal(key, (dim,), jnp.float32)},
         loss=_loss,

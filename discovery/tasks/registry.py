@@ -37,19 +37,31 @@ _MLP_FAMILY_SIZES = {
 
 # name -> (kind, builder(**sizes) -> Task, {size: {parameter: value}})
 _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
-    **{f"klr_{d}": ("nondeep", functools.partial(kernel_logreg.make_kernel_logreg, dataset=d),
-                    kernel_logreg.size_table(d))
-       for d in kernel_logreg.PROFILES},
-    **{f"mf_k{k}": ("nondeep",
-                    functools.partial(matrix_factorization.make_matrix_factorization, rank=k),
-                    matrix_factorization.SIZES)
-       for k in matrix_factorization.RANKS},
+    **{
+        f"klr_{d}": (
+            "nondeep",
+            functools.partial(kernel_logreg.make_kernel_logreg, dataset=d),
+            kernel_logreg.size_table(d),
+        )
+        for d in kernel_logreg.PROFILES
+    },
+    **{
+        f"mf_k{k}": (
+            "nondeep",
+            functools.partial(matrix_factorization.make_matrix_factorization, rank=k),
+            matrix_factorization.SIZES,
+        )
+        for k in matrix_factorization.RANKS
+    },
     "quadratic_ill": ("nondeep", quadratic.make_quadratic, quadratic.QUADRATIC_SIZES),
     "noisy_quadratic": ("nondeep", quadratic.make_quadratic, quadratic.NOISY_SIZES),
     "rosenbrock": ("nondeep", rosenbrock.make_rosenbrock, rosenbrock.SIZES),
     "linear_least_squares": ("nondeep", least_squares.make_least_squares, least_squares.SIZES),
-    "softmax_regression": ("nondeep", softmax_regression.make_softmax_regression,
-                           softmax_regression.SIZES),
+    "softmax_regression": (
+        "nondeep",
+        softmax_regression.make_softmax_regression,
+        softmax_regression.SIZES,
+    ),
     "mnist1d_mlp": ("deep", mnist1d_mlp.make_mnist1d_mlp, mnist1d_mlp.SIZES),
     "mnist1d_cnn": ("deep", mnist1d_cnn.make_mnist1d_cnn, mnist1d_cnn.SIZES),
     "mnist1d_autoencoder": ("deep", autoencoder.make_autoencoder, autoencoder.SIZES),
@@ -79,8 +91,9 @@ def get(name: str, size: str = "small", **overrides) -> Task:
     params = dict(table[size])
     unknown = sorted(set(overrides) - set(params))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for task {name!r}; "
-                         f"valid parameters: {sorted(params)}")
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for task {name!r}; valid parameters: {sorted(params)}"
+        )
     params.update(overrides)
     return build(**params)
 
@@ -93,6 +106,14 @@ def describe(size: str = "small") -> list[dict]:
     rows = []
     for name in names():
         task = get(name, size)
-        rows.append({"name": name, "kind": task.kind, "description": task.description,
-                     "n_params": n_params(task), "sizes": task.sizes, "f_star": task.f_star})
+        rows.append(
+            {
+                "name": name,
+                "kind": task.kind,
+                "description": task.description,
+                "n_params": n_params(task),
+                "sizes": task.sizes,
+                "f_star": task.f_star,
+            }
+        )
     return rows

@@ -17,10 +17,22 @@ from .base import Params, Task, float32, int32
 from .classification import classification_task
 
 SIZES = {
-    "small": {"n_examples": 500, "dim": 10, "classes": 5, "separation": 2.0,
-              "batch_size": 32, "seed": 0},
-    "default": {"n_examples": 5000, "dim": 50, "classes": 10, "separation": 2.0,
-                "batch_size": 100, "seed": 0},
+    "small": {
+        "n_examples": 500,
+        "dim": 10,
+        "classes": 5,
+        "separation": 2.0,
+        "batch_size": 32,
+        "seed": 0,
+    },
+    "default": {
+        "n_examples": 5000,
+        "dim": 50,
+        "classes": 10,
+        "separation": 2.0,
+        "batch_size": 100,
+        "seed": 0,
+    },
 }
 
 
@@ -28,8 +40,9 @@ def _apply(params: Params, x: jax.Array) -> jax.Array:
     return x @ params["w"] + params["b"]
 
 
-def make_softmax_regression(*, n_examples: int, dim: int, classes: int, separation: float,
-                            batch_size: int, seed: int) -> Task:
+def make_softmax_regression(
+    *, n_examples: int, dim: int, classes: int, separation: float, batch_size: int, seed: int
+) -> Task:
     """The softmax-regression task."""
     rng = np.random.default_rng(seed)
     means = separation / np.sqrt(dim) * rng.standard_normal((classes, dim))
@@ -40,10 +53,18 @@ def make_softmax_regression(*, n_examples: int, dim: int, classes: int, separati
         name="softmax_regression",
         kind="nondeep",
         description=f"softmax regression, {classes} Gaussian clusters in {dim} dims",
-        sizes={"n_examples": n_examples, "dim": dim, "classes": classes,
-               "separation": separation, "batch_size": batch_size, "seed": seed},
-        init=lambda key: {"w": jnp.zeros((dim, classes), jnp.float32),
-                          "b": jnp.zeros((classes,), jnp.float32)},
+        sizes={
+            "n_examples": n_examples,
+            "dim": dim,
+            "classes": classes,
+            "separation": separation,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
+        init=lambda key: {
+            "w": jnp.zeros((dim, classes), jnp.float32),
+            "b": jnp.zeros((classes,), jnp.float32),
+        },
         apply=_apply,
         train_data={"x": float32(x[:n_train]), "y": int32(y[:n_train])},
         test_data={"x": float32(x[n_train:]), "y": int32(y[n_train:])},

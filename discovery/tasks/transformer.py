@@ -23,10 +23,24 @@ from .classification import classification_task
 from .mlp import layer_norm
 
 SIZES = {
-    "small": {"modulus": 23, "train_fraction": 0.5, "width": 32, "heads": 2, "layers": 1,
-              "batch_size": 64, "seed": 0},
-    "default": {"modulus": 97, "train_fraction": 0.5, "width": 64, "heads": 4, "layers": 2,
-                "batch_size": 256, "seed": 0},
+    "small": {
+        "modulus": 23,
+        "train_fraction": 0.5,
+        "width": 32,
+        "heads": 2,
+        "layers": 1,
+        "batch_size": 64,
+        "seed": 0,
+    },
+    "default": {
+        "modulus": 97,
+        "train_fraction": 0.5,
+        "width": 64,
+        "heads": 4,
+        "layers": 2,
+        "batch_size": 256,
+        "seed": 0,
+    },
 }
 _SEQ_LEN = 3
 
@@ -41,18 +55,26 @@ def _init(key: jax.Array, *, modulus: int, width: int, layers: int) -> Params:
     blocks = []
     for kb in k_blocks:
         k_qkv, k_o, k_1, k_2 = jax.random.split(kb, 4)
-        blocks.append({
-            "ln1_g": ones, "ln1_b": zeros,
-            "qkv": _dense(k_qkv, width, 3 * width), "o": _dense(k_o, width, width),
-            "ln2_g": ones, "ln2_b": zeros,
-            "w1": _dense(k_1, width, 4 * width), "b1": jnp.zeros((4 * width,), jnp.float32),
-            "w2": _dense(k_2, 4 * width, width), "b2": zeros,
-        })
+        blocks.append(
+            {
+                "ln1_g": ones,
+                "ln1_b": zeros,
+                "qkv": _dense(k_qkv, width, 3 * width),
+                "o": _dense(k_o, width, width),
+                "ln2_g": ones,
+                "ln2_b": zeros,
+                "w1": _dense(k_1, width, 4 * width),
+                "b1": jnp.zeros((4 * width,), jnp.float32),
+                "w2": _dense(k_2, 4 * width, width),
+                "b2": zeros,
+            }
+        )
     return {
         "embed": jax.random.normal(k_embed, (modulus + 1, width), jnp.float32),
         "pos": jax.random.normal(k_pos, (_SEQ_LEN, width), jnp.float32),
         "blocks": blocks,
-        "lnf_g": ones, "lnf_b": zeros,
+        "lnf_g": ones,
+        "lnf_b": zeros,
         "unembed": _dense(k_out, width, modulus),
     }
 
@@ -76,8 +98,16 @@ def _apply(params: Params, tokens: jax.Array, heads: int) -> jax.Array:
     return last @ params["unembed"]
 
 
-def make_transformer(*, modulus: int, train_fraction: float, width: int, heads: int,
-                     layers: int, batch_size: int, seed: int) -> Task:
+def make_transformer(
+    *,
+    modulus: int,
+    train_fraction: float,
+    width: int,
+    heads: int,
+    layers: int,
+    batch_size: int,
+    seed: int,
+) -> Task:
     """The modular-addition task; ``width`` must be divisible by ``heads``."""
     if width % heads:
         raise ValueError(f"width {width} is not divisible by heads {heads}")
@@ -93,8 +123,15 @@ def make_transformer(*, modulus: int, train_fraction: float, width: int, heads: 
         name="transformer_modadd",
         kind="deep",
         description=f"(a + b) mod {modulus} with a {layers}-layer, width-{width} transformer",
-        sizes={"modulus": modulus, "train_fraction": train_fraction, "width": width,
-               "heads": heads, "layers": layers, "batch_size": batch_size, "seed": seed},
+        sizes={
+            "modulus": modulus,
+            "train_fraction": train_fraction,
+            "width": width,
+            "heads": heads,
+            "layers": layers,
+            "batch_size": batch_size,
+            "seed": seed,
+        },
         init=lambda key: _init(key, modulus=modulus, width=width, layers=layers),
         apply=lambda params, x: _apply(params, x, heads),
         train_data={"x": int32(tokens[train_idx]), "y": int32(labels[train_idx])},

@@ -1,0 +1,151 @@
+"""Training rules and Optax optimizers on tasks: one jitted call per (optimizer, task).
+
+``train`` runs ``lax.scan`` over steps inside ``vmap`` over learning rates x
+seeds. A ``dsl.Rule`` goes through the interpreter, so every rule shares one
+compiled trainer per task shape: a new rule is new data, never a new XLA
+compilation. An Optax factory (``optax.adam``) is compiled once per task shape.
+
+Divergence (NaN/Inf anywhere in the curve, or a final loss above
+``DIVERGENCE_FACTOR`` times the initial loss) is marked and scored as no
+progress (the initial loss), never raised, like learned_optimization's
+normalizer clips losses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import dsl
+from discovery.tasks import Task
+
+DIVERGENCE_FACTOR = 3.0
+OptimizerSpec = dsl.Rule | Callable[..., optax.GradientTransformation]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """Curves and end-of-training numbers, indexed ``[learning_rate, seed, ...]``.
+
+    ``final_loss`` is the full training loss ``loss(params, train_data)``
+    after the last step; ``value`` is what scoring uses: ``final_loss`` with
+    divergence mapped to ``initial_loss`` and clipped above at it (and minus
+    ``f*`` when the task knows its optimum).
+    """
+
+    task: str
+    learning_rates: np.ndarray  # [L]
+    seeds: np.ndarray  # [S]
+    steps: int
+    curves: np.ndarray  # [L, S, steps] minibatch training loss
+    initial_loss: np.ndarray  # [L, S] full training loss at initialization
+    final_loss: np.ndarray  # [L, S]
+    metrics: dict[str, np.ndarray]  # held-out: test_loss, accuracy: [L, S]
+    diverged: np.ndarray  # [L, S] bool
+    f_star: float | None
+
+    @property
+    def value(self) -> np.ndarray:
+        start = self.initial_loss
+        clipped = np.where(self.diverged, start, np.minimum(self.final_loss, start))
+        return clipped - (self.f_star or 0.0)
+
+
+def _make_optimizer(optimizer: OptimizerSpec, program, lr) -> optax.GradientTransformation:
+    if isinstance(optimizer, dsl.Rule):
+        return dsl.interpreter(program, lr)
+    return optimizer(lr)
+
+
+def _run_one(task: Task, optimizer: OptimizerSpec, steps: int):
+    """Train from seed with one learning rate: returns curve, initial/final loss, metrics."""
+
+    def run(program, lr, seed, train_data, test_data):
+        init_key, data_key = jax.random.split(jax.random.key(seed))
+        params = task.init(init_key)
+        opt = _make_optimizer(optimizer, program, lr)
+
+        def step(carry, i):
+            params, state = carry
+            batch = task.sample_batch(train_data, jax.random.fold_in(data_key, i))
+            loss, grads = jax.value_and_grad(task.loss)(params, batch)
+            updates, state = opt.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), loss
+
+        initial = task.loss(params, train_data)
+        (params, _), curve = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(steps))
+        return curve, initial, task.loss(params, train_data), task.metrics(params, test_data)
+
+    return run
+
+
+_COMPILED: dict[tuple, Callable] = {}
+
+
+def _trainer(task: Task, optimizer: OptimizerSpec, steps: int) -> Callable:
+    """The jitted (lr x seed)-vmapped trainer, shared by all rules on the same task shape."""
+    kind = "rule" if isinstance(optimizer, dsl.Rule) else optimizer
+    key = (task.name, repr(sorted(task.sizes.items())), kind, steps)
+    if key not in _COMPILED:
+        one = _run_one(task, optimizer, steps)
+        over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
+        over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
+        _COMPILED[key] = jax.jit(over_grid)
+    return _COMPILED[key]
+
+
+def train(
+    optimizer: OptimizerSpec,
+    task: Task,
+    learning_rates: Sequence[float],
+    seeds: Sequence[int],
+    steps: int,
+    **hyperparams,
+) -> TrainResult:
+    """Train ``optimizer`` on ``task`` for every learning rate x seed, in one jitted call.
+
+    ``optimizer`` is a ``dsl.Rule`` (interpreted: no new compilation per rule)
+    or an Optax factory taking the learning rate (``optax.adam``). For a rule,
+    ``hyperparams`` override its defaults.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if not learning_rates or not seeds:
+        raise ValueError("need at least one learning rate and one seed")
+    if hyperparams and not isinstance(optimizer, dsl.Rule):
+        optimizer = _with_hyperparams(optimizer, hyperparams)
+    program = dsl.encode(optimizer, **hyperparams) if isinstance(optimizer, dsl.Rule) else None
+    lrs = np.asarray(learning_rates, np.float32)
+    seed_arr = np.asarray(seeds, np.uint32)
+    fn = _trainer(task, optimizer, steps)
+    curve, initial, final, metrics = jax.device_get(
+        fn(program, jnp.asarray(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data)
+    )
+    curve, initial, final = (np.asarray(x, np.float64) for x in (curve, initial, final))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diverged = (
+            ~np.all(np.isfinite(curve), axis=-1)
+            | ~np.isfinite(final)
+            | (final > DIVERGENCE_FACTOR * initial)
+        )
+    return TrainResult(
+        task=task.name,
+        learning_rates=lrs.astype(np.float64),
+        seeds=seed_arr.astype(np.int64),
+        steps=steps,
+        curves=curve,
+        initial_loss=initial,
+        final_loss=final,
+        metrics={k: np.asarray(v, np.float64) for k, v in metrics.items()},
+        diverged=diverged,
+        f_star=task.f_star,
+    )
+
+
+def _with_hyperparams(factory, hyperparams):
+    return lambda lr: factory(lr, **hyperparams)
