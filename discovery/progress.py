@@ -1,0 +1,50 @@
+"""A dependency-free progress line for long work: count, rate, ETA, and a status text."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """``with Progress(total, "baselines") as bar: ... bar.advance(status="mf_k4 adam")``.
+
+    Writes one updating line to ``stream`` (stderr by default); on a non-TTY
+    stream (logs, CI) it writes one line per update instead.
+    """
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24):
+        self.total = max(int(total), 1)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.done = 0
+        self.start = time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def __enter__(self) -> Progress:
+        self._write("")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def advance(self, n: int = 1, status: str = "") -> None:
+        self.done = min(self.done + n, self.total)
+        self._write(status)
+
+    def _write(self, status: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        filled = int(self.width * self.done / self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        eta_text = f"ETA {eta:5.0f}s" if self.done else "ETA     ?"
+        line = f"{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.0f}s {eta_text} {status}"
+        if self.tty:
+            self.stream.write("\r" + line[:160].ljust(160))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -1,0 +1,107 @@
+"""The lr x seed trainer and the scores built on it."""
+
+import numpy as np
+import optax
+import pytest
+
+import dsl
+from discovery import evaluate, scoring, tasks
+
+LRS = (1e-3, 1e-2, 1e-1, 1.0)
+SEEDS = (0, 1)
+STEPS = 50
+
+
+@pytest.fixture(scope="module")
+def quadratic():
+    return tasks.get("quadratic_ill", "small")
+
+
+def test_rule_through_interpreter_equals_optax(quadratic):
+    ours = evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
+    ref = evaluate.train(optax.adam, quadratic, LRS, SEEDS, STEPS)
+    np.testing.assert_allclose(ours.final_loss, ref.final_loss, rtol=1e-5)
+    np.testing.assert_allclose(ours.curves, ref.curves, rtol=1e-5)
+    assert ours.curves.shape == (len(LRS), len(SEEDS), STEPS)
+    assert ours.final_loss[1, 0] < ours.initial_loss[1, 0]
+
+
+def test_a_new_rule_trains_without_compiling(quadratic):
+    evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
+    fresh = dsl.parse("def fresh(k=0.5):\n    m = k * m + sign(g) * abs(g) ** 0.5\n    return m\n")
+    with dsl.count_compilations() as compiles:
+        result = evaluate.train(fresh, quadratic, LRS, SEEDS, STEPS, k=0.7)
+        evaluate.train(dsl.library.get("lion"), quadratic, LRS, SEEDS, STEPS)
+    assert compiles.count == 0
+    assert np.isfinite(result.value).all()
+
+
+def test_divergence_is_scored_not_raised(quadratic):
+    result = evaluate.train(optax.sgd, quadratic, (1e-3, 10.0), SEEDS, STEPS)
+    assert not result.diverged[0].any() and result.diverged[1].all()
+    np.testing.assert_allclose(result.value[1], result.initial_loss[1] - quadratic.f_star)
+    s = scoring.score(result)
+    assert np.isfinite([s.tuned, s.robust]).all() and s.diverged_fraction == 0.5
+    assert s.tuned_lr == pytest.approx(1e-3)
+
+
+def test_nan_rule_is_marked_diverged(quadratic):
+    nan_rule = dsl.parse("def bad():\n    return log(g - 1e9)\n")
+    result = evaluate.train(nan_rule, quadratic, LRS, SEEDS, 5)
+    assert result.diverged.all()
+    np.testing.assert_allclose(result.value, result.initial_loss - quadratic.f_star)
+
+
+def test_training_is_deterministic_per_seed():
+    task = tasks.get("mnist1d_mlp", "small")
+    a = evaluate.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
+    b = evaluate.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
+    np.testing.assert_array_equal(a.curves, b.curves)
+    assert not np.array_equal(a.curves[0, 0], a.curves[0, 1])
+    assert set(a.metrics) == {"test_loss", "accuracy"}
+    assert ((a.metrics["accuracy"] >= 0) & (a.metrics["accuracy"] <= 1)).all()
+
+
+def test_bad_arguments(quadratic):
+    with pytest.raises(ValueError, match="steps"):
+        evaluate.train(optax.sgd, quadratic, LRS, SEEDS, 0)
+    with pytest.raises(ValueError, match="at least one"):
+        evaluate.train(optax.sgd, quadratic, (), SEEDS, 5)
+    with pytest.raises(dsl.DSLError, match="no hyper-parameter"):
+        evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, 5, beta=3)
+    with pytest.raises(ValueError, match="positive"):
+        scoring.Protocol(learning_rates=(0.0, 1.0))
+
+
+def _fake_result(values, lrs=(1e-3, 1e-2, 1e-1), f_star=None, diverged=None):
+    values = np.asarray(values, np.float64)
+    initial = np.full_like(values, 10.0)
+    return evaluate.TrainResult(
+        task="fake", learning_rates=np.asarray(lrs), seeds=np.arange(values.shape[1]), steps=1,
+        curves=values[..., None], initial_loss=initial, final_loss=values, metrics={},
+        diverged=np.zeros(values.shape, bool) if diverged is None else diverged, f_star=f_star,
+    )
+
+
+def test_scores_are_min_median_and_default_of_seed_means():
+    result = _fake_result([[4.0, 6.0], [1.0, 2.0], [20.0, 30.0]], f_star=0.5)
+    s = scoring.score(result, default_lr=1e-3)
+    assert s.tuned == pytest.approx(1.0) and s.tuned_lr == pytest.approx(1e-2)  # (1+2)/2 - 0.5
+    assert s.out_of_box == pytest.approx(4.5)  # (4+6)/2 - 0.5
+    assert s.robust == pytest.approx(4.5)  # median of 4.5, 1.0, 9.5 (clipped at 10 - 0.5)
+    with pytest.raises(ValueError, match="not trained"):
+        scoring.score(result, default_lr=3e-3)
+
+
+def test_ratios_against_adam_and_ranks():
+    ours = scoring.score(_fake_result([[0.1, 0.1], [1.0, 1.0], [2.0, 2.0]]), default_lr=1e-2)
+    adam = scoring.score(_fake_result([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]), default_lr=1e-2)
+    ratios = scoring.versus(ours, adam)
+    assert ratios["tuned"] == pytest.approx(-1.0)
+    assert ratios["out_of_box"] == pytest.approx(0.0)
+    assert scoring.log_ratio(0.0, 0.0) == 0.0
+    agg = scoring.aggregate({"a": {"tuned": -1.0, "out_of_box": None}, "b": {"tuned": 0.0, "out_of_box": 1.0}})
+    assert agg == {"tuned": -0.5, "out_of_box": 1.0}
+    assert scoring.rank({"adam": 0.3, "sgd": 0.1, "lion": 0.3}, "adam") == 2
+    grid = scoring.Protocol(learning_rates=(1e-3, 1e-1)).grid_with(1e-2)
+    assert grid == (1e-3, 1e-2, 1e-1)
