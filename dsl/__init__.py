@@ -10,6 +10,7 @@ from .parser import parse
 from .rule import Assign, Const, Name, Op, Rule
 from .serialize import dumps, from_dict, loads, to_dict
 from .simplify import simplify
+from .template import template
 
 __all__ = [
     "Assign", "Const", "DSLError", "count_compilations", "library", "Name", "Op", "Rule",

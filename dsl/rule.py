@@ -13,17 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import DSLError
-from .ops import FUNCTIONS, OPS
+from .ops import FUNCTIONS, OP_NAMES, OPS
 
 INPUTS = ("g", "p", "t")
-RESERVED = frozenset(INPUTS) | frozenset(FUNCTIONS) | {"learning_rate"}
+RESERVED = frozenset(INPUTS) | frozenset(FUNCTIONS) | frozenset(OP_NAMES) | {"learning_rate"}
 
 # Size limits: they bound evaluation cost and keep the interpreter's fixed-size
 # encoding able to hold every valid rule.
 MAX_STATEMENTS = 16
 MAX_DEPTH = 12
 MAX_NODES = 128
-MAX_HYPERPARAMS = 8
+MAX_HYPERPARAMS = MAX_NODES  # templates (dsl.template) lift every constant into one
 MAX_STATE = 8
 
 
@@ -170,7 +170,7 @@ def _validate(rule: Rule) -> tuple[str, ...]:
         if stmt is not None:
             target = stmt.target
             if not target.isidentifier() or target in RESERVED:
-                raise DSLError(f"cannot assign to {target!r}: g, p, t and function names are reserved")
+                raise DSLError(f"cannot assign to {target!r}: g, p, t, learning_rate and operator names are reserved")
             if target in hyper:
                 raise DSLError(f"cannot assign to hyper-parameter {target!r}")
             assigned.add(target)

@@ -1,0 +1,1 @@
+"""Evolutionary search over update rules: DEAP genomes, variation, validity checks."""

@@ -1,0 +1,99 @@
+"""Abstract execution: reject rules that cannot train before any training is spent.
+
+``check`` runs a rule in NumPy on fixed probe streams (``dsl.probe``: six steps
+on two leaves, gradients ``N(0, 1) * exp(U(-3, 1))``) and returns why it is
+hopeless, or ``None``:
+
+* a NaN or infinite update;
+* an update that is identically zero;
+* an absurd scale: median ``|u| > MAX_SCALE`` on these unit-scale gradients;
+* no dependence on the gradient: the same updates for a second gradient stream.
+
+``mutate_valid`` / ``crossover_valid`` vary until the child passes, and
+``random_rule`` draws random rules that pass, for initial populations.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from dsl.errors import DSLError
+from dsl.probe import probe_streams, run_numpy
+from dsl.rule import Rule
+
+from .genome import genome_to_rule, random_genome
+from .variation import VariationConfig, crossover, mutate
+
+MAX_SCALE = 1e6
+_NOT_FINITE = "update is NaN or infinite on the probe streams"
+
+
+@functools.cache
+def _streams():
+    grads, params = probe_streams(seed=101)
+    other_grads, _ = probe_streams(seed=202)
+    return grads, other_grads, params
+
+
+def _updates(rule: Rule, grads, params) -> np.ndarray:
+    return np.concatenate([u.ravel() for row in run_numpy(rule, grads, params) for u in row])
+
+
+def check(rule: Rule) -> str | None:
+    """``None`` if the rule may be worth training, else the reason it is not."""
+    grads, other_grads, params = _streams()
+    u = _updates(rule, grads, params)
+    if not np.all(np.isfinite(u)):
+        return _NOT_FINITE
+    if not np.any(u):
+        return "update is identically zero"
+    scale = float(np.median(np.abs(u)))
+    if scale > MAX_SCALE:
+        return f"absurd scale: median |u| = {scale:.3g} on unit-scale gradients"
+    u_other = _updates(rule, other_grads, params)
+    if not np.all(np.isfinite(u_other)):
+        return _NOT_FINITE
+    if np.array_equal(u, u_other):
+        return "update does not depend on the gradient"
+    return None
+
+
+def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: int) -> tuple[Rule, str]:
+    for _ in range(max_tries):
+        child, description = vary()
+        if description != "no-op" and check(child) is None:
+            return child, description
+    return parent, "no-op"
+
+
+def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
+                 config: VariationConfig | None = None) -> tuple[Rule, str]:
+    """``mutate`` until the child passes ``check``; ``(parent, "no-op")`` after ``max_tries``."""
+    return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries)
+
+
+def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,
+                    config: VariationConfig | None = None) -> tuple[Rule, str]:
+    """``crossover`` until the child passes ``check``; ``(a, "no-op")`` after ``max_tries``."""
+    return _first_valid(lambda: crossover(a, b, rng, config), a, max_tries)
+
+
+def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tuple[str, float]] = (),
+                name: str = "random", max_height: int = 3, max_tries: int = 1000) -> Rule:
+    """A random rule of ``n_statements`` assignments and a return that passes ``check``.
+
+    Example: ``random_rule(random.Random(0), 2, params=[("beta", 0.9)])``.
+    """
+    params = tuple(params)
+    for _ in range(max_tries):
+        try:
+            rule = genome_to_rule(random_genome(rng, n_statements, params, name, max_height))
+        except DSLError:
+            continue
+        if check(rule) is None:
+            return rule
+    raise RuntimeError(f"no valid random rule with {n_statements} statements in {max_tries} tries")
