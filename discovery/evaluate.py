@@ -56,19 +56,17 @@ class TrainResult:
         return clipped - (self.f_star or 0.0)
 
 
-def _make_optimizer(optimizer: OptimizerSpec, program, lr) -> optax.GradientTransformation:
-    if isinstance(optimizer, dsl.Rule):
-        return dsl.interpreter(program, lr)
-    return optimizer(lr)
+def _run_one(task: Task, make_optimizer: Callable, steps: int):
+    """Train from ``seed`` with one learning rate: curve, initial/final loss, held-out metrics.
 
+    ``make_optimizer(arg, lr)`` builds the optimizer; ``arg`` is data (an
+    encoded program or lifted constants) so it never forces a recompilation.
+    """
 
-def _run_one(task: Task, optimizer: OptimizerSpec, steps: int):
-    """Train from seed with one learning rate: returns curve, initial/final loss, metrics."""
-
-    def run(program, lr, seed, train_data, test_data):
+    def run(arg, lr, seed, train_data, test_data):
         init_key, data_key = jax.random.split(jax.random.key(seed))
         params = task.init(init_key)
-        opt = _make_optimizer(optimizer, program, lr)
+        opt = make_optimizer(arg, lr)
 
         def step(carry, i):
             params, state = carry
@@ -87,16 +85,48 @@ def _run_one(task: Task, optimizer: OptimizerSpec, steps: int):
 _COMPILED: dict[tuple, Callable] = {}
 
 
-def _trainer(task: Task, optimizer: OptimizerSpec, steps: int) -> Callable:
-    """The jitted (lr x seed)-vmapped trainer, shared by all rules on the same task shape."""
-    kind = "rule" if isinstance(optimizer, dsl.Rule) else optimizer
+def compiled_trainer(task: Task, kind, make_optimizer: Callable, steps: int) -> Callable:
+    """The jitted (lr x seed)-vmapped trainer for ``kind``, built once per task shape.
+
+    ``kind`` names what the compiled code depends on: ``"interpreter"`` (all
+    rules), a rule template (native path, constants as data), or an Optax factory.
+    """
     key = (task.name, repr(sorted(task.sizes.items())), kind, steps)
     if key not in _COMPILED:
-        one = _run_one(task, optimizer, steps)
+        one = _run_one(task, make_optimizer, steps)
         over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
         over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
         _COMPILED[key] = jax.jit(over_grid)
     return _COMPILED[key]
+
+
+def is_compiled(task: Task, kind, steps: int) -> bool:
+    return (task.name, repr(sorted(task.sizes.items())), kind, steps) in _COMPILED
+
+
+def _interpreted(program, lr):
+    return dsl.interpreter(program, lr)
+
+
+def _native(structure: dsl.Rule):
+    names = [n for n, _ in structure.params]
+    return lambda values, lr: dsl.to_optax(structure, lr, **{n: values[i] for i, n in enumerate(names)})
+
+
+PATHS = ("interpreter", "native")
+
+
+def trainer_for(optimizer: OptimizerSpec, path: str = "interpreter", **hyperparams):
+    """``(kind, make_optimizer, arg)`` for ``compiled_trainer``: what to compile and what to feed."""
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; use one of {PATHS}")
+    if isinstance(optimizer, dsl.Rule):
+        if path == "interpreter":
+            return "interpreter", _interpreted, dsl.encode(optimizer, **hyperparams)
+        structure, values = dsl.template(optimizer, **hyperparams)
+        return structure, _native(structure), jnp.asarray(values, jnp.float32)
+    kind = (optimizer, tuple(sorted(hyperparams.items())))
+    return kind, lambda _, lr: optimizer(lr, **hyperparams), None
 
 
 def train(
@@ -105,26 +135,26 @@ def train(
     learning_rates: Sequence[float],
     seeds: Sequence[int],
     steps: int,
+    path: str = "interpreter",
     **hyperparams,
 ) -> TrainResult:
     """Train ``optimizer`` on ``task`` for every learning rate x seed, in one jitted call.
 
-    ``optimizer`` is a ``dsl.Rule`` (interpreted: no new compilation per rule)
-    or an Optax factory taking the learning rate (``optax.adam``). For a rule,
-    ``hyperparams`` override its defaults.
+    ``optimizer`` is a ``dsl.Rule`` or an Optax factory taking the learning
+    rate (``optax.adam``); ``hyperparams`` override its defaults. A rule runs
+    on ``path="interpreter"`` (no compilation per rule) or ``"native"`` (one
+    compilation per rule *structure*: rules differing only in constants share it).
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if not learning_rates or not seeds:
         raise ValueError("need at least one learning rate and one seed")
-    if hyperparams and not isinstance(optimizer, dsl.Rule):
-        optimizer = _with_hyperparams(optimizer, hyperparams)
-    program = dsl.encode(optimizer, **hyperparams) if isinstance(optimizer, dsl.Rule) else None
+    kind, make_optimizer, arg = trainer_for(optimizer, path, **hyperparams)
     lrs = np.asarray(learning_rates, np.float32)
     seed_arr = np.asarray(seeds, np.uint32)
-    fn = _trainer(task, optimizer, steps)
+    fn = compiled_trainer(task, kind, make_optimizer, steps)
     curve, initial, final, metrics = jax.device_get(
-        fn(program, jnp.asarray(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data)
+        fn(arg, jnp.asarray(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data)
     )
     curve, initial, final = (np.asarray(x, np.float64) for x in (curve, initial, final))
     with np.errstate(invalid="ignore", over="ignore"):
@@ -145,7 +175,3 @@ def train(
         diverged=diverged,
         f_star=task.f_star,
     )
-
-
-def _with_hyperparams(factory, hyperparams):
-    return lambda lr: factory(lr, **hyperparams)

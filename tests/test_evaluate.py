@@ -105,3 +105,17 @@ def test_ratios_against_adam_and_ranks():
     assert scoring.rank({"adam": 0.3, "sgd": 0.1, "lion": 0.3}, "adam") == 2
     grid = scoring.Protocol(learning_rates=(1e-3, 1e-1)).grid_with(1e-2)
     assert grid == (1e-3, 1e-2, 1e-1)
+
+
+def test_native_path_matches_interpreter_and_reuses_structure(quadratic):
+    adam = dsl.library.get("adam")
+    interp = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS)
+    native = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="native")
+    np.testing.assert_allclose(native.final_loss, interp.final_loss, rtol=5e-5)
+    with dsl.count_compilations() as compiles:
+        child = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="native", b1=0.8, eps=1e-6)
+    assert compiles.count == 0
+    ref = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, b1=0.8, eps=1e-6)
+    np.testing.assert_allclose(child.final_loss, ref.final_loss, rtol=5e-5)
+    with pytest.raises(ValueError, match="unknown path"):
+        evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="gpu")
