@@ -1,0 +1,139 @@
+"""Fitness of candidate rules: trained on the run's tasks, scored against Adam.
+
+``fitness = mean over search tasks of log10(tuned score / Adam's tuned score)``
+(lower is better; 0 is Adam; -1 is ten times lower loss or suboptimality).
+Each task's ratio is clipped to +-RATIO_CLIP (a task solved to the float floor
+must not outweigh all others) and rounded to 1e-4, so the tiny (<1e-5)
+differences between the interpreter and native paths cannot reorder candidates.
+
+Hurdle: the first search task is trained first; a candidate whose ratio there
+exceeds ``hurdle`` stops, and its fitness is that ratio plus ``HURDLE_PENALTY``.
+
+Cost model: per task, ``prepare`` trains Adam through the interpreter and
+natively, twice each, measuring compile and run seconds. A candidate costs
+``interp_run`` on the interpreter and ``native_run + p_new * native_compile``
+natively, where ``p_new`` is the share of candidates with a structure not yet
+compiled; the cheaper path is chosen once per task and recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+import dsl
+from discovery import config as config_lib
+from discovery import evaluate, scoring, tasks
+
+HURDLE_PENALTY = 1.0
+RATIO_CLIP = 3.0
+EXPECTED_NEW_STRUCTURES = 0.5  # mutations that only perturb constants reuse a native compile
+ADAM_DEFAULT_LR = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class PathCosts:
+    """Seconds measured for one task: compile and run, interpreter and native."""
+
+    interp_compile: float
+    interp_run: float
+    native_compile: float
+    native_run: float
+
+    def choose(self, new_structure_rate: float) -> str:
+        native = self.native_run + new_structure_rate * self.native_compile
+        return "native" if native < self.interp_run else "interpreter"
+
+
+def _timed_train(rule, task, protocol, path):
+    """Train twice: (result, compile seconds, run seconds)."""
+    start = time.perf_counter()
+    evaluate.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps, path=path)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    result = evaluate.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps, path=path)
+    run = time.perf_counter() - start
+    return result, max(first - run, 0.0), run
+
+
+def _clip(ratio: float) -> float:
+    return round(float(np.clip(ratio, -RATIO_CLIP, RATIO_CLIP)), 4)
+
+
+class Evaluator:
+    """Holds the tasks, the protocol, Adam's reference scores and the chosen paths."""
+
+    def __init__(self, config: dict, reference: dict | None = None):
+        self.config = config
+        size = config["tasks"]["size"]
+        self.search_tasks = [tasks.get(n, size) for n in config["tasks"]["search"]]
+        self.held_out_tasks = [tasks.get(n, size) for n in config["tasks"]["held_out"]]
+        self.protocols = {"search": config_lib.protocol(config),
+                          "held_out": config_lib.protocol(config, held_out=True)}
+        self.hurdle = float(config["evaluation"]["hurdle"])
+        # reference[split][task] = {"adam": TaskScore dict, "path": str, "costs": PathCosts dict}
+        self.reference: dict[str, dict] = reference or {}
+
+    def prepare(self, split: str = "search", new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> dict:
+        """Adam's reference scores and the path per task (measured once; kept on resume)."""
+        if split in self.reference:
+            return self.reference[split]
+        protocol = self.protocols[split]
+        forced = self.config["evaluation"]["path"]
+        adam = dsl.library.get("adam")
+        default_lr = ADAM_DEFAULT_LR if ADAM_DEFAULT_LR in protocol.learning_rates else None
+        out = {}
+        for task in self._tasks(split):
+            result, ic, ir = _timed_train(adam, task, protocol, "interpreter")
+            if forced == "interpreter":
+                costs = PathCosts(ic, ir, float("nan"), float("nan"))
+                path = "interpreter"
+            else:
+                native, nc, nr = _timed_train(adam, task, protocol, "native")
+                costs = PathCosts(ic, ir, nc, nr)
+                path = forced if forced == "native" else costs.choose(new_structure_rate)
+            out[task.name] = {
+                "adam": scoring.score(result, default_lr).to_dict(),
+                "path": path,
+                "costs": dataclasses.asdict(costs),
+            }
+        self.reference[split] = out
+        return out
+
+    def _tasks(self, split: str):
+        return self.search_tasks if split == "search" else self.held_out_tasks
+
+    def evaluate(self, rule: dsl.Rule, split: str = "search") -> dict:
+        """Train ``rule`` on the split's tasks (hurdle first on search) and score it vs Adam."""
+        reference = self.prepare(split)
+        protocol = self.protocols[split]
+        start = time.perf_counter()
+        per_task: dict[str, dict] = {}
+        hurdle_failed = False
+        for i, task in enumerate(self._tasks(split)):
+            ref = reference[task.name]
+            result = evaluate.train(rule, task, protocol.learning_rates, protocol.seeds,
+                                    protocol.steps, path=ref["path"])
+            ours = scoring.score(result)
+            adam = scoring.TaskScore(**ref["adam"])
+            ratios = scoring.versus(ours, adam)
+            per_task[task.name] = {
+                "ratio": _clip(ratios["tuned"]),
+                "robust_ratio": _clip(ratios["robust"]),
+                "tuned": ours.tuned,
+                "tuned_lr": ours.tuned_lr,
+                "diverged": ours.diverged_fraction,
+            }
+            if split == "search" and i == 0 and per_task[task.name]["ratio"] > self.hurdle:
+                hurdle_failed = True
+                break
+        ratios = [t["ratio"] for t in per_task.values()]
+        fitness = ratios[0] + HURDLE_PENALTY if hurdle_failed else float(np.mean(ratios))
+        return {
+            "fitness": round(fitness, 4),
+            "tasks": per_task,
+            "hurdle_failed": hurdle_failed,
+            "seconds": round(time.perf_counter() - start, 4),
+        }

@@ -1,0 +1,203 @@
+"""The evolution loop: regularized evolution (default) or DEAP-style mu + lambda.
+
+Regularized evolution (Real et al. 2019; Lion; AutoML-Zero), batch-synchronous:
+each generation breeds ``population`` children from tournaments over the
+current population (crossover with ``crossover_prob``, else mutation; invalid
+children are re-mutated before any training), evaluates them, appends them,
+and removes as many of the oldest members. ``mu_plus_lambda`` keeps instead
+the best ``population`` of parents and children (``deap.tools.selBest``).
+
+Each child is fingerprinted (``dsl.fingerprint``); a behaviour already
+evaluated is never trained again (cache hits are counted per generation).
+All randomness comes from one ``random.Random`` whose state is checkpointed,
+so a resumed run continues exactly where the interrupted one was.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+from deap import base, tools
+
+import dsl
+from discovery.search.validity import crossover_valid, mutate_valid, random_rule
+
+
+class FitnessMin(base.Fitness):
+    weights = (-1.0,)
+
+
+class Individual:
+    """A candidate as DEAP's tools see it: the candidate record plus a fitness."""
+
+    def __init__(self, record: dict):
+        self.record = record
+        self.fitness = FitnessMin((record["fitness"],))
+
+    @property
+    def rule(self) -> dsl.Rule:
+        return dsl.from_dict(self.record["rule"])
+
+
+def make_hall_of_fame(size: int, records: list[dict] = ()) -> tools.HallOfFame:
+    hof = tools.HallOfFame(size, similar=lambda a, b: a.record["fingerprint"] == b.record["fingerprint"])
+    hof.update([Individual(r) for r in records])
+    return hof
+
+
+def make_statistics() -> tools.Statistics:
+    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
+    stats.register("best", np.min)
+    stats.register("median", np.median)
+    return stats
+
+
+def pareto_front(records: list[dict]) -> list[dict]:
+    """Records not dominated in (complexity, fitness), simplest first (PySR's table)."""
+    front: list[dict] = []
+    for r in sorted(records, key=lambda r: (r["complexity"], r["fitness"], r["id"])):
+        if not front or r["fitness"] < front[-1]["fitness"]:
+            front.append(r)
+    return front
+
+
+class Evolution:
+    """One run's search state and its generation step; persistence lives in ``discovery.runs``."""
+
+    def __init__(self, config: dict, evaluate_batch, state: dict | None = None):
+        self.config = config
+        self.run_cfg = config["run"]
+        self.evaluate_batch = evaluate_batch  # list[bytes] -> list[result dict]
+        if state is None:
+            self.rng = random.Random(self.run_cfg["seed"])
+            self.generation = 0
+            self.next_id = 0
+            self.cache: dict[str, dict] = {}
+            self.population: list[dict] = []
+            self.hof = make_hall_of_fame(config["evaluation"]["hall_of_fame"])
+            self.logbook = tools.Logbook()
+            self.totals = {"evaluated": 0, "cache_hits": 0}
+        else:
+            self.rng = random.Random()
+            self.rng.setstate(_rng_state(state["rng"]))
+            self.generation = state["generation"]
+            self.next_id = state["next_id"]
+            self.cache = state["cache"]
+            self.population = state["population"]
+            self.hof = make_hall_of_fame(config["evaluation"]["hall_of_fame"], state["hall_of_fame"])
+            self.logbook = tools.Logbook()
+            self.logbook.extend(state["logbook"])
+            self.totals = state["totals"]
+        self.stats = make_statistics()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """Everything needed to continue exactly (plain data, for msgpack)."""
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "rng": [version, list(internal), gauss],
+            "generation": self.generation,
+            "next_id": self.next_id,
+            "cache": self.cache,
+            "population": self.population,
+            "hall_of_fame": [ind.record for ind in self.hof],
+            "logbook": [dict(r) for r in self.logbook],
+            "totals": self.totals,
+        }
+
+    # -- breeding ----------------------------------------------------------------------------
+
+    def _tournament(self) -> dict:
+        k = min(self.run_cfg["tournament"], len(self.population))
+        sample = self.rng.sample(range(len(self.population)), k)
+        return min((self.population[i] for i in sample), key=lambda r: r["fitness"])
+
+    def _breed(self) -> tuple[dsl.Rule, list[int], str]:
+        if self.rng.random() < self.run_cfg["crossover_prob"] and len(self.population) > 1:
+            a, b = self._tournament(), self._tournament()
+            child, what = crossover_valid(dsl.from_dict(a["rule"]), dsl.from_dict(b["rule"]), self.rng)
+            return child, [a["id"], b["id"]], what
+        parent = self._tournament()
+        child, what = mutate_valid(dsl.from_dict(parent["rule"]), self.rng)
+        return child, [parent["id"]], what
+
+    def initial_rules(self) -> list[tuple[dsl.Rule, list[int], str]]:
+        warm = self.run_cfg["warm_start"]
+        n = self.run_cfg["population"]
+        if warm:
+            return [(dsl.library.get(warm[i % len(warm)]), [], "warm start") for i in range(n)]
+        return [(random_rule(self.rng), [], "random") for _ in range(n)]
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, children: list[tuple[dsl.Rule, list[int], str]]) -> tuple[list[dict], int]:
+        """Records for the children; each new behaviour (fingerprint) is trained once."""
+        prints = [dsl.fingerprint(rule) for rule, _, _ in children]
+        todo: dict[str, dsl.Rule] = {}
+        for fp, (rule, _, _) in zip(prints, children):
+            if fp not in self.cache and fp not in todo:
+                todo[fp] = rule
+        results = self.evaluate_batch([dsl.dumps(rule) for rule in todo.values()])
+        for fp, result in zip(todo, results):
+            self.cache[fp] = result
+        records = []
+        for fp, (rule, parents, what) in zip(prints, children):
+            simple = dsl.simplify(rule)
+            records.append({
+                "id": self.next_id,
+                "generation": self.generation,
+                "rule": dsl.to_dict(rule),
+                "text": simple.to_text(),
+                "complexity": simple.size,
+                "fingerprint": fp,
+                "parents": parents,
+                "mutation": what,
+                "cached": fp not in todo or any(r["fingerprint"] == fp for r in records),
+                **self.cache[fp],
+            })
+            self.next_id += 1
+        self.totals["evaluated"] += len(todo)
+        self.totals["cache_hits"] += len(children) - len(todo)
+        return records, len(todo)
+
+    # -- one generation ----------------------------------------------------------------------
+
+    def step(self) -> list[dict]:
+        """Breed, evaluate and select one generation; return the new candidate records."""
+        start = time.perf_counter()
+        if not self.population:
+            children = self.initial_rules()
+        else:
+            children = [self._breed() for _ in range(self.run_cfg["population"])]
+        records, trained = self.evaluate(children)
+        n = self.run_cfg["population"]
+        if not self.population:
+            self.population = records
+        elif self.run_cfg["mode"] == "regularized":
+            self.population = (self.population + records)[-n:]
+        else:
+            pool = [Individual(r) for r in self.population + records]
+            self.population = [ind.record for ind in tools.selBest(pool, n)]
+        self.hof.update([Individual(r) for r in records])
+        self.generation += 1
+        restart = self.run_cfg["restart_every"]
+        if restart and self.generation % restart == 0:
+            self.population = [self.hof[0].record] * n
+        seconds = time.perf_counter() - start
+        self.logbook.record(
+            gen=self.generation,
+            trained=trained,
+            cache_hits=len(records) - trained,
+            seconds=round(seconds, 3),
+            candidates_per_s=round(len(records) / max(seconds, 1e-9), 2),
+            **self.stats.compile([Individual(r) for r in self.population]),
+        )
+        return records
+
+
+def _rng_state(saved) -> tuple:
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss
