@@ -42,8 +42,13 @@ class Individual:
 
 
 def make_hall_of_fame(size: int, records: list[dict] = ()) -> tools.HallOfFame:
+    """DEAP's hall of fame keyed by fingerprint; ``records`` (best first) restore a saved one.
+
+    DEAP places a newcomer before older members of equal fitness, so saved
+    members are re-inserted worst first to restore ties in the same order.
+    """
     hof = tools.HallOfFame(size, similar=lambda a, b: a.record["fingerprint"] == b.record["fingerprint"])
-    hof.update([Individual(r) for r in records])
+    hof.update([Individual(r) for r in reversed(records)])
     return hof
 
 

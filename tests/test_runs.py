@@ -1,0 +1,188 @@
+"""Evolution runs: determinism, checkpoints, resume after interruption or a hard kill, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import dsl
+from discovery import cli, config, runs
+from discovery.search.engine import pareto_front
+from discovery.store import CheckpointError, RunStore
+
+TINY = {
+    "run.generations": 3,
+    "run.population": 6,
+    "run.tournament": 3,
+    "tasks.search": ["quadratic_ill", "mf_k4"],
+    "tasks.held_out": ["rosenbrock"],
+    "protocol.learning_rates": [1e-3, 1e-2, 1e-1],
+    "protocol.seeds": [0],
+    "protocol.steps": 30,
+    "protocol.held_out_steps": 40,
+    "evaluation.path": "interpreter",
+    "evaluation.hall_of_fame": 4,
+}
+
+
+def tiny(**extra):
+    return config.load(**{**TINY, **extra})
+
+
+def outcome(run: runs.Run):
+    """What must be identical between equivalent runs (timings excluded)."""
+    return (
+        [(r["fingerprint"], r["fitness"], r["id"]) for r in run.hall_of_fame],
+        [(r["fingerprint"], r["fitness"], r["id"]) for r in run.population],
+        [(r["gen"], r["best"], r["median"], r["trained"]) for r in run.logbook],
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return runs.run(tiny(), out=tmp_path_factory.mktemp("ref"), progress=False)
+
+
+def test_a_run_writes_a_self_describing_folder(reference):
+    files = {p.name for p in reference.path.iterdir()}
+    assert {"config.toml", "checkpoint.msgpack", "log.jsonl", "summary.json"} <= files
+    assert reference.generation == 3 and len(reference.population) == 6
+    assert reference.summary["status"] == "complete"
+    kinds = [json.loads(line)["kind"] for line in (reference.path / "log.jsonl").read_text().splitlines()]
+    assert kinds.count("candidate") == 18 and kinds.count("generation") == 3 and "calibration" in kinds
+    best = reference.hall_of_fame[0]
+    assert best["fitness"] <= min(r["fitness"] for r in reference.population)
+    assert set(best["tasks"]) == {"quadratic_ill", "mf_k4"} and "rosenbrock" in best["held_out"]["tasks"]
+    assert isinstance(reference.rule(1), dsl.Rule)
+    assert reference.summary["pareto_front"]
+    with pytest.raises(ValueError, match="out of range"):
+        reference.rule(99)
+
+
+def test_warm_start_is_trained_once_and_duplicates_hit_the_cache(reference):
+    first = reference.logbook[0]
+    assert first["trained"] == 1 and first["cache_hits"] == 5 and first["best"] == 0.0  # Adam is 0
+    totals = reference.summary["totals"]
+    assert totals["evaluated"] + totals["cache_hits"] == 18
+
+
+def test_same_config_and_seed_give_the_same_run(reference, tmp_path):
+    again = runs.run(tiny(), out=tmp_path, progress=False)
+    assert outcome(again) == outcome(reference)
+    other_seed = runs.run(tiny(**{"run.seed": 1}), out=tmp_path, progress=False)
+    assert outcome(other_seed) != outcome(reference)
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(reference, tmp_path):
+    partial = runs.run(tiny(), out=tmp_path, progress=False, stop_after=1)
+    assert partial.generation == 1 and partial.summary is None
+    seen = runs.load_run(partial.path)  # a run in progress can be read
+    assert len(seen.population) == 6 and seen.hall_of_fame
+    resumed = runs.run(resume=partial.path, progress=False)
+    assert outcome(resumed) == outcome(reference)
+
+
+def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
+    cfg = tiny(**{"run.generations": 40, "run.population": 4})
+    cfg_file = tmp_path / "run.toml"
+    cfg_file.write_text(config.dumps(cfg))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "discovery.cli", "run", str(cfg_file), "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parents[1],
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            folders = list(out.glob("*")) if out.exists() else []
+            if folders and (folders[0] / "checkpoint.msgpack").exists():
+                state = RunStore(folders[0]).read_checkpoint()
+                if state and state["generation"] >= 3:
+                    break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    run_dir = next(out.glob("*"))
+    assert not (run_dir / "summary.json").exists(), "the run finished before it could be killed"
+    killed_at = RunStore(run_dir).read_checkpoint()["generation"]
+    assert 3 <= killed_at < 40
+    resumed = runs.run(resume=run_dir, progress=False)
+    uninterrupted = runs.run(cfg, out=tmp_path / "straight", progress=False)
+    assert outcome(resumed) == outcome(uninterrupted)
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    ids = [e["id"] for e in log if e["kind"] == "candidate"]
+    assert ids == sorted(set(ids)), "entries logged after the last checkpoint must be dropped on resume"
+
+
+def test_corrupt_checkpoint_names_the_file_and_keeps_the_previous(tmp_path):
+    partial = runs.run(tiny(), out=tmp_path, progress=False, stop_after=2)
+    current = partial.path / "checkpoint.msgpack"
+    current.write_bytes(current.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="checkpoint.msgpack.*previous checkpoint .* is intact"):
+        runs.run(resume=partial.path, progress=False)
+    current.unlink()
+    resumed = runs.run(resume=partial.path, progress=False)
+    assert resumed.generation == 3
+
+
+def test_mu_plus_lambda_keeps_the_best(tmp_path):
+    result = runs.run(tiny(**{"run.mode": "mu_plus_lambda"}), out=tmp_path, progress=False)
+    fitnesses = [r["fitness"] for r in result.population]
+    assert fitnesses == sorted(fitnesses)
+    assert result.hall_of_fame[0]["fitness"] == fitnesses[0]
+
+
+def test_pareto_front_is_non_dominated():
+    records = [
+        {"id": 0, "complexity": 10, "fitness": 0.0},
+        {"id": 1, "complexity": 5, "fitness": 0.5},
+        {"id": 2, "complexity": 7, "fitness": 0.6},
+        {"id": 3, "complexity": 20, "fitness": -1.0},
+        {"id": 4, "complexity": 12, "fitness": 0.1},
+    ]
+    assert [r["id"] for r in pareto_front(records)] == [1, 0, 3]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"run.generations": 0}, r"\[run\] generations = 0 is invalid"),
+        ({"run.population": "8"}, r"\[run\] population = '8' is invalid"),
+        ({"tasks.search": ["nope"]}, "task names from"),
+        ({"run.warm_start": ["adamz"]}, "library rules"),
+        ({"run.colour": 1}, "unknown key 'colour' in \\[run\\]"),
+        ({"evaluation.path": "gpu"}, "one of"),
+    ],
+)
+def test_bad_config_is_rejected_before_anything_runs(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config.load(**overrides)
+
+
+def test_cli_run_and_errors(tmp_path, capsys):
+    cfg_file = tmp_path / "run.toml"
+    cfg_file.write_text(config.dumps(tiny(**{"run.generations": 2})))
+    assert cli.main(["run", str(cfg_file), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "#1 fitness" in printed and "def " in printed
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run]\ngenerations = 'many'\n")
+    assert cli.main(["run", str(bad), "--out", str(tmp_path / "err")]) == 2
+    assert "generations = 'many' is invalid" in capsys.readouterr().err
+    bad.write_text("[run\n")
+    assert cli.main(["run", str(bad)]) == 2
+    assert "invalid TOML" in capsys.readouterr().err
+    assert cli.main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["run", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert cli.main(["run", "--preset", "quick", "--tasks", "mf_k4,bogus", "--out", str(tmp_path / "err")]) == 2
+    assert "task names from" in capsys.readouterr().err
+    assert not (tmp_path / "err").exists(), "nothing is written for a bad config"
