@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-dsl bench-trainer bench-engine lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,13 +11,21 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/discovery demo
+	$(VENV)/bin/discovery run --preset quick
 
 test: $(STAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: bench-dsl bench-trainer bench-engine
+
+bench-dsl: $(STAMP)
 	$(PY) tests/benchmarks/bench_dsl.py
+
+bench-trainer: $(STAMP)
+	$(PY) tests/benchmarks/bench_trainer.py
+
+bench-engine: $(STAMP)
+	$(PY) tests/benchmarks/bench_engine.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dsl discovery tests
