@@ -26,6 +26,8 @@ import numpy as np
 import dsl
 from discovery import config as config_lib
 from discovery import evaluate, scoring, tasks
+from discovery.search.architectures import key as architecture_key
+from discovery.search.engine import decode_candidate
 
 HURDLE_PENALTY = 1.0
 RATIO_CLIP = 3.0
@@ -75,6 +77,7 @@ class Evaluator:
         self.hurdle = float(config["evaluation"]["hurdle"])
         # reference[split][task] = {"adam": TaskScore dict, "path": str, "costs": PathCosts dict}
         self.reference: dict[str, dict] = reference or {}
+        self._architecture_tasks: dict[str, tasks.Task] = {}
 
     def prepare(self, split: str = "search", new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> dict:
         """Adam's reference scores and the path per task (measured once; kept on resume)."""
@@ -101,6 +104,35 @@ class Evaluator:
             }
         self.reference[split] = out
         return out
+
+    def evaluate_encoded(self, raw: bytes) -> dict:
+        """Evaluate what a backend received: a rule, or a (rule, architecture) pair."""
+        rule, arch = decode_candidate(raw)
+        return self.evaluate(rule) if arch is None else self.evaluate_pair(rule, arch)
+
+    def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
+        k = architecture_key(arch)
+        if k not in self._architecture_tasks:
+            self._architecture_tasks[k] = tasks.from_architecture(arch, self.config["tasks"]["size"])
+        return self._architecture_tasks[k]
+
+    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> dict:
+        """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better)."""
+        protocol = self.protocols["search"]
+        start = time.perf_counter()
+        task = self.architecture_task(arch)
+        result = evaluate.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps)
+        s = scoring.score(result, metric="test")
+        best = int(np.argmin(result.test_value.mean(axis=1)))
+        accuracy = float(np.mean(result.metrics["accuracy"][best]))
+        return {
+            "fitness": round(scoring.log_ratio(s.tuned, 1.0), 4),
+            "tasks": {"architecture": {"test_loss": s.tuned, "tuned_lr": s.tuned_lr,
+                                       "accuracy": accuracy, "robust": s.robust,
+                                       "diverged": s.diverged_fraction}},
+            "hurdle_failed": False,
+            "seconds": round(time.perf_counter() - start, 4),
+        }
 
     def _tasks(self, split: str):
         return self.search_tasks if split == "search" else self.held_out_tasks

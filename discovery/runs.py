@@ -21,6 +21,7 @@ from discovery.fitness import Evaluator
 from discovery.progress import Progress
 from discovery.search.engine import Evolution, pareto_front
 from discovery.store import RunStore
+from discovery.tasks import Architecture
 
 
 @dataclasses.dataclass
@@ -119,7 +120,7 @@ def run(
 
 
 def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> str:
-    if "search" not in evaluator.reference:
+    if config["coevolution"]["mode"] == "rules" and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
         store.append_log([{"kind": "calibration", "split": "search", "tasks": reference}])
     evo = Evolution(config, backend.map, state)
@@ -150,7 +151,7 @@ def _finish(store: RunStore, evaluator: Evaluator) -> None:
     """Re-check the hall of fame on held-out tasks (funnel) and write the summary."""
     state = store.read_checkpoint()
     hall = state["hall_of_fame"]
-    if evaluator.held_out_tasks:
+    if evaluator.held_out_tasks and evaluator.config["coevolution"]["mode"] == "rules":
         structures = {dsl.template(dsl.from_dict(r["rule"]))[0] for r in hall}
         reference = evaluator.prepare("held_out", new_structure_rate=len(structures) / max(len(hall), 1))
         store.append_log([{"kind": "calibration", "split": "held_out", "tasks": reference}])
@@ -176,8 +177,15 @@ def report(result: Run, top: int = 5) -> str:
     status = (result.summary or {}).get("status", "interrupted: resume with --resume")
     lines = [f"run {result.path} ({status}, {result.generation} generations)",
              "fitness = mean log10(tuned score / Adam's) over search tasks; negative beats Adam"]
+    if result.config["coevolution"]["mode"] != "rules":
+        lines[1] = "fitness = log10(tuned held-out loss) of the (rule, architecture) pair; lower is better"
     for rank, record in enumerate(result.hall_of_fame[:top], start=1):
-        per_task = ", ".join(f"{k} {v['ratio']:+.2f}" for k, v in record["tasks"].items())
+        per_task = ", ".join(
+            f"{k} {v['ratio']:+.2f}" if "ratio" in v else
+            f"test loss {v['test_loss']:.4g}, accuracy {v['accuracy']:.3f} at lr {v['tuned_lr']:.3g}"
+            for k, v in record["tasks"].items())
+        if record.get("architecture"):
+            per_task += " | " + Architecture.from_dict(record["architecture"]).summary()
         held = record.get("held_out")
         held_text = f" | held-out {held['fitness']:+.3f}" if held else ""
         lines.append(f"\n#{rank} fitness {record['fitness']:+.3f}{held_text} | complexity "

@@ -75,9 +75,15 @@ def _index(grid, lr) -> int | None:
     return None
 
 
-def score(result: TrainResult, default_lr: float | None = None) -> TaskScore:
-    """Tuned, robust and out-of-the-box scores of one training result (lower is better)."""
-    mean = result.value.mean(axis=1)
+def score(result: TrainResult, default_lr: float | None = None, metric: str = "train") -> TaskScore:
+    """Tuned, robust and out-of-the-box scores of one training result (lower is better).
+
+    ``metric="train"`` scores the final training loss (minus f*); ``"test"``
+    the held-out loss (used to compare architectures).
+    """
+    if metric not in ("train", "test"):
+        raise ValueError(f"unknown metric {metric!r}; use 'train' or 'test'")
+    mean = (result.value if metric == "train" else result.test_value).mean(axis=1)
     best = int(np.argmin(mean))
     out_of_box = None
     if default_lr is not None:

@@ -7,8 +7,14 @@ children are re-mutated before any training), evaluates them, appends them,
 and removes as many of the oldest members. ``mu_plus_lambda`` keeps instead
 the best ``population`` of parents and children (``deap.tools.selBest``).
 
-Each child is fingerprinted (``dsl.fingerprint``); a behaviour already
-evaluated is never trained again (cache hits are counted per generation).
+Each child is fingerprinted (``dsl.fingerprint``, plus the architecture record
+in co-evolution); a behaviour already evaluated is never trained again (cache
+hits are counted per generation).
+
+Co-evolution (``[coevolution] mode``): ``rules`` evolves rules on fixed tasks;
+``architectures`` evolves architecture records with the rule held fixed (the
+community's process, Adam by default); ``joint`` evolves (rule, architecture)
+pairs, each child varying one of the two.
 All randomness comes from one ``random.Random`` whose state is checkpointed,
 so a resumed run continues exactly where the interrupted one was.
 """
@@ -18,11 +24,16 @@ from __future__ import annotations
 import random
 import time
 
+import msgpack
 import numpy as np
 from deap import base, tools
 
 import dsl
+from discovery.search import architectures
 from discovery.search.validity import crossover_valid, mutate_valid, random_rule
+from discovery.tasks import Architecture
+
+Child = tuple[dsl.Rule, Architecture | None, list[int], str]
 
 
 class FitnessMin(base.Fitness):
@@ -74,6 +85,7 @@ class Evolution:
     def __init__(self, config: dict, evaluate_batch, state: dict | None = None):
         self.config = config
         self.run_cfg = config["run"]
+        self.coevo = config["coevolution"]
         self.evaluate_batch = evaluate_batch  # list[bytes] -> list[result dict]
         if state is None:
             self.rng = random.Random(self.run_cfg["seed"])
@@ -120,41 +132,58 @@ class Evolution:
         sample = self.rng.sample(range(len(self.population)), k)
         return min((self.population[i] for i in sample), key=lambda r: r["fitness"])
 
-    def _breed(self) -> tuple[dsl.Rule, list[int], str]:
+    def _breed(self) -> Child:
+        mode, budget = self.coevo["mode"], self.coevo["param_budget"]
+        vary_arch = mode == "architectures" or (
+            mode == "joint" and self.rng.random() < self.coevo["architecture_prob"])
         if self.rng.random() < self.run_cfg["crossover_prob"] and len(self.population) > 1:
             a, b = self._tournament(), self._tournament()
-            child, what = crossover_valid(dsl.from_dict(a["rule"]), dsl.from_dict(b["rule"]), self.rng)
-            return child, [a["id"], b["id"]], what
+            if vary_arch:
+                arch, what = architectures.crossover(_arch(a), _arch(b), self.rng, budget)
+                return dsl.from_dict(a["rule"]), arch, [a["id"], b["id"]], what
+            rule, what = crossover_valid(dsl.from_dict(a["rule"]), dsl.from_dict(b["rule"]), self.rng)
+            return rule, _arch(a), [a["id"], b["id"]], what
         parent = self._tournament()
-        child, what = mutate_valid(dsl.from_dict(parent["rule"]), self.rng)
-        return child, [parent["id"]], what
+        if vary_arch:
+            arch, what = architectures.mutate(_arch(parent), self.rng, budget)
+            return dsl.from_dict(parent["rule"]), arch, [parent["id"]], what
+        rule, what = mutate_valid(dsl.from_dict(parent["rule"]), self.rng)
+        return rule, _arch(parent), [parent["id"]], what
 
-    def initial_rules(self) -> list[tuple[dsl.Rule, list[int], str]]:
-        warm = self.run_cfg["warm_start"]
+    def initial_children(self) -> list[Child]:
         n = self.run_cfg["population"]
-        if warm:
-            return [(dsl.library.get(warm[i % len(warm)]), [], "warm start") for i in range(n)]
-        return [(random_rule(self.rng), [], "random") for _ in range(n)]
+        mode = self.coevo["mode"]
+        warm = [self.coevo["fixed_rule"]] if mode == "architectures" else self.run_cfg["warm_start"]
+        rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
+                 else [(random_rule(self.rng), "random") for _ in range(n)])
+        if mode == "rules":
+            archs = [None] * n
+        elif self.coevo["start_architectures"] == "varied":
+            archs = [architectures.random_architecture(self.rng, self.coevo["param_budget"]) for _ in range(n)]
+        else:
+            archs = [Architecture()] * n
+        return [(rule, arch, [], what) for (rule, what), arch in zip(rules, archs)]
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def evaluate(self, children: list[tuple[dsl.Rule, list[int], str]]) -> tuple[list[dict], int]:
+    def evaluate(self, children: list[Child]) -> tuple[list[dict], int]:
         """Records for the children; each new behaviour (fingerprint) is trained once."""
-        prints = [dsl.fingerprint(rule) for rule, _, _ in children]
-        todo: dict[str, dsl.Rule] = {}
-        for fp, (rule, _, _) in zip(prints, children):
+        prints = [dsl.fingerprint(rule) + architectures.key(arch) for rule, arch, _, _ in children]
+        todo: dict[str, bytes] = {}
+        for fp, (rule, arch, _, _) in zip(prints, children):
             if fp not in self.cache and fp not in todo:
-                todo[fp] = rule
-        results = self.evaluate_batch([dsl.dumps(rule) for rule in todo.values()])
+                todo[fp] = encode_candidate(rule, arch)
+        results = self.evaluate_batch(list(todo.values()))
         for fp, result in zip(todo, results):
             self.cache[fp] = result
         records = []
-        for fp, (rule, parents, what) in zip(prints, children):
+        for fp, (rule, arch, parents, what) in zip(prints, children):
             simple = dsl.simplify(rule)
             records.append({
                 "id": self.next_id,
                 "generation": self.generation,
                 "rule": dsl.to_dict(rule),
+                "architecture": None if arch is None else arch.to_dict(),
                 "text": simple.to_text(),
                 "complexity": simple.size,
                 "fingerprint": fp,
@@ -174,7 +203,7 @@ class Evolution:
         """Breed, evaluate and select one generation; return the new candidate records."""
         start = time.perf_counter()
         if not self.population:
-            children = self.initial_rules()
+            children = self.initial_children()
         else:
             children = [self._breed() for _ in range(self.run_cfg["population"])]
         records, trained = self.evaluate(children)
@@ -201,6 +230,25 @@ class Evolution:
             **self.stats.compile([Individual(r) for r in self.population]),
         )
         return records
+
+
+def encode_candidate(rule: dsl.Rule, arch: Architecture | None) -> bytes:
+    """What a backend receives: the rule's bytes, or a (rule, architecture) pair's."""
+    if arch is None:
+        return dsl.dumps(rule)
+    return msgpack.packb({"format": "candidate-pair", "rule": dsl.to_dict(rule),
+                          "architecture": arch.to_dict()}, use_bin_type=True)
+
+
+def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Architecture | None]:
+    data = msgpack.unpackb(raw, raw=False)
+    if isinstance(data, dict) and data.get("format") == "candidate-pair":
+        return dsl.from_dict(data["rule"]), Architecture.from_dict(data["architecture"])
+    return dsl.from_dict(data), None
+
+
+def _arch(record: dict) -> Architecture | None:
+    return None if record.get("architecture") is None else Architecture.from_dict(record["architecture"])
 
 
 def _rng_state(saved) -> tuple:
