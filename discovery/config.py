@@ -18,6 +18,8 @@ import dsl
 from discovery import scoring, tasks
 
 MODES = ("regularized", "mu_plus_lambda")
+COEVOLUTION_MODES = ("rules", "architectures", "joint")
+BACKENDS = ("inprocess", "ray")
 PATHS = ("auto", "interpreter", "native")
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -47,7 +49,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "path": "auto",  # auto: the cost model picks interpreter or native per task
         "hurdle": 1.0,  # log10 ratio vs Adam on the first task above which a candidate stops
         "hall_of_fame": 10,
-        "backend": "inprocess",
+        "backend": "inprocess",  # or "ray": actors on a Ray cluster (pip install '.[ray]')
+        "address": "",  # ray only: "" starts a local cluster, "auto" or "HOST:PORT" joins one
+    },
+    "coevolution": {
+        "mode": "rules",  # rules | architectures (rule held fixed) | joint
+        "fixed_rule": "adam",  # the rule held fixed in "architectures" mode
+        "start_architectures": "default",  # "default" (the family default) or "varied"
+        "param_budget": 20000,  # no architecture may have more parameters
+        "architecture_prob": 0.5,  # joint: share of children varying the architecture
     },
 }
 
@@ -153,7 +163,18 @@ def validate(config: dict) -> None:
     _check(config, "evaluation", "path", str, lambda x: x in PATHS, f"one of {PATHS}")
     _check(config, "evaluation", "hurdle", (int, float), None, "a number (log10 ratio vs Adam)")
     _check(config, "evaluation", "hall_of_fame", int, lambda x: x >= 1, "an integer >= 1")
-    _check(config, "evaluation", "backend", str, lambda x: x in ("inprocess",), "'inprocess'")
+    _check(config, "evaluation", "backend", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
+    _check(config, "evaluation", "address", str, lambda x: not x or config["evaluation"]["backend"] == "ray",
+           "'' unless backend = 'ray' ('auto' or 'HOST:PORT' of a Ray cluster)")
+    _check(config, "coevolution", "mode", str, lambda x: x in COEVOLUTION_MODES,
+           f"one of {COEVOLUTION_MODES}")
+    _check(config, "coevolution", "fixed_rule", str, lambda n: n in dsl.library.names(),
+           f"a library rule from {dsl.library.names()}")
+    _check(config, "coevolution", "start_architectures", str, lambda x: x in ("default", "varied"),
+           "'default' or 'varied'")
+    _check(config, "coevolution", "param_budget", int, lambda x: x >= 1000, "an integer >= 1000")
+    _check(config, "coevolution", "architecture_prob", (int, float), lambda x: 0 <= x <= 1,
+           "a number in [0, 1]")
 
 
 def protocol(config: dict, held_out: bool = False) -> scoring.Protocol:

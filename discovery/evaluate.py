@@ -5,6 +5,12 @@ seeds. A ``dsl.Rule`` goes through the interpreter, so every rule shares one
 compiled trainer per task shape: a new rule is new data, never a new XLA
 compilation. An Optax factory (``optax.adam``) is compiled once per task shape.
 
+With several local devices (GPUs, TPU cores, or CPU devices forced with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``) the learning-rate
+axis is sharded across them: the grid is padded to a multiple of the device
+count, placed with a ``NamedSharding`` over a 1-D mesh, and the padding is
+dropped from the results. One device runs exactly the unsharded call.
+
 Divergence (NaN/Inf anywhere in the curve, or a final loss above
 ``DIVERGENCE_FACTOR`` times the initial loss) is marked and scored as no
 progress (the initial loss), never raised, like learned_optimization's
@@ -54,6 +60,13 @@ class TrainResult:
         start = self.initial_loss
         clipped = np.where(self.diverged, start, np.minimum(self.final_loss, start))
         return clipped - (self.f_star or 0.0)
+
+    @property
+    def test_value(self) -> np.ndarray:
+        """Held-out loss, clipped like ``value`` (the initial training loss stands in for no progress)."""
+        start, test = self.initial_loss, self.metrics["test_loss"]
+        bad = self.diverged | ~np.isfinite(test)
+        return np.where(bad, start, np.minimum(np.nan_to_num(test, nan=np.inf), start))
 
 
 def _run_one(task: Task, make_optimizer: Callable, steps: int):
@@ -129,6 +142,18 @@ def trainer_for(optimizer: OptimizerSpec, path: str = "interpreter", **hyperpara
     return kind, lambda _, lr: optimizer(lr, **hyperparams), None
 
 
+def _spread_over_devices(lrs: np.ndarray) -> jax.Array:
+    """``lrs`` padded to a multiple of the local device count and sharded over the devices.
+
+    The padding repeats the last learning rate (a valid value, never NaN);
+    callers keep only the first ``len(lrs)`` results.
+    """
+    devices = jax.local_devices()
+    padded = np.pad(lrs, (0, -len(lrs) % len(devices)), mode="edge")
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("lr",))
+    return jax.device_put(padded, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("lr")))
+
+
 def train(
     optimizer: OptimizerSpec,
     task: Task,
@@ -144,6 +169,7 @@ def train(
     rate (``optax.adam``); ``hyperparams`` override its defaults. A rule runs
     on ``path="interpreter"`` (no compilation per rule) or ``"native"`` (one
     compilation per rule *structure*: rules differing only in constants share it).
+    The lr grid is spread over all local devices when there are several.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -153,8 +179,10 @@ def train(
     lrs = np.asarray(learning_rates, np.float32)
     seed_arr = np.asarray(seeds, np.uint32)
     fn = compiled_trainer(task, kind, make_optimizer, steps)
-    curve, initial, final, metrics = jax.device_get(
-        fn(arg, jnp.asarray(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data)
+    lr_arg = jnp.asarray(lrs) if jax.local_device_count() == 1 else _spread_over_devices(lrs)
+    curve, initial, final, metrics = jax.tree.map(
+        lambda x: x[: len(lrs)],
+        jax.device_get(fn(arg, lr_arg, jnp.asarray(seed_arr), task.train_data, task.test_data)),
     )
     curve, initial, final = (np.asarray(x, np.float64) for x in (curve, initial, final))
     with np.errstate(invalid="ignore", over="ignore"):
