@@ -49,3 +49,21 @@ def run_numpy(rule: Rule, grads, params, hyperparams: Mapping[str, float] | None
                 slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), g.shape) for k, v in new.items()}
             out.append(row)
     return out
+
+
+def similarity(a: Rule, b: Rule, seed: int = 0) -> float:
+    """Mean cosine similarity of the two rules' update directions on shared probe streams.
+
+    1 for rules that move parameters the same way (up to scale), 0 for
+    unrelated ones; a NaN/Inf update counts as dissimilar (0).
+    """
+    grads, params = probe_streams(seed=seed, steps=20)
+    ua, ub = run_numpy(a, grads, params), run_numpy(b, grads, params)
+    cosines = []
+    for row_a, row_b in zip(ua, ub):
+        x = np.concatenate([np.ravel(u) for u in row_a])
+        y = np.concatenate([np.ravel(u) for u in row_b])
+        norm = np.linalg.norm(x) * np.linalg.norm(y)
+        ok = np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and norm > 0
+        cosines.append(float(x @ y / norm) if ok else 0.0)
+    return float(np.mean(cosines))
