@@ -16,6 +16,8 @@ import tomli_w
 
 import dsl
 from discovery import scoring, tasks
+from discovery.search.architectures import n_params as architecture_params
+from discovery.tasks import Architecture
 
 MODES = ("regularized", "mu_plus_lambda")
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
@@ -175,6 +177,12 @@ def validate(config: dict) -> None:
     _check(config, "coevolution", "param_budget", int, lambda x: x >= 1000, "an integer >= 1000")
     _check(config, "coevolution", "architecture_prob", (int, float), lambda x: 0 <= x <= 1,
            "a number in [0, 1]")
+    coevo = config["coevolution"]
+    default_size = architecture_params(Architecture())
+    if coevo["mode"] != "rules" and coevo["start_architectures"] == "default" and (
+            default_size > coevo["param_budget"]):
+        raise ValueError(f"[coevolution] param_budget = {coevo['param_budget']} is below the default "
+                         f"architecture's {default_size} parameters: raise it or start 'varied'")
 
 
 def protocol(config: dict, held_out: bool = False) -> scoring.Protocol:

@@ -1,0 +1,131 @@
+"""Co-evolution of architectures and rules, and the hypothesis experiment's bookkeeping."""
+
+import random
+
+import msgpack
+import pytest
+
+import dsl
+from discovery import config, hypothesis, runs
+from discovery.search import architectures
+from discovery.search.engine import decode_candidate, encode_candidate
+from discovery.tasks import Architecture, from_architecture, n_params
+
+COEVO = {
+    "run.generations": 2,
+    "run.population": 4,
+    "run.tournament": 2,
+    "tasks.search": ["mf_k4"],
+    "tasks.held_out": [],
+    "protocol.learning_rates": [1e-3, 1e-2],
+    "protocol.seeds": [0],
+    "protocol.steps": 20,
+    "evaluation.path": "interpreter",
+    "coevolution.start_architectures": "varied",
+    "coevolution.param_budget": 3000,
+}
+
+
+def test_architecture_variation_respects_the_budget_and_is_deterministic():
+    rng = random.Random(0)
+    arch = architectures.random_architecture(rng, 3000)
+    seen = set()
+    for _ in range(200):
+        arch, what = architectures.mutate(arch, rng, 3000)
+        assert architectures.n_params(arch) <= 3000 and what.startswith("arch")
+        seen.add(architectures.key(arch))
+    assert len(seen) > 20
+    a, b = Architecture(depth=1, width=8), Architecture(depth=3, width=16, activation="tanh")
+    child, _ = architectures.crossover(a, b, random.Random(1), 10_000)
+    assert all(getattr(child, f) in (getattr(a, f), getattr(b, f)) for f in ("depth", "width", "activation"))
+    run1 = [architectures.mutate(a, random.Random(5), 10_000) for _ in range(3)]
+    run2 = [architectures.mutate(a, random.Random(5), 10_000) for _ in range(3)]
+    assert run1 == run2
+
+
+def test_parameter_count_matches_the_built_task():
+    for arch in (Architecture(), Architecture(depth=0), Architecture(depth=3, width=16, norm="layernorm")):
+        assert architectures.n_params(arch) == n_params(from_architecture(arch))
+
+
+def test_pairs_travel_as_plain_data():
+    rule, arch = dsl.library.get("lion"), Architecture(depth=1, width=16)
+    raw = encode_candidate(rule, arch)
+    assert msgpack.unpackb(raw)["format"] == "candidate-pair"
+    assert decode_candidate(raw) == (rule, arch)
+    assert decode_candidate(encode_candidate(rule, None)) == (rule, None)
+
+
+@pytest.fixture(scope="module")
+def joint_run(tmp_path_factory):
+    cfg = config.load(**{**COEVO, "coevolution.mode": "joint", "run.warm_start": ["adam", "signum"],
+                         "coevolution.start_architectures": "default", "run.population": 3,
+                         "coevolution.param_budget": 8000})
+    return runs.run(cfg, out=tmp_path_factory.mktemp("joint"), progress=False), cfg
+
+
+def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
+    result, cfg = joint_run
+    assert all(r["architecture"] for r in result.population)
+    assert {dsl.from_dict(r["rule"]).name for r in result.population} <= {"adam", "signum"}
+    best = result.hall_of_fame[0]
+    assert best["tasks"]["architecture"]["accuracy"] >= 0 and "test_loss" in best["tasks"]["architecture"]
+    assert architectures.n_params(Architecture.from_dict(best["architecture"])) <= 8000
+    assert "test loss" in runs.report(result)
+    partial = runs.run(cfg, out=tmp_path, progress=False, stop_after=1)
+    resumed = runs.run(resume=partial.path, progress=False)
+    key = lambda run: [(r["fingerprint"], r["fitness"]) for r in run.hall_of_fame]
+    assert key(resumed) == key(result)
+
+
+def test_architectures_mode_keeps_the_rule_fixed(tmp_path):
+    cfg = config.load(**{**COEVO, "coevolution.mode": "architectures", "coevolution.fixed_rule": "momentum",
+                         "run.population": 3, "run.generations": 1})
+    result = runs.run(cfg, out=tmp_path, progress=False)
+    assert {r["rule"]["name"] for r in result.population} == {"momentum"}
+    archs = {architectures.key(Architecture.from_dict(r["architecture"])) for r in result.population}
+    assert len(archs) > 1
+
+
+def test_bad_coevolution_config():
+    with pytest.raises(ValueError, match="coevolution"):
+        config.load(**{"coevolution.mode": "everything"})
+    with pytest.raises(ValueError, match="param_budget"):
+        config.load(**{"coevolution.param_budget": 10})
+    with pytest.raises(ValueError, match="below the default architecture"):
+        config.load(**{"coevolution.mode": "joint", "coevolution.param_budget": 5000})
+
+
+def _seed_result(seed, rank_a, rank_c, sim_b, gain_b):
+    return {"seed": seed, "runs": {}, "A": {"adam_rank": rank_a, "panel_size": 11, "margin": 0.1},
+            "B": {"rule": "def b():\n    return g\n", "similarity_to_adam": sim_b,
+                  "gain_own_architecture": gain_b, "gain_on_A_architecture": gain_b},
+            "C": {"rule": "def c():\n    return g\n", "similarity_to_adam": 0.5, "gain": -0.5,
+                  "adam_rank_tuned": rank_c, "adam_rank_out_of_box": rank_c}}
+
+
+def test_verdicts_follow_the_stated_rules():
+    supported = [_seed_result(s, 1, 6, 0.5, -0.2) for s in range(3)]
+    v = hypothesis.verdicts(supported)
+    assert v["P1"]["verdict"] == "supported" and v["P2"]["verdict"] == "supported"
+    contradicted = [_seed_result(s, 5, 3, 0.99, 0.1) for s in range(3)]
+    v = hypothesis.verdicts(contradicted)
+    assert v["P1"]["verdict"] == "contradicted" and v["P2"]["verdict"] == "contradicted"
+    mixed = [_seed_result(0, 3, 4, 0.5, -0.2), _seed_result(1, 3, 4, 0.99, 0.1), _seed_result(2, 3, 4, 0.9, 0.01)]
+    v = hypothesis.verdicts(mixed)
+    assert v["P1"]["verdict"] == "inconclusive" and v["P2"]["verdict"] == "inconclusive"
+    rows = hypothesis.table(supported)
+    assert rows[1]["gain_vs_tuned_adam"]["median"] == pytest.approx(-0.2)
+    assert "P1: supported" in hypothesis.markdown({"preset": "x", "seeds": supported, "seconds": 1.0,
+                                                   "table": rows, "verdicts": v | hypothesis.verdicts(supported)})
+
+
+def test_hypothesis_cli_errors(tmp_path, capsys):
+    from discovery import cli
+
+    assert cli.main(["hypothesis", "--seeds", "0", "--out", str(tmp_path / "h")]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / "report.json").write_text("{}")
+    assert cli.main(["hypothesis", "--out", str(tmp_path / "h")]) == 2
+    assert "already holds a report" in capsys.readouterr().err
