@@ -42,6 +42,12 @@ class Run:
             raise ValueError(f"rank {rank} out of range: the hall of fame has {len(self.hall_of_fame)} rules")
         return dsl.from_dict(self.hall_of_fame[rank - 1]["rule"])
 
+    def plot(self, kind: str, **kwargs):
+        """A matplotlib Figure of this run: "fitness", "curves" or "lr" (``discovery.plots``)."""
+        from discovery import plots
+
+        return plots.figure(self, kind, **kwargs)
+
 
 def load_run(path: str | Path) -> Run:
     """Read a run folder (finished, interrupted or still running)."""

@@ -1,0 +1,372 @@
+"""Adam versus the rest: the Optax baselines on the task suites under one protocol.
+
+Every optimizer trains on every task with the same learning-rate grid (plus
+its own default lr, ``Protocol.grid_with``), seeds and steps; ``scoring.score``
+then gives, per task, the mean over seeds of f - f* (the final training loss
+where f* is unknown), lower is better:
+
+* tuned       = best learning rate on the grid
+* out of box  = the optimizer's default learning rate (``OPTIMIZERS``)
+
+Each optimizer is ranked against the others on each task (scores below
+``scoring.FLOOR`` tie as solved) and compared to Adam as log10(score / Adam's).
+The observation to test (Vaswani et al. 2019): default Adam does well on deep
+nets and poorly on simple non-deep problems.
+
+Example::
+
+    from discovery import baselines, scoring
+    table = baselines.run_baselines(["mf_k4", "mnist1d_mlp"], "small", scoring.Protocol(steps=100))
+    print(baselines.format_table(table))
+    baselines.write_outputs(table, "runs/baselines-demo")
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import io
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import optax
+
+from discovery import evaluate, report, scoring, tasks
+from discovery.progress import Progress
+from discovery.scoring import Protocol, TaskScore
+from discovery.tasks.registry import SIZES
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """An Optax factory ``lr -> GradientTransformation``, its default lr and where it comes from."""
+
+    factory: Callable[[float], optax.GradientTransformation]
+    default_lr: float
+    source: str
+
+
+# Every other hyper-parameter is Optax's default (e.g. adamw weight decay 1e-4,
+# lion weight decay 1e-3, adagrad initial accumulator 0.1, rmsprop decay 0.9).
+OPTIMIZERS: dict[str, Baseline] = {
+    "adam": Baseline(optax.adam, 1e-3, "Kingma & Ba 2015, Algorithm 1: alpha = 0.001"),
+    "adamw": Baseline(optax.adamw, 1e-3, "PyTorch torch.optim.AdamW: lr=1e-3"),
+    "sgd": Baseline(optax.sgd, 1e-2, "Keras SGD: learning_rate=0.01"),
+    "momentum": Baseline(
+        functools.partial(optax.sgd, momentum=0.9), 1e-2,
+        "Keras SGD: learning_rate=0.01 (momentum 0.9)",
+    ),
+    "nesterov": Baseline(
+        functools.partial(optax.sgd, momentum=0.9, nesterov=True), 1e-2,
+        "Keras SGD: learning_rate=0.01 (momentum 0.9, nesterov=True)",
+    ),
+    "rmsprop": Baseline(optax.rmsprop, 1e-3, "Keras RMSprop: learning_rate=0.001"),
+    "adagrad": Baseline(optax.adagrad, 1e-2, "PyTorch torch.optim.Adagrad: lr=1e-2"),
+    "lion": Baseline(
+        optax.lion, 1e-4,
+        "lion-pytorch (Chen et al. 2023 advise 3-10x below AdamW's lr): lr=1e-4",
+    ),
+    "adabelief": Baseline(optax.adabelief, 1e-3, "Zhuang et al. 2020, adabelief-pytorch: lr=1e-3"),
+}
+REFERENCE = "adam"
+SUITES = ("nondeep", "deep", "all")
+DEFAULT_STEPS = {"small": 100, "default": 300}  # "default": the 16-task table fits in ~20 min on 2 CPUs
+METRICS = ("tuned", "out_of_box")
+OUTPUT_FILES = ("baselines.csv", "baselines.json", "baselines.png")
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineTable:
+    """``scores[task][optimizer]`` for every task x optimizer under one protocol.
+
+    ``kinds[task]`` is "deep" | "nondeep"; ``measures[task]`` says what the
+    score is: "f-f*" (suboptimality) or "loss" (final training loss).
+    """
+
+    size: str
+    protocol: Protocol
+    optimizers: tuple[str, ...]
+    kinds: dict[str, str]
+    measures: dict[str, str]
+    scores: dict[str, dict[str, TaskScore]]
+    seconds: float
+    extra: Mapping[str, Baseline] = dataclasses.field(default_factory=dict)
+
+    def baseline(self, name: str) -> Baseline:
+        """``OPTIMIZERS[name]``, or the extra optimizer of that name (e.g. a discovered rule)."""
+        return self.extra[name] if name in self.extra else OPTIMIZERS[name]
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.scores)
+
+    def rank(self, task: str, optimizer: str, metric: str) -> int:
+        """1-based rank of ``optimizer`` on ``task`` by ``metric`` ("tuned" | "out_of_box")."""
+        values = {o: max(getattr(s, metric), scoring.FLOOR) for o, s in self.scores[task].items()}
+        return scoring.rank(values, optimizer)
+
+    def versus_adam(self, task: str, optimizer: str) -> dict[str, float | None]:
+        """log10(score / Adam's score) per metric on ``task`` (negative: better than Adam)."""
+        return scoring.versus(self.scores[task][optimizer], self.scores[task][REFERENCE])
+
+    def summary(self) -> dict[str, dict]:
+        """Per kind of task: Adam's mean rank, the tasks it is best on, and its mean
+        excess over the best optimizer, log10(Adam's score / best score) >= 0."""
+        out = {}
+        for kind in sorted(set(self.kinds.values())):
+            names = [t for t in self.tasks if self.kinds[t] == kind]
+            ranks = {m: [self.rank(t, REFERENCE, m) for t in names] for m in METRICS}
+            excess = {
+                m: [scoring.log_ratio(getattr(self.scores[t][REFERENCE], m),
+                                      min(getattr(s, m) for s in self.scores[t].values()))
+                    for t in names]
+                for m in METRICS
+            }
+            out[kind] = {
+                "tasks": len(names),
+                "optimizers": len(self.optimizers),
+                "adam_mean_rank": {m: float(np.mean(r)) for m, r in ranks.items()},
+                "adam_best_on": {m: sum(x == 1 for x in r) for m, r in ranks.items()},
+                "adam_log10_excess": {m: float(np.mean(e)) for m, e in excess.items()},
+            }
+        return out
+
+    def to_rows(self) -> list[dict]:
+        """One flat row per task x optimizer: scores, lrs, diverged fraction, ratios, ranks."""
+        rows = []
+        for task in self.tasks:
+            for opt in self.optimizers:
+                s = self.scores[task][opt]
+                ratios = self.versus_adam(task, opt)
+                rows.append({
+                    "task": task, "kind": self.kinds[task], "measure": self.measures[task],
+                    "optimizer": opt, "tuned": s.tuned, "tuned_lr": s.tuned_lr,
+                    "out_of_box": s.out_of_box, "default_lr": s.default_lr, "robust": s.robust,
+                    "diverged_fraction": s.diverged_fraction,
+                    **{f"{m}_vs_adam": r for m, r in ratios.items()},
+                    **{f"rank_{m}": self.rank(task, opt, m) for m in METRICS},
+                })
+        return rows
+
+    def to_dict(self) -> dict:
+        """Protocol, optimizers (default lr and its source), per-task scores and ranks, summary."""
+        return {
+            "size": self.size,
+            "protocol": self.protocol.to_dict(),
+            "seconds": self.seconds,
+            "optimizers": {
+                o: {"default_lr": self.baseline(o).default_lr, "source": self.baseline(o).source}
+                for o in self.optimizers
+            },
+            "tasks": {
+                t: {
+                    "kind": self.kinds[t],
+                    "measure": self.measures[t],
+                    "adam_rank": {m: self.rank(t, REFERENCE, m) for m in METRICS},
+                    "scores": {
+                        o: {**s.to_dict(), "vs_adam": self.versus_adam(t, o),
+                            "rank": {m: self.rank(t, o, m) for m in METRICS}}
+                        for o, s in self.scores[t].items()
+                    },
+                }
+                for t in self.tasks
+            },
+            "summary": self.summary(),
+        }
+
+
+def _checked(names: Sequence[str], valid: Sequence[str], what: str) -> list[str]:
+    """``names`` without duplicates (order kept); ValueError if empty or any is unknown."""
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        raise ValueError(f"no {what}s given; valid {what}s: {list(valid)}")
+    unknown = [n for n in unique if n not in valid]
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; valid {what}s: {list(valid)}")
+    return unique
+
+
+def score_baseline(baseline: str | Baseline, task: tasks.Task, protocol: Protocol) -> TaskScore:
+    """Train ``baseline`` (a name in ``OPTIMIZERS`` or a ``Baseline``) on ``task`` over the
+    protocol's grid plus its default lr; score it."""
+    if isinstance(baseline, str):
+        baseline = OPTIMIZERS[baseline]
+    grid = protocol.grid_with(baseline.default_lr)
+    result = evaluate.train(baseline.factory, task, grid, protocol.seeds, protocol.steps)
+    return scoring.score(result, baseline.default_lr)
+
+
+def run_baselines(
+    task_names: Sequence[str],
+    size: str,
+    protocol: Protocol,
+    optimizers: Sequence[str] | None = None,
+    progress: bool = True,
+    extra: Mapping[str, Baseline] | None = None,
+) -> BaselineTable:
+    """Score every optimizer (all of ``OPTIMIZERS`` by default; Adam is always
+    included, as the reference) on every task at ``size``; ``extra`` optimizers
+    (e.g. a discovered rule, ``discovery compare``) are scored too, as the last columns.
+
+    Raises ValueError for an unknown task, optimizer or size before training anything.
+    """
+    names = _checked(task_names, tasks.names(), "task")
+    opts = _checked([REFERENCE, *(OPTIMIZERS if optimizers is None else optimizers)],
+                    list(OPTIMIZERS), "optimizer")
+    extra = dict(extra or {})
+    if set(extra) & set(OPTIMIZERS):
+        raise ValueError(f"extra optimizer names {sorted(set(extra) & set(OPTIMIZERS))} are taken")
+    opts += list(extra)
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; valid sizes: {list(SIZES)}")
+    kinds, measures, scores = {}, {}, {}
+    start = time.perf_counter()
+    stream = sys.stderr if progress else io.StringIO()
+    with Progress(len(names) * len(opts), "baselines", stream=stream) as bar:
+        for name in names:
+            task = tasks.get(name, size)
+            kinds[name] = task.kind
+            measures[name] = "loss" if task.f_star is None else "f-f*"
+            scores[name] = {}
+            for opt in opts:
+                bar.advance(0, status=f"{name} / {opt}")
+                scores[name][opt] = score_baseline(extra.get(opt, opt), task, protocol)
+                bar.advance(1, status=f"{name} / {opt}")
+    return BaselineTable(size, protocol, tuple(opts), kinds, measures, scores,
+                         time.perf_counter() - start, extra)
+
+
+def _block(table: BaselineTable, metric: str, heading: str) -> list[str]:
+    others = [o for o in table.optimizers if o != REFERENCE]
+    width = max(9, *(len(o) for o in others))
+    head = f"{'task':22} {'kind':8} {'score':5} {REFERENCE:>9}  "
+    lines = [heading, head + " ".join(f"{o:>{width}}" for o in others) + "  adam rank"]
+    if metric == "out_of_box":
+        lrs = " ".join(f"{table.baseline(o).default_lr:>{width}.0e}" for o in others)
+        lines.append(f"{'  (default lr)':37} {table.baseline(REFERENCE).default_lr:>9.0e}  {lrs}")
+    n = len(table.optimizers)
+    for task in table.tasks:
+        mark = {o: "*" if table.rank(task, o, metric) == 1 else " " for o in table.optimizers}
+        adam = getattr(table.scores[task][REFERENCE], metric)
+        cells = [f"{table.versus_adam(task, o)[metric]:+{width - 1}.2f}{mark[o]}" for o in others]
+        lines.append(
+            f"{task:22} {table.kinds[task]:8} {table.measures[task]:5} {adam:9.2e}{mark[REFERENCE]} "
+            + " ".join(cells) + f"  {table.rank(task, REFERENCE, metric):>4}/{n}"
+        )
+    return lines
+
+
+def format_table(table: BaselineTable) -> str:
+    """The table as text: tuned and out-of-the-box blocks, then one summary line per kind."""
+    p = table.protocol
+    lines = [
+        f"Baselines: {len(table.tasks)} tasks x {len(table.optimizers)} optimizers, size "
+        f"{table.size}, {p.steps} steps, seeds {list(p.seeds)}, lr grid {p.learning_rates[0]:g}.."
+        f"{p.learning_rates[-1]:g} ({len(p.learning_rates)} values) + each default lr; "
+        f"{table.seconds:.0f} s",
+        "adam: its score, the mean over seeds of f - f* (score f-f*) or of the final training "
+        "loss (score loss);",
+        "others: log10(score / adam's score), negative = better than adam; * = best on the task",
+        "",
+        *_block(table, "tuned", "TUNED (best lr on the grid)"),
+        "",
+        *_block(table, "out_of_box", "OUT OF THE BOX (each optimizer's default lr)"),
+        "",
+        "SUMMARY (adam's rank among the optimizers; excess = mean log10(adam / best) over tasks)",
+    ]
+    for kind, s in table.summary().items():
+        rank, best, excess = s["adam_mean_rank"], s["adam_best_on"], s["adam_log10_excess"]
+        lines.append(
+            f"{kind:8} {s['tasks']:2} tasks: adam mean rank {rank['tuned']:.1f} tuned, "
+            f"{rank['out_of_box']:.1f} out of the box (of {s['optimizers']}); best on "
+            f"{best['tuned']}/{s['tasks']} tuned, {best['out_of_box']}/{s['tasks']} out of the box; "
+            f"excess {excess['tuned']:.2f} / {excess['out_of_box']:.2f} decades"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(table: BaselineTable, out_dir: str | Path, force: bool = False) -> list[Path]:
+    """Write ``OUTPUT_FILES`` (CSV rows, JSON document, heatmap PNG) into ``out_dir``.
+
+    Creates the folder if missing; ValueError if it already holds results and not ``force``.
+    """
+    out = report.claim_dir(out_dir, OUTPUT_FILES, force)
+    paths = [out / name for name in OUTPUT_FILES]
+    report.write_csv(paths[0], table.to_rows())
+    report.write_json(paths[1], table.to_dict())
+    panels = {
+        title: np.array([[table.versus_adam(t, o)[m] for o in table.optimizers] for t in table.tasks],
+                        dtype=float)
+        for m, title in (("tuned", "tuned (best lr)"), ("out_of_box", "out of the box (default lr)"))
+    }
+    report.heatmap_png(
+        paths[2], panels, [f"{t} ({table.kinds[t]})" for t in table.tasks], list(table.optimizers),
+        title=f"Optax baselines vs Adam: size {table.size}, {table.protocol.steps} steps, "
+        f"{len(table.protocol.seeds)} seed(s)\nlog10(score / Adam's score): lower (blue) is better",
+        colorbar_label="log10(score / Adam's score)",
+    )
+    return paths
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def command(args: argparse.Namespace, extra: Mapping[str, Baseline] | None = None) -> int:
+    """Run the table for parsed ``add_options`` arguments (plus ``extra`` optimizers)."""
+    if args.suite not in SUITES:
+        raise ValueError(f"unknown suite {args.suite!r}; valid suites: {list(SUITES)}")
+    if args.size not in SIZES:
+        raise ValueError(f"unknown size {args.size!r}; valid sizes: {list(SIZES)}")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    suite = tasks.names(None if args.suite == "all" else args.suite)
+    chosen = _names(args.tasks)
+    if chosen is not None:
+        _checked(chosen, tasks.names(), "task")
+        outside = [t for t in chosen if t not in suite]
+        if outside:
+            raise ValueError(f"task(s) {outside} are not in suite {args.suite!r}; use --suite all")
+    steps = DEFAULT_STEPS[args.size] if args.steps is None else args.steps
+    protocol = Protocol(seeds=tuple(range(args.seeds)), steps=steps)
+    optimizers = _names(args.optimizers)
+    if optimizers is not None:
+        _checked(optimizers, list(OPTIMIZERS), "optimizer")
+    out = Path(args.out or f"runs/baselines-{args.suite}-{args.size}")
+    report.claim_dir(out, OUTPUT_FILES, args.force)  # refuse before hours of training, not after
+    table = run_baselines(chosen or suite, args.size, protocol, optimizers, extra=extra)
+    print(format_table(table))
+    paths = write_outputs(table, out, force=args.force)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``discovery baselines`` on the CLI's subparsers."""
+    p = subparsers.add_parser(
+        "baselines",
+        help="Adam vs the other Optax optimizers on the task suites, under one protocol",
+        description=f"Train {', '.join(OPTIMIZERS)} on every task of the suite with the same "
+        "lr grid, seeds and steps; print and save tuned / out-of-the-box scores and Adam's rank.",
+    )
+    add_options(p, "runs/baselines-<suite>-<size>")
+    p.set_defaults(func=command)
+    return p
+
+
+def add_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The table's options (suite, size, out, steps, seeds, optimizers, tasks, force)."""
+    p.add_argument("--suite", default="all", help=f"one of {', '.join(SUITES)} (default all)")
+    p.add_argument("--size", default="default", help="small | default (default: default)")
+    p.add_argument("--out", help=f"output folder (default {default_out})")
+    p.add_argument("--steps", type=int,
+                   help=f"training steps (default per size: {DEFAULT_STEPS})")
+    p.add_argument("--seeds", type=int, default=len(scoring.DEFAULT_SEEDS),
+                   help="number of seeds 0..N-1 (default %(default)s)")
+    p.add_argument("--optimizers", help="comma-separated subset (adam is always included)")
+    p.add_argument("--tasks", help="comma-separated tasks of the suite (default: the whole suite)")
+    p.add_argument("--force", action="store_true", help="overwrite results in the output folder")

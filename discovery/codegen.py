@@ -1,0 +1,322 @@
+"""A rule as the source of a standalone Python module that imports only jax and optax.
+
+The module is written the way Optax writes its own optimizers::
+
+    class ScaleByNameState(NamedTuple): count; <one field per state slot>
+    def scale_by_name(<hyper-parameters>) -> GradientTransformation(init_fn, update_fn)
+    def name(learning_rate, <hyper-parameters>) = chain(scale_by_name(...), scale_by_learning_rate(lr))
+
+and computes exactly what ``dsl.to_optax`` computes: each leaf is updated by
+``_step``, a line-by-line translation of the rule's statements into
+``jax.numpy`` (semantics of ``dsl/ops.py``). Sub-expressions of constants and
+hyper-parameters are written as Python arithmetic, so on Python floats they
+are evaluated in float64 as the DSL folds them; the few functions Python
+operators cannot express (``sqrt(1 - b2)``) go through small helpers that do
+the same on floats (with ``math``, the only extra import, and only when
+needed) and use ``jax.numpy`` on traced values (``optax.inject_hyperparams``).
+
+The source is only ever written as text; nothing here executes it.
+
+Example::
+
+    source = codegen.python_module(dsl.library.get("adam"), name="my_adam")
+    Path("my_adam.py").write_text(source)   # then: from my_adam import my_adam
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import keyword
+from collections.abc import Iterable
+
+import dsl
+from dsl.ops import OPS
+from dsl.rule import Const, Expr, Name, Op
+
+# Python precedence levels of the generated arithmetic, lowest first.
+_ADD, _MUL, _UNARY, _POW, _ATOM = range(5)
+_LEVEL = {"add": _ADD, "sub": _ADD, "mul": _MUL, "div": _MUL}
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+# Functions on (at least one) array argument: jax.numpy, as dsl/ops.py computes them.
+_JNP = {
+    "sqrt": "jnp.sqrt({0})", "abs": "jnp.abs({0})", "sign": "jnp.sign({0})",
+    "exp": "jnp.exp({0})", "log": "jnp.log({0})", "tanh": "jnp.tanh({0})",
+    "square": "jnp.square({0})", "rsqrt": "jax.lax.rsqrt({0})",
+    "max": "jnp.maximum({0}, {1})", "min": "jnp.minimum({0}, {1})",
+    "clip": "jnp.minimum(jnp.maximum({0}, {1}), {2})",
+    "where": "jnp.where({0} != 0, {1}, {2})",
+    **{op: f"jnp.where({{0}} {sym} {{1}}, 1.0, 0.0)" for op, sym in _COMPARE.items()},
+}
+# Helpers for functions of constants only, and for the per-leaf reductions:
+# (arguments, value on Python floats in float64, value on arrays in jax).
+_HELPERS = {
+    "sqrt": ("x", "math.sqrt(x)", "jnp.sqrt(x)"),
+    "rsqrt": ("x", "1.0 / math.sqrt(x)", "jax.lax.rsqrt(x)"),
+    "exp": ("x", "math.exp(x)", "jnp.exp(x)"),
+    "log": ("x", "math.log(x)", "jnp.log(x)"),
+    "tanh": ("x", "math.tanh(x)", "jnp.tanh(x)"),
+    "sign": ("x", "float(x > 0) - float(x < 0)", "jnp.sign(x)"),
+    "square": ("x", "x * x", "jnp.square(x)"),
+    "max": ("a, b", "max(a, b)", "jnp.maximum(a, b)"),
+    "min": ("a, b", "min(a, b)", "jnp.minimum(a, b)"),
+    "clip": ("x, lo, hi", "min(max(x, lo), hi)", "jnp.minimum(jnp.maximum(x, lo), hi)"),
+    "where": ("c, a, b", "a if c != 0 else b", "jnp.where(c != 0, a, b)"),
+    **{op: ("a, b", f"float(a {sym} b)", f"jnp.where(a {sym} b, 1.0, 0.0)")
+       for op, sym in _COMPARE.items()},
+    "norm": ("x", "math.sqrt(x * x)", "jnp.sqrt(jnp.sum(jnp.square(x)))"),
+    "rms": ("x", "math.sqrt(x * x)", "jnp.sqrt(jnp.sum(jnp.square(x)) / jnp.size(x))"),
+    "mean": ("x", "x", "jnp.sum(x) / jnp.size(x)"),
+}
+_MODULE_NAMES = frozenset({"jax", "jnp", "optax", "math", "NamedTuple"})
+# Names the generated functions use besides the rule's own: rule names are renamed around them.
+_SCAFFOLD = _MODULE_NAMES | {
+    "updates", "state", "params", "count", "treedef", "trees", "leaves", "rows", "row", "tree", "i",
+    "init_fn", "update_fn", "learning_rate",
+}
+assert set(_SYMBOL) | {"pow", "neg"} | set(_JNP) | set(_HELPERS) == set(OPS)
+
+
+def check_name(name: str) -> None:
+    """ValueError unless ``name`` can be the exported optimizer's Python name."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"name {name!r} is not a Python identifier (or is a keyword)")
+    if name.startswith("_") or name in _MODULE_NAMES or hasattr(builtins, name):
+        raise ValueError(f"name {name!r} would shadow a builtin, an import or a helper of the "
+                         "exported module; choose another")
+
+
+def python_names(rule: dsl.Rule, taken: Iterable[str] = ()) -> dict[str, str]:
+    """The Python name of each hyper-parameter, state slot and variable of ``rule``.
+
+    Names are kept unless they are keywords, builtins, names the module uses,
+    or start with '_' (not allowed as NamedTuple fields): those get a suffix.
+    """
+    reserved = set(keyword.kwlist) | set(dir(builtins)) | _SCAFFOLD | set(taken)
+    names = list(dict.fromkeys([n for n, _ in rule.params] + list(rule.state)
+                               + [a.target for a in rule.body]))
+    ok = {n for n in names if not n.startswith("_") and n not in reserved}
+    used = reserved | ok
+    out = {}
+    for n in names:
+        if n in ok:
+            out[n] = n
+            continue
+        new = n.lstrip("_") or "x"
+        while new in used:
+            new += "_"
+        used.add(new)
+        out[n] = new
+    return out
+
+
+class _Writer:
+    """Translates expressions, remembering which helpers they need."""
+
+    def __init__(self, names: dict[str, str], constant: set[str]):
+        self.names = names
+        self.constant = constant  # rule names whose value is a constant at this point
+        self.helpers: set[str] = set()
+
+    def expr(self, e: Expr) -> tuple[str, int, bool]:
+        """(code, precedence level, whether ``e`` depends only on constants)."""
+        if isinstance(e, Const):
+            text = repr(float(e.value))
+            return text, _UNARY if text.startswith("-") else _ATOM, True
+        if isinstance(e, Name):
+            if e.id in ("g", "p", "t"):
+                return e.id, _ATOM, False
+            return self.names[e.id], _ATOM, e.id in self.constant
+        cond = e.args[0]
+        if e.op == "where" and isinstance(cond, Op) and cond.op in _COMPARE:
+            left, right, a, b = (self.expr(x) for x in (*cond.args, *e.args[1:]))
+            if not all(c for _, _, c in (left, right, a, b)):  # jnp.where(x < y, a, b)
+                return (f"jnp.where({left[0]} {_COMPARE[cond.op]} {right[0]}, {a[0]}, {b[0]})",
+                        _ATOM, False)
+        args = [self.expr(a) for a in e.args]
+        const = all(c for _, _, c in args)
+        op = e.op
+        if op in _SYMBOL:
+            level = _LEVEL[op]
+            return f"{_wrap(args[0], level)} {_SYMBOL[op]} {_wrap(args[1], level + 1)}", level, const
+        if op == "pow":  # right-associative; the exponent may be a unary minus
+            return f"{_wrap(args[0], _ATOM)} ** {_wrap(args[1], _UNARY)}", _POW, const
+        if op == "neg":
+            return f"-{_wrap(args[0], _UNARY)}", _UNARY, const
+        codes = [code for code, _, _ in args]
+        if const and op == "abs":
+            return f"abs({codes[0]})", _ATOM, True
+        if const or OPS[op].reduction:
+            self.helpers.add(op)
+            return f"_{op}({', '.join(codes)})", _ATOM, const
+        return _JNP[op].format(*codes), _ATOM, False
+
+
+def _wrap(part: tuple[str, int, bool], minimum: int) -> str:
+    code, level, _ = part
+    return code if level >= minimum else f"({code})"
+
+
+def _camel(name: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in name.split("_") if w)
+
+
+def _docstring(text: str, indent: str = "") -> str:
+    """``text`` as a triple-quoted docstring (raw if it holds a backslash)."""
+    text = text.replace('"""', "'''").strip("\n")
+    quote = 'r"""' if "\\" in text else '"""'
+    lines = text.splitlines()
+    if len(lines) == 1:
+        return f'{indent}{quote}{text}"""'
+    body = "\n".join((indent + line).rstrip() for line in lines[1:])
+    return f'{indent}{quote}{lines[0]}\n{body}\n{indent}"""'
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join((prefix + line).rstrip() for line in text.rstrip("\n").splitlines())
+
+
+def _call(head: str, args: list[str], tail: str = "", indent: str = "") -> list[str]:
+    """``head(args)tail`` on one line, or one argument per line if that is too long."""
+    line = f"{indent}{head}({', '.join(args)}){tail}"
+    if len(line) <= 100:
+        return [line]
+    return [f"{indent}{head}(", *(f"{indent}    {a}," for a in args), f"{indent}){tail}"]
+
+
+def _returns(values: list[str]) -> list[str]:
+    line = f"    return {', '.join(values)}"
+    if len(line) <= 100:
+        return [line]
+    return ["    return (", *(f"        {v}," for v in values), "    )"]
+
+
+def python_module(
+    rule: dsl.Rule,
+    name: str | None = None,
+    about: str = "",
+    recommended_lr: float | None = None,
+) -> str:
+    """The source of a module defining ``name(learning_rate, **hyperparams)`` for ``rule``.
+
+    ``about`` (plain text, e.g. where the rule comes from) goes into the module
+    docstring, ``recommended_lr`` into the optimizer's. The module imports only
+    ``typing``, ``jax`` and ``optax`` (and ``math`` if a function of
+    hyper-parameters such as ``sqrt(1 - b2)`` appears) and gives the same
+    updates as ``dsl.to_optax(rule, learning_rate)``.
+    """
+    name = rule.name if name is None else name
+    check_name(name)
+    rule = dataclasses.replace(rule, name=name)
+    state_class = f"ScaleBy{_camel(name)}State"
+    scale_fn = f"scale_by_{name}"
+    py = python_names(rule, taken={name, state_class, scale_fn})
+    writer = _Writer(py, set(rule.hyperparams))
+    step_lines = []
+    for stmt in rule.body:
+        code, _, const = writer.expr(stmt.value)
+        step_lines.append(f"    {py[stmt.target]} = {code}")
+        (writer.constant.add if const else writer.constant.discard)(stmt.target)
+    result = writer.expr(rule.result)[0]
+    slots = [py[s] for s in rule.state]
+    hyper = [(py[n], v) for n, v in rule.params]
+    read = rule.names_read
+    step_args = ["g", *(x for x in ("p", "t") if x in read), *slots,
+                 *(py[n] for n, _ in rule.params if n in read)]
+
+    imports = ["import math"] if any("math." in _HELPERS[h][1] for h in writer.helpers) else []
+    imports += ["from typing import NamedTuple", "", "import jax", "import jax.numpy as jnp",
+                "import optax"]
+    renamed = ", ".join(f"{k} -> {v}" for k, v in py.items() if k != v)
+    module_doc = (f"{name}: an optimizer update rule exported by the discovery engine, for Optax.\n\n"
+                  + (about.strip() + "\n\n" if about.strip() else "")
+                  + f"Use: ``opt = {name}(learning_rate)``. Requires only jax and optax.\n")
+    lr_text = f" (recommended: {recommended_lr:.3g})" if recommended_lr is not None else ""
+    factory_doc = (
+        "The rule as an Optax optimizer: ``p <- p - learning_rate * u``.\n\n"
+        "Per parameter leaf, with gradient ``g``, parameter ``p``, step ``t`` (1.0 on the\n"
+        "first update) and state slots starting at zero, ``u`` is the returned value of::\n\n"
+        f"{_indent(rule.to_text(), '    ')}\n\n"
+        + (f"Names changed to be valid Python here: {renamed}.\n\n" if renamed else "")
+        + f"LaTeX::\n\n{_indent(rule.to_latex(), '    ')}\n\n"
+        f"Args:\n  learning_rate: a float or an Optax schedule{lr_text}.\n"
+        + "".join(f"  {h}: hyper-parameter (default {v!r}).\n" for h, v in hyper)
+        + "\nReturns:\n  An ``optax.GradientTransformation``; it works on any params pytree, in\n"
+        f"  ``optax.chain`` and with ``optax.inject_hyperparams({name})``.\n"
+    )
+    slot_doc = ", ".join(f"``{s}``" for s in slots)
+    typed = [f"{h}: float = {v!r}" for h, v in hyper]
+
+    lines = [_docstring(module_doc), "", *imports, "", ""]
+    lines += [f"class {state_class}(NamedTuple):",
+              _docstring("``count``: updates so far"
+                         + (f"; {slot_doc}: state slots shaped like the params." if slots else "."),
+                         "    "),
+              "", "    count: jax.Array", *(f"    {s}: optax.Updates" for s in slots), "", ""]
+    lines += ["def _like(x, g):",
+              '    """``x`` (possibly a scalar) broadcast to the leaf\'s shape and dtype."""',
+              "    return jnp.broadcast_to(jnp.asarray(x, g.dtype), g.shape)", "", ""]
+    if writer.helpers:
+        lines += ["# Functions of hyper-parameters and per-leaf reductions: on Python floats they are",
+                  "# computed in float64 (as the rule language folds constants), on arrays in jax.", ""]
+    for op in sorted(writer.helpers):
+        args, on_float, on_array = _HELPERS[op]
+        test = " and ".join(f"isinstance({a}, float)" for a in args.split(", "))
+        lines += [f"def _{op}({args}):", f"    if {test}:", f"        return {on_float}",
+                  f"    return {on_array}", "", ""]
+    lines += [f"def _step({', '.join(step_args)}):",
+              '    """The rule on one leaf: the update direction'
+              + (', then the new state slots."""' if slots else '."""'),
+              *step_lines,
+              *_returns([f"_like({result}, g)", *(f"_like({s}, g)" for s in slots)]), "", ""]
+    lines += _transform(rule, scale_fn, state_class, typed, slots, step_args)
+    lines += [*_call(f"def {name}", ["learning_rate: optax.ScalarOrSchedule", *typed],
+                     " -> optax.GradientTransformation:"),
+              _docstring(factory_doc, "    "),
+              "    return optax.chain(",
+              f"        {scale_fn}({', '.join(f'{h}={h}' for h, _ in hyper)}),",
+              "        optax.scale_by_learning_rate(learning_rate),",
+              "    )", ""]
+    return "\n".join(lines)
+
+
+def _transform(rule, scale_fn, state_class, typed, slots, step_args) -> list[str]:
+    """``scale_by_<name>``: ``init_fn`` and ``update_fn`` applying ``_step`` leaf by leaf."""
+    reads_p = "p" in rule.names_read
+    columns = ["updates", *(["params"] if reads_p else []), *(f"state.{s}" for s in slots)]
+    loop_vars = ["g", *(["p"] if reads_p else []), *slots]
+    call = f"_step({', '.join(step_args)})"
+    lines = [*_call(f"def {scale_fn}", typed, " -> optax.GradientTransformation:"),
+             '    """Scale updates by the rule (no learning rate, no sign flip)."""', "",
+             "    def init_fn(params):",
+             *_call(f"return {state_class}",
+                    ["count=jnp.zeros([], jnp.int32)",
+                     *(f"{s}=optax.tree.zeros_like(params)" for s in slots)], indent="        "),
+             "", "    def update_fn(updates, state, params=None):"]
+    if reads_p:
+        lines += ["        if params is None:",
+                  '            raise ValueError("this rule reads p: pass params to update()")']
+    else:
+        lines.append("        del params  # the rule does not read p")
+    lines.append("        count = optax.safe_increment(state.count)")
+    if "t" in rule.names_read:
+        lines.append("        t = count.astype(jnp.float32)")
+    lines.append("        treedef = jax.tree.structure(updates)")
+    if len(columns) == 1:
+        lines.append(f"        rows = [{call} for g in treedef.flatten_up_to(updates)]")
+    else:
+        lines += [f"        trees = ({', '.join(columns)})",
+                  "        leaves = zip(*(treedef.flatten_up_to(tree) for tree in trees), strict=True)",
+                  f"        rows = [{call} for {', '.join(loop_vars)} in leaves]"]
+    if slots:
+        lines += [f"        updates, {', '.join(slots)} = (",
+                  f"            treedef.unflatten([row[i] for row in rows]) for i in range({1 + len(slots)})",
+                  "        )"]
+    else:
+        lines.append("        updates = treedef.unflatten(rows)")
+    lines += [f"        return updates, {state_class}("
+              + ", ".join(["count=count", *(f"{s}={s}" for s in slots)]) + ")",
+              "", "    return optax.GradientTransformation(init_fn, update_fn)", "", ""]
+    return lines

@@ -1,0 +1,126 @@
+"""The Adam-vs-the-rest baselines table: scores, ranks, outputs and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from discovery import baselines, cli, evaluate, scoring, tasks
+
+TASKS = ["mf_k1", "mnist1d_mlp"]  # one non-deep, one deep
+OPTIMIZERS = ["adam", "sgd"]
+PROTOCOL = scoring.Protocol(learning_rates=(1e-3, 1e-2, 1e-1), seeds=(0, 1), steps=30)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return baselines.run_baselines(TASKS, "small", PROTOCOL, ["sgd"], progress=False)
+
+
+def test_table_shape_ranks_and_scores_match_a_direct_evaluation(table):
+    assert table.tasks == TASKS and list(table.optimizers) == OPTIMIZERS
+    assert table.kinds == {"mf_k1": "nondeep", "mnist1d_mlp": "deep"}
+    assert table.measures == {"mf_k1": "f-f*", "mnist1d_mlp": "loss"}
+    for task_name in TASKS:
+        task = tasks.get(task_name, "small")
+        for opt in OPTIMIZERS:
+            base = baselines.OPTIMIZERS[opt]
+            grid = PROTOCOL.grid_with(base.default_lr)
+            direct = scoring.score(
+                evaluate.train(base.factory, task, grid, PROTOCOL.seeds, PROTOCOL.steps),
+                base.default_lr,
+            )
+            assert table.scores[task_name][opt] == direct
+        for metric in baselines.METRICS:
+            assert 1 <= table.rank(task_name, "adam", metric) <= 2
+            assert table.versus_adam(task_name, "adam")[metric] == 0.0
+    summary = table.summary()
+    assert set(summary) == {"deep", "nondeep"} and summary["deep"]["tasks"] == 1
+    assert 1.0 <= summary["nondeep"]["adam_mean_rank"]["tuned"] <= 2.0
+
+
+def test_outputs_are_written_and_parse(table, tmp_path):
+    out = tmp_path / "new" / "folder"
+    paths = baselines.write_outputs(table, out)
+    assert [p.name for p in paths] == list(baselines.OUTPUT_FILES)
+    with open(out / "baselines.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["task"], r["optimizer"]) for r in rows] == [(t, o) for t in TASKS for o in OPTIMIZERS]
+    row = rows[1]  # mf_k1, sgd
+    assert float(row["tuned"]) == pytest.approx(table.scores["mf_k1"]["sgd"].tuned)
+    assert int(row["rank_tuned"]) == table.rank("mf_k1", "sgd", "tuned")
+    doc = json.loads((out / "baselines.json").read_text())
+    assert doc["protocol"] == {"learning_rates": [1e-3, 1e-2, 1e-1], "seeds": [0, 1], "steps": 30}
+    assert doc["optimizers"]["sgd"]["default_lr"] == 1e-2
+    mf = doc["tasks"]["mf_k1"]
+    assert mf["adam_rank"]["tuned"] == table.rank("mf_k1", "adam", "tuned")
+    assert mf["scores"]["sgd"]["out_of_box"] == table.scores["mf_k1"]["sgd"].out_of_box
+    assert doc["summary"]["deep"]["tasks"] == 1
+    assert (out / "baselines.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="already holds results"):
+        baselines.write_outputs(table, out)
+
+
+def test_format_table_lists_every_task_and_a_summary_per_kind(table):
+    text = baselines.format_table(table)
+    assert text.count("mf_k1") == 2 and text.count("mnist1d_mlp") == 2  # tuned + out of the box
+    assert "nondeep   1 tasks: adam mean rank" in text and "deep      1 tasks" in text
+
+
+def test_divergence_is_scored_not_raised():
+    protocol = scoring.Protocol(learning_rates=(1e-2, 10.0), seeds=(0,), steps=30)
+    table = baselines.run_baselines(["quadratic_ill"], "small", protocol, ["sgd"], progress=False)
+    sgd = table.scores["quadratic_ill"]["sgd"]
+    assert sgd.diverged_fraction > 0
+    assert np.isfinite([sgd.tuned, sgd.robust, sgd.out_of_box]).all()
+    assert sgd.tuned_lr == pytest.approx(1e-2)
+
+
+def test_bad_api_input_names_what_is_valid():
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['nope'\]; valid tasks"):
+        baselines.run_baselines(["nope"], "small", PROTOCOL, progress=False)
+    with pytest.raises(ValueError, match=r"unknown optimizer\(s\) \['adamax'\]"):
+        baselines.run_baselines(TASKS, "small", PROTOCOL, ["adamax"], progress=False)
+    with pytest.raises(ValueError, match="unknown size"):
+        baselines.run_baselines(TASKS, "huge", PROTOCOL, progress=False)
+
+
+CLI_ARGS = ["baselines", "--size", "small", "--tasks", "mf_k1", "--optimizers", "sgd",
+            "--steps", "20", "--seeds", "1"]
+
+
+def test_cli_writes_the_table_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "bl"
+    assert cli.main([*CLI_ARGS, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "TUNED" in printed and "OUT OF THE BOX" in printed and "mf_k1" in printed
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == set(baselines.OUTPUT_FILES)
+
+    assert cli.main([*CLI_ARGS, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("discovery baselines: error: ") and "--force" in err
+    assert "\n" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--optimizers", "adam,adamax"], "unknown optimizer(s) ['adamax']"),
+        (["--tasks", "nope"], "unknown task(s) ['nope']"),
+        (["--steps", "0"], "steps must be >= 1"),
+        (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--suite", "shallow"], "unknown suite 'shallow'"),
+        (["--suite", "deep", "--tasks", "mf_k1"], "not in suite 'deep'"),
+    ],
+)
+def test_cli_bad_input_is_a_one_line_error(tmp_path, capsys, extra, message):
+    out = tmp_path / "bl"
+    assert cli.main(["baselines", "--size", "small", "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("discovery baselines: error: ") and message in err and "\n" not in err
+    assert not out.exists()

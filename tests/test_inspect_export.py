@@ -1,0 +1,315 @@
+"""Inspecting a run (table, one rule, plots) and exporting rules (Optax module, msgpack, text)."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import dsl
+from discovery import cli, codegen, config, export, inspect, runs
+from discovery.search.engine import pareto_front
+
+TINY = {
+    "run.generations": 2,
+    "run.population": 6,
+    "run.tournament": 3,
+    "tasks.search": ["quadratic_ill", "mf_k4"],
+    "tasks.held_out": ["rosenbrock"],
+    "protocol.learning_rates": [1e-3, 1e-2, 1e-1],
+    "protocol.seeds": [0],
+    "protocol.steps": 30,
+    "protocol.held_out_steps": 30,
+    "evaluation.path": "interpreter",
+    "evaluation.hall_of_fame": 5,
+}
+
+# Every operator family: reductions, comparisons, conditionals, clip, and functions of
+# hyper-parameters (folded in float64 by the DSL); `sum` and `_x` need Python renames.
+SPECIAL = """
+def special(b1=0.9, b2=0.999, sum=0.5):
+    c = 1 - b1
+    _x = sqrt(1 - b2) * g + max(b1, b2) * m + (c if b1 < 0.5 else b2) + log(b2) * tanh(b1) + exp(-b1)
+    m = clip(_x, -1, 1) + rms(g) * sign(p) + norm(b1) + rsqrt(b2) * square(c) + mean(b1 * b2)
+    k = m if b1 < 0.5 else g
+    return m / (mean(abs(m)) + sum) + k * (g > 0) if norm(g) > 1 else -g * (m <= mean(g)) + abs(1 - b2)
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> runs.Run:
+    return runs.run(config.load(**TINY), out=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def copy_run(run: runs.Run, tmp_path) -> runs.Run:
+    return runs.load_run(shutil.copytree(run.path, tmp_path / run.path.name))
+
+
+def one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"discovery {command}: error: ") and "\n" not in err
+    return err
+
+
+# ----------------------------------------------------------------------------- inspect
+
+
+def test_table_marks_the_pareto_front_and_recommends_a_simple_rule(tiny_run, capsys):
+    rows = inspect.table(tiny_run)
+    hall = tiny_run.hall_of_fame
+    assert [r["rank"] for r in rows] == list(range(1, len(hall) + 1)) and len(hall) >= 3
+    assert [r["fitness"] for r in rows] == sorted(r["fitness"] for r in rows)
+    assert {r["id"] for r in rows if r["pareto"]} == {r["id"] for r in pareto_front(hall)}
+    assert all(r["held_out"] == h["held_out"]["fitness"] for r, h in zip(rows, hall))
+    assert rows[0]["robust"] == pytest.approx(np.mean([t["robust_ratio"] for t in hall[0]["tasks"].values()]))
+    [pick] = [r for r in rows if r["pick"]]
+    budget = inspect.PICK_BUDGET * min(r["complexity"] for r in rows if r["pareto"])
+    eligible = [r for r in rows if r["complexity"] <= budget]
+    assert pick["complexity"] <= budget and pick["held_out"] == min(r["held_out"] for r in eligible)
+
+    assert cli.main(["inspect", str(tiny_run.path), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    body = [line for line in out.splitlines() if line[:6].strip(" *>").isdigit()]
+    assert len(body) == 2 and hall[0]["fingerprint"] in body[0]
+    for line, row in zip(body, rows):
+        assert line[:2] == ("*" if row["pareto"] else " ") + (">" if row["pick"] else " ")
+    assert f"> recommended: rank {pick['rank']}" in out and "held-out tasks: rosenbrock" in out
+
+
+def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
+    assert cli.main(["inspect", str(tiny_run.path), "--rule", "1"]) == 0
+    out = capsys.readouterr().out
+    best = tiny_run.hall_of_fame[0]
+    simple = dsl.simplify(tiny_run.rule(1))
+    assert simple.to_text().rstrip() in out and simple.to_latex() in out
+    for task, scores in best["tasks"].items():
+        assert f"search    {task:22} {scores['ratio']:+7.3f}" in out and f"{scores['tuned_lr']:9.3g}" in out
+    assert "held-out  rosenbrock" in out
+
+    tree = inspect.lineage(tiny_run, 1)
+    log = {e["id"]: e for e in map(json.loads, (tiny_run.path / "log.jsonl").read_text().splitlines())
+           if e["kind"] == "candidate"}
+    node = tree
+    while node["parents"]:  # two generations: the best child, then the warm start it came from
+        assert [p["id"] for p in node["parents"]] == log[node["id"]]["parents"]
+        node = node["parents"][0]
+    assert node["mutation"] == "warm start" and node["generation"] == 0
+    assert f"#{best['id']}  gen {best['generation']}" in out and "warm start" in out
+
+    similarity = inspect.behaviour(simple)
+    assert set(similarity) == {"adam", "momentum", "lion"}
+    for name, value in similarity.items():
+        assert f"  {name:9} {value:+.2f}" in out and -1 <= value <= 1
+    assert inspect.behaviour(dsl.library.get("adam"))["adam"] == pytest.approx(1.0)
+    signum = inspect.behaviour(dsl.library.get("signum"), ("lion",))["lion"]
+    assert 0.5 < signum < 1.0  # both follow the sign of a momentum: alike, not the same
+
+
+def test_a_running_run_is_inspected_read_only(tiny_run, tmp_path, capsys):
+    running = copy_run(tiny_run, tmp_path)
+    (running.path / "summary.json").unlink()
+    before = {p.name: p.read_bytes() for p in running.path.iterdir()}
+    assert cli.main(["inspect", str(running.path)]) == 0
+    out = capsys.readouterr().out
+    assert "in progress or interrupted" in out and "not scored yet" in out
+    assert "best search (no held-out scores yet) score" in out
+    assert cli.main(["inspect", str(running.path), "--rule", "1"]) == 0
+    assert {p.name: p.read_bytes() for p in running.path.iterdir()} == before
+
+
+def test_plots_are_written_into_the_run_folder(tiny_run, tmp_path, capsys):
+    run = copy_run(tiny_run, tmp_path)
+    fig = run.plot("fitness")
+    assert fig.axes[0].get_xlabel() == "generation" and len(fig.axes[0].lines) == 3
+    with pytest.raises(ValueError, match="unknown plot kind"):
+        run.plot("nope")
+    assert cli.main(["inspect", str(run.path), "--plots"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    for name in ("fitness.png", "loss_curves.png", "lr_sensitivity.png"):
+        assert (run.path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- export
+
+CHILD = """
+import importlib, sys
+import jax, jax.numpy as jnp, numpy as np, optax
+folder, inputs, outputs, *cases = sys.argv[1:]
+sys.path.insert(0, folder)
+data = np.load(inputs)
+tree = lambda k: {"w": data[k + "0"], "b": [data[k + "1"], data[k + "2"]]}
+""" + "\n".join([
+    "def trajectory(opt):",
+    "    params, out = jax.tree.map(jnp.asarray, tree('p')), []",
+    "    state = opt.init(params)",
+    "    for i in range(int(data['steps'])):",
+    "        updates, state = opt.update(tree(f'g{i}_'), state, params)",
+    "        params = optax.apply_updates(params, updates)",
+    "        out += [np.ravel(u) for u in jax.tree.leaves(updates)]",
+    "    return np.concatenate(out)",
+    "def build(factory, kind):",
+    "    if kind == 'chain':",
+    "        return optax.chain(optax.clip_by_global_norm(1.0), factory(0.01))",
+    "    if kind == 'inject':",
+    "        return optax.inject_hyperparams(factory)(learning_rate=0.02, b1=0.8)",
+    "    return factory(0.01)",
+    "results = {}",
+    "for case in cases:",
+    "    name, kind = case.split(':')",
+    "    results[case] = trajectory(build(getattr(importlib.import_module(name), name), kind))",
+    "np.savez(outputs, **results)",
+]) + "\n"
+
+
+def trajectory(opt, data):
+    """The same 20 steps as CHILD, in this process (the reference: dsl.to_optax)."""
+    tree = lambda k: {"w": data[k + "0"], "b": [data[k + "1"], data[k + "2"]]}
+    params, out = jax.tree.map(jnp.asarray, tree("p")), []
+    state = opt.init(params)
+    for i in range(data["steps"]):
+        updates, state = opt.update(tree(f"g{i}_"), state, params)
+        params = optax.apply_updates(params, updates)
+        out += [np.ravel(u) for u in jax.tree.leaves(updates)]
+    return np.concatenate(out)
+
+
+def test_exported_modules_match_to_optax_in_a_fresh_process(tiny_run, tmp_path):
+    rules = {name: dsl.library.get(name) for name in dsl.library.names()}
+    rules["special"] = dsl.parse(SPECIAL)
+    for name, rule in rules.items():
+        (tmp_path / f"{name}.py").write_bytes(export.render(rule, "py"))
+    rules["best"] = tiny_run.rule(1)  # exported simplified, compared with the rule as evolved
+    assert cli.main(["export", str(tiny_run.path), "--name", "best", "-o", str(tmp_path / "best.py")]) == 0
+
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (5,), ()]
+    data = {"steps": 20, **{f"p{j}": rng.normal(size=s).astype(np.float32) for j, s in enumerate(shapes)}}
+    for i in range(20):
+        for j, s in enumerate(shapes):
+            data[f"g{i}_{j}"] = (rng.normal(size=s) * np.exp(rng.uniform(-3, 1, size=s))).astype(np.float32)
+    np.savez(tmp_path / "inputs.npz", **data)
+    cases = [f"{name}:plain" for name in rules] + ["adam:chain", "adam:inject", "special:inject"]
+    subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(tmp_path / "inputs.npz"),
+                    str(tmp_path / "outputs.npz"), *cases], check=True, timeout=120)
+    got = np.load(tmp_path / "outputs.npz")
+    for case in cases:
+        name, kind = case.split(":")
+        factory = dsl.optimizer_factory(rules[name])
+        if kind == "chain":
+            opt = optax.chain(optax.clip_by_global_norm(1.0), factory(0.01))
+        elif kind == "inject":
+            opt = optax.inject_hyperparams(factory)(learning_rate=0.02, b1=0.8)
+        else:
+            opt = factory(0.01)
+        want = trajectory(opt, data)
+        assert np.isfinite(want).all() and np.abs(want).max() > 0, case
+        np.testing.assert_allclose(got[case], want, rtol=1e-6, atol=0, err_msg=case)
+
+    for name in rules:
+        tree = ast.parse((tmp_path / f"{name}.py").read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert imported <= {"typing", "jax", "optax", "math"}, name
+        assert name == "best" or ("math" in imported) == (name == "special"), name
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,I,B,UP",
+                           "--ignore", "E501", *(str(tmp_path / f"{n}.py") for n in rules)],
+                          capture_output=True, text=True)  # the project's lint rules
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
+    assert cli.main(["export", str(tiny_run.path), "--rank", "2", "--name", "evolved"]) == 0
+    source = capsys.readouterr().out
+    record = tiny_run.hall_of_fame[1]
+    doc = ast.get_docstring(ast.parse(source))
+    assert f"rank 2 of the hall of fame of run {tiny_run.path.name}" in doc
+    assert f"Search fitness {record['fitness']:+.3f}" in doc and "Held-out fitness" in doc
+    lr = export.recommended_lr(record)
+    assert lr == pytest.approx(np.exp(np.median(np.log([t["tuned_lr"] for t in record["tasks"].values()]))),
+                               rel=5e-3)
+    assert f"Recommended learning rate: {lr:.3g}" in doc and f"(recommended: {lr:.3g})" in source
+    assert "def evolved(\n    learning_rate: optax.ScalarOrSchedule," in source or \
+        "def evolved(learning_rate: optax.ScalarOrSchedule" in source
+    assert "class ScaleByEvolvedState(NamedTuple):" in source and "def scale_by_evolved(" in source
+    assert dsl.simplify(tiny_run.rule(2)).to_text().splitlines()[1].strip() in source
+
+
+def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
+    simple = dsl.simplify(tiny_run.rule(1))
+    text, packed = tmp_path / "best.txt", tmp_path / "best.msgpack"
+    assert cli.main(["export", str(tiny_run.path), "--format", "text", "-o", str(text)]) == 0
+    assert cli.main(["export", str(tiny_run.path), "--format", "msgpack", "-o", str(packed)]) == 0
+    from_text, from_msgpack = dsl.parse(text.read_text()), dsl.loads(packed.read_bytes())
+    assert from_text == from_msgpack and from_text.name == f"{simple.name}_rank1"
+    assert (from_text.params, from_text.body, from_text.result) == (simple.params, simple.body, simple.result)
+    assert text.read_text().startswith("# Discovered by evolution: rank 1")
+    assert export.read_rule_file(packed) == export.read_rule_file(text) == from_text
+    again = tmp_path / "again.py"
+    assert cli.main(["export", "--rule-file", str(packed), "--name", "mine", "-o", str(again)]) == 0
+    assert again.read_text() == codegen.python_module(from_text, name="mine")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["inspect", "{missing}"], "not a run folder"),
+        (["inspect", "{run}", "--rule", "99"], "rank 99 out of range"),
+        (["inspect", "{run}", "--top", "0"], "--top must be >= 1"),
+        (["export", "{run}", "--rank", "99", "-o", "{out}"], "rank 99 out of range"),
+        (["export", "{run}", "--name", "class", "-o", "{out}"], "not a Python identifier"),
+        (["export", "{run}", "--name", "my-opt", "-o", "{out}"], "not a Python identifier"),
+        (["export", "{run}", "--name", "optax", "-o", "{out}"], "would shadow"),
+        (["export", "{run}", "--format", "msgpack"], "give an output file"),
+        (["export", "{run}", "--rule-file", "{out}", "-o", "{out}"], "either RUN_DIR"),
+        (["export", "--rule-file", "{missing}", "-o", "{out}"], "No such file"),
+        (["compare", "{missing}"], "No such file"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_and_writes_nothing(tiny_run, tmp_path, capsys, args, message):
+    paths = {"run": str(tiny_run.path), "missing": str(tmp_path / "nope"), "out": str(tmp_path / "o.py")}
+    assert cli.main([a.format(**paths) for a in args]) == 2
+    assert message in one_line_error(capsys, args[0])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_checkpoint_and_existing_output(tiny_run, tmp_path, capsys):
+    broken = copy_run(tiny_run, tmp_path / "copy")
+    (broken.path / "checkpoint.msgpack").write_bytes(b"\xc1 not msgpack")
+    assert cli.main(["inspect", str(broken.path)]) == 2
+    assert "cannot read checkpoint" in one_line_error(capsys, "inspect")
+
+    out = tmp_path / "best.py"
+    out.write_text("mine")
+    assert cli.main(["export", str(tiny_run.path), "-o", str(out)]) == 2
+    assert "already exists" in one_line_error(capsys, "export") and out.read_text() == "mine"
+    assert cli.main(["export", str(tiny_run.path), "-o", str(out), "--force"]) == 0
+    assert out.read_text().startswith('"""adam_rank1: an optimizer update rule')
+
+
+def test_compare_adds_the_rule_as_a_column_of_the_baselines_table(tmp_path, capsys):
+    rule_file = tmp_path / "adam.txt"
+    rule_file.write_text(dsl.library.get("adam").to_text())
+    out = tmp_path / "cmp"
+    args = ["compare", str(rule_file), "--size", "small", "--tasks", "mf_k1", "--optimizers", "adam",
+            "--steps", "20", "--seeds", "1", "--out", str(out)]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "adam_rule" in printed and "TUNED" in printed and "OUT OF THE BOX" in printed
+    with open(out / "baselines.csv") as f:
+        rows = {r["optimizer"]: r for r in csv.DictReader(f)}
+    assert list(rows) == ["adam", "adam_rule"]
+    # Adam written in the DSL is Adam: the same scores as optax.adam, to float32 noise.
+    for metric in ("tuned", "out_of_box"):
+        assert float(rows["adam_rule"][metric]) == pytest.approx(float(rows["adam"][metric]), rel=1e-4)
+    doc = json.loads((out / "baselines.json").read_text())
+    assert doc["optimizers"]["adam_rule"] == {"default_lr": 1e-3, "source": f"rule file {rule_file}"}
+    assert cli.main(args) == 2 and "--force" in one_line_error(capsys, "compare")
