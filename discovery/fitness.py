@@ -132,11 +132,13 @@ class Evaluator:
         s = scoring.score(result, metric="test")
         best = int(np.argmin(result.test_value.mean(axis=1)))
         accuracy = float(np.mean(result.metrics["accuracy"][best]))
+        fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
         return {
-            "fitness": round(scoring.log_ratio(s.tuned, 1.0), 4),
-            "tasks": {"architecture": {"test_loss": s.tuned, "tuned_lr": s.tuned_lr,
-                                       "accuracy": accuracy, "robust": s.robust,
-                                       "diverged": s.diverged_fraction}},
+            "fitness": fitness,
+            "tasks": {"architecture": {"ratio": fitness,  # log10 losses, like the rule runs' ratios
+                                       "robust_ratio": round(scoring.log_ratio(s.robust, 1.0), 4),
+                                       "tuned": s.tuned, "test_loss": s.tuned, "tuned_lr": s.tuned_lr,
+                                       "accuracy": accuracy, "diverged": s.diverged_fraction}},
             "hurdle_failed": False,
             "seconds": round(time.perf_counter() - start, 4),
         }

@@ -30,8 +30,15 @@ import dsl
 from discovery import runs
 from discovery.search.engine import pareto_front
 from discovery.store import RunStore
+from discovery.tasks import Architecture
 from dsl.probe import similarity
 
+_SCORES = (
+    "scores: mean over tasks of log10(score / Adam's score), negative beats Adam; tuned = best lr "
+    "on the grid, robust = median over the grid",
+    "scores (co-evolution): log10 of the (architecture, rule) pair's held-out loss, lower is better; "
+    "tuned = best lr on the grid, robust = median over the grid",
+)
 PICK_BUDGET = 1.5
 LINEAGE_DEPTH = 4
 REFERENCES = ("adam", "momentum", "lion")  # library rules: Adam, SGD with (heavy-ball) momentum, Lion
@@ -73,6 +80,8 @@ def table(run: runs.Run, top: int | None = None) -> list[dict]:
             "complexity": r["complexity"], "fingerprint": r["fingerprint"],
             "text": _one_line(r["text"]),
             "hurdle_failed": r["hurdle_failed"], "pareto": r["id"] in front, "pick": False,
+            "architecture": (Architecture.from_dict(r["architecture"]).summary()
+                             if r.get("architecture") else None),
         })
     pick = recommended(rows)
     if pick is not None:
@@ -112,8 +121,7 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
     lines = [
         f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame)",
         f"search tasks: {', '.join(cfg['search'])}; held-out tasks: {held}",
-        "scores: mean over tasks of log10(score / Adam's score), negative beats Adam; tuned = best lr "
-        "on the grid, robust = median over the grid",
+        _SCORES[run.config["coevolution"]["mode"] != "rules"],
         "",
         f"{'rank':>6}  {'search':^15}  {'held-out':^15}  {'cplx':>4}  {'fingerprint':16}  rule",
         f"{'':6}  {'tuned':>7} {'robust':>7}  {'tuned':>7} {'robust':>7}",
@@ -124,7 +132,8 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
         lines.append(
             f"{mark}{r['rank']:>4}  {_num(r['fitness'])} {_num(r['robust'])}  "
             f"{_num(r['held_out'])} {_num(r['held_out_robust'])}  {r['complexity']:>4}  "
-            f"{r['fingerprint']:16}  {r['text']}{hurdle}"
+            f"{r['fingerprint']:16}  {'[' + r['architecture'] + '] ' if r['architecture'] else ''}"
+            f"{r['text']}{hurdle}"
         )
     all_rows = table(run)
     front = [r for r in all_rows if r["pareto"]]
@@ -211,6 +220,8 @@ def format_rule(run: runs.Run, rank: int) -> str:
         "", d["text"].rstrip(), "", "LaTeX:", d["latex"], "",
         "state slots: " + (", ".join(d["state"]) or "none") + "; hyper-parameters: "
         + (", ".join(f"{k}={v:g}" for k, v in d["hyperparams"].items()) or "none"),
+        *([f"architecture: {row['architecture']} (scores below: log10 held-out loss; score = the loss)"]
+          if row["architecture"] else []),
         "",
         "per-task scores: log10(score / Adam's), tuned (best lr) and robust (median over the grid)",
         f"{'split':9} {'task':22} {'tuned':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} {'diverged':>8}",

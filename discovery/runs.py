@@ -163,7 +163,7 @@ def _finish(store: RunStore, evaluator: Evaluator) -> None:
         store.append_log([{"kind": "calibration", "split": "held_out", "tasks": reference}])
         for record in hall:
             record["held_out"] = evaluator.evaluate(dsl.from_dict(record["rule"]), "held_out")
-    everyone = list({r["fingerprint"]: r for r in _candidates(store)}.values())
+    everyone = list({r["key"]: r for r in _candidates(store)}.values())
     store.write_summary({
         "status": "complete",
         "generations": state["generation"],
@@ -187,8 +187,8 @@ def report(result: Run, top: int = 5) -> str:
         lines[1] = "fitness = log10(tuned held-out loss) of the (rule, architecture) pair; lower is better"
     for rank, record in enumerate(result.hall_of_fame[:top], start=1):
         per_task = ", ".join(
-            f"{k} {v['ratio']:+.2f}" if "ratio" in v else
             f"test loss {v['test_loss']:.4g}, accuracy {v['accuracy']:.3f} at lr {v['tuned_lr']:.3g}"
+            if "test_loss" in v else f"{k} {v['ratio']:+.2f}"
             for k, v in record["tasks"].items())
         if record.get("architecture"):
             per_task += " | " + Architecture.from_dict(record["architecture"]).summary()

@@ -129,3 +129,16 @@ def test_hypothesis_cli_errors(tmp_path, capsys):
     (tmp_path / "h" / "report.json").write_text("{}")
     assert cli.main(["hypothesis", "--out", str(tmp_path / "h")]) == 2
     assert "already holds a report" in capsys.readouterr().err
+
+
+def test_inspect_shows_the_architecture_of_each_entry(joint_run, capsys):
+    from discovery import cli, inspect
+
+    result, _ = joint_run
+    rows = inspect.table(result)
+    assert all(row["architecture"] for row in rows)
+    assert cli.main(["inspect", str(result.path)]) == 0
+    out = capsys.readouterr().out
+    assert "co-evolution" in out and f"[{rows[0]['architecture']}]" in out
+    assert cli.main(["inspect", str(result.path), "--rule", "1"]) == 0
+    assert f"architecture: {rows[0]['architecture']}" in capsys.readouterr().out

@@ -58,7 +58,7 @@ def make_hall_of_fame(size: int, records: list[dict] = ()) -> tools.HallOfFame:
     DEAP places a newcomer before older members of equal fitness, so saved
     members are re-inserted worst first to restore ties in the same order.
     """
-    hof = tools.HallOfFame(size, similar=lambda a, b: a.record["fingerprint"] == b.record["fingerprint"])
+    hof = tools.HallOfFame(size, similar=lambda a, b: a.record["key"] == b.record["key"])
     hof.update([Individual(r) for r in reversed(records)])
     return hof
 
@@ -168,16 +168,17 @@ class Evolution:
 
     def evaluate(self, children: list[Child]) -> tuple[list[dict], int]:
         """Records for the children; each new behaviour (fingerprint) is trained once."""
-        prints = [dsl.fingerprint(rule) + architectures.key(arch) for rule, arch, _, _ in children]
+        prints = [dsl.fingerprint(rule) for rule, _, _, _ in children]
+        keys = [fp + architectures.key(arch) for fp, (_, arch, _, _) in zip(prints, children)]
         todo: dict[str, bytes] = {}
-        for fp, (rule, arch, _, _) in zip(prints, children):
-            if fp not in self.cache and fp not in todo:
-                todo[fp] = encode_candidate(rule, arch)
+        for k, (rule, arch, _, _) in zip(keys, children):
+            if k not in self.cache and k not in todo:
+                todo[k] = encode_candidate(rule, arch)
         results = self.evaluate_batch(list(todo.values()))
-        for fp, result in zip(todo, results):
-            self.cache[fp] = result
+        for k, result in zip(todo, results):
+            self.cache[k] = result
         records = []
-        for fp, (rule, arch, parents, what) in zip(prints, children):
+        for fp, k, (rule, arch, parents, what) in zip(prints, keys, children):
             simple = dsl.simplify(rule)
             records.append({
                 "id": self.next_id,
@@ -187,10 +188,11 @@ class Evolution:
                 "text": simple.to_text(),
                 "complexity": simple.size,
                 "fingerprint": fp,
+                "key": k,  # what dedup uses: the fingerprint, plus the architecture if any
                 "parents": parents,
                 "mutation": what,
-                "cached": fp not in todo or any(r["fingerprint"] == fp for r in records),
-                **self.cache[fp],
+                "cached": k not in todo or any(r["key"] == k for r in records),
+                **self.cache[k],
             })
             self.next_id += 1
         self.totals["evaluated"] += len(todo)
