@@ -1,7 +1,8 @@
-"""Where candidate evaluations run. One interface: ``map`` over encoded rules, results in order.
+"""Where candidate evaluations run. One interface: ``map`` over encoded candidates, results in order.
 
-Rules travel as ``dsl.dumps`` bytes (plain data), never as DEAP objects, so
-a backend can move them across processes or machines.
+Candidates travel as bytes (a rule's ``dsl.dumps``, or a rule/architecture
+pair's msgpack: plain data), never as DEAP objects, so a backend can move
+them across processes or machines.
 
 * ``InProcessBackend``: one candidate after another in this process (each
   vmapped over lr x seed, and spread over the local devices by ``evaluate.train``).
@@ -50,16 +51,23 @@ class ClusterUnreachableError(ConnectionError, ValueError):
     """The Ray cluster named by ``[evaluation] address`` could not be reached (message names it)."""
 
 
+def _evolves_rules(config: dict) -> bool:
+    """True when candidates are rules scored against Adam (not co-evolved rule/architecture pairs)."""
+    return config["coevolution"]["mode"] == "rules"
+
+
 class _Worker:
     """The body of one Ray actor: an in-process backend over its own ``Evaluator``.
 
-    Construction compiles the trainers (one Adam evaluation on every search
-    task), so candidates sent later cost no compilation on this worker.
+    When rules are evolved, construction compiles the trainers (one Adam
+    evaluation on every search task), so candidates sent later cost no
+    compilation on this worker. (Pairs compile once per new architecture.)
     """
 
     def __init__(self, config: dict, reference: dict):
         self.backend = InProcessBackend(Evaluator(config, reference))
-        self.backend.map([dsl.dumps(dsl.library.get("adam"))])
+        if _evolves_rules(config):
+            self.backend.map([dsl.dumps(dsl.library.get("adam"))])
 
     def map(self, encoded_rules: list[bytes]) -> list[dict]:
         return self.backend.map(encoded_rules)
@@ -83,8 +91,9 @@ class RayBackend:
     ``"auto"`` or ``"HOST:PORT"`` joins a running cluster, checked within
     ``connect_timeout`` seconds before anything runs. A Ray already initialized
     by the caller (``ray.init(...)``) is used as it is. ``workers`` overrides
-    the actor count. Actors start on the first ``map``, when the driver's
-    reference (``evaluator.prepare("search")``) exists, and stay for the run.
+    the actor count. Actors start on the first ``map`` with the driver's
+    reference (``evaluator.prepare("search")``, when rules are evolved) and
+    stay for the run.
 
     Example::
 
@@ -112,7 +121,9 @@ class RayBackend:
                     ray.init(address=self.address, logging_level="warning", **local)
             except (ConnectionError, RuntimeError, TimeoutError) as e:
                 raise ClusterUnreachableError(
-                    f"cannot connect to the Ray cluster at {self.address or 'a new local cluster'}: {e}"
+                    f"cannot connect to the Ray cluster at {self.address or 'a new local cluster'}: {e} "
+                    "(same Ray and Python versions as the cluster? with token authentication, "
+                    "RAY_AUTH_MODE=token and the cluster's token on this machine?)"
                 ) from None
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
@@ -127,8 +138,9 @@ class RayBackend:
         self.replaced = 0  # actors that died and were replaced (for logs and tests)
 
     def _start_actor(self):
-        reference = self.evaluator.prepare("search")
-        return self.actor_class.remote(self.evaluator.config, {"search": reference})
+        if _evolves_rules(self.evaluator.config):
+            self.evaluator.prepare("search")  # measured once, here: every actor scores against it
+        return self.actor_class.remote(self.evaluator.config, self.evaluator.reference)
 
     def _submit(self, actor, chunk: list[bytes]):
         return actor.map.remote(chunk)

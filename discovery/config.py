@@ -8,6 +8,7 @@ name the key and say what is allowed.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,11 @@ def validate(config: dict) -> None:
     _check(config, "evaluation", "hurdle", (int, float), None, "a number (log10 ratio vs Adam)")
     _check(config, "evaluation", "hall_of_fame", int, lambda x: x >= 1, "an integer >= 1")
     _check(config, "evaluation", "backend", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
-    _check(config, "evaluation", "address", str, lambda x: not x or config["evaluation"]["backend"] == "ray",
-           "'' unless backend = 'ray' ('auto' or 'HOST:PORT' of a Ray cluster)")
+    _check(config, "evaluation", "address", str,
+           lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
+           "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
+    if config["evaluation"]["address"] and config["evaluation"]["backend"] != "ray":
+        raise ValueError(f"[evaluation] address = {config['evaluation']['address']!r} needs backend = 'ray'")
     _check(config, "coevolution", "mode", str, lambda x: x in COEVOLUTION_MODES,
            f"one of {COEVOLUTION_MODES}")
     _check(config, "coevolution", "fixed_rule", str, lambda n: n in dsl.library.names(),

@@ -107,16 +107,17 @@ def run(
         if config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         config_lib.validate(config)
-        store = RunStore.create(out, config)
-        state = None
+        store, state = None, None
     evaluator = Evaluator(config, reference=(state or {}).get("reference"))
-    backend = make_backend(config["evaluation"]["backend"], evaluator)
-    if state is not None:
-        store.truncate_log(state["log_offset"])
-        store.append_log([{"kind": "resume", "generation": state["generation"], "time": time.time()}])
-    else:
-        store.append_log([{"kind": "start", "config": config, "time": time.time()}])
+    backend = make_backend(config["evaluation"]["backend"], evaluator)  # fails early if unreachable
     try:
+        if store is None:
+            store = RunStore.create(out, config)
+            store.append_log([{"kind": "start", "config": config, "time": time.time()}])
+        else:
+            store.truncate_log(state["log_offset"] if state else 0)
+            store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
+                               "time": time.time()}])
         status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
     finally:
         backend.close()

@@ -18,20 +18,7 @@ import pytest
 import dsl
 from discovery import cli, codegen, config, export, inspect, runs
 from discovery.search.engine import pareto_front
-
-TINY = {
-    "run.generations": 2,
-    "run.population": 6,
-    "run.tournament": 3,
-    "tasks.search": ["quadratic_ill", "mf_k4"],
-    "tasks.held_out": ["rosenbrock"],
-    "protocol.learning_rates": [1e-3, 1e-2, 1e-1],
-    "protocol.seeds": [0],
-    "protocol.steps": 30,
-    "protocol.held_out_steps": 30,
-    "evaluation.path": "interpreter",
-    "evaluation.hall_of_fame": 5,
-}
+from tests.tiny import TINY
 
 # Every operator family: reductions, comparisons, conditionals, clip, and functions of
 # hyper-parameters (folded in float64 by the DSL); `sum` and `_x` need Python renames.

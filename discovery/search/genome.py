@@ -7,7 +7,8 @@ targets. ``rule_to_genome`` and ``genome_to_rule`` convert losslessly::
     genome_to_rule(rule_to_genome(r)) == r      # for every valid rule r
 
 Trees are built from node lists and read back by walking them; nothing is ever
-compiled (no ``gp.compile``, ``from_string``, ``eval`` or ``exec``). Node kinds:
+compiled or evaluated as Python (DEAP's compile and string-parsing helpers are
+never used). Node kinds:
 ``gp.Primitive`` named after a ``dsl.ops`` operator; ``gp.Terminal`` whose value
 is a ``str`` (a name: input, hyper-parameter or variable) or a ``float`` (a
 constant, the way DEAP's own parser stores numbers). Constants are not DEAP
