@@ -145,7 +145,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
-                bar.advance(status=f"best {last['best']:+.3f} median {last['median']:+.3f} vs Adam "
+                unit = "vs Adam" if config["coevolution"]["mode"] == "rules" else "log10 loss"
+                bar.advance(status=f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} "
                                    f"| cache {last['cache_hits']}/{len(records)} "
                                    f"| {last['candidates_per_s']:.1f} cand/s")
             if stop.requested or (stop_after is not None and done_here >= stop_after):
