@@ -39,7 +39,7 @@ ADAM_LIKE = 0.95  # similarity to Adam at or above which a rule counts as Adam-l
 WIN = -0.05  # log10 gain below which a rule beats tuned Adam (>= 11% lower loss)
 
 PRESETS = {
-    "quick": {"seeds": 3, "population": 6, "generations": 3, "steps": 100, "size": "small",
+    "quick": {"seeds": 3, "population": 8, "generations": 5, "steps": 100, "size": "small",
               "learning_rates": [1e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1], "train_seeds": [0],
               "nondeep": ["quadratic_ill", "mf_k4", "klr_mushrooms"], "param_budget": 20000},
     "full": {"seeds": 5, "population": 32, "generations": 40, "steps": 500, "size": "default",
@@ -276,6 +276,7 @@ def figure(result: dict, path: Path) -> None:
     labels = {0: "A: evolved architectures", 2: "C: non-deep tasks"}
     axes[1].set_xticks([i for i, _ in ranked], [labels[i] for i, _ in ranked])
     axes[1].set_ylabel("Adam's rank in the panel (1 = best)")
+    axes[1].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes[1].invert_yaxis()
     axes[1].set_title("Where Adam ranks")
     fig.tight_layout()
