@@ -70,11 +70,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(reference, tmp_path):
     assert outcome(resumed) == outcome(reference)
 
 
-def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
-    cfg = tiny(**{"run.generations": 40, "run.population": 4})
+def _signal_run_mid_way(tmp_path, cfg, sig) -> tuple[Path, int]:
+    """Start ``discovery run`` in a subprocess, send ``sig`` after generation 3; (run dir, exit code)."""
     cfg_file = tmp_path / "run.toml"
     cfg_file.write_text(config.dumps(cfg))
-    out = tmp_path / "killed"
+    out = tmp_path / "signalled"
     proc = subprocess.Popen(
         [sys.executable, "-m", "discovery.cli", "run", str(cfg_file), "--out", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parents[1],
@@ -88,11 +88,20 @@ def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
                 if state and state["generation"] >= 3:
                     break
             time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig)
+        code = proc.wait(timeout=120)
     finally:
+        proc.kill()
         proc.wait()
     run_dir = next(out.glob("*"))
-    assert not (run_dir / "summary.json").exists(), "the run finished before it could be killed"
+    assert not (run_dir / "summary.json").exists(), "the run finished before it could be signalled"
+    return run_dir, code
+
+
+def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
+    cfg = tiny(**{"run.generations": 40, "run.population": 4})
+    run_dir, code = _signal_run_mid_way(tmp_path, cfg, signal.SIGKILL)
+    assert code == -signal.SIGKILL
     killed_at = RunStore(run_dir).read_checkpoint()["generation"]
     assert 3 <= killed_at < 40
     resumed = runs.run(resume=run_dir, progress=False)
@@ -101,6 +110,17 @@ def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     ids = [e["id"] for e in log if e["kind"] == "candidate"]
     assert ids == sorted(set(ids)), "entries logged after the last checkpoint must be dropped on resume"
+
+
+def test_ctrl_c_checkpoints_the_generation_and_exits_cleanly(tmp_path):
+    cfg = tiny(**{"run.generations": 40, "run.population": 4})
+    run_dir, code = _signal_run_mid_way(tmp_path, cfg, signal.SIGINT)
+    assert code == 130
+    state = RunStore(run_dir).read_checkpoint()
+    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert log[-1] == {"kind": "interrupted", "generation": state["generation"]}
+    resumed = runs.run(resume=run_dir, progress=False)
+    assert resumed.summary["status"] == "complete" and resumed.generation == 40
 
 
 def test_corrupt_checkpoint_names_the_file_and_keeps_the_previous(tmp_path):

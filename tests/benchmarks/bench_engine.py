@@ -74,11 +74,12 @@ def naive_generation(evaluator: Evaluator, rules: list[dsl.Rule], steps: int) ->
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer candidates for the naive loop")
+    parser.add_argument("--only", choices=("steps", "population"), help="run one part only")
     args = parser.parse_args()
     n = 32
     naive_n = 8 if args.quick else n
     print(f"tasks {TASKS} (small), {len(LRS)} lrs x {len(SEEDS)} seeds, {n} candidates per generation")
-    for steps in (200, 1000, 5000):
+    for steps in (200, 1000, 5000) if args.only != "population" else ():
         evaluator = Evaluator(make_config(steps))
         start = time.perf_counter()
         reference = evaluator.prepare()
@@ -94,9 +95,12 @@ def main():
         print(f"  naive : {naive_rate:7.2f} cand/s ({naive_c / naive_n:.1f} compilations per candidate)")
         print(f"  ratio engine/naive (gen 2): {engine_rate / naive_rate:.1f}x")
 
+    if args.only == "steps":
+        return
     evaluator = Evaluator(make_config(200))
-    evaluator.prepare()
-    print("\n[200 steps] time per generation vs population size")
+    reference = evaluator.prepare()
+    print(f"\n[200 steps] time per generation vs population size; paths "
+          f"{ {t: r['path'] for t, r in reference.items()} }")
     for pop in (16, 32, 64):
         seconds, _ = engine_generation(evaluator, children(pop, seed=1000 + pop))
         print(f"  population {pop:3d}: {seconds:6.2f}s  ({seconds / pop * 1e3:.1f} ms per candidate)")
