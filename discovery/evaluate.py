@@ -193,7 +193,7 @@ def train(
         )
     return TrainResult(
         task=task.name,
-        learning_rates=lrs.astype(np.float64),
+        learning_rates=np.asarray(learning_rates, np.float64),  # as asked, not float32-rounded
         seeds=seed_arr.astype(np.int64),
         steps=steps,
         curves=curve,

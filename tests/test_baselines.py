@@ -58,6 +58,7 @@ def test_outputs_are_written_and_parse(table, tmp_path):
     mf = doc["tasks"]["mf_k1"]
     assert mf["adam_rank"]["tuned"] == table.rank("mf_k1", "adam", "tuned")
     assert mf["scores"]["sgd"]["out_of_box"] == table.scores["mf_k1"]["sgd"].out_of_box
+    assert mf["scores"]["sgd"]["tuned_lr"] in doc["protocol"]["learning_rates"]  # not float32-rounded
     assert doc["summary"]["deep"]["tasks"] == 1
     assert (out / "baselines.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="already holds results"):
