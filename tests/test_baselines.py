@@ -125,3 +125,28 @@ def test_cli_bad_input_is_a_one_line_error(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("discovery baselines: error: ") and message in err and "\n" not in err
     assert not out.exists()
+
+
+def test_data_file_runs_kernel_logistic_regression_on_a_real_libsvm_file(tmp_path, capsys):
+    from discovery import cli
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(60):
+        label = "+1" if i % 2 else "-1"
+        feats = sorted(rng.choice(np.arange(1, 9), size=3, replace=False))
+        lines.append(label + " " + " ".join(f"{j}:{rng.uniform(0, 1):.3f}" for j in feats))
+    data = tmp_path / "tiny.libsvm"
+    data.write_text("\n".join(lines) + "\n")
+    args = ["baselines", "--suite", "nondeep", "--size", "small", "--tasks", "klr_mushrooms",
+            "--optimizers", "sgd", "--steps", "10", "--seeds", "1", "--data-file", str(data)]
+    assert cli.main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert "klr_mushrooms" in capsys.readouterr().out
+    table = json.loads((tmp_path / "out" / "baselines.json").read_text())
+    assert table["protocol"]["steps"] == 10
+    assert cli.main([*args[:-2], "--data-file", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = ["baselines", "--suite", "nondeep", "--tasks", "mf_k4", "--data-file", str(data),
+           "--out", str(tmp_path / "o3")]
+    assert cli.main(bad) == 2
+    assert "klr_*" in capsys.readouterr().err
