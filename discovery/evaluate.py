@@ -19,6 +19,7 @@ normalizer clips losses.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Callable, Sequence
 
@@ -95,7 +96,12 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
     return run
 
 
-_COMPILED: dict[tuple, Callable] = {}
+# Compiled trainers, least recently used first. Each holds its XLA executables
+# (hundreds of memory mappings on CPU), so only the most recent are kept: a
+# co-evolution run compiles one per architecture and would otherwise exhaust
+# the process's mappings (vm.max_map_count) after about a hundred.
+MAX_COMPILED = 32
+_COMPILED: collections.OrderedDict[tuple, Callable] = collections.OrderedDict()
 
 
 def compiled_trainer(task: Task, kind, make_optimizer: Callable, steps: int) -> Callable:
@@ -105,16 +111,16 @@ def compiled_trainer(task: Task, kind, make_optimizer: Callable, steps: int) -> 
     rules), a rule template (native path, constants as data), or an Optax factory.
     """
     key = (task.name, repr(sorted(task.sizes.items())), kind, steps)
-    if key not in _COMPILED:
-        one = _run_one(task, make_optimizer, steps)
-        over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
-        over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
-        _COMPILED[key] = jax.jit(over_grid)
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    one = _run_one(task, make_optimizer, steps)
+    over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
+    over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
+    _COMPILED[key] = jax.jit(over_grid)
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)  # its executables are freed with it
     return _COMPILED[key]
-
-
-def is_compiled(task: Task, kind, steps: int) -> bool:
-    return (task.name, repr(sorted(task.sizes.items())), kind, steps) in _COMPILED
 
 
 def _interpreted(program, lr):

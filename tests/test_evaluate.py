@@ -119,3 +119,16 @@ def test_native_path_matches_interpreter_and_reuses_structure(quadratic):
     np.testing.assert_allclose(child.final_loss, ref.final_loss, rtol=5e-5)
     with pytest.raises(ValueError, match="unknown path"):
         evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="gpu")
+
+
+def test_compiled_trainers_are_bounded_least_recently_used_first(monkeypatch, quadratic):
+    monkeypatch.setattr(evaluate, "MAX_COMPILED", 2)
+    adam = dsl.library.get("adam")
+    first = evaluate.train(adam, quadratic, LRS, SEEDS, 7)
+    evaluate.train(adam, quadratic, LRS, SEEDS, 8)
+    evaluate.train(adam, quadratic, LRS, SEEDS, 9)  # evicts the 7-step trainer
+    assert len(evaluate._COMPILED) <= 2
+    with dsl.count_compilations() as compiles:
+        again = evaluate.train(adam, quadratic, LRS, SEEDS, 7)
+    assert compiles.count >= 1  # it was evicted, so it compiles again, with the same result
+    np.testing.assert_array_equal(again.final_loss, first.final_loss)
