@@ -9,6 +9,7 @@ reads a finished or running run without executing anything from it.
 from __future__ import annotations
 
 import dataclasses
+import io
 import signal
 import sys
 import time
@@ -122,7 +123,7 @@ def run(
     finally:
         backend.close()
     if status == "complete":
-        _finish(store, evaluator)
+        _finish(store, evaluator, progress)
     return load_run(store.path)
 
 
@@ -155,16 +156,21 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     return "complete"
 
 
-def _finish(store: RunStore, evaluator: Evaluator) -> None:
+def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> None:
     """Re-check the hall of fame on held-out tasks (funnel) and write the summary."""
     state = store.read_checkpoint()
     hall = state["hall_of_fame"]
     if evaluator.held_out_tasks and evaluator.config["coevolution"]["mode"] == "rules":
-        structures = {dsl.template(dsl.from_dict(r["rule"]))[0] for r in hall}
-        reference = evaluator.prepare("held_out", new_structure_rate=len(structures) / max(len(hall), 1))
-        store.append_log([{"kind": "calibration", "split": "held_out", "tasks": reference}])
-        for record in hall:
-            record["held_out"] = evaluator.evaluate(dsl.from_dict(record["rule"]), "held_out")
+        stream = None if progress else io.StringIO()
+        with Progress(1 + len(hall), "held-out re-check", stream=stream) as bar:
+            bar.advance(0, status=f"Adam and the cost model on {len(evaluator.held_out_tasks)} tasks")
+            structures = {dsl.template(dsl.from_dict(r["rule"]))[0] for r in hall}
+            reference = evaluator.prepare("held_out", new_structure_rate=len(structures) / max(len(hall), 1))
+            store.append_log([{"kind": "calibration", "split": "held_out", "tasks": reference}])
+            for rank, record in enumerate(hall, start=1):
+                bar.advance(status=f"hall of fame #{rank}")
+                record["held_out"] = evaluator.evaluate(dsl.from_dict(record["rule"]), "held_out")
+            bar.advance(status="done")
     everyone = list({r["key"]: r for r in _candidates(store)}.values())
     store.write_summary({
         "status": "complete",
