@@ -118,16 +118,6 @@ def versus(ours: TaskScore, adam: TaskScore) -> dict[str, float | None]:
     }
 
 
-def aggregate(per_task: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:
-    """Mean over tasks of each ratio (tasks where it is missing are skipped)."""
-    keys = {k for ratios in per_task.values() for k in ratios}
-    out = {}
-    for k in sorted(keys):
-        values = [r[k] for r in per_task.values() if r.get(k) is not None]
-        out[k] = float(np.mean(values)) if values else None
-    return out
-
-
 def rank(scores: Mapping[str, float], name: str) -> int:
     """1-based rank of ``name`` among ``scores`` (lower score ranks first; ties share a rank)."""
     return 1 + sum(1 for v in scores.values() if v < scores[name])

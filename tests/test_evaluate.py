@@ -100,8 +100,6 @@ def test_ratios_against_adam_and_ranks():
     assert ratios["tuned"] == pytest.approx(-1.0)
     assert ratios["out_of_box"] == pytest.approx(0.0)
     assert scoring.log_ratio(0.0, 0.0) == 0.0
-    agg = scoring.aggregate({"a": {"tuned": -1.0, "out_of_box": None}, "b": {"tuned": 0.0, "out_of_box": 1.0}})
-    assert agg == {"tuned": -0.5, "out_of_box": 1.0}
     assert scoring.rank({"adam": 0.3, "sgd": 0.1, "lion": 0.3}, "adam") == 2
     grid = scoring.Protocol(learning_rates=(1e-3, 1e-1)).grid_with(1e-2)
     assert grid == (1e-3, 1e-2, 1e-1)
