@@ -102,7 +102,20 @@ def _lwrap(part: tuple[str, int], minimum: int) -> str:
 
 
 _LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "tanh": r"\tanh", "max": r"\max", "min": r"\min"}
-_LATEX_CMP = {"lt": "<", "le": r"\le", "gt": ">", "ge": r"\ge"}
+_LATEX_INFIX = {"add": ("+", _ADD), "sub": ("-", _ADD), "mul": (r"\cdot", _MUL)}
+# Operators typeset as a self-delimiting atom, from their arguments' LaTeX.
+_LATEX_ATOMS = {
+    "div": lambda a, b: rf"\frac{{{a}}}{{{b}}}",
+    "sqrt": lambda a: rf"\sqrt{{{a}}}",
+    "rsqrt": lambda a: rf"\frac{{1}}{{\sqrt{{{a}}}}}",
+    "abs": lambda a: rf"\left|{a}\right|",
+    "norm": lambda a: rf"\left\lVert {a} \right\rVert_2",
+    "lt": lambda a, b: rf"\left[{a} < {b}\right]",
+    "le": lambda a, b: rf"\left[{a} \le {b}\right]",
+    "gt": lambda a, b: rf"\left[{a} > {b}\right]",
+    "ge": lambda a, b: rf"\left[{a} \ge {b}\right]",
+    "where": lambda c, a, b: rf"\begin{{cases}} {a} & {c} \ne 0 \\ {b} & \text{{otherwise}} \end{{cases}}",
+}
 
 
 def _latex(expr: Expr) -> tuple[str, int]:
@@ -116,32 +129,16 @@ def _latex(expr: Expr) -> tuple[str, int]:
     if isinstance(expr, Name):
         return latex_name(expr.id), _ATOM
     op, args = expr.op, [_latex(a) for a in expr.args]
-    if op == "add":
-        return f"{_lwrap(args[0], _ADD)} + {_lwrap(args[1], _ADD + 1)}", _ADD
-    if op == "sub":
-        return f"{_lwrap(args[0], _ADD)} - {_lwrap(args[1], _ADD + 1)}", _ADD
-    if op == "mul":
-        return rf"{_lwrap(args[0], _MUL)} \cdot {_lwrap(args[1], _MUL + 1)}", _MUL
-    if op == "div":
-        return rf"\frac{{{args[0][0]}}}{{{args[1][0]}}}", _ATOM
+    if op in _LATEX_INFIX:
+        symbol, level = _LATEX_INFIX[op]
+        return f"{_lwrap(args[0], level)} {symbol} {_lwrap(args[1], level + 1)}", level
+    if op in _LATEX_ATOMS:
+        return _LATEX_ATOMS[op](*(text for text, _ in args)), _ATOM
     if op == "pow":
         return f"{_lwrap(args[0], _ATOM)}^{{{args[1][0]}}}", _POW
-    if op == "neg":
-        return f"-{_lwrap(args[0], _UNARY)}", _UNARY
-    if op in _LATEX_CMP:
-        return rf"\left[{args[0][0]} {_LATEX_CMP[op]} {args[1][0]}\right]", _ATOM
-    if op == "where":
-        c, a, b = (t for t, _ in args)
-        return rf"\begin{{cases}} {a} & {c} \ne 0 \\ {b} & \text{{otherwise}} \end{{cases}}", _ATOM
-    if op == "sqrt":
-        return rf"\sqrt{{{args[0][0]}}}", _ATOM
-    if op == "rsqrt":
-        return rf"\frac{{1}}{{\sqrt{{{args[0][0]}}}}}", _ATOM
-    if op == "abs":
-        return rf"\left|{args[0][0]}\right|", _ATOM
     if op == "square":
         return f"{_lwrap(args[0], _ATOM)}^{{2}}", _POW
-    if op == "norm":
-        return rf"\left\lVert {args[0][0]} \right\rVert_2", _ATOM
+    if op == "neg":
+        return f"-{_lwrap(args[0], _UNARY)}", _UNARY
     name = _LATEX_FUNCS.get(op, rf"\operatorname{{{op}}}")
     return rf"{name}\left({', '.join(t for t, _ in args)}\right)", _ATOM
