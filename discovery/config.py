@@ -1,68 +1,226 @@
-"""Run configuration: presets, a TOML file, command-line overrides, validation.
+"""Run configuration: typed sections, presets, a TOML file, overrides, validation.
 
-A config is plain data (sections of scalars and lists), validated before
-anything runs: unknown keys, wrong types and unknown tasks are errors that
-name the key and say what is allowed.
+A ``Config`` is five frozen sections (``run``, ``tasks``, ``protocol``,
+``evaluation``, ``coevolution``), each validated when it is built: unknown
+keys, wrong types and unknown tasks are errors that name the key and say
+what is allowed. Facts derived from several keys (does this run evolve
+architectures?) are properties, decided here once.
+
+Example::
+
+    cfg = config.load(preset="quick", **{"run.seed": 1})
+    cfg.run.generations, cfg.tasks.search, cfg.evolves_architectures
+    text = config.dumps(cfg); config.loads(text) == cfg
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import math
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 import dsl
-from discovery import scoring, tasks
-from discovery.search.architectures import n_params as architecture_params
+from discovery import tasks
 from discovery.tasks import Architecture
+from discovery.training import scoring
 
 MODES = ("regularized", "mu_plus_lambda")
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
 BACKENDS = ("inprocess", "ray")
 PATHS = ("auto", "interpreter", "native")
+MAX_SEED = 2**32 - 1  # JAX PRNG seeds are uint32
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "run": {
-        "name": "run",
-        "seed": 0,
-        "generations": 10,
-        "population": 16,  # population size; also children bred per generation
-        "mode": "regularized",
-        "tournament": 4,
-        "crossover_prob": 0.2,
-        "warm_start": ["adam"],  # library rules; [] starts from random rules
-        "restart_every": 0,  # generations between restarts from the best (0: never)
-    },
-    "tasks": {
-        "search": ["quadratic_ill", "mf_k4", "mnist1d_mlp"],
-        "held_out": ["mf_k1", "rosenbrock", "mnist1d_cnn"],
-        "size": "small",
-    },
-    "protocol": {
-        "learning_rates": list(scoring.DEFAULT_LEARNING_RATES),
-        "seeds": [0, 1],
-        "steps": 100,
-        "held_out_steps": 300,
-    },
-    "evaluation": {
-        "path": "auto",  # auto: the cost model picks interpreter or native per task
-        "hurdle": 1.0,  # log10 ratio vs Adam on the first task above which a candidate stops
-        "hall_of_fame": 10,
-        "backend": "inprocess",  # or "ray": actors on a Ray cluster (pip install '.[ray]')
-        "address": "",  # ray only: "" starts a local cluster, "auto" or "HOST:PORT" joins one
-    },
-    "coevolution": {
-        "mode": "rules",  # rules | architectures (rule held fixed) | joint
-        "fixed_rule": "adam",  # the rule held fixed in "architectures" mode
-        "start_architectures": "default",  # "default" (the family default) or "varied"
-        "param_budget": 20000,  # no architecture may have more parameters
-        "architecture_prob": 0.5,  # joint: share of children varying the architecture
-    },
+
+def _spec(default, kinds, predicate: Callable[[Any], bool] | None, allowed: str):
+    """A field whose value must be one of ``kinds`` and pass ``predicate`` (else: ``allowed``)."""
+    return dataclasses.field(default=default, metadata={"check": (kinds, predicate, allowed)})
+
+
+def _is(kinds, value) -> bool:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+def _list_of(kinds, predicate=lambda _: True):
+    return lambda xs: all(_is(kinds, x) and predicate(x) for x in xs)
+
+
+def _finite(x) -> bool:
+    return math.isfinite(x)
+
+
+class _Section:
+    """Validates every field against its spec, then turns lists into tuples (frozen, hashable)."""
+
+    NAME = ""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            kinds, predicate, allowed = f.metadata["check"]
+            value = getattr(self, f.name)
+            if kinds is list and isinstance(value, tuple):
+                value = list(value)
+            if not _is(kinds, value) or (predicate is not None and not predicate(value)):
+                raise ValueError(f"[{self.NAME}] {f.name} = {value!r} is invalid: expected {allowed}")
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        self.check()
+
+    def check(self) -> None:
+        """Rules that relate several keys of the section."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings(_Section):
+    NAME = "run"
+    name: str = _spec("run", str, lambda s: 0 < len(s) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", s),
+                      "1 to 64 letters, digits, '-' or '_'")
+    seed: int = _spec(0, int, lambda x: 0 <= x <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
+    generations: int = _spec(10, int, lambda x: x >= 1, "an integer >= 1")
+    population: int = _spec(16, int, lambda x: x >= 2, "an integer >= 2")
+    mode: str = _spec("regularized", str, lambda x: x in MODES, f"one of {MODES}")
+    tournament: int = _spec(4, int, lambda x: x >= 1, "an integer between 1 and the population size")
+    crossover_prob: float = _spec(0.2, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
+    warm_start: tuple[str, ...] = _spec(
+        ("adam",), list, _list_of(str, lambda n: n in dsl.library.names()),
+        f"a list of library rules from {dsl.library.names()}")
+    restart_every: int = _spec(0, int, lambda x: x >= 0, "an integer >= 0")
+
+    def check(self) -> None:
+        if self.tournament > self.population:
+            raise ValueError(f"[run] tournament = {self.tournament} is invalid: expected an integer "
+                             "between 1 and the population size")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSettings(_Section):
+    NAME = "tasks"
+    search: tuple[str, ...] = _spec(("quadratic_ill", "mf_k4", "mnist1d_mlp"), list,
+                                    _list_of(str, lambda n: n in tasks.names()),
+                                    f"task names from {tasks.names()}")
+    held_out: tuple[str, ...] = _spec(("mf_k1", "rosenbrock", "mnist1d_cnn"), list,
+                                      _list_of(str, lambda n: n in tasks.names()),
+                                      f"task names from {tasks.names()}")
+    size: str = _spec("small", str, lambda s: s in ("small", "default"), "'small' or 'default'")
+
+    def check(self) -> None:
+        if not self.search:
+            raise ValueError("[tasks] search is empty: list at least one task")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolSettings(_Section):
+    NAME = "protocol"
+    learning_rates: tuple[float, ...] = _spec(
+        scoring.DEFAULT_LEARNING_RATES, list, _list_of((int, float), lambda x: _finite(x) and x > 0),
+        "a non-empty list of positive, finite numbers")
+    seeds: tuple[int, ...] = _spec((0, 1), list, _list_of(int, lambda x: 0 <= x <= MAX_SEED),
+                                   f"a list of integers in [0, {MAX_SEED}]")
+    steps: int = _spec(100, int, lambda x: x >= 1, "an integer >= 1")
+    held_out_steps: int = _spec(300, int, lambda x: x >= 1, "an integer >= 1")
+
+    def check(self) -> None:
+        if not self.learning_rates or not self.seeds:
+            raise ValueError("[protocol] learning_rates and seeds must not be empty")
+
+    def training(self, held_out: bool = False) -> scoring.Protocol:
+        """The training protocol of the search tasks, or of the held-out tasks."""
+        return scoring.Protocol(learning_rates=tuple(float(x) for x in self.learning_rates),
+                                seeds=tuple(self.seeds),
+                                steps=self.held_out_steps if held_out else self.steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationSettings(_Section):
+    NAME = "evaluation"
+    path: str = _spec("auto", str, lambda x: x in PATHS, f"one of {PATHS}")
+    hurdle: float = _spec(1.0, (int, float), _finite, "a finite number (log10 ratio vs Adam)")
+    hall_of_fame: int = _spec(10, int, lambda x: x >= 1, "an integer >= 1")
+    backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
+    address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
+                         "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
+
+    def check(self) -> None:
+        if self.address and self.backend != "ray":
+            raise ValueError(f"[evaluation] address = {self.address!r} needs backend = 'ray'")
+
+
+@dataclasses.dataclass(frozen=True)
+class CoevolutionSettings(_Section):
+    NAME = "coevolution"
+    mode: str = _spec("rules", str, lambda x: x in COEVOLUTION_MODES, f"one of {COEVOLUTION_MODES}")
+    fixed_rule: str = _spec("adam", str, lambda n: n in dsl.library.names(),
+                            f"a library rule from {dsl.library.names()}")
+    start_architectures: str = _spec("default", str, lambda x: x in ("default", "varied"),
+                                     "'default' or 'varied'")
+    param_budget: int = _spec(20000, int, lambda x: x >= 1000, "an integer >= 1000")
+    architecture_prob: float = _spec(0.5, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
+
+    @property
+    def evolves_architectures(self) -> bool:
+        """Candidates are (rule, architecture) pairs scored by held-out loss."""
+        return self.mode != "rules"
+
+    @property
+    def evolves_rules(self) -> bool:
+        return self.mode != "architectures"
+
+    def check(self) -> None:
+        default_size = Architecture().n_params()
+        if self.evolves_architectures and self.start_architectures == "default" and (
+                default_size > self.param_budget):
+            raise ValueError(f"[coevolution] param_budget = {self.param_budget} is below the default "
+                             f"architecture's {default_size} parameters: raise it or start 'varied'")
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "run": RunSettings, "tasks": TaskSettings, "protocol": ProtocolSettings,
+    "evaluation": EvaluationSettings, "coevolution": CoevolutionSettings,
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A whole run's configuration: one typed, validated section per TOML table."""
+
+    run: RunSettings = dataclasses.field(default_factory=RunSettings)
+    tasks: TaskSettings = dataclasses.field(default_factory=TaskSettings)
+    protocol: ProtocolSettings = dataclasses.field(default_factory=ProtocolSettings)
+    evaluation: EvaluationSettings = dataclasses.field(default_factory=EvaluationSettings)
+    coevolution: CoevolutionSettings = dataclasses.field(default_factory=CoevolutionSettings)
+
+    @property
+    def evolves_architectures(self) -> bool:
+        """True for co-evolution (modes "architectures" and "joint"): candidates are pairs."""
+        return self.coevolution.evolves_architectures
+
+    @property
+    def evolves_rules(self) -> bool:
+        return self.coevolution.evolves_rules
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain nested data (TOML tables): ``{section: {key: value}}``."""
+        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping, where: str = "") -> Config:
+        """Defaults overridden by ``data`` (``{section: {key: value}}``); unknown keys are errors."""
+        merged = merge(cls().to_dict(), data, where)
+        return cls(**{name: SECTIONS[name](**values) for name, values in merged.items()})
+
+    def replace(self, **dotted) -> Config:
+        """A copy with ``section.key`` values replaced, validated: ``cfg.replace(**{"run.seed": 2})``."""
+        return Config.from_dict(merge(self.to_dict(), _nested(dotted)))
+
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
@@ -82,131 +240,57 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def merge(base: dict, override: dict, where: str = "") -> dict:
-    """``base`` with ``override`` applied section by section; unknown keys are errors."""
-    out = copy.deepcopy(base)
-    for section, values in override.items():
-        if section not in DEFAULTS:
-            raise ValueError(f"unknown config section [{section}]{where}; sections: {list(DEFAULTS)}")
-        if not isinstance(values, dict):
-            raise ValueError(f"config section [{section}]{where} must be a table")
+def merge(base: Mapping, override: Mapping, where: str = "") -> dict:
+    """``base`` with ``override`` applied section by section; unknown sections or keys are errors."""
+    out = {name: dict(values) for name, values in base.items()}
+    for name, values in override.items():
+        if name not in SECTIONS:
+            raise ValueError(f"unknown config section [{name}]{where}; sections: {list(SECTIONS)}")
+        if not isinstance(values, Mapping):
+            raise ValueError(f"config section [{name}]{where} must be a table")
+        keys = [f.name for f in dataclasses.fields(SECTIONS[name])]
         for key, value in values.items():
-            if key not in DEFAULTS[section]:
-                raise ValueError(
-                    f"unknown key '{key}' in [{section}]{where}; keys: {list(DEFAULTS[section])}"
-                )
-            out[section][key] = value
+            if key not in keys:
+                raise ValueError(f"unknown key '{key}' in [{name}]{where}; keys: {keys}")
+            out.setdefault(name, {})[key] = value
     return out
 
 
-def load(path: str | Path | None = None, preset: str | None = None, **overrides) -> dict:
+def _nested(dotted: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in dotted.items():
+        section, _, key = name.partition(".")
+        nested.setdefault(section, {})[key] = value
+    return nested
+
+
+def load(path: str | Path | None = None, preset: str | None = None, **overrides) -> Config:
     """Defaults, then ``preset``, then the TOML file, then ``overrides`` (``section.key`` names)."""
-    config = copy.deepcopy(DEFAULTS)
+    data = Config().to_dict()
     if preset is not None:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
-        config = merge(config, PRESETS[preset])
+        data = merge(data, PRESETS[preset])
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: invalid TOML: {e}") from None
-        config = merge(config, data, f" of {path}")
-    nested: dict[str, dict] = {}
-    for dotted, value in overrides.items():
-        section, _, key = dotted.partition(".")
-        nested.setdefault(section, {})[key] = value
-    config = merge(config, nested)
-    validate(config)
-    return config
+        data = merge(data, _toml(path.read_text(), str(path)), f" of {path}")
+    return Config.from_dict(merge(data, _nested(overrides)))
 
 
-def _check(config: dict, section: str, key: str, kind, predicate=None, allowed: str = "") -> None:
-    value = config[section][key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-    if not ok or (predicate is not None and not predicate(value)):
-        raise ValueError(f"[{section}] {key} = {value!r} is invalid: expected {allowed}")
-
-
-def _list_of(kind, predicate=lambda _: True):
-    return lambda xs: all(isinstance(x, kind) and not isinstance(x, bool) and predicate(x) for x in xs)
-
-
-def validate(config: dict) -> None:
-    """Raise ValueError naming the first bad key; return None if the config is usable."""
-    _check(config, "run", "name", str, lambda s: s.replace("-", "").replace("_", "").isalnum(),
-           "letters, digits, '-' or '_'")
-    _check(config, "run", "seed", int, lambda x: x >= 0, "an integer >= 0")
-    _check(config, "run", "generations", int, lambda x: x >= 1, "an integer >= 1")
-    _check(config, "run", "population", int, lambda x: x >= 2, "an integer >= 2")
-    _check(config, "run", "mode", str, lambda x: x in MODES, f"one of {MODES}")
-    _check(config, "run", "tournament", int, lambda x: 1 <= x <= config["run"]["population"],
-           "an integer between 1 and the population size")
-    _check(config, "run", "crossover_prob", (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
-    _check(config, "run", "warm_start", list, _list_of(str, lambda n: n in dsl.library.names()),
-           f"a list of library rules from {dsl.library.names()}")
-    _check(config, "run", "restart_every", int, lambda x: x >= 0, "an integer >= 0")
-    known = tasks.names()
-    for key in ("search", "held_out"):
-        _check(config, "tasks", key, list, _list_of(str, lambda n: n in known), f"task names from {known}")
-    if not config["tasks"]["search"]:
-        raise ValueError("[tasks] search is empty: list at least one task")
-    _check(config, "tasks", "size", str, lambda s: s in ("small", "default"), "'small' or 'default'")
-    _check(config, "protocol", "learning_rates", list, _list_of((int, float), lambda x: x > 0),
-           "a non-empty list of positive numbers")
-    _check(config, "protocol", "seeds", list, _list_of(int, lambda x: x >= 0), "a list of integers >= 0")
-    if not config["protocol"]["learning_rates"] or not config["protocol"]["seeds"]:
-        raise ValueError("[protocol] learning_rates and seeds must not be empty")
-    _check(config, "protocol", "steps", int, lambda x: x >= 1, "an integer >= 1")
-    _check(config, "protocol", "held_out_steps", int, lambda x: x >= 1, "an integer >= 1")
-    _check(config, "evaluation", "path", str, lambda x: x in PATHS, f"one of {PATHS}")
-    _check(config, "evaluation", "hurdle", (int, float), None, "a number (log10 ratio vs Adam)")
-    _check(config, "evaluation", "hall_of_fame", int, lambda x: x >= 1, "an integer >= 1")
-    _check(config, "evaluation", "backend", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
-    _check(config, "evaluation", "address", str,
-           lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
-           "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
-    if config["evaluation"]["address"] and config["evaluation"]["backend"] != "ray":
-        raise ValueError(f"[evaluation] address = {config['evaluation']['address']!r} needs backend = 'ray'")
-    _check(config, "coevolution", "mode", str, lambda x: x in COEVOLUTION_MODES,
-           f"one of {COEVOLUTION_MODES}")
-    _check(config, "coevolution", "fixed_rule", str, lambda n: n in dsl.library.names(),
-           f"a library rule from {dsl.library.names()}")
-    _check(config, "coevolution", "start_architectures", str, lambda x: x in ("default", "varied"),
-           "'default' or 'varied'")
-    _check(config, "coevolution", "param_budget", int, lambda x: x >= 1000, "an integer >= 1000")
-    _check(config, "coevolution", "architecture_prob", (int, float), lambda x: 0 <= x <= 1,
-           "a number in [0, 1]")
-    coevo = config["coevolution"]
-    default_size = architecture_params(Architecture())
-    if coevo["mode"] != "rules" and coevo["start_architectures"] == "default" and (
-            default_size > coevo["param_budget"]):
-        raise ValueError(f"[coevolution] param_budget = {coevo['param_budget']} is below the default "
-                         f"architecture's {default_size} parameters: raise it or start 'varied'")
-
-
-def protocol(config: dict, held_out: bool = False) -> scoring.Protocol:
-    p = config["protocol"]
-    return scoring.Protocol(
-        learning_rates=tuple(float(x) for x in p["learning_rates"]),
-        seeds=tuple(p["seeds"]),
-        steps=p["held_out_steps"] if held_out else p["steps"],
-    )
-
-
-def dumps(config: dict) -> str:
-    return tomli_w.dumps(config)
-
-
-def loads(text: str, where: str = "config") -> dict:
+def _toml(text: str, where: str) -> dict:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{where}: invalid TOML: {e}") from None
-    config = merge(DEFAULTS, data, f" of {where}")
-    validate(config)
-    return config
+
+
+def dumps(config: Config) -> str:
+    """The config as TOML text (every key, resolved)."""
+    return tomli_w.dumps(config.to_dict())
+
+
+def loads(text: str, where: str = "config") -> Config:
+    """Inverse of ``dumps``; ``where`` names the source in error messages."""
+    return Config.from_dict(_toml(text, where), f" of {where}")

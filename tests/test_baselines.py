@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from discovery import baselines, cli, evaluate, scoring, tasks
+from discovery import cli, tasks
+from discovery.analysis import baselines
+from discovery.training import scoring, trainer
 
 TASKS = ["mf_k1", "mnist1d_mlp"]  # one non-deep, one deep
 OPTIMIZERS = ["adam", "sgd"]
@@ -30,7 +32,7 @@ def test_table_shape_ranks_and_scores_match_a_direct_evaluation(table):
             base = baselines.OPTIMIZERS[opt]
             grid = PROTOCOL.grid_with(base.default_lr)
             direct = scoring.score(
-                evaluate.train(base.factory, task, grid, PROTOCOL.seeds, PROTOCOL.steps),
+                trainer.train(base.factory, task, grid, PROTOCOL.seeds, PROTOCOL.steps),
                 base.default_lr,
             )
             assert table.scores[task_name][opt] == direct

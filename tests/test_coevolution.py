@@ -6,9 +6,10 @@ import msgpack
 import pytest
 
 import dsl
-from discovery import config, hypothesis, runs
+from discovery import config, runs
+from discovery.experiments import adam_hypothesis
+from discovery.records import decode_candidate, encode_candidate
 from discovery.search import architectures
-from discovery.search.engine import decode_candidate, encode_candidate
 from discovery.tasks import Architecture, from_architecture, n_params
 
 COEVO = {
@@ -32,8 +33,8 @@ def test_architecture_variation_respects_the_budget_and_is_deterministic():
     seen = set()
     for _ in range(200):
         arch, what = architectures.mutate(arch, rng, 3000)
-        assert architectures.n_params(arch) <= 3000 and what.startswith("arch")
-        seen.add(architectures.key(arch))
+        assert arch.n_params() <= 3000 and what.startswith("arch")
+        seen.add(arch.key())
     assert len(seen) > 20
     a, b = Architecture(depth=1, width=8), Architecture(depth=3, width=16, activation="tanh")
     child, _ = architectures.crossover(a, b, random.Random(1), 10_000)
@@ -45,7 +46,7 @@ def test_architecture_variation_respects_the_budget_and_is_deterministic():
 
 def test_parameter_count_matches_the_built_task():
     for arch in (Architecture(), Architecture(depth=0), Architecture(depth=3, width=16, norm="layernorm")):
-        assert architectures.n_params(arch) == n_params(from_architecture(arch))
+        assert arch.n_params() == n_params(from_architecture(arch))
 
 
 def test_pairs_travel_as_plain_data():
@@ -66,15 +67,15 @@ def joint_run(tmp_path_factory):
 
 def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
     result, cfg = joint_run
-    assert all(r["architecture"] for r in result.population)
-    assert {dsl.from_dict(r["rule"]).name for r in result.population} <= {"adam", "signum"}
+    assert all(r.architecture for r in result.population)
+    assert {r.rule.name for r in result.population} <= {"adam", "signum"}
     best = result.hall_of_fame[0]
-    assert best["tasks"]["architecture"]["accuracy"] >= 0 and "test_loss" in best["tasks"]["architecture"]
-    assert architectures.n_params(Architecture.from_dict(best["architecture"])) <= 8000
+    assert best.tasks["architecture"].accuracy >= 0 and best.tasks["architecture"].test_loss > 0
+    assert best.architecture.n_params() <= 8000
     assert "test loss" in runs.report(result)
     partial = runs.run(cfg, out=tmp_path, progress=False, stop_after=1)
     resumed = runs.run(resume=partial.path, progress=False)
-    key = lambda run: [(r["fingerprint"], r["fitness"]) for r in run.hall_of_fame]
+    key = lambda run: [(r.fingerprint, r.fitness) for r in run.hall_of_fame]
     assert key(resumed) == key(result)
 
 
@@ -82,8 +83,8 @@ def test_architectures_mode_keeps_the_rule_fixed(tmp_path):
     cfg = config.load(**{**COEVO, "coevolution.mode": "architectures", "coevolution.fixed_rule": "momentum",
                          "run.population": 3, "run.generations": 1})
     result = runs.run(cfg, out=tmp_path, progress=False)
-    assert {r["rule"]["name"] for r in result.population} == {"momentum"}
-    archs = {architectures.key(Architecture.from_dict(r["architecture"])) for r in result.population}
+    assert {r.rule.name for r in result.population} == {"momentum"}
+    archs = {r.architecture.key() for r in result.population}
     assert len(archs) > 1
 
 
@@ -106,18 +107,18 @@ def _seed_result(seed, rank_a, rank_c, sim_b, gain_b):
 
 def test_verdicts_follow_the_stated_rules():
     supported = [_seed_result(s, 1, 6, 0.5, -0.2) for s in range(3)]
-    v = hypothesis.verdicts(supported)
+    v = adam_hypothesis.verdicts(supported)
     assert v["P1"]["verdict"] == "supported" and v["P2"]["verdict"] == "supported"
     contradicted = [_seed_result(s, 5, 3, 0.99, 0.1) for s in range(3)]
-    v = hypothesis.verdicts(contradicted)
+    v = adam_hypothesis.verdicts(contradicted)
     assert v["P1"]["verdict"] == "contradicted" and v["P2"]["verdict"] == "contradicted"
     mixed = [_seed_result(0, 3, 4, 0.5, -0.2), _seed_result(1, 3, 4, 0.99, 0.1), _seed_result(2, 3, 4, 0.9, 0.01)]
-    v = hypothesis.verdicts(mixed)
+    v = adam_hypothesis.verdicts(mixed)
     assert v["P1"]["verdict"] == "inconclusive" and v["P2"]["verdict"] == "inconclusive"
-    rows = hypothesis.table(supported)
+    rows = adam_hypothesis.table(supported)
     assert rows[1]["gain_vs_tuned_adam"]["median"] == pytest.approx(-0.2)
-    assert "P1: supported" in hypothesis.markdown({"preset": "x", "seeds": supported, "seconds": 1.0,
-                                                   "table": rows, "verdicts": v | hypothesis.verdicts(supported)})
+    assert "P1: supported" in adam_hypothesis.markdown({"preset": "x", "seeds": supported, "seconds": 1.0,
+                                                   "table": rows, "verdicts": v | adam_hypothesis.verdicts(supported)})
 
 
 def test_hypothesis_cli_errors(tmp_path, capsys):
@@ -132,13 +133,14 @@ def test_hypothesis_cli_errors(tmp_path, capsys):
 
 
 def test_inspect_shows_the_architecture_of_each_entry(joint_run, capsys):
-    from discovery import cli, inspect
+    from discovery import cli
+    from discovery.analysis import inspection
 
     result, _ = joint_run
-    rows = inspect.table(result)
-    assert all(row["architecture"] for row in rows)
+    rows = inspection.table(result)
+    assert all(row.architecture for row in rows)
     assert cli.main(["inspect", str(result.path)]) == 0
     out = capsys.readouterr().out
-    assert "co-evolution" in out and f"[{rows[0]['architecture']}]" in out
+    assert "co-evolution" in out and f"[{rows[0].architecture}]" in out
     assert cli.main(["inspect", str(result.path), "--rule", "1"]) == 0
-    assert f"architecture: {rows[0]['architecture']}" in capsys.readouterr().out
+    assert f"architecture: {rows[0].architecture}" in capsys.readouterr().out

@@ -5,7 +5,8 @@ import optax
 import pytest
 
 import dsl
-from discovery import evaluate, scoring, tasks
+from discovery import tasks
+from discovery.training import scoring, trainer
 
 LRS = (1e-3, 1e-2, 1e-1, 1.0)
 SEEDS = (0, 1)
@@ -18,8 +19,8 @@ def quadratic():
 
 
 def test_rule_through_interpreter_equals_optax(quadratic):
-    ours = evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
-    ref = evaluate.train(optax.adam, quadratic, LRS, SEEDS, STEPS)
+    ours = trainer.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
+    ref = trainer.train(optax.adam, quadratic, LRS, SEEDS, STEPS)
     np.testing.assert_allclose(ours.final_loss, ref.final_loss, rtol=1e-5)
     np.testing.assert_allclose(ours.curves, ref.curves, rtol=1e-5)
     assert ours.curves.shape == (len(LRS), len(SEEDS), STEPS)
@@ -27,17 +28,17 @@ def test_rule_through_interpreter_equals_optax(quadratic):
 
 
 def test_a_new_rule_trains_without_compiling(quadratic):
-    evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
+    trainer.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, STEPS)
     fresh = dsl.parse("def fresh(k=0.5):\n    m = k * m + sign(g) * abs(g) ** 0.5\n    return m\n")
     with dsl.count_compilations() as compiles:
-        result = evaluate.train(fresh, quadratic, LRS, SEEDS, STEPS, k=0.7)
-        evaluate.train(dsl.library.get("lion"), quadratic, LRS, SEEDS, STEPS)
+        result = trainer.train(fresh, quadratic, LRS, SEEDS, STEPS, k=0.7)
+        trainer.train(dsl.library.get("lion"), quadratic, LRS, SEEDS, STEPS)
     assert compiles.count == 0
     assert np.isfinite(result.value).all()
 
 
 def test_divergence_is_scored_not_raised(quadratic):
-    result = evaluate.train(optax.sgd, quadratic, (1e-3, 10.0), SEEDS, STEPS)
+    result = trainer.train(optax.sgd, quadratic, (1e-3, 10.0), SEEDS, STEPS)
     assert not result.diverged[0].any() and result.diverged[1].all()
     np.testing.assert_allclose(result.value[1], result.initial_loss[1] - quadratic.f_star)
     s = scoring.score(result)
@@ -47,15 +48,15 @@ def test_divergence_is_scored_not_raised(quadratic):
 
 def test_nan_rule_is_marked_diverged(quadratic):
     nan_rule = dsl.parse("def bad():\n    return log(g - 1e9)\n")
-    result = evaluate.train(nan_rule, quadratic, LRS, SEEDS, 5)
+    result = trainer.train(nan_rule, quadratic, LRS, SEEDS, 5)
     assert result.diverged.all()
     np.testing.assert_allclose(result.value, result.initial_loss - quadratic.f_star)
 
 
 def test_training_is_deterministic_per_seed():
     task = tasks.get("mnist1d_mlp", "small")
-    a = evaluate.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
-    b = evaluate.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
+    a = trainer.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
+    b = trainer.train(dsl.library.get("signum"), task, (1e-2,), (0, 1), 20)
     np.testing.assert_array_equal(a.curves, b.curves)
     assert not np.array_equal(a.curves[0, 0], a.curves[0, 1])
     assert set(a.metrics) == {"test_loss", "accuracy"}
@@ -64,11 +65,11 @@ def test_training_is_deterministic_per_seed():
 
 def test_bad_arguments(quadratic):
     with pytest.raises(ValueError, match="steps"):
-        evaluate.train(optax.sgd, quadratic, LRS, SEEDS, 0)
+        trainer.train(optax.sgd, quadratic, LRS, SEEDS, 0)
     with pytest.raises(ValueError, match="at least one"):
-        evaluate.train(optax.sgd, quadratic, (), SEEDS, 5)
+        trainer.train(optax.sgd, quadratic, (), SEEDS, 5)
     with pytest.raises(dsl.DSLError, match="no hyper-parameter"):
-        evaluate.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, 5, beta=3)
+        trainer.train(dsl.library.get("adam"), quadratic, LRS, SEEDS, 5, beta=3)
     with pytest.raises(ValueError, match="positive"):
         scoring.Protocol(learning_rates=(0.0, 1.0))
 
@@ -76,7 +77,7 @@ def test_bad_arguments(quadratic):
 def _fake_result(values, lrs=(1e-3, 1e-2, 1e-1), f_star=None, diverged=None):
     values = np.asarray(values, np.float64)
     initial = np.full_like(values, 10.0)
-    return evaluate.TrainResult(
+    return trainer.TrainResult(
         task="fake", learning_rates=np.asarray(lrs), seeds=np.arange(values.shape[1]), steps=1,
         curves=values[..., None], initial_loss=initial, final_loss=values, metrics={},
         diverged=np.zeros(values.shape, bool) if diverged is None else diverged, f_star=f_star,
@@ -107,26 +108,26 @@ def test_ratios_against_adam_and_ranks():
 
 def test_native_path_matches_interpreter_and_reuses_structure(quadratic):
     adam = dsl.library.get("adam")
-    interp = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS)
-    native = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="native")
+    interp = trainer.train(adam, quadratic, LRS, SEEDS, STEPS)
+    native = trainer.train(adam, quadratic, LRS, SEEDS, STEPS, path="native")
     np.testing.assert_allclose(native.final_loss, interp.final_loss, rtol=5e-5)
     with dsl.count_compilations() as compiles:
-        child = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="native", b1=0.8, eps=1e-6)
+        child = trainer.train(adam, quadratic, LRS, SEEDS, STEPS, path="native", b1=0.8, eps=1e-6)
     assert compiles.count == 0
-    ref = evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, b1=0.8, eps=1e-6)
+    ref = trainer.train(adam, quadratic, LRS, SEEDS, STEPS, b1=0.8, eps=1e-6)
     np.testing.assert_allclose(child.final_loss, ref.final_loss, rtol=5e-5)
     with pytest.raises(ValueError, match="unknown path"):
-        evaluate.train(adam, quadratic, LRS, SEEDS, STEPS, path="gpu")
+        trainer.train(adam, quadratic, LRS, SEEDS, STEPS, path="gpu")
 
 
 def test_compiled_trainers_are_bounded_least_recently_used_first(monkeypatch, quadratic):
-    monkeypatch.setattr(evaluate, "MAX_COMPILED", 2)
+    monkeypatch.setattr(trainer, "MAX_COMPILED", 2)
     adam = dsl.library.get("adam")
-    first = evaluate.train(adam, quadratic, LRS, SEEDS, 7)
-    evaluate.train(adam, quadratic, LRS, SEEDS, 8)
-    evaluate.train(adam, quadratic, LRS, SEEDS, 9)  # evicts the 7-step trainer
-    assert len(evaluate._COMPILED) <= 2
+    first = trainer.train(adam, quadratic, LRS, SEEDS, 7)
+    trainer.train(adam, quadratic, LRS, SEEDS, 8)
+    trainer.train(adam, quadratic, LRS, SEEDS, 9)  # evicts the 7-step trainer
+    assert len(trainer._COMPILED) <= 2
     with dsl.count_compilations() as compiles:
-        again = evaluate.train(adam, quadratic, LRS, SEEDS, 7)
+        again = trainer.train(adam, quadratic, LRS, SEEDS, 7)
     assert compiles.count >= 1  # it was evicted, so it compiles again, with the same result
     np.testing.assert_array_equal(again.final_loss, first.final_loss)

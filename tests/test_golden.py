@@ -12,7 +12,7 @@ from pathlib import Path
 
 import discovery
 import dsl
-from discovery import export
+from discovery.analysis import export
 from tests.tiny import tiny
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_run.json"
@@ -21,14 +21,14 @@ GOLDEN = Path(__file__).parent / "golden" / "tiny_run.json"
 def snapshot(run) -> dict:
     return {
         "hall_of_fame": [
-            {"rule": r["rule"], "fitness": r["fitness"], "key": r["key"],
-             "tasks": {t: v["ratio"] for t, v in r["tasks"].items()},
-             "held_out": r["held_out"]["fitness"] if r.get("held_out") else None}
-            for r in run.hall_of_fame
+            {"rule": dsl.to_dict(c.rule), "fitness": c.fitness, "key": c.key,
+             "tasks": {t: v.ratio for t, v in c.tasks.items()},
+             "held_out": c.held_out.fitness if c.held_out else None}
+            for c in run.hall_of_fame
         ],
         "best_per_generation": [r["best"] for r in run.logbook],
         "export_rank1": export.render(dsl.simplify(run.rule(1)), "py", "golden",
-                                      lr=export.recommended_lr(run.hall_of_fame[0])).decode(),
+                                      lr=export.recommended_lr(run.candidate(1))).decode(),
     }
 
 

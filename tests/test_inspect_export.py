@@ -16,8 +16,9 @@ import optax
 import pytest
 
 import dsl
-from discovery import cli, codegen, config, export, inspect, runs
-from discovery.search.engine import pareto_front
+from discovery import cli, codegen, config, runs
+from discovery.analysis import export, inspection, plots
+from discovery.records import pareto_front
 from tests.tiny import TINY
 
 # Every operator family: reductions, comparisons, conditionals, clip, and functions of
@@ -51,25 +52,25 @@ def one_line_error(capsys, command: str) -> str:
 
 
 def test_table_marks_the_pareto_front_and_recommends_a_simple_rule(tiny_run, capsys):
-    rows = inspect.table(tiny_run)
+    rows = inspection.table(tiny_run)
     hall = tiny_run.hall_of_fame
-    assert [r["rank"] for r in rows] == list(range(1, len(hall) + 1)) and len(hall) >= 3
-    assert [r["fitness"] for r in rows] == sorted(r["fitness"] for r in rows)
-    assert {r["id"] for r in rows if r["pareto"]} == {r["id"] for r in pareto_front(hall)}
-    assert all(r["held_out"] == h["held_out"]["fitness"] for r, h in zip(rows, hall))
-    assert rows[0]["robust"] == pytest.approx(np.mean([t["robust_ratio"] for t in hall[0]["tasks"].values()]))
-    [pick] = [r for r in rows if r["pick"]]
-    budget = inspect.PICK_BUDGET * min(r["complexity"] for r in rows if r["pareto"])
-    eligible = [r for r in rows if r["complexity"] <= budget]
-    assert pick["complexity"] <= budget and pick["held_out"] == min(r["held_out"] for r in eligible)
+    assert [r.rank for r in rows] == list(range(1, len(hall) + 1)) and len(hall) >= 3
+    assert [r.fitness for r in rows] == sorted(r.fitness for r in rows)
+    assert {r.id for r in rows if r.pareto} == {r.id for r in pareto_front(hall)}
+    assert all(r.held_out == h.held_out.fitness for r, h in zip(rows, hall))
+    assert rows[0].robust == pytest.approx(np.mean([t.robust_ratio for t in hall[0].tasks.values()]))
+    [pick] = [r for r in rows if r.pick]
+    budget = inspection.PICK_BUDGET * min(r.complexity for r in rows if r.pareto)
+    eligible = [r for r in rows if r.complexity <= budget]
+    assert pick.complexity <= budget and pick.held_out == min(r.held_out for r in eligible)
 
     assert cli.main(["inspect", str(tiny_run.path), "--top", "2"]) == 0
     out = capsys.readouterr().out
     body = [line for line in out.splitlines() if line[:6].strip(" *>").isdigit()]
-    assert len(body) == 2 and hall[0]["fingerprint"] in body[0]
+    assert len(body) == 2 and hall[0].fingerprint in body[0]
     for line, row in zip(body, rows):
-        assert line[:2] == ("*" if row["pareto"] else " ") + (">" if row["pick"] else " ")
-    assert f"> recommended: rank {pick['rank']}" in out and "held-out tasks: rosenbrock" in out
+        assert line[:2] == ("*" if row.pareto else " ") + (">" if row.pick else " ")
+    assert f"> recommended: rank {pick.rank}" in out and "held-out tasks: rosenbrock" in out
 
 
 def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
@@ -78,11 +79,11 @@ def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
     best = tiny_run.hall_of_fame[0]
     simple = dsl.simplify(tiny_run.rule(1))
     assert simple.to_text().rstrip() in out and simple.to_latex() in out
-    for task, scores in best["tasks"].items():
-        assert f"search    {task:22} {scores['ratio']:+7.3f}" in out and f"{scores['tuned_lr']:9.3g}" in out
+    for task, scores in best.tasks.items():
+        assert f"search    {task:22} {scores.ratio:+7.3f}" in out and f"{scores.tuned_lr:9.3g}" in out
     assert "held-out  rosenbrock" in out
 
-    tree = inspect.lineage(tiny_run, 1)
+    tree = inspection.lineage(tiny_run, 1)
     log = {e["id"]: e for e in map(json.loads, (tiny_run.path / "log.jsonl").read_text().splitlines())
            if e["kind"] == "candidate"}
     node = tree
@@ -90,14 +91,14 @@ def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
         assert [p["id"] for p in node["parents"]] == log[node["id"]]["parents"]
         node = node["parents"][0]
     assert node["mutation"] == "warm start" and node["generation"] == 0
-    assert f"#{best['id']}  gen {best['generation']}" in out and "warm start" in out
+    assert f"#{best.id}  gen {best.generation}" in out and "warm start" in out
 
-    similarity = inspect.behaviour(simple)
+    similarity = inspection.behaviour(simple)
     assert set(similarity) == {"adam", "momentum", "lion"}
     for name, value in similarity.items():
         assert f"  {name:9} {value:+.2f}" in out and -1 <= value <= 1
-    assert inspect.behaviour(dsl.library.get("adam"))["adam"] == pytest.approx(1.0)
-    signum = inspect.behaviour(dsl.library.get("signum"), ("lion",))["lion"]
+    assert inspection.behaviour(dsl.library.get("adam"))["adam"] == pytest.approx(1.0)
+    signum = inspection.behaviour(dsl.library.get("signum"), ("lion",))["lion"]
     assert 0.5 < signum < 1.0  # both follow the sign of a momentum: alike, not the same
 
 
@@ -115,10 +116,10 @@ def test_a_running_run_is_inspected_read_only(tiny_run, tmp_path, capsys):
 
 def test_plots_are_written_into_the_run_folder(tiny_run, tmp_path, capsys):
     run = copy_run(tiny_run, tmp_path)
-    fig = run.plot("fitness")
+    fig = plots.figure(run, "fitness")
     assert fig.axes[0].get_xlabel() == "generation" and len(fig.axes[0].lines) == 3
     with pytest.raises(ValueError, match="unknown plot kind"):
-        run.plot("nope")
+        plots.figure(run, "nope")
     assert cli.main(["inspect", str(run.path), "--plots"]) == 0
     assert "wrote" in capsys.readouterr().out
     for name in ("fitness.png", "loss_curves.png", "lr_sensitivity.png"):
@@ -219,9 +220,9 @@ def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
     record = tiny_run.hall_of_fame[1]
     doc = ast.get_docstring(ast.parse(source))
     assert f"rank 2 of the hall of fame of run {tiny_run.path.name}" in doc
-    assert f"Search fitness {record['fitness']:+.3f}" in doc and "Held-out fitness" in doc
+    assert f"Search fitness {record.fitness:+.3f}" in doc and "Held-out fitness" in doc
     lr = export.recommended_lr(record)
-    assert lr == pytest.approx(np.exp(np.median(np.log([t["tuned_lr"] for t in record["tasks"].values()]))),
+    assert lr == pytest.approx(np.exp(np.median(np.log([t.tuned_lr for t in record.tasks.values()]))),
                                rel=5e-3)
     assert f"Recommended learning rate: {lr:.3g}" in doc and f"(recommended: {lr:.3g})" in source
     assert "def evolved(\n    learning_rate: optax.ScalarOrSchedule," in source or \

@@ -7,21 +7,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import dsl
 from discovery import cli, config, runs
-from discovery.search.engine import pareto_front
-from discovery.store import CheckpointError, RunStore
+from discovery.records import pareto_front
+from discovery.runs.store import CheckpointError, RunStore
 from tests.tiny import tiny
 
 
 def outcome(run: runs.Run):
     """What must be identical between equivalent runs (timings excluded)."""
     return (
-        [(r["fingerprint"], r["fitness"], r["id"]) for r in run.hall_of_fame],
-        [(r["fingerprint"], r["fitness"], r["id"]) for r in run.population],
+        [(r.fingerprint, r.fitness, r.id) for r in run.hall_of_fame],
+        [(r.fingerprint, r.fitness, r.id) for r in run.population],
         [(r["gen"], r["best"], r["median"], r["trained"]) for r in run.logbook],
     )
 
@@ -35,14 +36,14 @@ def test_a_run_writes_a_self_describing_folder(reference):
     files = {p.name for p in reference.path.iterdir()}
     assert {"config.toml", "checkpoint.msgpack", "log.jsonl", "summary.json"} <= files
     assert reference.generation == 3 and len(reference.population) == 6
-    assert reference.summary["status"] == "complete"
+    assert reference.summary.status == "complete"
     kinds = [json.loads(line)["kind"] for line in (reference.path / "log.jsonl").read_text().splitlines()]
     assert kinds.count("candidate") == 18 and kinds.count("generation") == 3 and "calibration" in kinds
     best = reference.hall_of_fame[0]
-    assert best["fitness"] <= min(r["fitness"] for r in reference.population)
-    assert set(best["tasks"]) == {"quadratic_ill", "mf_k4"} and "rosenbrock" in best["held_out"]["tasks"]
+    assert best.fitness <= min(r.fitness for r in reference.population)
+    assert set(best.tasks) == {"quadratic_ill", "mf_k4"} and "rosenbrock" in best.held_out.tasks
     assert isinstance(reference.rule(1), dsl.Rule)
-    assert reference.summary["pareto_front"]
+    assert reference.summary.pareto_front
     with pytest.raises(ValueError, match="out of range"):
         reference.rule(99)
 
@@ -50,7 +51,7 @@ def test_a_run_writes_a_self_describing_folder(reference):
 def test_warm_start_is_trained_once_and_duplicates_hit_the_cache(reference):
     first = reference.logbook[0]
     assert first["trained"] == 1 and first["cache_hits"] == 5 and first["best"] == 0.0  # Adam is 0
-    totals = reference.summary["totals"]
+    totals = reference.summary.totals
     assert totals["evaluated"] + totals["cache_hits"] == 18
 
 
@@ -120,7 +121,7 @@ def test_ctrl_c_checkpoints_the_generation_and_exits_cleanly(tmp_path):
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert log[-1] == {"kind": "interrupted", "generation": state["generation"]}
     resumed = runs.run(resume=run_dir, progress=False)
-    assert resumed.summary["status"] == "complete" and resumed.generation == 40
+    assert resumed.summary.status == "complete" and resumed.generation == 40
 
 
 def test_corrupt_checkpoint_names_the_file_and_keeps_the_previous(tmp_path):
@@ -136,20 +137,15 @@ def test_corrupt_checkpoint_names_the_file_and_keeps_the_previous(tmp_path):
 
 def test_mu_plus_lambda_keeps_the_best(tmp_path):
     result = runs.run(tiny(**{"run.mode": "mu_plus_lambda"}), out=tmp_path, progress=False)
-    fitnesses = [r["fitness"] for r in result.population]
+    fitnesses = [r.fitness for r in result.population]
     assert fitnesses == sorted(fitnesses)
-    assert result.hall_of_fame[0]["fitness"] == fitnesses[0]
+    assert result.hall_of_fame[0].fitness == fitnesses[0]
 
 
 def test_pareto_front_is_non_dominated():
-    records = [
-        {"id": 0, "complexity": 10, "fitness": 0.0},
-        {"id": 1, "complexity": 5, "fitness": 0.5},
-        {"id": 2, "complexity": 7, "fitness": 0.6},
-        {"id": 3, "complexity": 20, "fitness": -1.0},
-        {"id": 4, "complexity": 12, "fitness": 0.1},
-    ]
-    assert [r["id"] for r in pareto_front(records)] == [1, 0, 3]
+    points = [(0, 10, 0.0), (1, 5, 0.5), (2, 7, 0.6), (3, 20, -1.0), (4, 12, 0.1)]
+    candidates = [SimpleNamespace(id=i, complexity=c, fitness=f) for i, c, f in points]
+    assert [c.id for c in pareto_front(candidates)] == [1, 0, 3]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import dsl
-from discovery import backends, cli, config, evaluate, runs, scoring, tasks
+from discovery import cli, config, runs, tasks
+from discovery.evaluation import backends
+from discovery.training import scoring, trainer
 from tests.test_runs import outcome
 
 ROOT = Path(__file__).parents[1]
@@ -27,14 +29,15 @@ STEPS = 30
 
 MULTI_DEVICE_SCRIPT = """
 import json, sys, jax, dsl
-from discovery import evaluate, tasks
+from discovery import tasks
+from discovery.training import trainer
 lrs, seeds, steps = json.loads(sys.argv[1])
 out = {"devices": jax.local_device_count(), "results": {}}
 for name, path in (("quadratic_ill", "interpreter"), ("mf_k4", "native")):
-    r = evaluate.train(dsl.library.get("adam"), tasks.get(name, "small"), lrs, seeds, steps, path=path)
+    r = trainer.train(dsl.library.get("adam"), tasks.get(name, "small"), lrs, seeds, steps, path=path)
     out["results"][name + "/" + path] = [r.final_loss.tolist(), r.curves.tolist()]
 with dsl.count_compilations() as compiles:
-    evaluate.train(dsl.library.get("lion"), tasks.get("quadratic_ill", "small"), lrs, seeds, steps)
+    trainer.train(dsl.library.get("lion"), tasks.get("quadratic_ill", "small"), lrs, seeds, steps)
 out["compiles_for_a_new_rule"] = compiles.count
 print(json.dumps(out))
 """
@@ -49,7 +52,7 @@ def test_two_devices_give_the_scores_of_one():
     assert sharded["devices"] == 2 and sharded["compiles_for_a_new_rule"] == 0
     for key, (final, curves) in sharded["results"].items():
         name, path = key.split("/")
-        one = evaluate.train(dsl.library.get("adam"), tasks.get(name, "small"), LRS, SEEDS, STEPS, path=path)
+        one = trainer.train(dsl.library.get("adam"), tasks.get(name, "small"), LRS, SEEDS, STEPS, path=path)
         assert np.asarray(curves).shape == one.curves.shape == (3, 2, STEPS)
         np.testing.assert_allclose(final, one.final_loss, rtol=1e-6)
         np.testing.assert_allclose(curves, one.curves, rtol=1e-6)
@@ -95,7 +98,7 @@ def test_ray_run_equals_in_process_run_even_when_a_worker_dies(local_ray, in_pro
     result = runs.run(small(**{"evaluation.backend": "ray"}), out=tmp_path, progress=False)
     assert used[0].replaced >= 1 and len(used) > 3
     assert outcome(result) == outcome(in_process)
-    assert result.hall_of_fame[0]["fitness"] <= 0.0  # Adam's own score is 0
+    assert result.hall_of_fame[0].fitness <= 0.0  # Adam's own score is 0
 
 
 def test_ray_run_interrupted_then_resumed_equals_in_process_run(local_ray, in_process, tmp_path):
@@ -103,7 +106,7 @@ def test_ray_run_interrupted_then_resumed_equals_in_process_run(local_ray, in_pr
     assert partial.generation == 1 and partial.summary is None
     resumed = runs.run(resume=partial.path, progress=False)
     assert outcome(resumed) == outcome(in_process)
-    assert resumed.summary["status"] == "complete"
+    assert resumed.summary.status == "complete"
 
 
 def test_unreachable_cluster_fails_before_anything_is_evaluated(local_ray, tmp_path, capsys):

@@ -10,7 +10,6 @@ re-drawn, and after ``max_tries`` the parent is returned unchanged.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 
@@ -18,18 +17,6 @@ from discovery.tasks.architecture import MAX_DEPTH, NORMS, Architecture
 from discovery.tasks.mlp import ACTIVATIONS
 
 WIDTHS = (8, 16, 32, 64, 128, 256)
-
-
-def n_params(arch: Architecture) -> int:
-    sizes = arch.layer_sizes()
-    dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    norm = 2 * arch.width * arch.depth if arch.norm == "layernorm" else 0
-    return dense + norm
-
-
-def key(arch: Architecture | None) -> str:
-    """A stable text key for caches and fingerprints."""
-    return "" if arch is None else json.dumps(arch.to_dict(), sort_keys=True)
 
 
 def _scaled(value: float, rng: random.Random) -> float:
@@ -58,7 +45,7 @@ def mutate(arch: Architecture, rng: random.Random, budget: int, max_tries: int =
     """One field changed, within ``budget`` parameters."""
     for _ in range(max_tries):
         what, child = rng.choice(_mutations(arch, rng))
-        if n_params(child) <= budget:
+        if child.n_params() <= budget:
             return child, f"arch {what}: {child.summary()}"
     return arch, "arch no-op"
 
@@ -69,7 +56,7 @@ def crossover(a: Architecture, b: Architecture, rng: random.Random, budget: int,
     for _ in range(max_tries):
         fields = {f.name: getattr(rng.choice((a, b)), f.name) for f in dataclasses.fields(Architecture)}
         child = Architecture(**fields)
-        if n_params(child) <= budget:
+        if child.n_params() <= budget:
             return child, f"arch crossover: {child.summary()}"
     return a, "arch no-op"
 
@@ -86,5 +73,5 @@ def random_architecture(rng: random.Random, budget: int) -> Architecture:
             init_scale=_scaled(1.0, rng),
             output_scale=1.0,
         )
-        if n_params(arch) <= budget:
+        if arch.n_params() <= budget:
             return arch

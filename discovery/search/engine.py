@@ -21,19 +21,39 @@ so a resumed run continues exactly where the interrupted one was.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
 import time
 
-import msgpack
 import numpy as np
 from deap import base, tools
 
 import dsl
+from discovery.config import Config
+from discovery.records import Candidate, Evaluation, encode_candidate
 from discovery.search import architectures
 from discovery.search.validity import crossover_valid, mutate_valid, random_rule
 from discovery.tasks import Architecture
 
-Child = tuple[dsl.Rule, Architecture | None, list[int], str]
+
+@dataclasses.dataclass(frozen=True)
+class Child:
+    """A bred candidate before evaluation: its rule, architecture, parents and how it was made."""
+
+    rule: dsl.Rule
+    architecture: Architecture | None
+    parents: tuple[int, ...]
+    mutation: str
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        return dsl.fingerprint(self.rule)
+
+    @property
+    def key(self) -> str:
+        """Deduplication key: the rule's fingerprint, plus the architecture's key if any."""
+        return self.fingerprint + ("" if self.architecture is None else self.architecture.key())
 
 
 class FitnessMin(base.Fitness):
@@ -41,25 +61,21 @@ class FitnessMin(base.Fitness):
 
 
 class Individual:
-    """A candidate as DEAP's tools see it: the candidate record plus a fitness."""
+    """A candidate as DEAP's tools see it: the candidate plus a fitness."""
 
-    def __init__(self, record: dict):
-        self.record = record
-        self.fitness = FitnessMin((record["fitness"],))
-
-    @property
-    def rule(self) -> dsl.Rule:
-        return dsl.from_dict(self.record["rule"])
+    def __init__(self, candidate: Candidate):
+        self.candidate = candidate
+        self.fitness = FitnessMin((candidate.fitness,))
 
 
-def make_hall_of_fame(size: int, records: list[dict] = ()) -> tools.HallOfFame:
-    """DEAP's hall of fame keyed by fingerprint; ``records`` (best first) restore a saved one.
+def make_hall_of_fame(size: int, candidates: list[Candidate] = ()) -> tools.HallOfFame:
+    """DEAP's hall of fame keyed by ``Candidate.key``; ``candidates`` (best first) restore a saved one.
 
     DEAP places a newcomer before older members of equal fitness, so saved
     members are re-inserted worst first to restore ties in the same order.
     """
-    hof = tools.HallOfFame(size, similar=lambda a, b: a.record["key"] == b.record["key"])
-    hof.update([Individual(r) for r in reversed(records)])
+    hof = tools.HallOfFame(size, similar=lambda a, b: a.candidate.key == b.candidate.key)
+    hof.update([Individual(c) for c in reversed(candidates)])
     return hof
 
 
@@ -70,44 +86,34 @@ def make_statistics() -> tools.Statistics:
     return stats
 
 
-def pareto_front(records: list[dict]) -> list[dict]:
-    """Records not dominated in (complexity, fitness), simplest first (PySR's table)."""
-    front: list[dict] = []
-    for r in sorted(records, key=lambda r: (r["complexity"], r["fitness"], r["id"])):
-        if not front or r["fitness"] < front[-1]["fitness"]:
-            front.append(r)
-    return front
-
-
 class Evolution:
     """One run's search state and its generation step; persistence lives in ``discovery.runs``."""
 
-    def __init__(self, config: dict, evaluate_batch, state: dict | None = None):
+    def __init__(self, config: Config, evaluate_batch, state: dict | None = None):
         self.config = config
-        self.run_cfg = config["run"]
-        self.coevo = config["coevolution"]
-        self.evaluate_batch = evaluate_batch  # list[bytes] -> list[result dict]
+        self.settings = config.run
+        self.coevolution = config.coevolution
+        self.evaluate_batch = evaluate_batch  # list[bytes] -> list[Evaluation]
+        self.hof = make_hall_of_fame(config.evaluation.hall_of_fame,
+                                     [] if state is None else _candidates(state["hall_of_fame"]))
+        self.stats = make_statistics()
+        self.logbook = tools.Logbook()
         if state is None:
-            self.rng = random.Random(self.run_cfg["seed"])
+            self.rng = random.Random(self.settings.seed)
             self.generation = 0
             self.next_id = 0
-            self.cache: dict[str, dict] = {}
-            self.population: list[dict] = []
-            self.hof = make_hall_of_fame(config["evaluation"]["hall_of_fame"])
-            self.logbook = tools.Logbook()
+            self.cache: dict[str, Evaluation] = {}
+            self.population: list[Candidate] = []
             self.totals = {"evaluated": 0, "cache_hits": 0}
         else:
             self.rng = random.Random()
             self.rng.setstate(_rng_state(state["rng"]))
             self.generation = state["generation"]
             self.next_id = state["next_id"]
-            self.cache = state["cache"]
-            self.population = state["population"]
-            self.hof = make_hall_of_fame(config["evaluation"]["hall_of_fame"], state["hall_of_fame"])
-            self.logbook = tools.Logbook()
+            self.cache = {k: Evaluation.from_dict(v) for k, v in state["cache"].items()}
+            self.population = _candidates(state["population"])
             self.logbook.extend(state["logbook"])
             self.totals = state["totals"]
-        self.stats = make_statistics()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -118,139 +124,120 @@ class Evolution:
             "rng": [version, list(internal), gauss],
             "generation": self.generation,
             "next_id": self.next_id,
-            "cache": self.cache,
-            "population": self.population,
-            "hall_of_fame": [ind.record for ind in self.hof],
+            "cache": {k: v.to_dict() for k, v in self.cache.items()},
+            "population": [c.to_dict() for c in self.population],
+            "hall_of_fame": [ind.candidate.to_dict() for ind in self.hof],
             "logbook": [dict(r) for r in self.logbook],
             "totals": self.totals,
         }
 
+    @property
+    def hall_of_fame(self) -> list[Candidate]:
+        return [ind.candidate for ind in self.hof]
+
     # -- breeding ----------------------------------------------------------------------------
 
-    def _tournament(self) -> dict:
-        k = min(self.run_cfg["tournament"], len(self.population))
+    def _tournament(self) -> Candidate:
+        k = min(self.settings.tournament, len(self.population))
         sample = self.rng.sample(range(len(self.population)), k)
-        return min((self.population[i] for i in sample), key=lambda r: r["fitness"])
+        return min((self.population[i] for i in sample), key=lambda c: c.fitness)
 
     def _breed(self) -> Child:
-        mode, budget = self.coevo["mode"], self.coevo["param_budget"]
-        vary_arch = mode == "architectures" or (
-            mode == "joint" and self.rng.random() < self.coevo["architecture_prob"])
-        if self.rng.random() < self.run_cfg["crossover_prob"] and len(self.population) > 1:
+        co = self.coevolution
+        vary_arch = co.evolves_architectures and (
+            not co.evolves_rules or self.rng.random() < co.architecture_prob)
+        if self.rng.random() < self.settings.crossover_prob and len(self.population) > 1:
             a, b = self._tournament(), self._tournament()
             if vary_arch:
-                arch, what = architectures.crossover(_arch(a), _arch(b), self.rng, budget)
-                return dsl.from_dict(a["rule"]), arch, [a["id"], b["id"]], what
-            rule, what = crossover_valid(dsl.from_dict(a["rule"]), dsl.from_dict(b["rule"]), self.rng)
-            return rule, _arch(a), [a["id"], b["id"]], what
+                arch, what = architectures.crossover(a.architecture, b.architecture, self.rng,
+                                                     co.param_budget)
+                return Child(a.rule, arch, (a.id, b.id), what)
+            rule, what = crossover_valid(a.rule, b.rule, self.rng)
+            return Child(rule, a.architecture, (a.id, b.id), what)
         parent = self._tournament()
         if vary_arch:
-            arch, what = architectures.mutate(_arch(parent), self.rng, budget)
-            return dsl.from_dict(parent["rule"]), arch, [parent["id"]], what
-        rule, what = mutate_valid(dsl.from_dict(parent["rule"]), self.rng)
-        return rule, _arch(parent), [parent["id"]], what
+            arch, what = architectures.mutate(parent.architecture, self.rng, co.param_budget)
+            return Child(parent.rule, arch, (parent.id,), what)
+        rule, what = mutate_valid(parent.rule, self.rng)
+        return Child(rule, parent.architecture, (parent.id,), what)
 
     def initial_children(self) -> list[Child]:
-        n = self.run_cfg["population"]
-        mode = self.coevo["mode"]
-        warm = [self.coevo["fixed_rule"]] if mode == "architectures" else self.run_cfg["warm_start"]
+        n, co = self.settings.population, self.coevolution
+        warm = [co.fixed_rule] if not co.evolves_rules else list(self.settings.warm_start)
         rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
                  else [(random_rule(self.rng), "random") for _ in range(n)])
-        if mode == "rules":
+        if not co.evolves_architectures:
             archs = [None] * n
-        elif self.coevo["start_architectures"] == "varied":
-            archs = [architectures.random_architecture(self.rng, self.coevo["param_budget"]) for _ in range(n)]
+        elif co.start_architectures == "varied":
+            archs = [architectures.random_architecture(self.rng, co.param_budget) for _ in range(n)]
         else:
             archs = [Architecture()] * n
-        return [(rule, arch, [], what) for (rule, what), arch in zip(rules, archs)]
+        return [Child(rule, arch, (), what) for (rule, what), arch in zip(rules, archs)]
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def evaluate(self, children: list[Child]) -> tuple[list[dict], int]:
-        """Records for the children; each new behaviour (fingerprint) is trained once."""
-        prints = [dsl.fingerprint(rule) for rule, _, _, _ in children]
-        keys = [fp + architectures.key(arch) for fp, (_, arch, _, _) in zip(prints, children)]
+    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], int]:
+        """Candidates for the children; each new behaviour (key) is trained once."""
+        keys = [child.key for child in children]
         todo: dict[str, bytes] = {}
-        for k, (rule, arch, _, _) in zip(keys, children):
+        for k, child in zip(keys, children):
             if k not in self.cache and k not in todo:
-                todo[k] = encode_candidate(rule, arch)
+                todo[k] = encode_candidate(child.rule, child.architecture)
         results = self.evaluate_batch(list(todo.values()))
         for k, result in zip(todo, results):
             self.cache[k] = result
-        records = []
-        for fp, k, (rule, arch, parents, what) in zip(prints, keys, children):
-            simple = dsl.simplify(rule)
-            records.append({
-                "id": self.next_id,
-                "generation": self.generation,
-                "rule": dsl.to_dict(rule),
-                "architecture": None if arch is None else arch.to_dict(),
-                "text": simple.to_text(),
-                "complexity": simple.size,
-                "fingerprint": fp,
-                "key": k,  # what dedup uses: the fingerprint, plus the architecture if any
-                "parents": parents,
-                "mutation": what,
-                "cached": k not in todo or any(r["key"] == k for r in records),
-                **self.cache[k],
-            })
+        candidates: list[Candidate] = []
+        for k, child in zip(keys, children):
+            simple = dsl.simplify(child.rule)
+            candidates.append(Candidate(
+                id=self.next_id, generation=self.generation, rule=child.rule,
+                architecture=child.architecture, text=simple.to_text(), complexity=simple.size,
+                fingerprint=child.fingerprint, key=k, parents=child.parents, mutation=child.mutation,
+                cached=k not in todo or any(c.key == k for c in candidates),
+                evaluation=self.cache[k],
+            ))
             self.next_id += 1
         self.totals["evaluated"] += len(todo)
         self.totals["cache_hits"] += len(children) - len(todo)
-        return records, len(todo)
+        return candidates, len(todo)
 
     # -- one generation ----------------------------------------------------------------------
 
-    def step(self) -> list[dict]:
-        """Breed, evaluate and select one generation; return the new candidate records."""
+    def step(self) -> list[Candidate]:
+        """Breed, evaluate and select one generation; return the new candidates."""
         start = time.perf_counter()
         if not self.population:
             children = self.initial_children()
         else:
-            children = [self._breed() for _ in range(self.run_cfg["population"])]
-        records, trained = self.evaluate(children)
-        n = self.run_cfg["population"]
+            children = [self._breed() for _ in range(self.settings.population)]
+        candidates, trained = self.evaluate(children)
+        n = self.settings.population
         if not self.population:
-            self.population = records
-        elif self.run_cfg["mode"] == "regularized":
-            self.population = (self.population + records)[-n:]
+            self.population = candidates
+        elif self.settings.mode == "regularized":
+            self.population = (self.population + candidates)[-n:]
         else:
-            pool = [Individual(r) for r in self.population + records]
-            self.population = [ind.record for ind in tools.selBest(pool, n)]
-        self.hof.update([Individual(r) for r in records])
+            pool = [Individual(c) for c in self.population + candidates]
+            self.population = [ind.candidate for ind in tools.selBest(pool, n)]
+        self.hof.update([Individual(c) for c in candidates])
         self.generation += 1
-        restart = self.run_cfg["restart_every"]
+        restart = self.settings.restart_every
         if restart and self.generation % restart == 0:
-            self.population = [self.hof[0].record] * n
+            self.population = [self.hof[0].candidate] * n
         seconds = time.perf_counter() - start
         self.logbook.record(
             gen=self.generation,
             trained=trained,
-            cache_hits=len(records) - trained,
+            cache_hits=len(candidates) - trained,
             seconds=round(seconds, 3),
-            candidates_per_s=round(len(records) / max(seconds, 1e-9), 2),
-            **self.stats.compile([Individual(r) for r in self.population]),
+            candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
+            **self.stats.compile([Individual(c) for c in self.population]),
         )
-        return records
+        return candidates
 
 
-def encode_candidate(rule: dsl.Rule, arch: Architecture | None) -> bytes:
-    """What a backend receives: the rule's bytes, or a (rule, architecture) pair's."""
-    if arch is None:
-        return dsl.dumps(rule)
-    return msgpack.packb({"format": "candidate-pair", "rule": dsl.to_dict(rule),
-                          "architecture": arch.to_dict()}, use_bin_type=True)
-
-
-def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Architecture | None]:
-    data = msgpack.unpackb(raw, raw=False)
-    if isinstance(data, dict) and data.get("format") == "candidate-pair":
-        return dsl.from_dict(data["rule"]), Architecture.from_dict(data["architecture"])
-    return dsl.from_dict(data), None
-
-
-def _arch(record: dict) -> Architecture | None:
-    return None if record.get("architecture") is None else Architecture.from_dict(record["architecture"])
+def _candidates(data: list[dict]) -> list[Candidate]:
+    return [Candidate.from_dict(d) for d in data]
 
 
 def _rng_state(saved) -> tuple:

@@ -11,9 +11,11 @@ Example::
 from .architecture import Architecture, from_architecture
 from .base import Task, n_params
 from .libsvm import load_libsvm
-from .registry import describe, get, names
+from .registry import KINDS, SIZES, describe, get, names
 
 __all__ = [
+    "KINDS",
+    "SIZES",
     "Architecture",
     "Task",
     "describe",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 from typing import Any
 
@@ -112,6 +113,16 @@ class Architecture:
     def layer_sizes(self) -> tuple[int, ...]:
         """(40, width x depth, 10): the widths of the MLP on MNIST-1D."""
         return (N_FEATURES, *([self.width] * self.depth), N_CLASSES)
+
+    def n_params(self) -> int:
+        """Number of scalar parameters: dense weights and biases, plus LayerNorm gains and biases."""
+        sizes = self.layer_sizes()
+        dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        return dense + (2 * self.width * self.depth if self.norm == "layernorm" else 0)
+
+    def key(self) -> str:
+        """A stable text key for caches and fingerprints (sorted JSON of the fields)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     def summary(self) -> str:
         """A short human-readable description, e.g. ``2x64 relu``."""

@@ -22,9 +22,9 @@ import numpy as np
 
 import dsl
 from discovery import config as config_lib
-from discovery import evaluate
-from discovery.fitness import Evaluator
+from discovery.evaluation.evaluator import Evaluator
 from discovery.search.validity import mutate_valid
+from discovery.training import trainer
 
 TASKS = ["quadratic_ill", "mf_k4", "mnist1d_mlp"]
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
@@ -44,7 +44,7 @@ def children(n: int, seed: int) -> list[dsl.Rule]:
     return out
 
 
-def make_config(steps: int) -> dict:
+def make_config(steps: int) -> config_lib.Config:
     return config_lib.load(**{
         "tasks.search": TASKS, "tasks.held_out": [], "protocol.learning_rates": LRS,
         "protocol.seeds": SEEDS, "protocol.steps": steps, "evaluation.hurdle": 1e9,
@@ -65,7 +65,7 @@ def naive_generation(evaluator: Evaluator, rules: list[dsl.Rule], steps: int) ->
         start = time.perf_counter()
         for rule in rules:
             for task in evaluator.search_tasks:
-                one = evaluate._run_one(task, lambda _, lr, rule=rule: dsl.to_optax(rule, lr), steps)
+                one = trainer._run_one(task, lambda _, lr, rule=rule: dsl.to_optax(rule, lr), steps)
                 fn = jax.jit(jax.vmap(jax.vmap(one, (None, None, 0, None, None)), (None, 0, None, None, None)))
                 jax.block_until_ready(fn(None, lrs, seeds, task.train_data, task.test_data))
         return time.perf_counter() - start, compiles.count
@@ -84,7 +84,7 @@ def main():
         start = time.perf_counter()
         reference = evaluator.prepare()
         setup = time.perf_counter() - start
-        paths = {t: r["path"] for t, r in reference.items()}
+        paths = {t: r.path for t, r in reference.items()}
         gen1, c1 = engine_generation(evaluator, children(n, seed=steps))
         gen2, c2 = engine_generation(evaluator, children(n, seed=steps + 1))
         naive_t, naive_c = naive_generation(evaluator, children(naive_n, seed=steps + 2), steps)

@@ -23,8 +23,8 @@ import ray
 
 import dsl
 from discovery import config as config_lib
-from discovery.backends import CHUNKS_PER_WORKER, InProcessBackend, RayBackend
-from discovery.fitness import Evaluator
+from discovery.evaluation.backends import CHUNKS_PER_WORKER, InProcessBackend, RayBackend
+from discovery.evaluation.evaluator import Evaluator
 from discovery.search.validity import mutate_valid
 
 TASKS = ["quadratic_ill", "mf_k4", "mnist1d_mlp"]
@@ -57,8 +57,8 @@ def main():
     ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="warning")  # before JAX starts
     config = config_lib.load(**{"tasks.search": TASKS, "tasks.held_out": [], "protocol.steps": args.steps,
                                 "evaluation.path": "interpreter", "evaluation.hurdle": 1e9})
-    p = config["protocol"]
-    print(f"tasks {TASKS} (small), {len(p['learning_rates'])} lrs x {len(p['seeds'])} seeds, "
+    p = config.protocol
+    print(f"tasks {TASKS} (small), {len(p.learning_rates)} lrs x {len(p.seeds)} seeds, "
           f"{args.steps} steps, {CANDIDATES} candidates, {args.workers} Ray workers")
     evaluator = Evaluator(config)
     evaluator.prepare("search")  # compiles the driver's trainers

@@ -15,17 +15,18 @@ import numpy as np
 import optax
 
 import dsl
-from discovery import evaluate, tasks
+from discovery import tasks
+from discovery.training import trainer
 
 STEPS, SEEDS = 200, (0, 1)
 
 
 def timed(optimizer, task, lrs, repeats=7) -> float:
-    evaluate.train(optimizer, task, lrs, SEEDS, STEPS)  # compile
+    trainer.train(optimizer, task, lrs, SEEDS, STEPS)  # compile
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        evaluate.train(optimizer, task, lrs, SEEDS, STEPS)
+        trainer.train(optimizer, task, lrs, SEEDS, STEPS)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

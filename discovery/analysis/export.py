@@ -18,15 +18,14 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import dsl
 from discovery import codegen, runs
+from discovery.records import Candidate, Evaluation
 
 FORMATS = ("py", "msgpack", "text")
 
@@ -41,38 +40,37 @@ def read_rule_file(path: str | Path) -> dsl.Rule:
     return dsl.parse(text)
 
 
-def recommended_lr(record: dict) -> float:
+def recommended_lr(candidate: Candidate) -> float:
     """The geometric median over search tasks of the tuned learning rate, to 3 digits."""
-    exponent = statistics.median(math.log10(t["tuned_lr"]) for t in record["tasks"].values())
+    exponent = statistics.median(math.log10(t.tuned_lr) for t in candidate.tasks.values())
     return float(f"{10 ** exponent:.3g}")
 
 
 def provenance(run: runs.Run, rank: int) -> str:
     """Where rule ``rank`` of ``run`` comes from and how it scored, as plain text."""
-    record = run.hall_of_fame[rank - 1]
-    protocol = run.config["protocol"]
+    c = run.candidate(rank)
+    protocol = run.config.protocol
     lines = [
         f"Discovered by evolution: rank {rank} of the hall of fame of run {run.path.name}",
-        f"({run.path.resolve()}), candidate #{record['id']}, generation {record['generation']}.",
+        f"({run.path.resolve()}), candidate #{c.id}, generation {c.generation}.",
         "",
-        f"Search fitness {record['fitness']:+.3f}: mean over the search tasks of log10(tuned score /",
+        f"Search fitness {c.fitness:+.3f}: mean over the search tasks of log10(tuned score /",
         "Adam's tuned score), negative beats Adam; tuned = best of "
-        f"{len(protocol['learning_rates'])} learning rates, {len(protocol['seeds'])} seed(s), "
-        f"{protocol['steps']} steps.",
+        f"{len(protocol.learning_rates)} learning rates, {len(protocol.seeds)} seed(s), "
+        f"{protocol.steps} steps.",
     ]
-    lines += _task_lines(record)
-    held = record.get("held_out")
-    if held:
-        lines += ["", f"Held-out fitness {held['fitness']:+.3f} ({protocol['held_out_steps']} steps):",
-                  *_task_lines(held)]
-    lines += ["", f"Recommended learning rate: {recommended_lr(record):.3g} (median over the search "
+    lines += _task_lines(c.evaluation)
+    if c.held_out:
+        lines += ["", f"Held-out fitness {c.held_out.fitness:+.3f} ({protocol.held_out_steps} steps):",
+                  *_task_lines(c.held_out)]
+    lines += ["", f"Recommended learning rate: {recommended_lr(c):.3g} (median over the search "
               "tasks of the tuned learning rate)."]
     return "\n".join(lines)
 
 
-def _task_lines(part: dict) -> list[str]:
-    return [f"    {task:22} {t['ratio']:+.3f}  (tuned lr {t['tuned_lr']:.3g})"
-            for task, t in part["tasks"].items()]
+def _task_lines(evaluation: Evaluation) -> list[str]:
+    return [f"    {task:22} {t.ratio:+.3f}  (tuned lr {t.tuned_lr:.3g})"
+            for task, t in evaluation.tasks.items()]
 
 
 def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
@@ -97,7 +95,7 @@ def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = N
     """Hall-of-fame rule ``rank`` of ``run``, simplified, in format ``fmt``."""
     rule = dsl.simplify(run.rule(rank))
     name = f"{rule.name}_rank{rank}" if name is None else name
-    return render(rule, fmt, name, provenance(run, rank), recommended_lr(run.hall_of_fame[rank - 1]))
+    return render(rule, fmt, name, provenance(run, rank), recommended_lr(run.candidate(rank)))
 
 
 def write(data: bytes, path: str | Path, force: bool = False) -> Path:
@@ -107,39 +105,3 @@ def write(data: bytes, path: str | Path, force: bool = False) -> Path:
         raise ValueError(f"{path} already exists; use --force (force=True) to overwrite it")
     path.write_bytes(data)
     return path
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    if (args.run_dir is None) == (args.rule_file is None):
-        raise ValueError("give either RUN_DIR (with --rank) or --rule-file FILE")
-    if args.format == "msgpack" and args.output is None:
-        raise ValueError("msgpack is binary: give an output file with -o FILE")
-    if args.run_dir is not None:
-        data = from_run(runs.load_run(args.run_dir), args.rank, args.format, args.name)
-    else:
-        data = render(read_rule_file(args.rule_file), args.format, args.name)
-    if args.output is None:
-        sys.stdout.write(data.decode())
-    else:
-        print(f"wrote {write(data, args.output, args.force)}")
-    return 0
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``discovery export`` on the CLI's subparsers."""
-    p = subparsers.add_parser(
-        "export", help="export a rule as an Optax module (py), msgpack or DSL text",
-        description="Export hall-of-fame rule K of a run (or a rule file) as a self-contained "
-        "Python module defining NAME(learning_rate, ...) -> optax.GradientTransformation, "
-        "as msgpack (dsl.loads) or as DSL text (dsl.parse). Prints py/text without -o.",
-    )
-    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a run folder")
-    p.add_argument("--rank", type=int, default=1, metavar="K", help="hall-of-fame rank (default 1)")
-    p.add_argument("--rule-file", help="a DSL text or msgpack rule file instead of a run")
-    p.add_argument("--format", choices=FORMATS, default="py", help="default py")
-    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
-    p.add_argument("--name", help="Python name of the optimizer (default <rule>_rank<K>, or "
-                   "the rule's own name for --rule-file)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.set_defaults(func=_cmd_export)
-    return p

@@ -10,7 +10,7 @@ on its search tasks: rules through the interpreter, baselines natively.
 
 Example::
 
-    fig = run.plot("curves", top=2)          # in a notebook
+    fig = plots.figure(run, "curves", top=2)   # in a notebook
     plots.write(run)                         # fitness.png, loss_curves.png, lr_sensitivity.png
 """
 
@@ -23,32 +23,33 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from discovery import baselines, evaluate, runs, scoring, tasks
-from discovery import config as config_lib
+from discovery import runs, tasks
+from discovery.analysis import baselines
+from discovery.training import scoring, trainer
 
 TOP = 3
 BASELINES = ("adam", "momentum", "lion")  # keys of baselines.OPTIMIZERS
 FILES = {"fitness": "fitness.png", "curves": "loss_curves.png", "lr": "lr_sensitivity.png"}
-Results = dict[str, dict[str, evaluate.TrainResult]]  # [task][label], over the run's lr grid
+Results = dict[str, dict[str, trainer.TrainResult]]  # [task][label], over the run's lr grid
 
 
 def train_top(run: runs.Run, top: int = TOP, optimizers: Sequence[str] = BASELINES) -> Results:
     """Train the ``top`` hall-of-fame rules ("rank 1", ...) and the Optax ``optimizers``
     on each search task over the run's lr grid and seeds, for the run's steps."""
-    protocol = config_lib.protocol(run.config)
-    size = run.config["tasks"]["size"]
+    protocol = run.config.protocol.training()
+    size = run.config.tasks.size
     specs = {f"rank {k}": run.rule(k) for k in range(1, min(top, len(run.hall_of_fame)) + 1)}
     specs |= {name: baselines.OPTIMIZERS[name].factory for name in optimizers}
     out: Results = {}
-    for name in run.config["tasks"]["search"]:
+    for name in run.config.tasks.search:
         task = tasks.get(name, size)
-        out[name] = {label: evaluate.train(spec, task, protocol.learning_rates, protocol.seeds,
+        out[name] = {label: trainer.train(spec, task, protocol.learning_rates, protocol.seeds,
                                            protocol.steps)
                      for label, spec in specs.items()}
     return out
 
 
-def _tuned(result: evaluate.TrainResult) -> int:
+def _tuned(result: trainer.TrainResult) -> int:
     """Index of the tuned (best) learning rate, as ``scoring.score`` picks it."""
     lr = scoring.score(result).tuned_lr
     return int(np.flatnonzero(np.isclose(result.learning_rates, lr))[0])

@@ -21,7 +21,9 @@ import warnings
 from typing import Protocol
 
 import dsl
-from discovery.fitness import Evaluator
+from discovery.config import Config
+from discovery.evaluation.evaluator import Evaluator, References
+from discovery.records import Evaluation
 
 CHUNKS_PER_WORKER = 4  # per map: small enough to balance load, large enough to amortize dispatch
 MAX_CHUNK_FAILURES = 3  # a chunk that kills this many actors is a bug, not bad luck
@@ -29,7 +31,7 @@ GPU_MEMORY_SHARE = 0.9  # of each actor's GPU share, left to XLA's allocator
 
 
 class Backend(Protocol):
-    def map(self, encoded_rules: list[bytes]) -> list[dict]: ...
+    def map(self, encoded_rules: list[bytes]) -> list[Evaluation]: ...
 
     def close(self) -> None: ...
 
@@ -40,7 +42,7 @@ class InProcessBackend:
     def __init__(self, evaluator: Evaluator):
         self.evaluator = evaluator
 
-    def map(self, encoded_rules: list[bytes]) -> list[dict]:
+    def map(self, encoded_rules: list[bytes]) -> list[Evaluation]:
         return [self.evaluator.evaluate_encoded(raw) for raw in encoded_rules]
 
     def close(self) -> None:
@@ -51,11 +53,6 @@ class ClusterUnreachableError(ConnectionError, ValueError):
     """The Ray cluster named by ``[evaluation] address`` could not be reached (message names it)."""
 
 
-def _evolves_rules(config: dict) -> bool:
-    """True when candidates are rules scored against Adam (not co-evolved rule/architecture pairs)."""
-    return config["coevolution"]["mode"] == "rules"
-
-
 class _Worker:
     """The body of one Ray actor: an in-process backend over its own ``Evaluator``.
 
@@ -64,12 +61,12 @@ class _Worker:
     compilation on this worker. (Pairs compile once per new architecture.)
     """
 
-    def __init__(self, config: dict, reference: dict):
+    def __init__(self, config: Config, reference: References):
         self.backend = InProcessBackend(Evaluator(config, reference))
-        if _evolves_rules(config):
+        if not config.evolves_architectures:
             self.backend.map([dsl.dumps(dsl.library.get("adam"))])
 
-    def map(self, encoded_rules: list[bytes]) -> list[dict]:
+    def map(self, encoded_rules: list[bytes]) -> list[Evaluation]:
         return self.backend.map(encoded_rules)
 
 
@@ -138,14 +135,14 @@ class RayBackend:
         self.replaced = 0  # actors that died and were replaced (for logs and tests)
 
     def _start_actor(self):
-        if _evolves_rules(self.evaluator.config):
+        if not self.evaluator.config.evolves_architectures:
             self.evaluator.prepare("search")  # measured once, here: every actor scores against it
         return self.actor_class.remote(self.evaluator.config, self.evaluator.reference)
 
     def _submit(self, actor, chunk: list[bytes]):
         return actor.map.remote(chunk)
 
-    def map(self, encoded_rules: list[bytes]) -> list[dict]:
+    def map(self, encoded_rules: list[bytes]) -> list[Evaluation]:
         if not encoded_rules:
             return []
         while len(self.actors) < self.workers:
@@ -154,7 +151,7 @@ class RayBackend:
         queue = [(start, encoded_rules[start:start + size]) for start in range(0, len(encoded_rules), size)]
         queue.reverse()  # pop() takes chunks in order
         failures: dict[int, int] = {}
-        results: list[dict | None] = [None] * len(encoded_rules)
+        results: list[Evaluation | None] = [None] * len(encoded_rules)
         in_flight: dict = {}  # object ref -> (actor, start, chunk)
         idle = list(self.actors)
         while queue or in_flight:
@@ -193,5 +190,5 @@ def make_backend(name: str, evaluator: Evaluator) -> Backend:
     if name == "inprocess":
         return InProcessBackend(evaluator)
     if name == "ray":
-        return RayBackend(evaluator, address=evaluator.config["evaluation"].get("address"))
+        return RayBackend(evaluator, address=evaluator.config.evaluation.address)
     raise ValueError(f"unknown backend {name!r}; available: 'inprocess', 'ray'")

@@ -10,7 +10,8 @@ import numpy as np
 import optax
 
 import dsl
-from discovery import evaluate, scoring, tasks
+from discovery import tasks
+from discovery.training import scoring, trainer
 
 
 def _agreement(rule: dsl.Rule, steps: int = 20) -> float:
@@ -40,7 +41,7 @@ def demo(steps: int = 200) -> None:
         for name in ("adam", "lion", "signum", "momentum", "sgd"):
             start = time.perf_counter()
             with dsl.count_compilations() as compiles:
-                result = evaluate.train(dsl.library.get(name), task, protocol.learning_rates,
+                result = trainer.train(dsl.library.get(name), task, protocol.learning_rates,
                                         protocol.seeds, steps)
             s = scoring.score(result)
             print(f"  {name:10} {s.tuned:10.4g} at lr {s.tuned_lr:<8g} "

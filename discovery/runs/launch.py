@@ -16,13 +16,38 @@ import time
 from pathlib import Path
 
 import dsl
-from discovery import config as config_lib
-from discovery.backends import make_backend
-from discovery.fitness import Evaluator
-from discovery.progress import Progress
-from discovery.search.engine import Evolution, pareto_front
-from discovery.store import RunStore
-from discovery.tasks import Architecture
+from discovery.config import Config
+from discovery.evaluation.backends import make_backend
+from discovery.evaluation.evaluator import Evaluator, references_from_dict, references_to_dict
+from discovery.records import Candidate, pareto_front
+from discovery.runs.progress import Progress
+from discovery.runs.store import RunStore
+from discovery.search.engine import Evolution
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """``summary.json``: written when a run completes (hall of fame with held-out scores)."""
+
+    status: str
+    generations: int
+    totals: dict[str, int]
+    reference: dict
+    hall_of_fame: list[Candidate]
+    pareto_front: list[Candidate]
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "generations": self.generations, "totals": self.totals,
+                "reference": self.reference,
+                "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
+                "pareto_front": [c.to_dict() for c in self.pareto_front]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Summary:
+        return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
+                   reference=data["reference"],
+                   hall_of_fame=[Candidate.from_dict(c) for c in data["hall_of_fame"]],
+                   pareto_front=[Candidate.from_dict(c) for c in data["pareto_front"]])
 
 
 @dataclasses.dataclass
@@ -30,39 +55,38 @@ class Run:
     """A run folder as Python data: config, population, hall of fame, logbook, summary."""
 
     path: Path
-    config: dict
+    config: Config
     generation: int
-    population: list[dict]
-    hall_of_fame: list[dict]
+    population: list[Candidate]
+    hall_of_fame: list[Candidate]
     logbook: list[dict]
-    summary: dict | None
+    summary: Summary | None
 
     def rule(self, rank: int = 1) -> dsl.Rule:
         """The hall-of-fame rule at 1-based ``rank``."""
+        return self.candidate(rank).rule
+
+    def candidate(self, rank: int = 1) -> Candidate:
+        """The hall-of-fame candidate at 1-based ``rank``."""
         if not 1 <= rank <= len(self.hall_of_fame):
             raise ValueError(f"rank {rank} out of range: the hall of fame has {len(self.hall_of_fame)} rules")
-        return dsl.from_dict(self.hall_of_fame[rank - 1]["rule"])
-
-    def plot(self, kind: str, **kwargs):
-        """A matplotlib Figure of this run: "fitness", "curves" or "lr" (``discovery.plots``)."""
-        from discovery import plots
-
-        return plots.figure(self, kind, **kwargs)
+        return self.hall_of_fame[rank - 1]
 
 
 def load_run(path: str | Path) -> Run:
     """Read a run folder (finished, interrupted or still running)."""
     store = RunStore.open(path)
-    state = store.read_checkpoint()
-    summary = store.read_summary()
-    hall = (summary or {}).get("hall_of_fame") or (state or {}).get("hall_of_fame", [])
+    state = store.read_checkpoint() or {}
+    summary_data = store.read_summary()
+    summary = None if summary_data is None else Summary.from_dict(summary_data)
+    hall = summary.hall_of_fame if summary else [Candidate.from_dict(c) for c in state.get("hall_of_fame", [])]
     return Run(
         path=store.path,
         config=store.config(),
-        generation=(state or {}).get("generation", 0),
-        population=(state or {}).get("population", []),
+        generation=state.get("generation", 0),
+        population=[Candidate.from_dict(c) for c in state.get("population", [])],
         hall_of_fame=hall,
-        logbook=(state or {}).get("logbook", []),
+        logbook=state.get("logbook", []),
         summary=summary,
     )
 
@@ -89,7 +113,7 @@ class _StopFlag:
 
 
 def run(
-    config: dict | None = None,
+    config: Config | None = None,
     out: str | Path = "runs",
     resume: str | Path | None = None,
     progress: bool = True,
@@ -107,14 +131,14 @@ def run(
     else:
         if config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
-        config_lib.validate(config)
         store, state = None, None
-    evaluator = Evaluator(config, reference=(state or {}).get("reference"))
-    backend = make_backend(config["evaluation"]["backend"], evaluator)  # fails early if unreachable
+    reference = None if state is None else references_from_dict(state["reference"])
+    evaluator = Evaluator(config, reference)
+    backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
     try:
         if store is None:
             store = RunStore.create(out, config)
-            store.append_log([{"kind": "start", "config": config, "time": time.time()}])
+            store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
         else:
             store.truncate_log(state["log_offset"] if state else 0)
             store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
@@ -128,27 +152,29 @@ def run(
 
 
 def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> str:
-    if config["coevolution"]["mode"] == "rules" and "search" not in evaluator.reference:
+    if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
-        store.append_log([{"kind": "calibration", "split": "search", "tasks": reference}])
+        store.append_log([{"kind": "calibration", "split": "search",
+                           "tasks": {t: r.to_dict() for t, r in reference.items()}}])
     evo = Evolution(config, backend.map, state)
-    total = config["run"]["generations"]
+    total = config.run.generations
     bar = Progress(total, f"run {store.path.name}") if progress else None
     if bar:
         bar.done = evo.generation
     done_here = 0
+    unit = "log10 loss" if config.evolves_architectures else "vs Adam"
     with _StopFlag() as stop:
         while evo.generation < total:
-            records = evo.step()
-            offset = store.append_log([{"kind": "candidate", **r} for r in records]
+            candidates = evo.step()
+            offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
                                       + [{"kind": "generation", **evo.logbook[-1]}])
-            store.write_checkpoint({**evo.state(), "reference": evaluator.reference, "log_offset": offset})
+            store.write_checkpoint({**evo.state(), "reference": references_to_dict(evaluator.reference),
+                                    "log_offset": offset})
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
-                unit = "vs Adam" if config["coevolution"]["mode"] == "rules" else "log10 loss"
                 bar.advance(status=f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} "
-                                   f"| cache {last['cache_hits']}/{len(records)} "
+                                   f"| cache {last['cache_hits']}/{len(candidates)} "
                                    f"| {last['candidates_per_s']:.1f} cand/s")
             if stop.requested or (stop_after is not None and done_here >= stop_after):
                 store.append_log([{"kind": "interrupted", "generation": evo.generation}])
@@ -159,50 +185,46 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
 def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> None:
     """Re-check the hall of fame on held-out tasks (funnel) and write the summary."""
     state = store.read_checkpoint()
-    hall = state["hall_of_fame"]
-    if evaluator.held_out_tasks and evaluator.config["coevolution"]["mode"] == "rules":
+    hall = [Candidate.from_dict(c) for c in state["hall_of_fame"]]
+    if evaluator.held_out_tasks and not evaluator.config.evolves_architectures:
         stream = None if progress else io.StringIO()
         with Progress(1 + len(hall), "held-out re-check", stream=stream) as bar:
             bar.advance(0, status=f"Adam and the cost model on {len(evaluator.held_out_tasks)} tasks")
-            structures = {dsl.template(dsl.from_dict(r["rule"]))[0] for r in hall}
+            structures = {dsl.template(c.rule)[0] for c in hall}
             reference = evaluator.prepare("held_out", new_structure_rate=len(structures) / max(len(hall), 1))
-            store.append_log([{"kind": "calibration", "split": "held_out", "tasks": reference}])
-            for rank, record in enumerate(hall, start=1):
+            store.append_log([{"kind": "calibration", "split": "held_out",
+                               "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+            for rank, c in enumerate(hall, start=1):
                 bar.advance(status=f"hall of fame #{rank}")
-                record["held_out"] = evaluator.evaluate(dsl.from_dict(record["rule"]), "held_out")
+                hall[rank - 1] = dataclasses.replace(c, held_out=evaluator.evaluate(c.rule, "held_out"))
             bar.advance(status="done")
-    everyone = list({r["key"]: r for r in _candidates(store)}.values())
-    store.write_summary({
-        "status": "complete",
-        "generations": state["generation"],
-        "totals": state["totals"],
-        "reference": evaluator.reference,
-        "hall_of_fame": hall,
-        "pareto_front": pareto_front(everyone),
-    })
-
-
-def _candidates(store: RunStore) -> list[dict]:
-    return [e for e in store.read_log() if e.get("kind") == "candidate"]
+    everyone = list({c.key: c for c in store.candidates()}.values())
+    store.write_summary(Summary(
+        status="complete",
+        generations=state["generation"],
+        totals=state["totals"],
+        reference=references_to_dict(evaluator.reference),
+        hall_of_fame=hall,
+        pareto_front=pareto_front(everyone),
+    ).to_dict())
 
 
 def report(result: Run, top: int = 5) -> str:
     """The top hall-of-fame rules: fitness vs Adam per task, complexity, simplified text."""
-    status = (result.summary or {}).get("status", "interrupted: resume with --resume")
+    status = result.summary.status if result.summary else "interrupted: resume with --resume"
     lines = [f"run {result.path} ({status}, {result.generation} generations)",
              "fitness = mean log10(tuned score / Adam's) over search tasks; negative beats Adam"]
-    if result.config["coevolution"]["mode"] != "rules":
+    if result.config.evolves_architectures:
         lines[1] = "fitness = log10(tuned held-out loss) of the (rule, architecture) pair; lower is better"
-    for rank, record in enumerate(result.hall_of_fame[:top], start=1):
-        per_task = ", ".join(
-            f"test loss {v['test_loss']:.4g}, accuracy {v['accuracy']:.3f} at lr {v['tuned_lr']:.3g}"
-            if "test_loss" in v else f"{k} {v['ratio']:+.2f}"
-            for k, v in record["tasks"].items())
-        if record.get("architecture"):
-            per_task += " | " + Architecture.from_dict(record["architecture"]).summary()
-        held = record.get("held_out")
-        held_text = f" | held-out {held['fitness']:+.3f}" if held else ""
-        lines.append(f"\n#{rank} fitness {record['fitness']:+.3f}{held_text} | complexity "
-                     f"{record['complexity']} | {per_task}")
-        lines += ["    " + line for line in record["text"].rstrip().splitlines()]
+    for rank, c in enumerate(result.hall_of_fame[:top], start=1):
+        if c.architecture is None:
+            per_task = ", ".join(f"{k} {v.ratio:+.2f}" for k, v in c.tasks.items())
+        else:
+            per_task = ", ".join(
+                f"test loss {v.test_loss:.4g}, accuracy {v.accuracy:.3f} at lr {v.tuned_lr:.3g}"
+                for v in c.tasks.values()) + " | " + c.architecture.summary()
+        held_text = f" | held-out {c.held_out.fitness:+.3f}" if c.held_out else ""
+        lines.append(f"\n#{rank} fitness {c.fitness:+.3f}{held_text} | complexity "
+                     f"{c.complexity} | {per_task}")
+        lines += ["    " + line for line in c.text.rstrip().splitlines()]
     return "\n".join(lines)

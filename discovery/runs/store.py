@@ -21,6 +21,7 @@ from pathlib import Path
 import msgpack
 
 from discovery import config as config_lib
+from discovery.records import Candidate
 
 CHECKPOINT = "checkpoint.msgpack"
 PREVIOUS = "checkpoint.prev.msgpack"
@@ -37,11 +38,11 @@ class RunStore:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, out_dir: str | Path, config: dict) -> RunStore:
+    def create(cls, out_dir: str | Path, config: config_lib.Config) -> RunStore:
         """A new folder ``out_dir/<name>-s<seed>-<timestamp>`` with the config written."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        stem = f"{config['run']['name']}-s{config['run']['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
+        stem = f"{config.run.name}-s{config.run.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         path, n = out / stem, 1
         while path.exists():
             n += 1
@@ -58,7 +59,7 @@ class RunStore:
             raise FileNotFoundError(f"{path} is not a run folder (no config.toml)")
         return cls(path)
 
-    def config(self) -> dict:
+    def config(self) -> config_lib.Config:
         file = self.path / "config.toml"
         return config_lib.loads(file.read_text(), where=str(file))
 
@@ -118,6 +119,10 @@ class RunStore:
             return []
         lines = self.log_file.read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+    def candidates(self) -> list[Candidate]:
+        """Every candidate the log records, in order."""
+        return [Candidate.from_dict(e) for e in self.read_log() if e["kind"] == "candidate"]
 
     # -- summary -----------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ training loss); gains are log10 ratios (negative: lower loss than Adam).
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -28,9 +27,9 @@ import numpy as np
 
 import dsl
 from discovery import config as config_lib
-from discovery import evaluate, runs, scoring, tasks
-from discovery.baselines import OPTIMIZERS
-from discovery.tasks import Architecture
+from discovery import runs, tasks
+from discovery.analysis.baselines import OPTIMIZERS
+from discovery.training import scoring, trainer
 from dsl.probe import similarity
 
 PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
@@ -87,7 +86,7 @@ def panel_scores(rules: dict[str, dsl.Rule], task: tasks.Task, preset: dict, met
     grid = _panel_grid(preset)
     out = {}
     for name, rule in rules.items():
-        result = evaluate.train(rule, task, grid, preset["train_seeds"], preset["steps"])
+        result = trainer.train(rule, task, grid, preset["train_seeds"], preset["steps"])
         default = OPTIMIZERS[name].default_lr if name in OPTIMIZERS else None
         out[name] = scoring.score(result, default, metric)
     return out
@@ -115,10 +114,9 @@ def run_seed(preset: dict, seed: int, out: Path, progress: bool) -> dict:
         "tasks.search": preset["nondeep"], "run.warm_start": VARIED_STARTS}),
         out=out, progress=progress)
 
-    best_b, best_c = run_b.hall_of_fame[0], run_c.hall_of_fame[0]
-    rule_b, rule_c = dsl.from_dict(best_b["rule"]), dsl.from_dict(best_c["rule"])
-    arch_a = Architecture.from_dict(run_a.hall_of_fame[0]["architecture"])
-    arch_b = Architecture.from_dict(best_b["architecture"])
+    best_b = run_b.candidate(1)
+    rule_b, rule_c = best_b.rule, run_c.rule(1)
+    arch_a, arch_b = run_a.candidate(1).architecture, best_b.architecture
     panel = {name: dsl.library.get(name) for name in PANEL}
     size = preset["size"]
 
@@ -306,18 +304,3 @@ def run_experiment(preset_name: str = "quick", seeds: int | None = None, out: st
     (out / "report.md").write_text(markdown(result))
     figure(result, out / "report.png")
     return result
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("hypothesis", help="run the three-regime hypothesis experiment")
-    p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
-    p.add_argument("--seeds", type=int)
-    p.add_argument("--out", default="runs/hypothesis")
-    p.set_defaults(func=_cmd)
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    result = run_experiment(args.preset, args.seeds, args.out)
-    print(markdown(result))
-    print(f"written: {Path(args.out) / 'report.md'}, report.json, report.png")
-    return 0

@@ -15,7 +15,8 @@ nets and poorly on simple non-deep problems.
 
 Example::
 
-    from discovery import baselines, scoring
+    from discovery.analysis import baselines
+    from discovery.training import scoring
     table = baselines.run_baselines(["mf_k4", "mnist1d_mlp"], "small", scoring.Protocol(steps=100))
     print(baselines.format_table(table))
     baselines.write_outputs(table, "runs/baselines-demo")
@@ -23,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import io
@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 import optax
 
-from discovery import evaluate, report, scoring, tasks
-from discovery.progress import Progress
-from discovery.scoring import Protocol, TaskScore
-from discovery.tasks.registry import SIZES
+from discovery import tasks
+from discovery.analysis import outputs
+from discovery.runs.progress import Progress
+from discovery.training import scoring, trainer
+from discovery.training.scoring import Protocol, TaskScore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +182,7 @@ class BaselineTable:
         }
 
 
-def _checked(names: Sequence[str], valid: Sequence[str], what: str) -> list[str]:
+def checked(names: Sequence[str], valid: Sequence[str], what: str) -> list[str]:
     """``names`` without duplicates (order kept); ValueError if empty or any is unknown."""
     unique = list(dict.fromkeys(names))
     if not unique:
@@ -198,7 +199,7 @@ def score_baseline(baseline: str | Baseline, task: tasks.Task, protocol: Protoco
     if isinstance(baseline, str):
         baseline = OPTIMIZERS[baseline]
     grid = protocol.grid_with(baseline.default_lr)
-    result = evaluate.train(baseline.factory, task, grid, protocol.seeds, protocol.steps)
+    result = trainer.train(baseline.factory, task, grid, protocol.seeds, protocol.steps)
     return scoring.score(result, baseline.default_lr)
 
 
@@ -218,15 +219,15 @@ def run_baselines(
 
     Raises ValueError for an unknown task, optimizer or size before training anything.
     """
-    names = _checked(task_names, tasks.names(), "task")
-    opts = _checked([REFERENCE, *(OPTIMIZERS if optimizers is None else optimizers)],
+    names = checked(task_names, tasks.names(), "task")
+    opts = checked([REFERENCE, *(OPTIMIZERS if optimizers is None else optimizers)],
                     list(OPTIMIZERS), "optimizer")
     extra = dict(extra or {})
     if set(extra) & set(OPTIMIZERS):
         raise ValueError(f"extra optimizer names {sorted(set(extra) & set(OPTIMIZERS))} are taken")
     opts += list(extra)
-    if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; valid sizes: {list(SIZES)}")
+    if size not in tasks.SIZES:
+        raise ValueError(f"unknown size {size!r}; valid sizes: {list(tasks.SIZES)}")
     kinds, measures, scores = {}, {}, {}
     start = time.perf_counter()
     stream = sys.stderr if progress else io.StringIO()
@@ -294,21 +295,26 @@ def format_table(table: BaselineTable) -> str:
     return "\n".join(lines)
 
 
+def claim_outputs(out_dir: str | Path, force: bool = False) -> Path:
+    """The output folder, created if missing; ValueError if it holds results and not ``force``."""
+    return outputs.claim_dir(out_dir, OUTPUT_FILES, force)
+
+
 def write_outputs(table: BaselineTable, out_dir: str | Path, force: bool = False) -> list[Path]:
     """Write ``OUTPUT_FILES`` (CSV rows, JSON document, heatmap PNG) into ``out_dir``.
 
     Creates the folder if missing; ValueError if it already holds results and not ``force``.
     """
-    out = report.claim_dir(out_dir, OUTPUT_FILES, force)
+    out = claim_outputs(out_dir, force)
     paths = [out / name for name in OUTPUT_FILES]
-    report.write_csv(paths[0], table.to_rows())
-    report.write_json(paths[1], table.to_dict())
+    outputs.write_csv(paths[0], table.to_rows())
+    outputs.write_json(paths[1], table.to_dict())
     panels = {
         title: np.array([[table.versus_adam(t, o)[m] for o in table.optimizers] for t in table.tasks],
                         dtype=float)
         for m, title in (("tuned", "tuned (best lr)"), ("out_of_box", "out of the box (default lr)"))
     }
-    report.heatmap_png(
+    outputs.heatmap_png(
         paths[2], panels, [f"{t} ({table.kinds[t]})" for t in table.tasks], list(table.optimizers),
         title=f"Optax baselines vs Adam: size {table.size}, {table.protocol.steps} steps, "
         f"{len(table.protocol.seeds)} seed(s)\nlog10(score / Adam's score): lower (blue) is better",
@@ -317,74 +323,5 @@ def write_outputs(table: BaselineTable, out_dir: str | Path, force: bool = False
     return paths
 
 
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
-
-
 def _data_override(task: str, data_file: str | None) -> dict:
     return {"data_file": data_file} if data_file and task.startswith("klr_") else {}
-
-
-def command(args: argparse.Namespace, extra: Mapping[str, Baseline] | None = None) -> int:
-    """Run the table for parsed ``add_options`` arguments (plus ``extra`` optimizers)."""
-    if args.suite not in SUITES:
-        raise ValueError(f"unknown suite {args.suite!r}; valid suites: {list(SUITES)}")
-    if args.size not in SIZES:
-        raise ValueError(f"unknown size {args.size!r}; valid sizes: {list(SIZES)}")
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    suite = tasks.names(None if args.suite == "all" else args.suite)
-    chosen = _names(args.tasks)
-    if chosen is not None:
-        _checked(chosen, tasks.names(), "task")
-        outside = [t for t in chosen if t not in suite]
-        if outside:
-            raise ValueError(f"task(s) {outside} are not in suite {args.suite!r}; use --suite all")
-    steps = DEFAULT_STEPS[args.size] if args.steps is None else args.steps
-    protocol = Protocol(seeds=tuple(range(args.seeds)), steps=steps)
-    optimizers = _names(args.optimizers)
-    if optimizers is not None:
-        _checked(optimizers, list(OPTIMIZERS), "optimizer")
-    if args.data_file:
-        if not any(t.startswith("klr_") for t in chosen or suite):
-            raise ValueError("--data-file applies to the kernel logistic regression tasks (klr_*); "
-                             "choose one with --tasks or --suite")
-        if not Path(args.data_file).is_file():
-            raise FileNotFoundError(f"--data-file {args.data_file} does not exist")
-    out = Path(args.out or f"runs/baselines-{args.suite}-{args.size}")
-    report.claim_dir(out, OUTPUT_FILES, args.force)  # refuse before hours of training, not after
-    table = run_baselines(chosen or suite, args.size, protocol, optimizers, extra=extra,
-                          data_file=args.data_file)
-    print(format_table(table))
-    paths = write_outputs(table, out, force=args.force)
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``discovery baselines`` on the CLI's subparsers."""
-    p = subparsers.add_parser(
-        "baselines",
-        help="Adam vs the other Optax optimizers on the task suites, under one protocol",
-        description=f"Train {', '.join(OPTIMIZERS)} on every task of the suite with the same "
-        "lr grid, seeds and steps; print and save tuned / out-of-the-box scores and Adam's rank.",
-    )
-    add_options(p, "runs/baselines-<suite>-<size>")
-    p.set_defaults(func=command)
-    return p
-
-
-def add_options(p: argparse.ArgumentParser, default_out: str) -> None:
-    """The table's options (suite, size, out, steps, seeds, optimizers, tasks, force)."""
-    p.add_argument("--suite", default="all", help=f"one of {', '.join(SUITES)} (default all)")
-    p.add_argument("--size", default="default", help="small | default (default: default)")
-    p.add_argument("--out", help=f"output folder (default {default_out})")
-    p.add_argument("--steps", type=int,
-                   help=f"training steps (default per size: {DEFAULT_STEPS})")
-    p.add_argument("--seeds", type=int, default=len(scoring.DEFAULT_SEEDS),
-                   help="number of seeds 0..N-1 (default %(default)s)")
-    p.add_argument("--optimizers", help="comma-separated subset (adam is always included)")
-    p.add_argument("--tasks", help="comma-separated tasks of the suite (default: the whole suite)")
-    p.add_argument("--force", action="store_true", help="overwrite results in the output folder")
-    p.add_argument("--data-file", help="a LIBSVM-format file (e.g. the real mushrooms set) for the "
-                   "klr_* tasks instead of their synthetic data")

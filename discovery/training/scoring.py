@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from discovery.evaluate import TrainResult
+from discovery.training.trainer import TrainResult
 
 DEFAULT_LEARNING_RATES = tuple(float(f"{x:.3g}") for x in 10.0 ** np.arange(-5, 0.01, 0.5))
 DEFAULT_SEEDS = (0, 1)

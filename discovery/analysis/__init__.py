@@ -1,0 +1,1 @@
+"""Reading results: inspect a run, export a rule, the baselines table, compare, plots."""

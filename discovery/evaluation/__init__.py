@@ -1,0 +1,1 @@
+"""Candidate evaluation: fitness against Adam, the interpreter/native cost model, backends."""

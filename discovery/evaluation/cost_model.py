@@ -1,0 +1,66 @@
+"""The cost model: which path, interpreter or native, trains a task's candidates faster.
+
+Per task, Adam is trained once through the interpreter and once natively,
+measuring compile seconds (tracing, lowering and XLA, from JAX's compilation
+events) and run seconds (the rest). A candidate then costs ``interp_run`` on
+the interpreter and ``native_run + p_new * native_compile`` natively, where
+``p_new`` is the expected share of candidates whose rule structure is not yet
+compiled (mutations that only perturb constants reuse a native compile).
+
+Example::
+
+    costs = measure(dsl.library.get("adam"), task, protocol)
+    costs.choose(new_structure_rate=0.5)      # "native" or "interpreter"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import dsl
+from discovery.tasks import Task
+from discovery.training import scoring, trainer
+
+EXPECTED_NEW_STRUCTURES = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class PathCosts:
+    """Seconds measured for one task: compile and run, interpreter and native (NaN: not measured)."""
+
+    interp_compile: float
+    interp_run: float
+    native_compile: float
+    native_run: float
+
+    def choose(self, new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> str:
+        native = self.native_run + new_structure_rate * self.native_compile
+        return "native" if native < self.interp_run else "interpreter"
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+_COMPILE_SECONDS: dict[tuple, float] = {}  # first measurement per trainer: later ones hit the cache
+
+
+def timed_train(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
+                path: str) -> tuple[trainer.TrainResult, float, float]:
+    """(result, compile seconds, run seconds) of one training of ``rule``.
+
+    XLA's own compile time comes from its compilation events, so one training
+    gives both numbers; a trainer compiled earlier in this process reuses the
+    compile time measured then.
+    """
+    key = (task.name, repr(sorted(task.sizes.items())), path, protocol.steps,
+           len(protocol.learning_rates), len(protocol.seeds))
+    start = time.perf_counter()
+    with dsl.count_compilations() as compiles:
+        result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps,
+                               path=path)
+    total = time.perf_counter() - start
+    if compiles.count:
+        _COMPILE_SECONDS[key] = compiles.seconds
+    compile_seconds = _COMPILE_SECONDS.get(key, 0.0)
+    return result, compile_seconds, max(total - (compiles.seconds if compiles.count else 0.0), 0.0)

@@ -1,0 +1,166 @@
+"""Fitness of candidates: rules trained on the run's tasks and scored against Adam, or
+(rule, architecture) pairs scored by their held-out loss.
+
+``fitness = mean over search tasks of log10(tuned score / Adam's tuned score)``
+(lower is better; 0 is Adam; -1 is ten times lower loss or suboptimality).
+Each task's ratio is clipped to +-RATIO_CLIP (a task solved to the float floor
+must not outweigh all others) and rounded to 1e-4, so the tiny (<1e-5)
+differences between the interpreter and native paths cannot reorder candidates.
+
+Hurdle: the first search task is trained first; a candidate whose ratio there
+exceeds ``hurdle`` stops, and its fitness is that ratio plus ``HURDLE_PENALTY``.
+
+Which path (interpreter or native) trains each task is chosen once by the
+cost model (``cost_model``) and recorded with Adam's reference scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+import dsl
+from discovery import tasks
+from discovery.config import Config
+from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
+from discovery.records import Evaluation, TaskResult, decode_candidate
+from discovery.training import scoring, trainer
+
+HURDLE_PENALTY = 1.0
+RATIO_CLIP = 3.0
+ADAM_DEFAULT_LR = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskReference:
+    """What every candidate on a task is compared with: Adam's scores, the path, its costs."""
+
+    adam: scoring.TaskScore
+    path: str
+    costs: PathCosts
+
+    def to_dict(self) -> dict:
+        return {"adam": self.adam.to_dict(), "path": self.path, "costs": self.costs.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TaskReference:
+        return cls(scoring.TaskScore(**data["adam"]), data["path"], PathCosts(**data["costs"]))
+
+
+References = dict[str, dict[str, TaskReference]]  # [split][task]
+
+
+def references_to_dict(refs: References) -> dict:
+    return {split: {t: r.to_dict() for t, r in by_task.items()} for split, by_task in refs.items()}
+
+
+def references_from_dict(data: dict) -> References:
+    return {split: {t: TaskReference.from_dict(r) for t, r in by_task.items()}
+            for split, by_task in data.items()}
+
+
+def _clip(ratio: float) -> float:
+    return round(float(np.clip(ratio, -RATIO_CLIP, RATIO_CLIP)), 4)
+
+
+class Evaluator:
+    """Holds the tasks, the protocols, Adam's reference scores and the chosen paths."""
+
+    def __init__(self, config: Config, reference: References | None = None):
+        self.config = config
+        size = config.tasks.size
+        self.search_tasks = [tasks.get(n, size) for n in config.tasks.search]
+        self.held_out_tasks = [tasks.get(n, size) for n in config.tasks.held_out]
+        self.protocols = {"search": config.protocol.training(),
+                          "held_out": config.protocol.training(held_out=True)}
+        self.hurdle = float(config.evaluation.hurdle)
+        self.reference: References = reference or {}
+        self._architecture_tasks: dict[str, tasks.Task] = {}
+
+    def prepare(self, split: str = "search",
+                new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> dict[str, TaskReference]:
+        """Adam's reference scores and the path per task (measured once; kept on resume)."""
+        if split in self.reference:
+            return self.reference[split]
+        protocol = self.protocols[split]
+        forced = self.config.evaluation.path
+        adam = dsl.library.get("adam")
+        default_lr = ADAM_DEFAULT_LR if ADAM_DEFAULT_LR in protocol.learning_rates else None
+        out = {}
+        for task in self._tasks(split):
+            result, ic, ir = timed_train(adam, task, protocol, "interpreter")
+            if forced == "interpreter":
+                costs = PathCosts(ic, ir, float("nan"), float("nan"))
+                path = "interpreter"
+            else:
+                _, nc, nr = timed_train(adam, task, protocol, "native")
+                costs = PathCosts(ic, ir, nc, nr)
+                path = forced if forced == "native" else costs.choose(new_structure_rate)
+            out[task.name] = TaskReference(scoring.score(result, default_lr), path, costs)
+        self.reference[split] = out
+        return out
+
+    def evaluate_encoded(self, raw: bytes) -> Evaluation:
+        """Evaluate what a backend received: a rule, or a (rule, architecture) pair."""
+        rule, arch = decode_candidate(raw)
+        return self.evaluate(rule) if arch is None else self.evaluate_pair(rule, arch)
+
+    def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
+        k = arch.key()
+        if k not in self._architecture_tasks:
+            self._architecture_tasks[k] = tasks.from_architecture(arch, self.config.tasks.size)
+        return self._architecture_tasks[k]
+
+    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:
+        """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better).
+
+        Every new architecture is a new compilation. With the rule held fixed
+        the native path compiles about twice as fast as the interpreter; when
+        rules vary too, the interpreter compiles once per architecture for all.
+        """
+        protocol = self.protocols["search"]
+        start = time.perf_counter()
+        task = self.architecture_task(arch)
+        path = "interpreter" if self.config.evolves_rules else "native"
+        result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps,
+                               path=path)
+        s = scoring.score(result, metric="test")
+        best = int(np.argmin(result.test_value.mean(axis=1)))
+        accuracy = float(np.mean(result.metrics["accuracy"][best]))
+        fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
+        scores = TaskResult(ratio=fitness,  # log10 losses, like the rule runs' ratios
+                            robust_ratio=round(scoring.log_ratio(s.robust, 1.0), 4),
+                            tuned=s.tuned, tuned_lr=s.tuned_lr, diverged=s.diverged_fraction,
+                            test_loss=s.tuned, accuracy=accuracy)
+        return Evaluation(fitness, {"architecture": scores}, False,
+                          round(time.perf_counter() - start, 4))
+
+    def _tasks(self, split: str):
+        return self.search_tasks if split == "search" else self.held_out_tasks
+
+    def evaluate(self, rule: dsl.Rule, split: str = "search") -> Evaluation:
+        """Train ``rule`` on the split's tasks (hurdle first on search) and score it vs Adam."""
+        reference = self.prepare(split)
+        protocol = self.protocols[split]
+        start = time.perf_counter()
+        per_task: dict[str, TaskResult] = {}
+        hurdle_failed = False
+        for i, task in enumerate(self._tasks(split)):
+            ref = reference[task.name]
+            result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds,
+                                   protocol.steps, path=ref.path)
+            ours = scoring.score(result)
+            ratios = scoring.versus(ours, ref.adam)
+            per_task[task.name] = TaskResult(ratio=_clip(ratios["tuned"]),
+                                             robust_ratio=_clip(ratios["robust"]),
+                                             tuned=ours.tuned, tuned_lr=ours.tuned_lr,
+                                             diverged=ours.diverged_fraction)
+            if split == "search" and i == 0 and per_task[task.name].ratio > self.hurdle:
+                hurdle_failed = True
+                break
+        ratios = [t.ratio for t in per_task.values()]
+        fitness = ratios[0] + HURDLE_PENALTY if hurdle_failed else float(np.mean(ratios))
+        return Evaluation(round(fitness, 4), per_task, hurdle_failed,
+                          round(time.perf_counter() - start, 4))

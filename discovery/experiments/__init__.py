@@ -1,0 +1,1 @@
+"""Experiments built on runs and analysis: the Adam hypothesis experiment."""

@@ -1,0 +1,159 @@
+"""The records that travel between search, evaluation, runs and analysis, with one shape each.
+
+* ``TaskResult``  one candidate's scores on one task;
+* ``Evaluation``  what evaluating a candidate gives: fitness, per-task results, hurdle, seconds;
+* ``Candidate``   an evaluated candidate as the run logs it: rule (and architecture),
+  identity, lineage and its evaluation (plus its held-out evaluation once re-checked).
+
+Each is a frozen dataclass with ``to_dict``/``from_dict`` for msgpack and
+JSON (``log.jsonl``, checkpoints, ``summary.json``); code reads fields by
+attribute. ``encode_candidate``/``decode_candidate`` are the bytes a backend
+receives: a rule, or a (rule, architecture) pair, as plain msgpack data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgpack
+
+import dsl
+from discovery.tasks import Architecture
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskResult:
+    """Scores of one candidate on one task.
+
+    ``ratio``/``robust_ratio``: log10(tuned / Adam's tuned) (and of the robust
+    scores), clipped; for (rule, architecture) pairs, log10 of the held-out loss.
+    ``tuned``: the tuned score; ``tuned_lr``: its learning rate; ``diverged``:
+    the fraction of (lr, seed) trainings that diverged. Pairs also report the
+    tuned held-out ``test_loss`` and its ``accuracy``.
+    """
+
+    ratio: float
+    robust_ratio: float
+    tuned: float
+    tuned_lr: float
+    diverged: float
+    test_loss: float | None = None
+    accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> TaskResult:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """A candidate's fitness (lower is better), its per-task results, and whether it
+    stopped at the hurdle; ``seconds`` of evaluation (not part of the outcome)."""
+
+    fitness: float
+    tasks: dict[str, TaskResult]
+    hurdle_failed: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
+                "hurdle_failed": self.hurdle_failed, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Evaluation:
+        return cls(fitness=data["fitness"],
+                   tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
+                   hurdle_failed=data["hurdle_failed"], seconds=data["seconds"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One evaluated candidate of a run.
+
+    ``key`` is what deduplication uses (the rule's fingerprint, plus the
+    architecture's key in co-evolution); ``text`` and ``complexity`` are of the
+    simplified rule; ``parents`` are candidate ids; ``cached`` says the
+    evaluation was reused from an equivalent earlier candidate.
+    """
+
+    id: int
+    generation: int
+    rule: dsl.Rule
+    architecture: Architecture | None
+    text: str
+    complexity: int
+    fingerprint: str
+    key: str
+    parents: tuple[int, ...]
+    mutation: str
+    cached: bool
+    evaluation: Evaluation
+    held_out: Evaluation | None = None
+
+    @property
+    def fitness(self) -> float:
+        return self.evaluation.fitness
+
+    @property
+    def tasks(self) -> dict[str, TaskResult]:
+        return self.evaluation.tasks
+
+    @property
+    def hurdle_failed(self) -> bool:
+        return self.evaluation.hurdle_failed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""
+        return {
+            "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
+            "architecture": None if self.architecture is None else self.architecture.to_dict(),
+            "text": self.text, "complexity": self.complexity, "fingerprint": self.fingerprint,
+            "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
+            "cached": self.cached, **self.evaluation.to_dict(),
+            "held_out": None if self.held_out is None else self.held_out.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Candidate:
+        arch, held = data["architecture"], data.get("held_out")
+        return cls(
+            id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
+            architecture=None if arch is None else Architecture.from_dict(arch),
+            text=data["text"], complexity=data["complexity"], fingerprint=data["fingerprint"],
+            key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
+            cached=data["cached"], evaluation=Evaluation.from_dict(data),
+            held_out=None if held is None else Evaluation.from_dict(held),
+        )
+
+
+def pareto_front(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Candidates not dominated in (complexity, fitness), simplest first (PySR's table)."""
+    front: list[Candidate] = []
+    for c in sorted(candidates, key=lambda c: (c.complexity, c.fitness, c.id)):
+        if not front or c.fitness < front[-1].fitness:
+            front.append(c)
+    return front
+
+
+PAIR_FORMAT = "candidate-pair"
+
+
+def encode_candidate(rule: dsl.Rule, arch: Architecture | None) -> bytes:
+    """What a backend receives: the rule's bytes, or a (rule, architecture) pair's."""
+    if arch is None:
+        return dsl.dumps(rule)
+    return msgpack.packb({"format": PAIR_FORMAT, "rule": dsl.to_dict(rule),
+                          "architecture": arch.to_dict()}, use_bin_type=True)
+
+
+def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Architecture | None]:
+    """Inverse of ``encode_candidate``; reads data only."""
+    data = msgpack.unpackb(raw, raw=False)
+    if isinstance(data, dict) and data.get("format") == PAIR_FORMAT:
+        return dsl.from_dict(data["rule"]), Architecture.from_dict(data["architecture"])
+    return dsl.from_dict(data), None
