@@ -127,6 +127,8 @@ class ProtocolSettings(_Section):
                                    f"a list of integers in [0, {MAX_SEED}]")
     steps: int = _spec(100, int, lambda x: x >= 1, "an integer >= 1")
     held_out_steps: int = _spec(300, int, lambda x: x >= 1, "an integer >= 1")
+    bracket: bool = _spec(True, bool, None, "true or false (extend the grid until the optimum is inside)")
+    scale_free: bool = _spec(True, bool, None, "true or false (start each rule's grid at its natural scale)")
 
     def check(self) -> None:
         if not self.learning_rates or not self.seeds:
@@ -136,7 +138,8 @@ class ProtocolSettings(_Section):
         """The training protocol of the search tasks, or of the held-out tasks."""
         return scoring.Protocol(learning_rates=tuple(float(x) for x in self.learning_rates),
                                 seeds=tuple(self.seeds),
-                                steps=self.held_out_steps if held_out else self.steps)
+                                steps=self.held_out_steps if held_out else self.steps,
+                                bracket=self.bracket, scale_free=self.scale_free)
 
 
 @dataclasses.dataclass(frozen=True)

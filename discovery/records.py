@@ -30,8 +30,10 @@ class TaskResult:
     ``ratio``/``robust_ratio``: log10(tuned / Adam's tuned) (and of the robust
     scores), clipped; for (rule, architecture) pairs, log10 of the held-out loss.
     ``tuned``: the tuned score; ``tuned_lr``: its learning rate; ``diverged``:
-    the fraction of (lr, seed) trainings that diverged. Pairs also report the
-    tuned held-out ``test_loss`` and its ``accuracy``.
+    the fraction of (lr, seed) trainings that diverged. The protocol travels
+    with the score: ``learning_rates`` tried, the grid's ``scale``, ``at_limit``
+    (the optimum sits at the edge of what bracketing may try). Pairs also report
+    the tuned held-out ``test_loss`` and its ``accuracy``.
     """
 
     ratio: float
@@ -39,15 +41,27 @@ class TaskResult:
     tuned: float
     tuned_lr: float
     diverged: float
+    learning_rates: tuple[float, ...] = ()
+    scale: float = 1.0
+    at_limit: bool = False
     test_loss: float | None = None
     accuracy: float | None = None
 
+    @classmethod
+    def from_score(cls, score, ratio: float, robust_ratio: float, **extra) -> TaskResult:
+        """From a ``scoring.TaskScore`` and its ratios (``extra``: test_loss, accuracy)."""
+        return cls(ratio=ratio, robust_ratio=robust_ratio, tuned=score.tuned, tuned_lr=score.tuned_lr,
+                   diverged=score.diverged_fraction, learning_rates=score.learning_rates,
+                   scale=score.scale, at_limit=score.at_limit, **extra)
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TaskResult:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+        """Fields with defaults are optional in ``data`` (records written before they existed)."""
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        return cls(**{**values, "learning_rates": tuple(values.get("learning_rates", ()))})
 
 
 @dataclasses.dataclass(frozen=True)

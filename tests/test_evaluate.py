@@ -84,14 +84,20 @@ def _fake_result(values, lrs=(1e-3, 1e-2, 1e-1), f_star=None, diverged=None):
     )
 
 
-def test_scores_are_min_median_and_default_of_seed_means():
+def test_scores_are_min_window_mean_and_default_of_seed_means():
     result = _fake_result([[4.0, 6.0], [1.0, 2.0], [20.0, 30.0]], f_star=0.5)
     s = scoring.score(result, default_lr=1e-3)
     assert s.tuned == pytest.approx(1.0) and s.tuned_lr == pytest.approx(1e-2)  # (1+2)/2 - 0.5
     assert s.out_of_box == pytest.approx(4.5)  # (4+6)/2 - 0.5
-    assert s.robust == pytest.approx(4.5)  # median of 4.5, 1.0, 9.5 (clipped at 10 - 0.5)
+    # geometric mean within one decade of the tuned lr: 4.5, 1.0, 9.5 (clipped at 10 - 0.5)
+    assert s.robust == pytest.approx((4.5 * 1.0 * 9.5) ** (1 / 3))
+    assert not s.at_limit and s.learning_rates == (1e-3, 1e-2, 1e-1)
     with pytest.raises(ValueError, match="not trained"):
         scoring.score(result, default_lr=3e-3)
+    wide = _fake_result([[9.0, 9.0], [4.0, 4.0], [1.0, 1.0], [2.0, 2.0]], lrs=(1e-4, 1e-3, 1e-2, 1e-1))
+    assert scoring.score(wide).robust == pytest.approx((4.0 * 1.0 * 2.0) ** (1 / 3))  # 1e-4 is outside
+    edge = scoring.score(_fake_result([[1.0, 1.0], [2.0, 2.0]], lrs=(1e-3, 1e-2)))
+    assert edge.at_limit and edge.tuned_lr == 1e-3  # an optimum at the edge of what was tried
 
 
 def test_ratios_against_adam_and_ranks():
@@ -131,3 +137,18 @@ def test_compiled_trainers_are_bounded_least_recently_used_first(monkeypatch, qu
         again = trainer.train(adam, quadratic, LRS, SEEDS, 7)
     assert compiles.count >= 1  # it was evicted, so it compiles again, with the same result
     np.testing.assert_array_equal(again.final_loss, first.final_loss)
+
+
+def test_ranks_treat_differences_within_seed_noise_as_ties():
+    def score(values):
+        return scoring.TaskScore("t", float(np.mean(values)), 1e-2, 1.0, None, None, 0.0,
+                                 tuned_per_seed=tuple(values))
+
+    scores = {"adam": score([1.0, 1.3, 0.8]), "close": score([0.9, 1.2, 0.7]),
+              "far": score([0.01, 0.012, 0.009]), "worse": score([10.0, 11.0, 9.0])}
+    assert scoring.noisy_rank(scores, "far") == 1
+    assert scoring.noisy_rank(scores, "adam") == scoring.noisy_rank(scores, "close") == 2
+    assert scoring.noisy_rank(scores, "worse") == 4
+    assert not scoring.beats(scores["close"], scores["adam"]) and scoring.beats(scores["far"], scores["adam"])
+    exact = {"a": score([1.0]), "b": score([0.999])}  # one seed: no spread, any difference counts
+    assert scoring.noisy_rank(exact, "a") == 2

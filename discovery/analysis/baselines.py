@@ -1,11 +1,14 @@
 """Adam versus the rest: the Optax baselines on the task suites under one protocol.
 
-Every optimizer trains on every task with the same learning-rate grid (plus
-its own default lr, ``Protocol.grid_with``), seeds and steps; ``scoring.score``
-then gives, per task, the mean over seeds of f - f* (the final training loss
-where f* is unknown), lower is better:
+Every optimizer trains on every task under the same protocol (seeds, steps,
+starting grid) with fair tuning (``tuning.tune``): Adam first, on the grid,
+bracketed until its optimum is inside; every other optimizer starts on the
+grid centred on Adam's optimum (a rule: times its natural scale), is bracketed
+the same way, and also trains at its own default lr. ``scoring.score`` then
+gives, per task, the mean over seeds of f - f* (the final training loss where
+f* is unknown), lower is better:
 
-* tuned       = best learning rate on the grid
+* tuned       = best learning rate tried (flagged ``at_limit`` if at a hard limit)
 * out of box  = the optimizer's default learning rate (``OPTIMIZERS``)
 
 Each optimizer is ranked against the others on each task (scores below
@@ -29,7 +32,7 @@ import functools
 import io
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +41,16 @@ import optax
 from discovery import tasks
 from discovery.analysis import outputs
 from discovery.runs.progress import Progress
-from discovery.training import scoring, trainer
+from discovery.training import scoring, trainer, tuning
 from discovery.training.scoring import Protocol, TaskScore
 
 
 @dataclasses.dataclass(frozen=True)
 class Baseline:
-    """An Optax factory ``lr -> GradientTransformation``, its default lr and where it comes from."""
+    """An optimizer (an Optax factory ``lr -> GradientTransformation``, or a ``dsl.Rule``),
+    its default lr and where it comes from."""
 
-    factory: Callable[[float], optax.GradientTransformation]
+    optimizer: trainer.OptimizerSpec
     default_lr: float
     source: str
 
@@ -107,9 +111,19 @@ class BaselineTable:
         return list(self.scores)
 
     def rank(self, task: str, optimizer: str, metric: str) -> int:
-        """1-based rank of ``optimizer`` on ``task`` by ``metric`` ("tuned" | "out_of_box")."""
-        values = {o: max(getattr(s, metric), scoring.FLOOR) for o, s in self.scores[task].items()}
-        return scoring.rank(values, optimizer)
+        """1-based rank of ``optimizer`` on ``task`` by ``metric`` ("tuned" | "out_of_box");
+        scores within the seed noise of each other share a rank (``scoring.noisy_rank``)."""
+        return scoring.noisy_rank(self.scores[task], optimizer, metric)
+
+    def bracketed(self) -> list[tuple[str, str]]:
+        """(task, optimizer) pairs whose tuning needed lrs beyond the starting grid."""
+        start = len(self.protocol.learning_rates) + 1  # the grid and the default lr
+        return [(t, o) for t in self.tasks for o in self.optimizers
+                if len(self.scores[t][o].learning_rates) > start]
+
+    def at_limit(self) -> list[tuple[str, str]]:
+        """(task, optimizer) pairs whose tuned lr sits at a hard limit of bracketing."""
+        return [(t, o) for t in self.tasks for o in self.optimizers if self.scores[t][o].at_limit]
 
     def versus_adam(self, task: str, optimizer: str) -> dict[str, float | None]:
         """log10(score / Adam's score) per metric on ``task`` (negative: better than Adam)."""
@@ -148,6 +162,8 @@ class BaselineTable:
                 rows.append({
                     "task": task, "kind": self.kinds[task], "measure": self.measures[task],
                     "optimizer": opt, "tuned": s.tuned, "tuned_lr": s.tuned_lr,
+                    "tuned_spread": s.spread("tuned"), "lrs_tried": len(s.learning_rates),
+                    "at_limit": s.at_limit,
                     "out_of_box": s.out_of_box, "default_lr": s.default_lr, "robust": s.robust,
                     "diverged_fraction": s.diverged_fraction,
                     **{f"{m}_vs_adam": r for m, r in ratios.items()},
@@ -193,14 +209,15 @@ def checked(names: Sequence[str], valid: Sequence[str], what: str) -> list[str]:
     return unique
 
 
-def score_baseline(baseline: str | Baseline, task: tasks.Task, protocol: Protocol) -> TaskScore:
-    """Train ``baseline`` (a name in ``OPTIMIZERS`` or a ``Baseline``) on ``task`` over the
-    protocol's grid plus its default lr; score it."""
+def score_baseline(baseline: str | Baseline, task: tasks.Task, protocol: Protocol,
+                   center: float | None = None) -> TaskScore:
+    """Tune ``baseline`` (a name in ``OPTIMIZERS`` or a ``Baseline``) on ``task``: the
+    protocol's grid (centred on ``center``, e.g. Adam's tuned lr), bracketed, plus its
+    default lr (``tuning.tune``); score it."""
     if isinstance(baseline, str):
         baseline = OPTIMIZERS[baseline]
-    grid = protocol.grid_with(baseline.default_lr)
-    result = trainer.train(baseline.factory, task, grid, protocol.seeds, protocol.steps)
-    return scoring.score(result, baseline.default_lr)
+    return tuning.tune(baseline.optimizer, task, protocol, default_lr=baseline.default_lr,
+                       center=center).score
 
 
 def run_baselines(
@@ -237,9 +254,10 @@ def run_baselines(
             kinds[name] = task.kind
             measures[name] = "loss" if task.f_star is None else "f-f*"
             scores[name] = {}
-            for opt in opts:
+            for opt in opts:  # Adam first: the others start on a grid centred on its optimum
                 bar.advance(0, status=f"{name} / {opt}")
-                scores[name][opt] = score_baseline(extra.get(opt, opt), task, protocol)
+                center = scores[name][REFERENCE].tuned_lr if scores[name] else None
+                scores[name][opt] = score_baseline(extra.get(opt, opt), task, protocol, center)
                 bar.advance(1, status=f"{name} / {opt}")
     return BaselineTable(size, protocol, tuple(opts), kinds, measures, scores,
                          time.perf_counter() - start, extra)
@@ -248,18 +266,21 @@ def run_baselines(
 def _block(table: BaselineTable, metric: str, heading: str) -> list[str]:
     others = [o for o in table.optimizers if o != REFERENCE]
     width = max(9, *(len(o) for o in others))
-    head = f"{'task':22} {'kind':8} {'score':5} {REFERENCE:>9}  "
+    head = f"{'task':22} {'kind':8} {'score':5} {REFERENCE:>9}  {'at lr':>7} {'+-se':>5}  "
     lines = [heading, head + " ".join(f"{o:>{width}}" for o in others) + "  adam rank"]
     if metric == "out_of_box":
         lrs = " ".join(f"{table.baseline(o).default_lr:>{width}.0e}" for o in others)
-        lines.append(f"{'  (default lr)':37} {table.baseline(REFERENCE).default_lr:>9.0e}  {lrs}")
+        lines.append(f"{'  (default lr)':37} {table.baseline(REFERENCE).default_lr:>9.0e}  {'':13}  {lrs}")
     n = len(table.optimizers)
     for task in table.tasks:
-        mark = {o: "*" if table.rank(task, o, metric) == 1 else " " for o in table.optimizers}
-        adam = getattr(table.scores[task][REFERENCE], metric)
+        mark = {o: "!" if metric == "tuned" and table.scores[task][o].at_limit
+                else "*" if table.rank(task, o, metric) == 1 else " " for o in table.optimizers}
+        adam = table.scores[task][REFERENCE]
+        lr = adam.tuned_lr if metric == "tuned" else adam.default_lr
         cells = [f"{table.versus_adam(task, o)[metric]:+{width - 1}.2f}{mark[o]}" for o in others]
         lines.append(
-            f"{task:22} {table.kinds[task]:8} {table.measures[task]:5} {adam:9.2e}{mark[REFERENCE]} "
+            f"{task:22} {table.kinds[task]:8} {table.measures[task]:5} {getattr(adam, metric):9.2e}"
+            f"{mark[REFERENCE]} {lr:7.1e} {adam.spread(metric):5.2f}  "
             + " ".join(cells) + f"  {table.rank(task, REFERENCE, metric):>4}/{n}"
         )
     return lines
@@ -275,14 +296,15 @@ def format_table(table: BaselineTable) -> str:
         f"{table.seconds:.0f} s",
         "adam: its score, the mean over seeds of f - f* (score f-f*) or of the final training "
         "loss (score loss);",
-        "others: log10(score / adam's score), negative = better than adam; * = best on the task",
+        "others: log10(score / adam's score), negative = better than adam; * = best on the task "
+        "(within seed noise)",
         "",
-        *_block(table, "tuned", "TUNED (best lr on the grid)"),
+        *_block(table, "tuned", "TUNED (best lr, bracketed; ! = at a hard limit)"),
         "",
         *_block(table, "out_of_box", "OUT OF THE BOX (each optimizer's default lr)"),
         "",
-        "SUMMARY (adam's rank among the optimizers; excess = median over tasks of "
-        "log10(adam / best))",
+        "SUMMARY (adam's rank among the optimizers, scores within 2 standard errors of the seed "
+        "spread sharing a rank; excess = median over tasks of log10(adam / best))",
     ]
     for kind, s in table.summary().items():
         rank, best, excess = s["adam_mean_rank"], s["adam_best_on"], s["adam_median_excess"]
@@ -292,6 +314,11 @@ def format_table(table: BaselineTable) -> str:
             f"{best['tuned']}/{s['tasks']} tuned, {best['out_of_box']}/{s['tasks']} out of the box; "
             f"excess {excess['tuned']:.2f} / {excess['out_of_box']:.2f} decades"
         )
+    limited = table.at_limit()
+    lines.append(f"tuning: {len(table.bracketed())} of {len(table.tasks) * len(table.optimizers)} "
+                 "scores needed lrs beyond the starting grid (bracketing); "
+                 + (f"at a hard limit: {', '.join(f'{t}/{o}' for t, o in limited)}" if limited
+                    else "none is at a hard limit"))
     return "\n".join(lines)
 
 

@@ -20,10 +20,10 @@ DEFAULT_LR = 1e-3
 
 
 def rule_baseline(rule: dsl.Rule, default_lr: float = DEFAULT_LR, source: str = "") -> baselines.Baseline:
-    """``rule`` as a ``baselines.Baseline`` (compiled natively, like an Optax optimizer)."""
+    """``rule`` as a ``baselines.Baseline`` (tuned from its own natural scale, ``tuning.tune``)."""
     if not default_lr > 0:
         raise ValueError(f"the default learning rate must be positive, got {default_lr}")
-    return baselines.Baseline(dsl.optimizer_factory(rule), default_lr, source or f"rule {rule.name}")
+    return baselines.Baseline(rule, default_lr, source or f"rule {rule.name}")
 
 
 def column_name(rule: dsl.Rule) -> str:

@@ -11,7 +11,7 @@ import optax
 
 import dsl
 from discovery import tasks
-from discovery.training import scoring, trainer
+from discovery.training import scoring, tuning
 
 
 def _agreement(rule: dsl.Rule, steps: int = 20) -> float:
@@ -41,8 +41,6 @@ def demo(steps: int = 200) -> None:
         for name in ("adam", "lion", "signum", "momentum", "sgd"):
             start = time.perf_counter()
             with dsl.count_compilations() as compiles:
-                result = trainer.train(dsl.library.get(name), task, protocol.learning_rates,
-                                        protocol.seeds, steps)
-            s = scoring.score(result)
+                s = tuning.tune(dsl.library.get(name), task, protocol).score
             print(f"  {name:10} {s.tuned:10.4g} at lr {s.tuned_lr:<8g} "
                   f"{time.perf_counter() - start:5.2f}s  ({compiles.count} compilations)")

@@ -2,8 +2,8 @@
 
 The table is PySR's equations table for optimizers: per hall-of-fame rule,
 its scores against Adam (mean over tasks of log10(score / Adam's score),
-negative beats Adam; *tuned* at the best learning rate of the grid, *robust*
-the median over the grid), on the search tasks and on the held-out tasks
+negative beats Adam; *tuned* at the best learning rate, bracketed, *robust*
+the geometric mean within a decade of it), on the search tasks and on the held-out tasks
 (scored when the run finished), its complexity, fingerprint and simplified
 text. Rules on the Pareto front of complexity vs search fitness are marked,
 and one is recommended: the best held-out score among rules no more complex
@@ -34,9 +34,9 @@ from dsl.probe import similarity
 
 _SCORES = (
     "scores: mean over tasks of log10(score / Adam's score), negative beats Adam; tuned = best lr "
-    "on the grid, robust = median over the grid",
+    "(bracketed), robust = geometric mean within a decade of it",
     "scores (co-evolution): log10 of the (architecture, rule) pair's held-out loss, lower is better; "
-    "tuned = best lr on the grid, robust = median over the grid",
+    "tuned = best lr (bracketed), robust = geometric mean within a decade of it",
 )
 PICK_BUDGET = 1.5
 LINEAGE_DEPTH = 4
@@ -227,12 +227,15 @@ def format_rule(run: runs.Run, rank: int) -> str:
         *([f"architecture: {row.architecture} (scores below: log10 held-out loss; score = the loss)"]
           if row.architecture else []),
         "",
-        "per-task scores: log10(score / Adam's), tuned (best lr) and robust (median over the grid)",
-        f"{'split':9} {'task':22} {'tuned':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} {'diverged':>8}",
+        "per-task scores: log10(score / Adam's), tuned (best lr, bracketed) and robust (within a "
+        "decade of it); lrs = how many were tried; ! = tuned lr at a hard limit of bracketing",
+        f"{'split':9} {'task':22} {'tuned':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} {'diverged':>8} "
+        f"{'lrs':>4}",
     ]
     for s in d["scores"]:
         lines.append(f"{s['split']:9} {s['task']:22} {s['ratio']:+7.3f} {s['robust_ratio']:+7.3f} "
-                     f"{s['tuned_lr']:9.3g} {s['tuned']:10.3e} {s['diverged']:8.0%}")
+                     f"{s['tuned_lr']:9.3g} {s['tuned']:10.3e} {s['diverged']:8.0%} "
+                     f"{len(s['learning_rates']):4d}{' !' if s['at_limit'] else ''}")
     lines += ["", f"lineage (parents from log.jsonl, up to {LINEAGE_DEPTH} generations back):",
               *_lineage_lines(d["lineage"]), "",
               "behaviour: cosine similarity of update directions on probe gradient streams "

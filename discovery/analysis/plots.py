@@ -5,7 +5,7 @@
   momentum and Lion on each search task, each at its tuned learning rate;
 * ``lr``: score vs learning rate of the top rules and Adam (robustness to the lr).
 
-The last two train again, with the run's protocol (its lr grid, seeds and steps)
+The last two train again, with the run's protocol (its lr grid, seeds and steps, tuned fairly)
 on its search tasks: rules through the interpreter, baselines natively.
 
 Example::
@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from discovery import runs, tasks
 from discovery.analysis import baselines
-from discovery.training import scoring, trainer
+from discovery.training import scoring, trainer, tuning
 
 TOP = 3
 BASELINES = ("adam", "momentum", "lion")  # keys of baselines.OPTIMIZERS
@@ -34,18 +34,16 @@ Results = dict[str, dict[str, trainer.TrainResult]]  # [task][label], over the r
 
 
 def train_top(run: runs.Run, top: int = TOP, optimizers: Sequence[str] = BASELINES) -> Results:
-    """Train the ``top`` hall-of-fame rules ("rank 1", ...) and the Optax ``optimizers``
-    on each search task over the run's lr grid and seeds, for the run's steps."""
+    """Tune the ``top`` hall-of-fame rules ("rank 1", ...) and the Optax ``optimizers``
+    on each search task with the run's protocol (``tuning.tune``: natural scale, bracketing)."""
     protocol = run.config.protocol.training()
     size = run.config.tasks.size
     specs = {f"rank {k}": run.rule(k) for k in range(1, min(top, len(run.hall_of_fame)) + 1)}
-    specs |= {name: baselines.OPTIMIZERS[name].factory for name in optimizers}
+    specs |= {name: baselines.OPTIMIZERS[name].optimizer for name in optimizers}
     out: Results = {}
     for name in run.config.tasks.search:
         task = tasks.get(name, size)
-        out[name] = {label: trainer.train(spec, task, protocol.learning_rates, protocol.seeds,
-                                           protocol.steps)
-                     for label, spec in specs.items()}
+        out[name] = {label: tuning.tune(spec, task, protocol).result for label, spec in specs.items()}
     return out
 
 

@@ -26,7 +26,7 @@ from discovery import tasks
 from discovery.config import Config
 from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
 from discovery.records import Evaluation, TaskResult, decode_candidate
-from discovery.training import scoring, trainer
+from discovery.training import scoring, tuning
 
 HURDLE_PENALTY = 1.0
 RATIO_CLIP = 3.0
@@ -35,7 +35,10 @@ ADAM_DEFAULT_LR = 1e-3
 
 @dataclasses.dataclass(frozen=True)
 class TaskReference:
-    """What every candidate on a task is compared with: Adam's scores, the path, its costs."""
+    """What every candidate on a task is compared with: Adam's scores, the path, its costs.
+
+    Candidates start on the protocol's grid centred on Adam's tuned lr (``tuning.centered``).
+    """
 
     adam: scoring.TaskScore
     path: str
@@ -46,7 +49,7 @@ class TaskReference:
 
     @classmethod
     def from_dict(cls, data: dict) -> TaskReference:
-        return cls(scoring.TaskScore(**data["adam"]), data["path"], PathCosts(**data["costs"]))
+        return cls(scoring.TaskScore.from_dict(data["adam"]), data["path"], PathCosts(**data["costs"]))
 
 
 References = dict[str, dict[str, TaskReference]]  # [split][task]
@@ -90,7 +93,7 @@ class Evaluator:
         default_lr = ADAM_DEFAULT_LR if ADAM_DEFAULT_LR in protocol.learning_rates else None
         out = {}
         for task in self._tasks(split):
-            result, ic, ir = timed_train(adam, task, protocol, "interpreter")
+            _, ic, ir = timed_train(adam, task, protocol, "interpreter")
             if forced == "interpreter":
                 costs = PathCosts(ic, ir, float("nan"), float("nan"))
                 path = "interpreter"
@@ -98,7 +101,8 @@ class Evaluator:
                 _, nc, nr = timed_train(adam, task, protocol, "native")
                 costs = PathCosts(ic, ir, nc, nr)
                 path = forced if forced == "native" else costs.choose(new_structure_rate)
-            out[task.name] = TaskReference(scoring.score(result, default_lr), path, costs)
+            tuned = tuning.tune(adam, task, protocol, default_lr=default_lr, path=path)
+            out[task.name] = TaskReference(tuned.score, path, costs)
         self.reference[split] = out
         return out
 
@@ -124,16 +128,14 @@ class Evaluator:
         start = time.perf_counter()
         task = self.architecture_task(arch)
         path = "interpreter" if self.config.evolves_rules else "native"
-        result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps,
-                               path=path)
-        s = scoring.score(result, metric="test")
-        best = int(np.argmin(result.test_value.mean(axis=1)))
+        tuned = tuning.tune(rule, task, protocol, metric="test", path=path)
+        s, result = tuned.score, tuned.result
+        best = int(np.flatnonzero(result.learning_rates == s.tuned_lr)[0])
         accuracy = float(np.mean(result.metrics["accuracy"][best]))
         fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
-        scores = TaskResult(ratio=fitness,  # log10 losses, like the rule runs' ratios
-                            robust_ratio=round(scoring.log_ratio(s.robust, 1.0), 4),
-                            tuned=s.tuned, tuned_lr=s.tuned_lr, diverged=s.diverged_fraction,
-                            test_loss=s.tuned, accuracy=accuracy)
+        scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
+                                       round(scoring.log_ratio(s.robust, 1.0), 4),
+                                       test_loss=s.tuned, accuracy=accuracy)
         return Evaluation(fitness, {"architecture": scores}, False,
                           round(time.perf_counter() - start, 4))
 
@@ -149,14 +151,10 @@ class Evaluator:
         hurdle_failed = False
         for i, task in enumerate(self._tasks(split)):
             ref = reference[task.name]
-            result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds,
-                                   protocol.steps, path=ref.path)
-            ours = scoring.score(result)
+            ours = tuning.tune(rule, task, protocol, path=ref.path, center=ref.adam.tuned_lr).score
             ratios = scoring.versus(ours, ref.adam)
-            per_task[task.name] = TaskResult(ratio=_clip(ratios["tuned"]),
-                                             robust_ratio=_clip(ratios["robust"]),
-                                             tuned=ours.tuned, tuned_lr=ours.tuned_lr,
-                                             diverged=ours.diverged_fraction)
+            per_task[task.name] = TaskResult.from_score(ours, _clip(ratios["tuned"]),
+                                                        _clip(ratios["robust"]))
             if split == "search" and i == 0 and per_task[task.name].ratio > self.hurdle:
                 hurdle_failed = True
                 break

@@ -29,7 +29,7 @@ import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis.baselines import OPTIMIZERS
-from discovery.training import scoring, trainer
+from discovery.training import scoring, tuning
 from dsl.probe import similarity
 
 PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
@@ -76,19 +76,15 @@ def _config(preset: dict, seed: int, **overrides) -> dict:
     return config_lib.load(**{**base, **overrides})
 
 
-def _panel_grid(preset: dict) -> tuple[float, ...]:
-    defaults = {OPTIMIZERS[n].default_lr for n in PANEL}
-    return tuple(sorted(set(preset["learning_rates"]) | defaults))
-
-
 def panel_scores(rules: dict[str, dsl.Rule], task: tasks.Task, preset: dict, metric: str) -> dict:
-    """TaskScore per rule on ``task``: every rule on the same grid (which holds all default lrs)."""
-    grid = _panel_grid(preset)
+    """TaskScore per rule on ``task``, each fairly tuned (``tuning.tune``: natural scale,
+    bracketing) and also trained at its default lr if it is an Optax baseline."""
+    protocol = scoring.Protocol(tuple(preset["learning_rates"]), tuple(preset["train_seeds"]),
+                                preset["steps"])
     out = {}
     for name, rule in rules.items():
-        result = trainer.train(rule, task, grid, preset["train_seeds"], preset["steps"])
         default = OPTIMIZERS[name].default_lr if name in OPTIMIZERS else None
-        out[name] = scoring.score(result, default, metric)
+        out[name] = tuning.tune(rule, task, protocol, default_lr=default, metric=metric).score
     return out
 
 

@@ -1,15 +1,19 @@
 """Scores from training results, and comparison against Adam.
 
 For a task, with ``value[lr, seed]`` the clipped final training loss (minus
-``f*`` where known, see ``TrainResult.value``) and ``mean`` over seeds:
+``f*`` where known, see ``TrainResult.value``) and ``mean`` over seeds, both
+floored at ``FLOOR`` (below it a problem counts as solved):
 
-* tuned       = min over the learning-rate grid of ``mean``  (and the lr that won)
+* tuned       = min over the learning rates tried of ``mean`` (and the lr that won;
+  the smallest such lr on ties)
 * out of box  = ``mean`` at the optimizer's default learning rate
-* robust      = median over the grid of ``mean``  (sensitivity to the lr)
+* robust      = geometric mean of ``mean`` over the lrs tried within ``ROBUST_DECADES``
+  of the tuned lr: the loss paid for an lr off by up to 10x, around the
+  optimizer's own optimum (``tuning.tune`` brackets so that this window is tried)
 
 Against Adam on the same task, grid and seeds: ``log10(score / adam_score)``;
 negative means better than Adam (-1: ten times lower loss or suboptimality).
-The protocol (grid, seeds, steps) travels with every score, AlgoPerf-style.
+The protocol (lrs tried, seeds, steps, scale) travels with every score, AlgoPerf-style.
 """
 
 from __future__ import annotations
@@ -25,15 +29,23 @@ from discovery.training.trainer import TrainResult
 DEFAULT_LEARNING_RATES = tuple(float(f"{x:.3g}") for x in 10.0 ** np.arange(-5, 0.01, 0.5))
 DEFAULT_SEEDS = (0, 1)
 FLOOR = 1e-12  # suboptimality below this counts as solved
+ROBUST_DECADES = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """How every optimizer is trained: the same grid, seeds and steps for all."""
+    """How every optimizer is trained: the same grid, seeds and steps for all.
+
+    ``learning_rates`` is the starting grid in Adam-equivalent units; with
+    ``scale_free`` a rule starts on it times its natural scale, and with
+    ``bracket`` the grid grows until the optimum is inside (``tuning.tune``).
+    """
 
     learning_rates: tuple[float, ...] = DEFAULT_LEARNING_RATES
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     steps: int = 200
+    bracket: bool = True
+    scale_free: bool = True
 
     def __post_init__(self):
         if not self.learning_rates or any(not lr > 0 for lr in self.learning_rates):
@@ -51,11 +63,18 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return {"learning_rates": list(self.learning_rates), "seeds": list(self.seeds),
-                "steps": self.steps}
+                "steps": self.steps, "bracket": self.bracket, "scale_free": self.scale_free}
 
 
 @dataclasses.dataclass(frozen=True)
 class TaskScore:
+    """Scores of one optimizer on one task (lower is better), with the lrs that produced them.
+
+    ``learning_rates``: every lr tried (sorted); ``scale``: the factor the grid
+    was multiplied by (``tuning.natural_scale``); ``at_limit``: the tuned lr is
+    at the edge of what was tried, so the optimum may lie beyond it.
+    """
+
     task: str
     tuned: float
     tuned_lr: float
@@ -63,9 +82,26 @@ class TaskScore:
     out_of_box: float | None
     default_lr: float | None
     diverged_fraction: float
+    learning_rates: tuple[float, ...] = ()
+    scale: float = 1.0
+    at_limit: bool = False
+    tuned_per_seed: tuple[float, ...] = ()
+    out_of_box_per_seed: tuple[float, ...] = ()
+
+    _TUPLES = ("learning_rates", "tuned_per_seed", "out_of_box_per_seed")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), **{k: list(getattr(self, k)) for k in self._TUPLES}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> TaskScore:
+        """Fields with defaults are optional in ``data`` (scores stored before they existed)."""
+        return cls(**{**data, **{k: tuple(data.get(k, ())) for k in cls._TUPLES}})
+
+    def spread(self, metric: str = "tuned") -> float:
+        """Standard error over seeds of log10 of the ``metric`` score (0 with one seed)."""
+        values = np.log10(np.maximum(getattr(self, f"{metric}_per_seed"), FLOOR))
+        return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
 def _index(grid, lr) -> int | None:
@@ -83,22 +119,30 @@ def score(result: TrainResult, default_lr: float | None = None, metric: str = "t
     """
     if metric not in ("train", "test"):
         raise ValueError(f"unknown metric {metric!r}; use 'train' or 'test'")
-    mean = (result.value if metric == "train" else result.test_value).mean(axis=1)
+    per_seed = np.maximum(result.value if metric == "train" else result.test_value, FLOOR)
+    mean = per_seed.mean(axis=1)
+    lrs = result.learning_rates
     best = int(np.argmin(mean))
-    out_of_box = None
+    out_of_box, default_seeds = None, ()
     if default_lr is not None:
-        i = _index(result.learning_rates, default_lr)
+        i = _index(lrs, default_lr)
         if i is None:
             raise ValueError(f"default learning rate {default_lr} was not trained; use Protocol.grid_with")
-        out_of_box = float(mean[i])
+        out_of_box, default_seeds = float(mean[i]), tuple(float(x) for x in per_seed[i])
+    window = np.abs(np.log10(lrs) - math.log10(lrs[best])) <= ROBUST_DECADES + 1e-6
+    edge = len(lrs) > 1 and lrs[best] in (lrs.min(), lrs.max())
     return TaskScore(
         task=result.task,
         tuned=float(mean[best]),
-        tuned_lr=float(result.learning_rates[best]),
-        robust=float(np.median(mean)),
+        tuned_lr=float(lrs[best]),
+        robust=float(10 ** np.mean(np.log10(mean[window]))),
         out_of_box=out_of_box,
         default_lr=default_lr,
         diverged_fraction=float(result.diverged.mean()),
+        learning_rates=tuple(float(x) for x in lrs),
+        at_limit=bool(edge),
+        tuned_per_seed=tuple(float(x) for x in per_seed[best]),
+        out_of_box_per_seed=default_seeds,
     )
 
 
@@ -121,3 +165,18 @@ def versus(ours: TaskScore, adam: TaskScore) -> dict[str, float | None]:
 def rank(scores: Mapping[str, float], name: str) -> int:
     """1-based rank of ``name`` among ``scores`` (lower score ranks first; ties share a rank)."""
     return 1 + sum(1 for v in scores.values() if v < scores[name])
+
+NOISE_Z = 2.0  # differences within this many combined standard errors are ties
+
+
+def beats(a: TaskScore, b: TaskScore, metric: str = "tuned") -> bool:
+    """True if ``a`` scores lower than ``b`` by more than the seed noise: by more than
+    ``NOISE_Z`` combined standard errors of their log10 per-seed scores."""
+    gap = math.log10(max(getattr(b, metric), FLOOR)) - math.log10(max(getattr(a, metric), FLOOR))
+    return gap > NOISE_Z * math.hypot(a.spread(metric), b.spread(metric))
+
+
+def noisy_rank(scores: Mapping[str, TaskScore], name: str, metric: str = "tuned") -> int:
+    """1-based rank of ``name``: one plus the number of others that beat it beyond the seed
+    noise (``beats``); scores within noise share a rank."""
+    return 1 + sum(beats(s, scores[name], metric) for other, s in scores.items() if other != name)

@@ -56,6 +56,21 @@ class TrainResult:
     diverged: np.ndarray  # [L, S] bool
     f_star: float | None
 
+    def merge(self, other: TrainResult) -> TrainResult:
+        """Both results' learning rates (same task, seeds and steps), sorted; ``self`` wins duplicates."""
+        lrs = np.concatenate([self.learning_rates, other.learning_rates])
+        _, first = np.unique(lrs, return_index=True)  # sorted by lr, first occurrence of each
+
+        def take(a, b):
+            return np.concatenate([a, b])[first]
+
+        return dataclasses.replace(
+            self, learning_rates=lrs[first], curves=take(self.curves, other.curves),
+            initial_loss=take(self.initial_loss, other.initial_loss),
+            final_loss=take(self.final_loss, other.final_loss),
+            metrics={k: take(v, other.metrics[k]) for k, v in self.metrics.items()},
+            diverged=take(self.diverged, other.diverged))
+
     @property
     def value(self) -> np.ndarray:
         start = self.initial_loss

@@ -1,0 +1,170 @@
+"""Fair tuning: a tuned score that is a property of the optimizer, not of the lr grid.
+
+``tune(optimizer, task, protocol)`` trains and scores in three steps:
+
+1. **Scale-free start.** A rule's natural step size on the task is the RMS of
+   its updates ``u`` over the second half of ``STEPS`` steps fed the task's own
+   minibatch gradients at the initial parameters (NumPy on the host, no
+   compilation). The protocol's grid, made for Adam, is multiplied by
+   ``s = step(Adam) / step(rule)``, so ``c * u`` starts on the grid of ``u``
+   divided by ``c``: the same trajectories, the same tuned score, a tuned lr
+   ``c`` times smaller. Optax factories are not rules and start on the grid
+   itself (``s = 1``), as Adam does.
+2. **Bracketing.** The tuned lr (best seed-mean score) must lie at least one
+   decade inside what was tried on both sides. Until it does, a further block
+   of half-decade steps is trained beyond the edge in that direction (the same
+   number of lrs as the first call, so nothing recompiles), stopping at the
+   hard limits ``LIMITS``, which are in Adam-equivalent units (``lr / s``). A
+   tuned lr at the edge of what was tried (after bracketing: at a limit) is
+   flagged ``at_limit``, never silently reported as tuned.
+3. **Robust score.** The geometric mean of the scores at the lrs tried within
+   one decade of the tuned lr (``ROBUST_DECADES``): how much is lost when the
+   lr is off by up to 10x, measured around the optimizer's own optimum, so it
+   does not depend on where the grid stops.
+
+Every ``TaskScore`` carries its protocol: the lrs tried, the scale, whether
+the optimum is at a limit.
+
+Example::
+
+    s = tune(dsl.library.get("lion"), tasks.get("mf_k4"), scoring.Protocol(steps=100)).score
+    s.tuned, s.tuned_lr, s.learning_rates, s.at_limit
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import dsl
+from discovery.tasks import Task
+from discovery.training import scoring, trainer
+
+STEPS = 16  # gradient steps fed to a rule to measure its natural step size
+HALF_DECADE = 10.0 ** 0.5
+MARGIN_DECADES = 1.0  # the tuned lr must have lrs tried this far away on both sides
+LIMITS = (1e-8, 1e4)  # hard limits of bracketing, Adam-equivalent lr (lr / scale)
+_LOG_TOLERANCE = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuned:
+    """A bracketed training result (every lr tried, sorted) and its scores."""
+
+    result: trainer.TrainResult
+    score: scoring.TaskScore
+
+
+@functools.lru_cache(maxsize=64)
+def initial_gradients(task: Task, steps: int = STEPS) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
+    """``steps`` minibatch gradients at the seed-0 initial parameters, and those parameters.
+
+    Leaves in ``jax.tree.leaves`` order as float64 NumPy arrays (what ``dsl.probe.run_numpy`` reads).
+    """
+    init_key, data_key = jax.random.split(jax.random.key(0))
+    params = task.init(init_key)
+
+    def grad_at(i):
+        batch = task.sample_batch(task.train_data, jax.random.fold_in(data_key, i))
+        return jax.grad(task.loss)(params, batch)
+
+    grads = jax.jit(jax.vmap(grad_at))(jnp.arange(steps))
+    leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(grads)]
+    stream = [[leaf[i] for leaf in leaves] for i in range(steps)]
+    return stream, [np.asarray(x, np.float64) for x in jax.tree.leaves(params)]
+
+
+def step_size(rule: dsl.Rule, task: Task) -> float:
+    """RMS of ``rule``'s updates over the second half of the task's initial gradient stream
+    (NaN if an update is not finite)."""
+    grads, params = initial_gradients(task)
+    updates = dsl.probe.run_numpy(rule, grads, [params] * len(grads))
+    tail = np.concatenate([u.ravel() for row in updates[len(updates) // 2:] for u in row])
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sqrt(np.mean(np.square(tail)))) if np.all(np.isfinite(tail)) else math.nan
+
+
+@functools.lru_cache(maxsize=64)
+def _adam_step(task: Task) -> float:
+    return step_size(dsl.library.get("adam"), task)
+
+
+def natural_scale(rule: dsl.Rule, task: Task) -> float:
+    """``step(Adam) / step(rule)`` on ``task``: the factor that moves Adam's grid to the rule's.
+
+    1.0 when either step is zero or not finite (such a rule diverges or stalls
+    at every lr; bracketing and the scores say so).
+    """
+    ours, adam = step_size(rule, task), _adam_step(task)
+    scale = adam / ours if ours > 0 and adam > 0 else math.nan
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+def _missing_side(result: trainer.TrainResult, score: scoring.TaskScore) -> int:
+    """-1 if the tuned lr lacks a decade of tried lrs below it, +1 above, 0 if bracketed."""
+    logs = np.log10(result.learning_rates)
+    best = math.log10(score.tuned_lr)
+    if logs.min() > best - MARGIN_DECADES + _LOG_TOLERANCE:
+        return -1
+    if logs.max() < best + MARGIN_DECADES - _LOG_TOLERANCE:
+        return 1
+    return 0
+
+
+def _extension(edge: float, direction: int, size: int, limit: float) -> np.ndarray | None:
+    """``size`` lrs beyond ``edge`` in half-decade steps, stopped at ``limit`` (padded with it);
+    None if ``edge`` already is at the limit."""
+    if (edge - limit) * direction >= -abs(limit) * _LOG_TOLERANCE:
+        return None
+    steps = edge * HALF_DECADE ** (direction * np.arange(1, size + 1))
+    return np.minimum(steps, limit) if direction > 0 else np.maximum(steps, limit)
+
+
+def centered(grid: tuple[float, ...], center: float | None) -> np.ndarray:
+    """``grid`` shifted by a whole number of half decades so that its geometric middle is
+    nearest ``center`` (a half-decade grid keeps its points on the same lattice)."""
+    grid = np.asarray(grid, np.float64)
+    if center is None:
+        return grid
+    middle = np.mean(np.log10([grid.min(), grid.max()]))
+    return grid * HALF_DECADE ** round((math.log10(center) - middle) * 2)
+
+
+def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protocol, *,
+         default_lr: float | None = None, metric: str = "train", path: str = "interpreter",
+         scale: float | None = None, center: float | None = None) -> Tuned:
+    """Train ``optimizer`` on ``task`` over the protocol's grid, scaled to its natural step size,
+    plus ``default_lr``; bracket the optimum; score (``scoring.score``).
+
+    ``center`` (an Adam-equivalent lr, e.g. Adam's tuned lr on the task) moves the
+    starting grid there first, so that optimizers near Adam rarely need bracketing.
+    ``scale`` overrides the measured natural scale (``natural_scale`` for a rule, 1 otherwise);
+    ``protocol.scale_free`` and ``protocol.bracket`` switch steps 1 and 2 off.
+    """
+    if scale is None:
+        scale = natural_scale(optimizer, task) if protocol.scale_free and isinstance(
+            optimizer, dsl.Rule) else 1.0
+    grid = centered(protocol.learning_rates, center) * scale
+    lrs = np.asarray(sorted({*grid, *([default_lr] if default_lr is not None else [])}))
+    limits = (LIMITS[0] * scale, LIMITS[1] * scale)
+
+    def train(learning_rates):
+        return trainer.train(optimizer, task, list(learning_rates), protocol.seeds, protocol.steps,
+                             path=path)
+
+    result = train(lrs)
+    score = scoring.score(result, default_lr, metric)
+    while protocol.bracket:
+        side = _missing_side(result, score)
+        edge = result.learning_rates.min() if side < 0 else result.learning_rates.max()
+        block = None if side == 0 else _extension(edge, side, len(lrs), limits[side > 0])
+        if block is None:
+            break
+        result = result.merge(train(block))
+        score = scoring.score(result, default_lr, metric)
+    return Tuned(result, dataclasses.replace(score, scale=float(scale)))
