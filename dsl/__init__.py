@@ -3,11 +3,12 @@
 from . import library
 from .compilations import count_compilations
 from .errors import DSLError
+from .expr import Assign, Const, Name, Op
 from .fingerprint import fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
-from .rule import Assign, Const, Name, Op, Rule
+from .rule import Rule
 from .serialize import dumps, from_dict, loads, to_dict
 from .simplify import simplify
 from .template import template

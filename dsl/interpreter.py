@@ -35,9 +35,10 @@ import numpy as np
 import optax
 
 from .errors import DSLError
+from .expr import Const, Expr, Name
 from .native import fold, resolve_hyperparams
 from .ops import OP_NAMES, OPS
-from .rule import MAX_NODES, MAX_STATE, Const, Expr, Name, Rule
+from .rule import MAX_NODES, MAX_STATE, Rule
 
 CAP_CONSTS = MAX_NODES
 CAP_SCALAR_CODE = MAX_NODES

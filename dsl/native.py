@@ -22,8 +22,9 @@ import numpy as np
 import optax
 
 from .errors import DSLError
+from .expr import Const, Expr, Name
 from .ops import OPS
-from .rule import Const, Expr, Name, Rule
+from .rule import Rule
 
 
 def fold(op: str, args: list[float]) -> float:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ast
 
 from .errors import DSLError
+from .expr import Assign, Const, Expr, Name, Op
 from .ops import BINARY_SYMBOLS, COMPARE_SYMBOLS, FUNCTIONS, OPS
-from .rule import MAX_DEPTH, MAX_STATEMENTS, Assign, Const, Expr, Name, Op, Rule
+from .rule import MAX_DEPTH, MAX_STATEMENTS, Rule
 
 MAX_TEXT = 20_000
 

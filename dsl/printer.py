@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
+from .expr import Assign, Const, Expr, Name
 from .ops import BINARY_SYMBOLS, COMPARE_SYMBOLS
-from .rule import Const, Expr, Name, Rule
 
 # Python precedence levels, lowest first.
 _TERNARY, _COMPARE, _ADD, _MUL, _UNARY, _POW, _ATOM = range(7)
@@ -26,11 +27,14 @@ def format_number(value: float) -> str:
     return repr(value)
 
 
-def to_text(rule: Rule) -> str:
-    args = ", ".join(f"{n}={format_number(v)}" for n, v in rule.params)
-    lines = [f"def {rule.name}({args}):"]
-    lines += [f"    {a.target} = {expr_text(a.value)}" for a in rule.body]
-    lines.append(f"    return {expr_text(rule.result)}")
+def rule_text(
+    name: str, params: Sequence[tuple[str, float]], body: Sequence[Assign], result: Expr
+) -> str:
+    """``def name(params):``, the statements, then ``return result``."""
+    args = ", ".join(f"{n}={format_number(v)}" for n, v in params)
+    lines = [f"def {name}({args}):"]
+    lines += [f"    {a.target} = {expr_text(a.value)}" for a in body]
+    lines.append(f"    return {expr_text(result)}")
     return "\n".join(lines) + "\n"
 
 
@@ -90,9 +94,10 @@ def latex_name(name: str) -> str:
     return f"{body}_{{{sub}}}" if sub else body
 
 
-def to_latex(rule: Rule) -> str:
-    lines = [rf"{latex_name(a.target)} &\leftarrow {_latex(a.value)[0]}" for a in rule.body]
-    lines.append(rf"u &= {_latex(rule.result)[0]}")
+def rule_latex(body: Sequence[Assign], result: Expr) -> str:
+    """The statements as ``target <- value`` lines of an ``aligned`` block, then ``u = result``."""
+    lines = [rf"{latex_name(a.target)} &\leftarrow {_latex(a.value)[0]}" for a in body]
+    lines.append(rf"u &= {_latex(result)[0]}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 
+from .expr import Assign, Const, Expr, Name, Op, names_read
 from .native import fold
 from .ops import OPS
 from .printer import expr_text
-from .rule import Assign, Const, Expr, Name, Op, Rule, names_read
+from .rule import Rule
 
 
 def simplify(rule: Rule) -> Rule:

@@ -10,8 +10,9 @@ reused by every child that only perturbs constants.
 
 from __future__ import annotations
 
+from .expr import Assign, Const, Expr, Name, Op
 from .native import fold, resolve_hyperparams
-from .rule import Assign, Const, Expr, Name, Op, Rule
+from .rule import Rule
 
 
 def template(rule: Rule, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
