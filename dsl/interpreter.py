@@ -36,9 +36,9 @@ import optax
 
 from .errors import DSLError
 from .expr import Const, Expr, Name
-from .native import fold, resolve_hyperparams
 from .ops import OP_NAMES, OPS
 from .rule import MAX_NODES, MAX_STATE, Rule
+from .semantics import fold_constants, resolve_hyperparams
 
 CAP_CONSTS = MAX_NODES
 CAP_SCALAR_CODE = MAX_NODES
@@ -118,8 +118,9 @@ class _Encoder:
         return 1 + self.consts[key]
 
     def scalar_op(self, op: str, *args: float | _S) -> float | _S:
-        if all(isinstance(a, float) for a in args):
-            return fold(op, list(args))
+        value = fold_constants(op, args)
+        if value is not None:
+            return value
         key = ("s", op, args)
         if key not in self.memo:
             if len(self.scalar) >= CAP_SCALAR_CODE:
