@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import dsl
-from discovery import codegen, runs
+from discovery import runs
 
 FORMATS = ("py", "msgpack", "text")
 
@@ -83,10 +83,10 @@ def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; formats: {list(FORMATS)}")
     name = rule.name if name is None else name
-    codegen.check_name(name)
+    dsl.check_export_name(name)
     rule = dataclasses.replace(rule, name=name)
     if fmt == "py":
-        return codegen.python_module(rule, about=about, recommended_lr=lr).encode()
+        return dsl.python_module(rule, about=about, recommended_lr=lr).encode()
     if fmt == "msgpack":
         return dsl.dumps(rule)
     return ("".join(f"# {line}".rstrip() + "\n" for line in about.splitlines())

@@ -8,6 +8,7 @@ from .fingerprint import fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
+from .python_module import check_export_name, python_module
 from .rule import Rule
 from .serialize import dumps, from_dict, loads, to_dict
 from .simplify import simplify
@@ -21,6 +22,7 @@ __all__ = [
     "Op",
     "Program",
     "Rule",
+    "check_export_name",
     "count_compilations",
     "dumps",
     "encode",
@@ -32,6 +34,7 @@ __all__ = [
     "loads",
     "optimizer_factory",
     "parse",
+    "python_module",
     "scale_by_rule",
     "simplify",
     "template",

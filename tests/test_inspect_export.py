@@ -16,7 +16,7 @@ import optax
 import pytest
 
 import dsl
-from discovery import cli, codegen, config, export, inspect, runs
+from discovery import cli, config, export, inspect, runs
 from discovery.search.engine import pareto_front
 from tests.tiny import TINY
 
@@ -242,7 +242,7 @@ def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
     assert export.read_rule_file(packed) == export.read_rule_file(text) == from_text
     again = tmp_path / "again.py"
     assert cli.main(["export", "--rule-file", str(packed), "--name", "mine", "-o", str(again)]) == 0
-    assert again.read_text() == codegen.python_module(from_text, name="mine")
+    assert again.read_text() == dsl.python_module(from_text, name="mine")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ The source is only ever written as text; nothing here executes it.
 
 Example::
 
-    source = codegen.python_module(dsl.library.get("adam"), name="my_adam")
+    source = dsl.python_module(dsl.library.get("adam"), name="my_adam")
     Path("my_adam.py").write_text(source)   # then: from my_adam import my_adam
 """
 
@@ -30,9 +30,9 @@ import dataclasses
 import keyword
 from collections.abc import Iterable
 
-import dsl
-from dsl.ops import OPS
-from dsl.rule import Const, Expr, Name, Op
+from .expr import Const, Expr, Name, Op
+from .ops import OPS
+from .rule import Rule
 
 # Python precedence levels of the generated arithmetic, lowest first.
 _ADD, _MUL, _UNARY, _POW, _ATOM = range(5)
@@ -79,7 +79,7 @@ _SCAFFOLD = _MODULE_NAMES | {
 assert set(_SYMBOL) | {"pow", "neg"} | set(_JNP) | set(_HELPERS) == set(OPS)
 
 
-def check_name(name: str) -> None:
+def check_export_name(name: str) -> None:
     """ValueError unless ``name`` can be the exported optimizer's Python name."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"name {name!r} is not a Python identifier (or is a keyword)")
@@ -88,7 +88,7 @@ def check_name(name: str) -> None:
                          "exported module; choose another")
 
 
-def python_names(rule: dsl.Rule, taken: Iterable[str] = ()) -> dict[str, str]:
+def python_names(rule: Rule, taken: Iterable[str] = ()) -> dict[str, str]:
     """The Python name of each hyper-parameter, state slot and variable of ``rule``.
 
     Names are kept unless they are keywords, builtins, names the module uses,
@@ -194,7 +194,7 @@ def _returns(values: list[str]) -> list[str]:
 
 
 def python_module(
-    rule: dsl.Rule,
+    rule: Rule,
     name: str | None = None,
     about: str = "",
     recommended_lr: float | None = None,
@@ -208,7 +208,7 @@ def python_module(
     updates as ``dsl.to_optax(rule, learning_rate)``.
     """
     name = rule.name if name is None else name
-    check_name(name)
+    check_export_name(name)
     rule = dataclasses.replace(rule, name=name)
     state_class = f"ScaleBy{_camel(name)}State"
     scale_fn = f"scale_by_{name}"
