@@ -196,9 +196,12 @@ def _call(head: str, args: list[str], tail: str = "", indent: str = "") -> list[
 
 
 def _returns(values: list[str]) -> list[str]:
+    """``return values`` on one line, or one value per line (one value: parenthesized, not a tuple)."""
     line = f"    return {', '.join(values)}"
     if len(line) <= 100:
         return [line]
+    if len(values) == 1:
+        return ["    return (", f"        {values[0]}", "    )"]
     return ["    return (", *(f"        {v}," for v in values), "    )"]
 
 

@@ -21,10 +21,16 @@ def special(b1=0.9, b2=0.999, sum=0.5):
     k = m if b1 < 0.5 else g
     return m / (mean(abs(m)) + sum) + k * (g > 0) if norm(g) > 1 else -g * (m <= mean(g)) + abs(1 - b2)
 """
+# A return line longer than 100 characters and no state: the module returns one value.
+LONG = """
+def long(b1=0.9):
+    return (sqrt(abs(g)) * 0.123456789 + sign(g) * 0.987654321) / (tanh(g) * 0.5555555 + square(g) + 2)
+"""
+
 
 def test_exported_modules_match_to_optax_in_a_fresh_process(tmp_path):
     rules = {name: dsl.library.get(name) for name in dsl.library.names()}
-    rules["special"] = dsl.parse(SPECIAL)
+    rules |= {"special": dsl.parse(SPECIAL), "long": dsl.parse(LONG)}
     for name, rule in rules.items():
         (tmp_path / f"{name}.py").write_text(dsl.python_module(rule))
     data = inputs()
