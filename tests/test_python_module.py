@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import dsl
+from tests.agreement import constants_fold_to_reals, exported_updates, native_updates, streams
 from tests.exported_modules import build, imported_modules, inputs, run_fresh, trajectory
 
 # Every operator family: reductions, comparisons, conditionals, clip, and functions of
@@ -61,3 +62,15 @@ def test_names_are_checked_and_renamed():
     source = dsl.python_module(dsl.parse(SPECIAL), name="mine")
     assert "def mine(" in source and "def scale_by_mine(" in source
     assert "Names changed to be valid Python here: sum -> sum_, _x -> x." in source
+
+
+@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
+                   reason="known: the module computes constants with Python floats, which raise "
+                   "(or turn complex) where the language gives inf or NaN")
+def test_constants_outside_the_reals_give_inf_or_nan():
+    rule = dsl.parse("def r(h=0.9):\n    return g * (h / 0)\n")
+    assert not constants_fold_to_reals(rule)
+    grads, params = streams()
+    want = native_updates(rule, grads, params)
+    got = exported_updates(rule, grads, params)
+    np.testing.assert_array_equal(got[0][0], want[0][0])
