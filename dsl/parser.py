@@ -54,6 +54,7 @@ def _syntax(spec: OpSpec) -> tuple[tuple, tuple[int, ...]]:
 
 # The language's syntax, read from the operators' text forms (dsl.ops).
 _SYNTAX = {key: (name, order) for name, spec in OPS.items() for key, order in [_syntax(spec)]}
+assert len(_SYNTAX) == len(OPS), "two operators have the same Python syntax"
 FUNCTIONS: tuple[str, ...] = tuple(name for key, (name, _) in _SYNTAX.items() if key[0] is ast.Call)
 _AUGMENTED = (ast.Add, ast.Sub, ast.Mult, ast.Div)  # the Python 'x op= y' statements allowed
 
