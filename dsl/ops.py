@@ -54,8 +54,13 @@ class Form:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """An operator. ``jnp``/``host`` of ``None`` mean the text form is valid code there
-    (Python's own operators, and the builtin ``abs`` on floats)."""
+    """An operator: ``fn`` computes it, ``text`` and ``latex`` write it.
+
+    Exported code writes it with ``jnp`` on arrays (a single call, used inline; a
+    reduction's goes into a helper) and with ``host`` on Python floats (inside a
+    helper). ``None`` means the text form is valid code there (Python's operators;
+    the builtin ``abs`` on floats).
+    """
 
     name: str
     arity: int
