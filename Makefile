@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-dsl bench-trainer bench-engine lint clean
+.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-bench: bench-dsl bench-trainer bench-engine
+bench: bench-dsl bench-trainer bench-engine bench-tuning
 
 bench-dsl: $(STAMP)
 	$(PY) tests/benchmarks/bench_dsl.py
@@ -26,6 +26,9 @@ bench-trainer: $(STAMP)
 
 bench-engine: $(STAMP)
 	$(PY) tests/benchmarks/bench_engine.py
+
+bench-tuning: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_tuning
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dsl discovery tests

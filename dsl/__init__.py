@@ -1,13 +1,36 @@
-"""The optimizer rule language: parse, print, compile to Optax, encode, hash, store."""
+"""The optimizer rule language: parse, print, compile to Optax, encode, hash, store.
+
+Modules, each importing only those listed before it (JAX only in the last three):
+
+    errors          DSLError, with line and column
+    ops             the operator table: arity, fn(xp, ...), flags, text/LaTeX/code forms
+    expr            expression nodes (Const, Name, Op) and statements (Assign)
+    printer         rule text and LaTeX, written from the table's forms
+    rule            Rule: a validated, immutable rule
+    parser          text -> Rule, its syntax read from the table's text forms
+    semantics       what a rule computes over numpy or jax.numpy; constant folding
+    serialize       Rule <-> msgpack bytes
+    probe           rules run in NumPy on fixed streams; similarity of two rules
+    fingerprint     functional hash: rules with the same updates hash alike
+    simplify        a simpler rule with the same updates
+    template        a rule's structure, its constants lifted out as data
+    library         known optimizers as rule text
+    python_module   Rule -> source of a standalone Optax module (the export)
+    native          Rule -> optax transform (XLA sees the rule)
+    interpreter     Rule -> fixed-size program for one compiled interpreter
+    compilations    counting XLA compilations
+"""
 
 from . import library
 from .compilations import count_compilations
 from .errors import DSLError
+from .expr import Assign, Const, Name, Op
 from .fingerprint import fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
-from .rule import Assign, Const, Name, Op, Rule
+from .python_module import check_export_name, python_module
+from .rule import Rule
 from .serialize import dumps, from_dict, loads, to_dict
 from .simplify import simplify
 from .template import template
@@ -20,6 +43,7 @@ __all__ = [
     "Op",
     "Program",
     "Rule",
+    "check_export_name",
     "count_compilations",
     "dumps",
     "encode",
@@ -31,6 +55,7 @@ __all__ = [
     "loads",
     "optimizer_factory",
     "parse",
+    "python_module",
     "scale_by_rule",
     "simplify",
     "template",

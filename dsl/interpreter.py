@@ -35,9 +35,10 @@ import numpy as np
 import optax
 
 from .errors import DSLError
-from .native import fold, resolve_hyperparams
+from .expr import Const, Expr, Name
 from .ops import OP_NAMES, OPS
-from .rule import MAX_NODES, MAX_STATE, Const, Expr, Name, Rule
+from .rule import MAX_NODES, MAX_STATE, Rule
+from .semantics import fold_constants, resolve_hyperparams
 
 CAP_CONSTS = MAX_NODES
 CAP_SCALAR_CODE = MAX_NODES
@@ -117,8 +118,9 @@ class _Encoder:
         return 1 + self.consts[key]
 
     def scalar_op(self, op: str, *args: float | _S) -> float | _S:
-        if all(isinstance(a, float) for a in args):
-            return fold(op, list(args))
+        value = fold_constants(op, args)
+        if value is not None:
+            return value
         key = ("s", op, args)
         if key not in self.memo:
             if len(self.scalar) >= CAP_SCALAR_CODE:
@@ -327,33 +329,41 @@ def _scalar_op(name: str, a, b, c):
     return jnp.asarray(spec.fn(jnp, *(a, b, c)[: spec.arity]), jnp.float32)
 
 
+class _PerLeaf:
+    """``jax.numpy`` on a flat vector of several leaves: ``sum`` and ``size`` act per leaf
+    (segment sums, broadcast back), so the table's reductions run on it unchanged."""
+
+    def __init__(self, segment_ids: np.ndarray, sizes: list[int]):
+        self._segment_ids = segment_ids
+        self._n_leaves = len(sizes)
+        self._sizes = jnp.asarray(np.asarray(sizes, np.float32))[segment_ids]
+
+    def __getattr__(self, name: str):
+        return getattr(jnp, name)
+
+    def sum(self, x: jax.Array) -> jax.Array:
+        total = jax.ops.segment_sum(x, self._segment_ids, num_segments=self._n_leaves)
+        return total[self._segment_ids]
+
+    def size(self, x: jax.Array) -> jax.Array:
+        return self._sizes
+
+
 def _vector_branches(segment_ids: np.ndarray, sizes: list[int]):
     """One function per opcode: (V, S, row) -> the instruction's result, float32[N]."""
-    n_leaves = len(sizes)
-    leaf_size = jnp.asarray(np.asarray(sizes, np.float32))
+    xp = _PerLeaf(segment_ids, sizes)
 
     def fetch(V, S, operand):
         code, scale, shift = operand[0], operand[1], operand[2]
         x = jnp.where(code >= 0, V[jnp.maximum(code, 0)], S[jnp.maximum(-code - 1, 0)])
         return x * S[scale] + S[shift]
 
-    def per_leaf_sum(x):
-        return jax.ops.segment_sum(x, segment_ids, num_segments=n_leaves)[segment_ids]
-
-    reductions = {
-        "norm": lambda x: jnp.sqrt(per_leaf_sum(jnp.square(x))),
-        "rms": lambda x: jnp.sqrt(per_leaf_sum(jnp.square(x)) / leaf_size[segment_ids]),
-        "mean": lambda x: per_leaf_sum(x) / leaf_size[segment_ids],
-    }
-
     def branch(name):
         spec = OPS[name]
 
         def run(V, S, row):
             args = [fetch(V, S, row[2 + 3 * j : 5 + 3 * j]) for j in range(spec.arity)]
-            if spec.reduction:
-                return reductions[name](*args)
-            return jnp.asarray(spec.fn(jnp, *args), jnp.float32)
+            return jnp.asarray(spec.fn(xp, *args), jnp.float32)
 
         return run
 

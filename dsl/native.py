@@ -3,7 +3,7 @@
 For each parameter leaf, with hyper-parameters ``h`` and state slots ``s``::
 
     t = count + 1
-    s', u = body(g, p, t, h, s)       # the rule's statements, elementwise
+    s', u = body(g, p, t, h, s)       # dsl.semantics.run_body with jax.numpy
     update = -learning_rate * u       # optax sign convention
 
 XLA sees the rule's own expression graph, so the result is as fast as a
@@ -13,61 +13,16 @@ hand-written Optax optimizer; each new rule structure is a new compilation.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from .errors import DSLError
-from .ops import OPS
-from .rule import Const, Expr, Name, Rule
-
-
-def fold(op: str, args: list[float]) -> float:
-    """An operator applied to Python floats, in float64 (as Python itself would).
-
-    Constant sub-expressions such as ``1 - b2`` are exact to float64 before
-    they meet float32 arrays, the way Optax's own ``(1 - b2) * g`` is.
-    """
-    with np.errstate(all="ignore"):
-        return float(OPS[op].fn(np, *(np.float64(a) for a in args)))
-
-
-def evaluate(expr: Expr, env: Mapping[str, Any], xp=jnp):
-    """Value of ``expr`` with names bound in ``env``, computed with array module ``xp``.
-
-    Sub-expressions whose inputs are all Python floats are folded with ``fold``.
-    """
-    if isinstance(expr, Const):
-        return expr.value
-    if isinstance(expr, Name):
-        return env[expr.id]
-    args = [evaluate(a, env, xp) for a in expr.args]
-    if all(isinstance(a, float) for a in args):
-        return fold(expr.op, args)
-    return OPS[expr.op].fn(xp, *args)
-
-
-def run_body(rule: Rule, g, p, t, hyper: Mapping[str, Any], slots: Mapping[str, Any], xp=jnp):
-    """One application of the rule to one leaf: returns ``(u, new_slots)``."""
-    env = {"g": g, "p": p, "t": t, **hyper, **slots}
-    for stmt in rule.body:
-        env[stmt.target] = evaluate(stmt.value, env, xp)
-    return evaluate(rule.result, env, xp), {name: env[name] for name in rule.state}
-
-
-def resolve_hyperparams(rule: Rule, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The rule's defaults updated with ``overrides``; unknown names are an error."""
-    unknown = set(overrides) - set(rule.hyperparams)
-    if unknown:
-        raise DSLError(
-            f"rule {rule.name!r} has no hyper-parameter(s) {sorted(unknown)}; "
-            f"it has {list(rule.hyperparams) or 'none'}"
-        )
-    return {**rule.hyperparams, **overrides}
+from .rule import Rule
+from .semantics import resolve_hyperparams, run_body
 
 
 class ScaleByRuleState(NamedTuple):
@@ -100,7 +55,7 @@ def scale_by_rule(rule: Rule, **hyperparams) -> optax.GradientTransformation:
         out_u, out_s = [], {n: [] for n in rule.state}
         for i, (g, p) in enumerate(zip(leaves_g, leaves_p)):
             slots = {n: leaves_s[n][i] for n in rule.state}
-            u, new = run_body(rule, g, p, t, hyper, slots)
+            u, new = run_body(rule, g, p, t, hyper, slots, jnp)
             out_u.append(_like(u, g))
             for n in rule.state:
                 out_s[n].append(_like(new[n], g))

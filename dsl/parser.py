@@ -1,7 +1,9 @@
 """Text -> Rule, through the standard ``ast`` module under a strict whitelist.
 
-Nothing is ever evaluated: the Python syntax tree is only read. Every problem
-becomes a ``DSLError`` with the line and column of the offending node.
+Nothing is ever evaluated: the Python syntax tree is only read. Which syntax
+means which operator is read from the operators' text forms (``dsl.ops``), so
+the parser reads back exactly what the printer writes. Every problem becomes a
+``DSLError`` with the line and column of the offending node.
 """
 
 from __future__ import annotations
@@ -9,19 +11,67 @@ from __future__ import annotations
 import ast
 
 from .errors import DSLError
-from .ops import BINARY_SYMBOLS, COMPARE_SYMBOLS, FUNCTIONS, OPS
-from .rule import MAX_DEPTH, MAX_STATEMENTS, Assign, Const, Expr, Name, Op, Rule
+from .expr import Assign, Const, Expr, Name, Op
+from .ops import OPS, OpSpec
+from .rule import MAX_DEPTH, MAX_STATEMENTS, Rule
 
 MAX_TEXT = 20_000
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
-_AUGOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
-_CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The operand nodes of an operator's Python syntax, in field order."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Compare):
+        return [node.left, *node.comparators]
+    if isinstance(node, ast.IfExp):
+        return [node.test, node.body, node.orelse]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def _key(node: ast.AST) -> tuple:
+    """What tells operators apart in Python syntax: the node type, its operators or callee."""
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        return type(node), type(node.op)
+    if isinstance(node, ast.Compare):
+        return type(node), *map(type, node.ops)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return type(node), node.func.id
+    return (type(node),)
+
+
+def _syntax(spec: OpSpec) -> tuple[tuple, tuple[int, ...]]:
+    """``(key, order)`` of an operator's text form: argument ``i`` is operand ``order[i]``."""
+    placeholders = [f"_{i}" for i in range(spec.arity)]
+    node = ast.parse(spec.text.template.format(*placeholders), mode="eval").body
+    found = [operand.id for operand in _operands(node)]
+    return _key(node), tuple(found.index(p) for p in placeholders)
+
+
+# The language's syntax, read from the operators' text forms (dsl.ops).
+_SYNTAX = {key: (name, order) for name, spec in OPS.items() for key, order in [_syntax(spec)]}
+assert len(_SYNTAX) == len(OPS), "two operators have the same Python syntax"
+FUNCTIONS: tuple[str, ...] = tuple(name for key, (name, _) in _SYNTAX.items() if key[0] is ast.Call)
+_AUGMENTED = (ast.Add, ast.Sub, ast.Mult, ast.Div)  # the Python 'x op= y' statements allowed
+
+
+def _spellings(kind: type, sep: str, named: bool) -> str:
+    """How the operators written as ``kind`` nodes look, with argument names or bare."""
+    specs = [OPS[name] for key, (name, _) in _SYNTAX.items() if key[0] is kind]
+    return sep.join(s.text.template.format(*(s.params if named else [""] * s.arity)).strip()
+                    for s in specs)
+
+
+_COMPARISONS = _spellings(ast.Compare, ", ", named=True)
 _ALLOWED = (
-    "operators + - * / ** and unary -, comparisons < <= > >=, 'a if c else b', "
+    f"operators {_spellings(ast.BinOp, ' ', False)} and unary {_spellings(ast.UnaryOp, ' ', False)}, "
+    f"comparisons {_spellings(ast.Compare, ' ', False)}, '{_spellings(ast.IfExp, ' ', True)}', "
     f"numbers, names, and calls of {', '.join(FUNCTIONS)}"
 )
-assert set(_BINOPS.values()) == set(BINARY_SYMBOLS) and set(_CMPOPS.values()) == set(COMPARE_SYMBOLS)
 
 
 def parse(text: str) -> Rule:
@@ -146,10 +196,10 @@ def _statement(stmt: ast.stmt) -> Assign:
             _fail(stmt, "assign to exactly one plain name, e.g. 'm = 0.9 * m + g'")
         return Assign(_target(stmt.targets[0]), _expr(stmt.value, 1))
     if isinstance(stmt, ast.AugAssign):
-        op = _AUGOPS.get(type(stmt.op))
-        if op is None or not isinstance(stmt.target, ast.Name):
+        if not isinstance(stmt.op, _AUGMENTED) or not isinstance(stmt.target, ast.Name):
             _fail(stmt, "augmented assignment allows only 'name += -= *= /= expr'")
         name = _target(stmt.target)
+        op, _ = _SYNTAX[ast.BinOp, type(stmt.op)]
         return Assign(name, Op(op, (Name(name), _expr(stmt.value, 2))))
     kind = type(stmt).__name__
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
@@ -170,31 +220,26 @@ def _expr(node: ast.AST, level: int) -> Expr:
     if value is not None:
         return Const(value)
     if isinstance(node, ast.Name):
-        if node.id in OPS or node.id in FUNCTIONS:
+        if node.id in OPS:
             _fail(node, f"{node.id!r} is a function; call it, e.g. {node.id}(x)")
         return Name(node.id)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return Op(_BINOPS[type(node.op)], (_expr(node.left, level + 1), _expr(node.right, level + 1)))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return Op("neg", (_expr(node.operand, level + 1),))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
         return _expr(node.operand, level)
-    if isinstance(node, ast.Compare):
-        if len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
-            _fail(node, "only single comparisons a < b, a <= b, a > b, a >= b are allowed")
-        op = _CMPOPS[type(node.ops[0])]
-        return Op(op, (_expr(node.left, level + 1), _expr(node.comparators[0], level + 1)))
-    if isinstance(node, ast.IfExp):
-        args = (node.test, node.body, node.orelse)
-        return Op("where", tuple(_expr(a, level + 1) for a in args))
     if isinstance(node, ast.Call):
-        return _call(node, level)
+        _check_call(node)
+    syntax = _SYNTAX.get(_key(node))
+    if syntax is not None:
+        op, order = syntax
+        operands = _operands(node)
+        return Op(op, tuple(_expr(operands[j], level + 1) for j in order))
+    if isinstance(node, ast.Compare):
+        _fail(node, f"only single comparisons {_COMPARISONS} are allowed")
     if isinstance(node, ast.Constant):
         _fail(node, f"only finite int/float literals are allowed, got {node.value!r}")
     _fail(node, f"{type(node).__name__} is not allowed; allowed: {_ALLOWED}")
 
 
-def _call(node: ast.Call, level: int) -> Expr:
+def _check_call(node: ast.Call) -> None:
     if not isinstance(node.func, ast.Name):
         _fail(node, f"only calls of the functions {', '.join(FUNCTIONS)} are allowed")
     name = node.func.id
@@ -205,4 +250,3 @@ def _call(node: ast.Call, level: int) -> Expr:
     arity = OPS[name].arity
     if len(node.args) != arity:
         _fail(node, f"{name}() takes {arity} argument(s), got {len(node.args)}")
-    return Op(name, tuple(_expr(a, level + 1) for a in node.args))

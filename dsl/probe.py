@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .native import resolve_hyperparams, run_body
 from .rule import Rule
+from .semantics import resolve_hyperparams, run_body
 
 PROBE_SHAPES = ((7,), (3, 4))
 PROBE_STEPS = 6
@@ -44,7 +44,7 @@ def run_numpy(rule: Rule, grads, params, hyperparams: Mapping[str, float] | None
             t = float(step + 1)
             row = []
             for i, (g, p) in enumerate(zip(gs, ps)):
-                u, new = run_body(rule, g, p, t, hyper, slots[i], xp=np)
+                u, new = run_body(rule, g, p, t, hyper, slots[i], np)
                 row.append(np.broadcast_to(np.asarray(u, np.float64), g.shape))
                 slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), g.shape) for k, v in new.items()}
             out.append(row)

@@ -1,4 +1,4 @@
-"""Rules as values: expression nodes, statements and the validated ``Rule``.
+"""Rules as values: the validated ``Rule`` (its nodes: ``dsl.expr``, re-exported here).
 
 A rule is the body of ``def name(hyper=default, ...)``: assignments, then
 ``return u``. Inputs are ``g`` (gradient), ``p`` (parameter) and ``t`` (step,
@@ -9,14 +9,15 @@ optimizer applies ``p <- p - learning_rate * u``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import DSLError
-from .ops import FUNCTIONS, OP_NAMES, OPS
+from .expr import Assign, Const, Expr, Name, Op, depth_exceeds, names_read, walk
+from .ops import OP_NAMES, OPS
+from .printer import rule_latex, rule_text
 
 INPUTS = ("g", "p", "t")
-RESERVED = frozenset(INPUTS) | frozenset(FUNCTIONS) | frozenset(OP_NAMES) | {"learning_rate"}
+RESERVED = frozenset(INPUTS) | frozenset(OP_NAMES) | {"learning_rate"}
 
 # Size limits: they bound evaluation cost and keep the interpreter's fixed-size
 # encoding able to hold every valid rule.
@@ -25,45 +26,6 @@ MAX_DEPTH = 12
 MAX_NODES = 128
 MAX_HYPERPARAMS = MAX_NODES  # templates (dsl.template) lift every constant into one
 MAX_STATE = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Const:
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    op: str
-    args: tuple
-
-
-Expr = Const | Name | Op
-
-
-@dataclass(frozen=True, slots=True)
-class Assign:
-    target: str
-    value: Expr
-
-
-def walk(expr: Expr) -> Iterator[Expr]:
-    """All nodes of an expression, parents before children, left to right."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, Op):
-            stack.extend(reversed(node.args))
-
-
-def names_read(expr: Expr) -> list[str]:
-    return [n.id for n in walk(expr) if isinstance(n, Name)]
 
 
 @dataclass(frozen=True)
@@ -106,14 +68,12 @@ class Rule:
         )
 
     def to_text(self) -> str:
-        from .printer import to_text
-
-        return to_text(self)
+        """Canonical text: ``dsl.parse(rule.to_text()) == rule``."""
+        return rule_text(self.name, self.params, self.body, self.result)
 
     def to_latex(self) -> str:
-        from .printer import to_latex
-
-        return to_latex(self)
+        """The statements as a LaTeX ``aligned`` block, ending with ``u = ...``."""
+        return rule_latex(self.body, self.result)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -200,15 +160,3 @@ def _check_expr(expr: Expr) -> None:
                 raise DSLError(f"{node.op} takes {spec.arity} argument(s)")
         else:
             raise DSLError(f"not an expression node: {type(node).__name__}")
-
-
-def depth_exceeds(expr: Expr, limit: int) -> bool:
-    """True if ``expr`` is nested deeper than ``limit`` (iterative, never recurses)."""
-    stack = [(expr, 1)]
-    while stack:
-        node, d = stack.pop()
-        if d > limit:
-            return True
-        if isinstance(node, Op) and isinstance(node.args, tuple):
-            stack.extend((a, d + 1) for a in node.args)
-    return False

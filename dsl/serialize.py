@@ -12,8 +12,9 @@ from __future__ import annotations
 import msgpack
 
 from .errors import DSLError
+from .expr import Assign, Const, Expr, Name, Op
 from .ops import OPS
-from .rule import MAX_DEPTH, Assign, Const, Expr, Name, Op, Rule
+from .rule import MAX_DEPTH, Rule
 
 FORMAT = "optimizer-rule"
 VERSION = 1

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 
-from .native import fold
+from .expr import Assign, Const, Expr, Name, Op, names_read
 from .ops import OPS
 from .printer import expr_text
-from .rule import Assign, Const, Expr, Name, Op, Rule, names_read
+from .rule import Rule
+from .semantics import fold_constants
 
 
 def simplify(rule: Rule) -> Rule:
@@ -35,10 +36,9 @@ def simplify_expr(e: Expr) -> Expr:
     if not isinstance(e, Op):
         return e
     args = tuple(simplify_expr(a) for a in e.args)
-    if all(isinstance(a, Const) for a in args):
-        value = fold(e.op, [a.value for a in args])
-        if math.isfinite(value):
-            return Const(value)
+    value = fold_constants(e.op, [a.value if isinstance(a, Const) else a for a in args])
+    if value is not None and math.isfinite(value):
+        return Const(value)
     if OPS[e.op].commutative:
         args = tuple(sorted(args, key=_order))
     return _identity(Op(e.op, args))

@@ -10,8 +10,9 @@ reused by every child that only perturbs constants.
 
 from __future__ import annotations
 
-from .native import fold, resolve_hyperparams
-from .rule import Assign, Const, Expr, Name, Op, Rule
+from .expr import Assign, Const, Expr, Name, Op
+from .rule import Rule
+from .semantics import fold_constants, resolve_hyperparams
 
 
 def template(rule: Rule, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
@@ -29,8 +30,9 @@ def template(rule: Rule, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
         if isinstance(e, Name):
             return hyper[e.id] if e.id in hyper else e
         args = [visit(a) for a in e.args]
-        if all(isinstance(a, float) for a in args):
-            return fold(e.op, args)
+        value = fold_constants(e.op, args)
+        if value is not None:
+            return value
         if e.op == "pow" and isinstance(args[1], float) and args[1].is_integer():
             args[1] = Const(args[1])  # x ** 2 stays x * x for XLA: integer powers are structure
         return Op(e.op, tuple(lift(a) if isinstance(a, float) else a for a in args))

@@ -6,31 +6,16 @@ import ast
 import csv
 import json
 import shutil
-import subprocess
-import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import dsl
-from discovery import cli, codegen, config, runs
+from discovery import cli, config, runs
 from discovery.analysis import export, inspection, plots
 from discovery.records import pareto_front
+from tests.exported_modules import build, imported_modules, inputs, run_fresh, trajectory
 from tests.tiny import TINY
-
-# Every operator family: reductions, comparisons, conditionals, clip, and functions of
-# hyper-parameters (folded in float64 by the DSL); `sum` and `_x` need Python renames.
-SPECIAL = """
-def special(b1=0.9, b2=0.999, sum=0.5):
-    c = 1 - b1
-    _x = sqrt(1 - b2) * g + max(b1, b2) * m + (c if b1 < 0.5 else b2) + log(b2) * tanh(b1) + exp(-b1)
-    m = clip(_x, -1, 1) + rms(g) * sign(p) + norm(b1) + rsqrt(b2) * square(c) + mean(b1 * b2)
-    k = m if b1 < 0.5 else g
-    return m / (mean(abs(m)) + sum) + k * (g > 0) if norm(g) > 1 else -g * (m <= mean(g)) + abs(1 - b2)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -128,90 +113,15 @@ def test_plots_are_written_into_the_run_folder(tiny_run, tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- export
 
-CHILD = """
-import importlib, sys
-import jax, jax.numpy as jnp, numpy as np, optax
-folder, inputs, outputs, *cases = sys.argv[1:]
-sys.path.insert(0, folder)
-data = np.load(inputs)
-tree = lambda k: {"w": data[k + "0"], "b": [data[k + "1"], data[k + "2"]]}
-""" + "\n".join([
-    "def trajectory(opt):",
-    "    params, out = jax.tree.map(jnp.asarray, tree('p')), []",
-    "    state = opt.init(params)",
-    "    for i in range(int(data['steps'])):",
-    "        updates, state = opt.update(tree(f'g{i}_'), state, params)",
-    "        params = optax.apply_updates(params, updates)",
-    "        out += [np.ravel(u) for u in jax.tree.leaves(updates)]",
-    "    return np.concatenate(out)",
-    "def build(factory, kind):",
-    "    if kind == 'chain':",
-    "        return optax.chain(optax.clip_by_global_norm(1.0), factory(0.01))",
-    "    if kind == 'inject':",
-    "        return optax.inject_hyperparams(factory)(learning_rate=0.02, b1=0.8)",
-    "    return factory(0.01)",
-    "results = {}",
-    "for case in cases:",
-    "    name, kind = case.split(':')",
-    "    results[case] = trajectory(build(getattr(importlib.import_module(name), name), kind))",
-    "np.savez(outputs, **results)",
-]) + "\n"
-
-
-def trajectory(opt, data):
-    """The same 20 steps as CHILD, in this process (the reference: dsl.to_optax)."""
-    tree = lambda k: {"w": data[k + "0"], "b": [data[k + "1"], data[k + "2"]]}
-    params, out = jax.tree.map(jnp.asarray, tree("p")), []
-    state = opt.init(params)
-    for i in range(data["steps"]):
-        updates, state = opt.update(tree(f"g{i}_"), state, params)
-        params = optax.apply_updates(params, updates)
-        out += [np.ravel(u) for u in jax.tree.leaves(updates)]
-    return np.concatenate(out)
-
-
-def test_exported_modules_match_to_optax_in_a_fresh_process(tiny_run, tmp_path):
-    rules = {name: dsl.library.get(name) for name in dsl.library.names()}
-    rules["special"] = dsl.parse(SPECIAL)
-    for name, rule in rules.items():
-        (tmp_path / f"{name}.py").write_bytes(export.render(rule, "py"))
-    rules["best"] = tiny_run.rule(1)  # exported simplified, compared with the rule as evolved
+def test_exported_run_rule_matches_the_evolved_rule_in_a_fresh_process(tiny_run, tmp_path):
+    """The best rule, exported simplified, gives the updates of the rule as evolved."""
     assert cli.main(["export", str(tiny_run.path), "--name", "best", "-o", str(tmp_path / "best.py")]) == 0
-
-    rng = np.random.default_rng(0)
-    shapes = [(3, 4), (5,), ()]
-    data = {"steps": 20, **{f"p{j}": rng.normal(size=s).astype(np.float32) for j, s in enumerate(shapes)}}
-    for i in range(20):
-        for j, s in enumerate(shapes):
-            data[f"g{i}_{j}"] = (rng.normal(size=s) * np.exp(rng.uniform(-3, 1, size=s))).astype(np.float32)
-    np.savez(tmp_path / "inputs.npz", **data)
-    cases = [f"{name}:plain" for name in rules] + ["adam:chain", "adam:inject", "special:inject"]
-    subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(tmp_path / "inputs.npz"),
-                    str(tmp_path / "outputs.npz"), *cases], check=True, timeout=120)
-    got = np.load(tmp_path / "outputs.npz")
-    for case in cases:
-        name, kind = case.split(":")
-        factory = dsl.optimizer_factory(rules[name])
-        if kind == "chain":
-            opt = optax.chain(optax.clip_by_global_norm(1.0), factory(0.01))
-        elif kind == "inject":
-            opt = optax.inject_hyperparams(factory)(learning_rate=0.02, b1=0.8)
-        else:
-            opt = factory(0.01)
-        want = trajectory(opt, data)
-        assert np.isfinite(want).all() and np.abs(want).max() > 0, case
-        np.testing.assert_allclose(got[case], want, rtol=1e-6, atol=0, err_msg=case)
-
-    for name in rules:
-        tree = ast.parse((tmp_path / f"{name}.py").read_text())
-        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert imported <= {"typing", "jax", "optax", "math"}, name
-        assert name == "best" or ("math" in imported) == (name == "special"), name
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,I,B,UP",
-                           "--ignore", "E501", *(str(tmp_path / f"{n}.py") for n in rules)],
-                          capture_output=True, text=True)  # the project's lint rules
-    assert lint.returncode == 0, lint.stdout
+    data = inputs()
+    got = run_fresh(tmp_path, data, ["best:plain"])["best:plain"]
+    want = trajectory(build(dsl.optimizer_factory(tiny_run.rule(1)), "plain"), data)
+    assert np.isfinite(want).all() and np.abs(want).max() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+    assert imported_modules(tmp_path / "best.py") <= {"typing", "jax", "optax", "math"}
 
 
 def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
@@ -243,7 +153,7 @@ def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
     assert export.read_rule_file(packed) == export.read_rule_file(text) == from_text
     again = tmp_path / "again.py"
     assert cli.main(["export", "--rule-file", str(packed), "--name", "mine", "-o", str(again)]) == 0
-    assert again.read_text() == codegen.python_module(from_text, name="mine")
+    assert again.read_text() == dsl.python_module(from_text, name="mine")
 
 
 @pytest.mark.parametrize(

@@ -256,7 +256,7 @@ def run_baselines(
             scores[name] = {}
             for opt in opts:  # Adam first: the others start on a grid centred on its optimum
                 bar.advance(0, status=f"{name} / {opt}")
-                center = scores[name][REFERENCE].tuned_lr if scores[name] else None
+                center = scores[name][REFERENCE].tuned_lr if scores[name] and protocol.bracket else None
                 scores[name][opt] = score_baseline(extra.get(opt, opt), task, protocol, center)
                 bar.advance(1, status=f"{name} / {opt}")
     return BaselineTable(size, protocol, tuple(opts), kinds, measures, scores,

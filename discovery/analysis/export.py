@@ -1,6 +1,6 @@
 """Exporting a discovered rule: a standalone Optax module, msgpack, or DSL text.
 
-* ``py``: a Python module importing only jax and optax (``discovery.codegen``),
+* ``py``: a Python module importing only jax and optax (``dsl.python_module``),
   documented with the rule's equations, where it came from and its scores;
 * ``msgpack``: ``dsl.dumps`` bytes, read back with ``dsl.loads``;
 * ``text``: the rule language, read back with ``dsl.parse`` (provenance as comments).
@@ -24,7 +24,7 @@ import statistics
 from pathlib import Path
 
 import dsl
-from discovery import codegen, runs
+from discovery import runs
 from discovery.records import Candidate, Evaluation
 
 FORMATS = ("py", "msgpack", "text")
@@ -81,10 +81,10 @@ def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; formats: {list(FORMATS)}")
     name = rule.name if name is None else name
-    codegen.check_name(name)
+    dsl.check_export_name(name)
     rule = dataclasses.replace(rule, name=name)
     if fmt == "py":
-        return codegen.python_module(rule, about=about, recommended_lr=lr).encode()
+        return dsl.python_module(rule, about=about, recommended_lr=lr).encode()
     if fmt == "msgpack":
         return dsl.dumps(rule)
     return ("".join(f"# {line}".rstrip() + "\n" for line in about.splitlines())

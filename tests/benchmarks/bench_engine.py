@@ -100,7 +100,7 @@ def main():
     evaluator = Evaluator(make_config(200))
     reference = evaluator.prepare()
     print(f"\n[200 steps] time per generation vs population size; paths "
-          f"{ {t: r['path'] for t, r in reference.items()} }")
+          f"{ {t: r.path for t, r in reference.items()} }")
     for pop in (16, 32, 64):
         seconds, _ = engine_generation(evaluator, children(pop, seed=1000 + pop))
         print(f"  population {pop:3d}: {seconds:6.2f}s  ({seconds / pop * 1e3:.1f} ms per candidate)")

@@ -7,19 +7,20 @@ The module is written the way Optax writes its own optimizers::
     def name(learning_rate, <hyper-parameters>) = chain(scale_by_name(...), scale_by_learning_rate(lr))
 
 and computes exactly what ``dsl.to_optax`` computes: each leaf is updated by
-``_step``, a line-by-line translation of the rule's statements into
-``jax.numpy`` (semantics of ``dsl/ops.py``). Sub-expressions of constants and
-hyper-parameters are written as Python arithmetic, so on Python floats they
-are evaluated in float64 as the DSL folds them; the few functions Python
-operators cannot express (``sqrt(1 - b2)``) go through small helpers that do
-the same on floats (with ``math``, the only extra import, and only when
-needed) and use ``jax.numpy`` on traced values (``optax.inject_hyperparams``).
+``_step``, a line-by-line translation of the rule's statements, each operator
+written by its forms in ``dsl.ops``: ``jnp`` on arrays. Sub-expressions of
+constants and hyper-parameters are written as Python arithmetic, so on Python
+floats they are evaluated in float64 as the language folds them
+(``dsl.semantics``); the functions Python operators cannot express
+(``sqrt(1 - b2)``) go through small helpers that compute their ``host`` form
+on floats (with ``math``, the only extra import, and only when needed) and
+their ``jnp`` form on traced values (``optax.inject_hyperparams``).
 
 The source is only ever written as text; nothing here executes it.
 
 Example::
 
-    source = codegen.python_module(dsl.library.get("adam"), name="my_adam")
+    source = dsl.python_module(dsl.library.get("adam"), name="my_adam")
     Path("my_adam.py").write_text(source)   # then: from my_adam import my_adam
 """
 
@@ -28,58 +29,23 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import keyword
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-import dsl
-from dsl.ops import OPS
-from dsl.rule import Const, Expr, Name, Op
+from .expr import Const, Expr, Name, Op
+from .ops import ATOM, OPS, UNARY, OpSpec
+from .rule import Rule
+from .semantics import fold_constants
 
-# Python precedence levels of the generated arithmetic, lowest first.
-_ADD, _MUL, _UNARY, _POW, _ATOM = range(5)
-_LEVEL = {"add": _ADD, "sub": _ADD, "mul": _MUL, "div": _MUL}
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-_COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-# Functions on (at least one) array argument: jax.numpy, as dsl/ops.py computes them.
-_JNP = {
-    "sqrt": "jnp.sqrt({0})", "abs": "jnp.abs({0})", "sign": "jnp.sign({0})",
-    "exp": "jnp.exp({0})", "log": "jnp.log({0})", "tanh": "jnp.tanh({0})",
-    "square": "jnp.square({0})", "rsqrt": "jax.lax.rsqrt({0})",
-    "max": "jnp.maximum({0}, {1})", "min": "jnp.minimum({0}, {1})",
-    "clip": "jnp.minimum(jnp.maximum({0}, {1}), {2})",
-    "where": "jnp.where({0} != 0, {1}, {2})",
-    **{op: f"jnp.where({{0}} {sym} {{1}}, 1.0, 0.0)" for op, sym in _COMPARE.items()},
-}
-# Helpers for functions of constants only, and for the per-leaf reductions:
-# (arguments, value on Python floats in float64, value on arrays in jax).
-_HELPERS = {
-    "sqrt": ("x", "math.sqrt(x)", "jnp.sqrt(x)"),
-    "rsqrt": ("x", "1.0 / math.sqrt(x)", "jax.lax.rsqrt(x)"),
-    "exp": ("x", "math.exp(x)", "jnp.exp(x)"),
-    "log": ("x", "math.log(x)", "jnp.log(x)"),
-    "tanh": ("x", "math.tanh(x)", "jnp.tanh(x)"),
-    "sign": ("x", "float(x > 0) - float(x < 0)", "jnp.sign(x)"),
-    "square": ("x", "x * x", "jnp.square(x)"),
-    "max": ("a, b", "max(a, b)", "jnp.maximum(a, b)"),
-    "min": ("a, b", "min(a, b)", "jnp.minimum(a, b)"),
-    "clip": ("x, lo, hi", "min(max(x, lo), hi)", "jnp.minimum(jnp.maximum(x, lo), hi)"),
-    "where": ("c, a, b", "a if c != 0 else b", "jnp.where(c != 0, a, b)"),
-    **{op: ("a, b", f"float(a {sym} b)", f"jnp.where(a {sym} b, 1.0, 0.0)")
-       for op, sym in _COMPARE.items()},
-    "norm": ("x", "math.sqrt(x * x)", "jnp.sqrt(jnp.sum(jnp.square(x)))"),
-    "rms": ("x", "math.sqrt(x * x)", "jnp.sqrt(jnp.sum(jnp.square(x)) / jnp.size(x))"),
-    "mean": ("x", "x", "jnp.sum(x) / jnp.size(x)"),
-}
 _MODULE_NAMES = frozenset({"jax", "jnp", "optax", "math", "NamedTuple"})
 # Names the generated functions use besides the rule's own: rule names are renamed around them.
 _SCAFFOLD = _MODULE_NAMES | {
     "updates", "state", "params", "count", "treedef", "trees", "leaves", "rows", "row", "tree", "i",
     "init_fn", "update_fn", "learning_rate",
 }
-assert set(_SYMBOL) | {"pow", "neg"} | set(_JNP) | set(_HELPERS) == set(OPS)
 
 
-def check_name(name: str) -> None:
+def check_export_name(name: str) -> None:
     """ValueError unless ``name`` can be the exported optimizer's Python name."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"name {name!r} is not a Python identifier (or is a keyword)")
@@ -88,7 +54,7 @@ def check_name(name: str) -> None:
                          "exported module; choose another")
 
 
-def python_names(rule: dsl.Rule, taken: Iterable[str] = ()) -> dict[str, str]:
+def python_names(rule: Rule, taken: Iterable[str] = ()) -> dict[str, str]:
     """The Python name of each hyper-parameter, state slot and variable of ``rule``.
 
     Names are kept unless they are keywords, builtins, names the module uses,
@@ -112,51 +78,94 @@ def python_names(rule: dsl.Rule, taken: Iterable[str] = ()) -> dict[str, str]:
     return out
 
 
-class _Writer:
-    """Translates expressions, remembering which helpers they need."""
+class _Code(NamedTuple):
+    """Code of an expression: its text, its precedence level, and its value if it is a
+    constant (made of literals and hyper-parameters only, folded as ``dsl.semantics`` does)."""
 
-    def __init__(self, names: dict[str, str], constant: set[str]):
+    text: str
+    level: int
+    value: float | None
+
+
+class _Test(NamedTuple):
+    """A comparison read as a truth value, left unwritten until it is known whether the
+    expression testing it is constant (a helper call) or not (a Python comparison)."""
+
+    spec: OpSpec
+    args: list[_Code]
+
+    @property
+    def value(self) -> float | None:
+        return fold_constants(self.spec.name, [a.value for a in self.args])
+
+
+def _written(spec: OpSpec, args: Sequence[_Code], value: float | None) -> _Code:
+    """The operator in its text form (Python syntax), which is valid code where used."""
+    return _Code(*spec.text.write([(a.text, a.level) for a in args]), value)
+
+
+def _truth(arg: _Code | _Test) -> str:
+    """An argument as a Python boolean: a comparison as written, any other value ``x != 0``."""
+    return _written(arg.spec, arg.args, None).text if isinstance(arg, _Test) else f"{arg.text} != 0"
+
+
+class _Writer:
+    """Translates expressions, remembering which helpers they need.
+
+    An operator of constants is written for Python floats (its ``host`` form
+    through a helper, or its text form), any other for arrays (its ``jnp``
+    form, or its text form; reductions through a helper).
+    """
+
+    def __init__(self, names: dict[str, str], constants: dict[str, float]):
         self.names = names
-        self.constant = constant  # rule names whose value is a constant at this point
+        self.constants = constants  # rule names whose value is a constant at this point
         self.helpers: set[str] = set()
 
-    def expr(self, e: Expr) -> tuple[str, int, bool]:
-        """(code, precedence level, whether ``e`` depends only on constants)."""
+    def assign(self, target: str, code: _Code) -> None:
+        if code.value is None:
+            self.constants.pop(target, None)
+        else:
+            self.constants[target] = code.value
+
+    def expr(self, e: Expr) -> _Code:
         if isinstance(e, Const):
             text = repr(float(e.value))
-            return text, _UNARY if text.startswith("-") else _ATOM, True
+            return _Code(text, UNARY if text.startswith("-") else ATOM, e.value)
         if isinstance(e, Name):
-            if e.id in ("g", "p", "t"):
-                return e.id, _ATOM, False
-            return self.names[e.id], _ATOM, e.id in self.constant
-        cond = e.args[0]
-        if e.op == "where" and isinstance(cond, Op) and cond.op in _COMPARE:
-            left, right, a, b = (self.expr(x) for x in (*cond.args, *e.args[1:]))
-            if not all(c for _, _, c in (left, right, a, b)):  # jnp.where(x < y, a, b)
-                return (f"jnp.where({left[0]} {_COMPARE[cond.op]} {right[0]}, {a[0]}, {b[0]})",
-                        _ATOM, False)
-        args = [self.expr(a) for a in e.args]
-        const = all(c for _, _, c in args)
-        op = e.op
-        if op in _SYMBOL:
-            level = _LEVEL[op]
-            return f"{_wrap(args[0], level)} {_SYMBOL[op]} {_wrap(args[1], level + 1)}", level, const
-        if op == "pow":  # right-associative; the exponent may be a unary minus
-            return f"{_wrap(args[0], _ATOM)} ** {_wrap(args[1], _UNARY)}", _POW, const
-        if op == "neg":
-            return f"-{_wrap(args[0], _UNARY)}", _UNARY, const
-        codes = [code for code, _, _ in args]
-        if const and op == "abs":
-            return f"abs({codes[0]})", _ATOM, True
-        if const or OPS[op].reduction:
-            self.helpers.add(op)
-            return f"_{op}({', '.join(codes)})", _ATOM, const
-        return _JNP[op].format(*codes), _ATOM, False
+            return _Code(self.names.get(e.id, e.id), ATOM, self.constants.get(e.id))
+        spec = OPS[e.op]
+        args = [self._test(a) if i in spec.truth_args else self.expr(a) for i, a in enumerate(e.args)]
+        return self._apply(spec, args)
+
+    def _test(self, e: Expr) -> _Code | _Test:
+        if isinstance(e, Op) and OPS[e.op].predicate:
+            return _Test(OPS[e.op], [self.expr(a) for a in e.args])
+        return self.expr(e)
+
+    def _apply(self, spec: OpSpec, args: list[_Code | _Test]) -> _Code:
+        value = fold_constants(spec.name, [a.value for a in args])
+        if value is not None:
+            args = [self._apply(a.spec, a.args) if isinstance(a, _Test) else a for a in args]
+            return _written(spec, args, value) if spec.host is None else self._helper(spec, args, value)
+        if spec.reduction:
+            return self._helper(spec, args, None)
+        if spec.jnp is None:
+            return _written(spec, args, None)
+        texts = [_truth(a) if i in spec.truth_args else a.text for i, a in enumerate(args)]
+        return _Code(spec.jnp.format(*texts), ATOM, None)
+
+    def _helper(self, spec: OpSpec, args: list[_Code], value: float | None) -> _Code:
+        self.helpers.add(spec.name)
+        return _Code(f"_{spec.name}({', '.join(a.text for a in args)})", ATOM, value)
 
 
-def _wrap(part: tuple[str, int, bool], minimum: int) -> str:
-    code, level, _ = part
-    return code if level >= minimum else f"({code})"
+def _helper_source(spec: OpSpec) -> list[str]:
+    """``def _op(args)``: the ``host`` form on Python floats (float64), ``jnp`` on arrays."""
+    args = [f"{p} != 0" if i in spec.truth_args else p for i, p in enumerate(spec.params)]
+    test = " and ".join(f"isinstance({p}, float)" for p in spec.params)
+    return [f"def _{spec.name}({', '.join(spec.params)}):", f"    if {test}:",
+            f"        return {spec.host.format(*args)}", f"    return {spec.jnp.format(*args)}", "", ""]
 
 
 def _camel(name: str) -> str:
@@ -187,14 +196,17 @@ def _call(head: str, args: list[str], tail: str = "", indent: str = "") -> list[
 
 
 def _returns(values: list[str]) -> list[str]:
+    """``return values`` on one line, or one value per line (one value: parenthesized, not a tuple)."""
     line = f"    return {', '.join(values)}"
     if len(line) <= 100:
         return [line]
+    if len(values) == 1:
+        return ["    return (", f"        {values[0]}", "    )"]
     return ["    return (", *(f"        {v}," for v in values), "    )"]
 
 
 def python_module(
-    rule: dsl.Rule,
+    rule: Rule,
     name: str | None = None,
     about: str = "",
     recommended_lr: float | None = None,
@@ -208,25 +220,25 @@ def python_module(
     updates as ``dsl.to_optax(rule, learning_rate)``.
     """
     name = rule.name if name is None else name
-    check_name(name)
+    check_export_name(name)
     rule = dataclasses.replace(rule, name=name)
     state_class = f"ScaleBy{_camel(name)}State"
     scale_fn = f"scale_by_{name}"
     py = python_names(rule, taken={name, state_class, scale_fn})
-    writer = _Writer(py, set(rule.hyperparams))
+    writer = _Writer(py, dict(rule.params))
     step_lines = []
     for stmt in rule.body:
-        code, _, const = writer.expr(stmt.value)
-        step_lines.append(f"    {py[stmt.target]} = {code}")
-        (writer.constant.add if const else writer.constant.discard)(stmt.target)
-    result = writer.expr(rule.result)[0]
+        code = writer.expr(stmt.value)
+        step_lines.append(f"    {py[stmt.target]} = {code.text}")
+        writer.assign(stmt.target, code)
+    result = writer.expr(rule.result).text
     slots = [py[s] for s in rule.state]
     hyper = [(py[n], v) for n, v in rule.params]
     read = rule.names_read
     step_args = ["g", *(x for x in ("p", "t") if x in read), *slots,
                  *(py[n] for n, _ in rule.params if n in read)]
 
-    imports = ["import math"] if any("math." in _HELPERS[h][1] for h in writer.helpers) else []
+    imports = ["import math"] if any("math." in OPS[h].host for h in writer.helpers) else []
     imports += ["from typing import NamedTuple", "", "import jax", "import jax.numpy as jnp",
                 "import optax"]
     renamed = ", ".join(f"{k} -> {v}" for k, v in py.items() if k != v)
@@ -262,10 +274,7 @@ def python_module(
         lines += ["# Functions of hyper-parameters and per-leaf reductions: on Python floats they are",
                   "# computed in float64 (as the rule language folds constants), on arrays in jax.", ""]
     for op in sorted(writer.helpers):
-        args, on_float, on_array = _HELPERS[op]
-        test = " and ".join(f"isinstance({a}, float)" for a in args.split(", "))
-        lines += [f"def _{op}({args}):", f"    if {test}:", f"        return {on_float}",
-                  f"    return {on_array}", "", ""]
+        lines += _helper_source(OPS[op])
     lines += [f"def _step({', '.join(step_args)}):",
               '    """The rule on one leaf: the update direction'
               + (', then the new state slots."""' if slots else '."""'),

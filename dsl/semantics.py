@@ -1,0 +1,69 @@
+"""What a rule computes, written once over an array namespace ``xp`` (NumPy or jax.numpy).
+
+For one parameter leaf, with inputs ``g``, ``p``, ``t``, hyper-parameters ``h``
+and state slots ``s``, the body runs statement by statement::
+
+    env = {g, p, t, h..., s...};  env[target] = value(expr, env) for each statement
+    u = value(result, env);  s' = env[slot] for each state slot
+
+An operator whose arguments are all Python floats (literals, hyper-parameters
+and what is computed from them alone) is *folded*: applied in float64 on the
+host, as Python itself would, so ``1 - b2`` is exact to float64 before it meets
+float32 arrays (the way Optax's own ``(1 - b2) * g`` is). Every evaluator folds
+through ``fold_constants``. No JAX here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DSLError
+from .expr import Const, Expr, Name
+from .ops import OPS
+from .rule import Rule
+
+
+def fold(op: str, args: Sequence[float]) -> float:
+    """``op`` applied to Python floats in float64; inf and NaN come out as IEEE says, no warning."""
+    with np.errstate(all="ignore"):
+        return float(OPS[op].fn(np, *(np.float64(a) for a in args)))
+
+
+def fold_constants(op: str, args: Sequence[object]) -> float | None:
+    """``fold(op, args)`` if every argument is a Python float (a constant), else None."""
+    if all(isinstance(a, float) for a in args):
+        return fold(op, args)
+    return None
+
+
+def evaluate(expr: Expr, env: Mapping[str, Any], xp) -> Any:
+    """Value of ``expr`` with names bound in ``env``, computed with array namespace ``xp``."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, Name):
+        return env[expr.id]
+    args = [evaluate(a, env, xp) for a in expr.args]
+    value = fold_constants(expr.op, args)
+    return OPS[expr.op].fn(xp, *args) if value is None else value
+
+
+def run_body(rule: Rule, g, p, t, hyper: Mapping[str, Any], slots: Mapping[str, Any], xp):
+    """One application of the rule to one leaf: returns ``(u, new_slots)``."""
+    env = {"g": g, "p": p, "t": t, **hyper, **slots}
+    for stmt in rule.body:
+        env[stmt.target] = evaluate(stmt.value, env, xp)
+    return evaluate(rule.result, env, xp), {name: env[name] for name in rule.state}
+
+
+def resolve_hyperparams(rule: Rule, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule's defaults updated with ``overrides``; unknown names are an error."""
+    unknown = set(overrides) - set(rule.hyperparams)
+    if unknown:
+        raise DSLError(
+            f"rule {rule.name!r} has no hyper-parameter(s) {sorted(unknown)}; "
+            f"it has {list(rule.hyperparams) or 'none'}"
+        )
+    return {**rule.hyperparams, **overrides}
