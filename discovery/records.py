@@ -14,6 +14,7 @@ receives: a rule, or a (rule, architecture) pair, as plain msgpack data.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,15 +45,18 @@ class TaskResult:
     learning_rates: tuple[float, ...] = ()
     scale: float = 1.0
     at_limit: bool = False
+    spread: float = 0.0
     test_loss: float | None = None
     accuracy: float | None = None
 
     @classmethod
-    def from_score(cls, score, ratio: float, robust_ratio: float, **extra) -> TaskResult:
-        """From a ``scoring.TaskScore`` and its ratios (``extra``: test_loss, accuracy)."""
+    def from_score(cls, score, ratio: float, robust_ratio: float, spread: float = 0.0,
+                   **extra) -> TaskResult:
+        """From a ``scoring.TaskScore`` and its ratios; ``spread``: the standard error of
+        ``ratio`` over seeds; ``extra``: test_loss, accuracy."""
         return cls(ratio=ratio, robust_ratio=robust_ratio, tuned=score.tuned, tuned_lr=score.tuned_lr,
                    diverged=score.diverged_fraction, learning_rates=score.learning_rates,
-                   scale=score.scale, at_limit=score.at_limit, **extra)
+                   scale=score.scale, at_limit=score.at_limit, spread=spread, **extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
@@ -74,6 +78,12 @@ class Evaluation:
     hurdle_failed: bool
     seconds: float
 
+    @property
+    def noise(self) -> float:
+        """Two standard errors of ``fitness`` (the mean ratio) over seeds: a difference from
+        Adam (0) smaller than this is a tie."""
+        return 2.0 * math.sqrt(sum(t.spread ** 2 for t in self.tasks.values())) / max(len(self.tasks), 1)
+
     def to_dict(self) -> dict[str, Any]:
         return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
                 "hurdle_failed": self.hurdle_failed, "seconds": self.seconds}
@@ -83,6 +93,31 @@ class Evaluation:
         return cls(fitness=data["fitness"],
                    tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
                    hurdle_failed=data["hurdle_failed"], seconds=data["seconds"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """The learning rate recommended for a rule: one that trained every task of ``split``
+    without divergence, chosen for the best worst case over those tasks.
+
+    ``ratios[task]``: log10(score at ``lr`` / Adam's tuned score), the rule's
+    out-of-the-box score at its recommended lr; ``worst``: their maximum;
+    ``trains_everywhere``: no seed diverged on any task at ``lr`` (if no lr
+    qualified, the one with the fewest diverging tasks, flagged False).
+    """
+
+    lr: float
+    split: str
+    worst: float
+    ratios: dict[str, float]
+    trains_everywhere: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Recommendation:
+        return cls(**data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +143,7 @@ class Candidate:
     cached: bool
     evaluation: Evaluation
     held_out: Evaluation | None = None
+    recommendation: Recommendation | None = None
 
     @property
     def fitness(self) -> float:
@@ -130,11 +166,12 @@ class Candidate:
             "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
             "cached": self.cached, **self.evaluation.to_dict(),
             "held_out": None if self.held_out is None else self.held_out.to_dict(),
+            "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Candidate:
-        arch, held = data["architecture"], data.get("held_out")
+        arch, held, recommended = data["architecture"], data.get("held_out"), data.get("recommendation")
         return cls(
             id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
             architecture=None if arch is None else Architecture.from_dict(arch),
@@ -142,6 +179,7 @@ class Candidate:
             key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
             cached=data["cached"], evaluation=Evaluation.from_dict(data),
             held_out=None if held is None else Evaluation.from_dict(held),
+            recommendation=None if recommended is None else Recommendation.from_dict(recommended),
         )
 
 
