@@ -46,6 +46,7 @@ class TaskResult:
     scale: float = 1.0
     at_limit: bool = False
     spread: float = 0.0
+    per_seed: tuple[float, ...] = ()
     test_loss: float | None = None
     accuracy: float | None = None
 
@@ -56,16 +57,18 @@ class TaskResult:
         ``ratio`` over seeds; ``extra``: test_loss, accuracy."""
         return cls(ratio=ratio, robust_ratio=robust_ratio, tuned=score.tuned, tuned_lr=score.tuned_lr,
                    diverged=score.diverged_fraction, learning_rates=score.learning_rates,
-                   scale=score.scale, at_limit=score.at_limit, spread=spread, **extra)
+                   scale=score.scale, at_limit=score.at_limit, spread=spread,
+                   per_seed=score.tuned_per_seed, **extra)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates),
+                "per_seed": list(self.per_seed)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TaskResult:
         """Fields with defaults are optional in ``data`` (records written before they existed)."""
         values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
-        return cls(**{**values, "learning_rates": tuple(values.get("learning_rates", ()))})
+        return cls(**{**values, **{k: tuple(values.get(k, ())) for k in ("learning_rates", "per_seed")}})
 
 
 @dataclasses.dataclass(frozen=True)

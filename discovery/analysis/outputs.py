@@ -53,6 +53,14 @@ def write_json(path: Path, doc: Mapping) -> None:
         f.write("\n")
 
 
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def write_png(fig: Figure, path: Path, dpi: int = 120) -> None:
+    fig.savefig(path, dpi=dpi)
+
+
 def heatmap_png(
     path: Path,
     panels: Mapping[str, np.ndarray],

@@ -141,7 +141,7 @@ class Evaluator:
         fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
         scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                        round(scoring.log_ratio(s.robust, 1.0), 4),
-                                       test_loss=s.tuned, accuracy=accuracy)
+                                       round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
         return Evaluation(fitness, {"architecture": scores}, False,
                           round(time.perf_counter() - start, 4))
 
