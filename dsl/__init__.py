@@ -12,7 +12,9 @@ Modules, each importing only those listed before it (JAX only in the last three)
     serialize       Rule <-> msgpack bytes
     probe           rules run in NumPy on fixed streams; similarity of two rules
     fingerprint     functional hash: rules with the same updates hash alike
-    simplify        a simpler rule with the same updates
+    sums            sums as linear combinations: like terms collected, written canonically
+    value_sets      the few values an expression bounded by comparisons can take
+    simplify        a simpler rule with the same updates (exact identities)
     template        a rule's structure, its constants lifted out as data
     library         known optimizers as rule text
     python_module   Rule -> source of a standalone Optax module (the export)
