@@ -11,7 +11,7 @@ Modules, each importing only those listed before it (JAX only in the last three)
     semantics       what a rule computes over numpy or jax.numpy; constant folding
     serialize       Rule <-> msgpack bytes
     probe           rules run in NumPy on fixed streams; similarity of two rules
-    fingerprint     functional hash: rules with the same updates hash alike
+    fingerprint     functional hash: rules with the same updates hash alike; up to scale too
     sums            sums as linear combinations: like terms collected, written canonically
     value_sets      the few values an expression bounded by comparisons can take
     simplify        a simpler rule with the same updates (exact identities)
@@ -27,7 +27,7 @@ from . import library
 from .compilations import count_compilations
 from .errors import DSLError
 from .expr import Assign, Const, Name, Op
-from .fingerprint import fingerprint
+from .fingerprint import Behaviour, behaviour, fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
@@ -39,12 +39,14 @@ from .template import template
 
 __all__ = [
     "Assign",
+    "Behaviour",
     "Const",
     "DSLError",
     "Name",
     "Op",
     "Program",
     "Rule",
+    "behaviour",
     "check_export_name",
     "count_compilations",
     "dumps",

@@ -128,6 +128,36 @@ def test_fingerprint_of_nan_rules_is_stable():
     assert dsl.fingerprint(parse_body("return exp(1000 + g * g)")) != dsl.fingerprint(all_nan)
 
 
+def scaled(rule: dsl.Rule, factor: str) -> dsl.Rule:
+    """``factor * (what rule returns)``."""
+    head, _, result = rule.to_text().rstrip().rpartition("return ")
+    return dsl.parse(f"{head}return {factor} * ({result})\n")
+
+
+@pytest.mark.parametrize("name", ["adam", "lion", "momentum", "adabelief"])
+def test_behaviour_key_is_the_same_up_to_a_positive_factor(name):
+    rule = dsl.library.get(name)
+    key, magnitude = dsl.behaviour(rule)
+    assert magnitude > 0
+    for factor in (1000.0, 1e-3):
+        other = dsl.behaviour(scaled(rule, repr(factor)))
+        assert other.key == key
+        assert other.magnitude == pytest.approx(factor * magnitude, rel=1e-6)
+    assert dsl.behaviour(scaled(rule, "-1")).key != key
+    assert dsl.behaviour(scaled(rule, "(1 + 0.01 * sign(g))")).key != key  # another direction
+
+
+def test_behaviour_key_of_degenerate_updates_is_well_defined():
+    zero, nan, inf = ("return 0 * g", "return log(-1 - abs(g))", "return 1 / (g - g)")
+    keys = [dsl.behaviour(parse_body(r)) for r in (zero, nan, inf)]
+    assert [k.magnitude for k in keys] == [0.0, 0.0, 0.0]
+    assert len({k.key for k in keys}) == 3
+    assert dsl.behaviour(parse_body("return 2 / (g - g)")) == keys[2]
+    partly = parse_body("return g / (g - g + (g > 0))")  # -inf where g < 0, NaN at 0, finite elsewhere
+    assert dsl.behaviour(scaled(partly, "5")).key == dsl.behaviour(partly).key
+    assert dsl.behaviour(partly).key != dsl.behaviour(parse_body("return g")).key
+
+
 @settings(max_examples=100, deadline=None)
 @given(rules())
 def test_msgpack_round_trip(rule):
