@@ -15,6 +15,8 @@ Modules, each importing only those listed before it (JAX only in the last three)
     sums            sums as linear combinations: like terms collected, written canonically
     value_sets      the few values an expression bounded by comparisons can take
     simplify        a simpler rule with the same updates (exact identities)
+    stress          stress streams: zero, tiny, large gradients, leaves as rows
+    prune           a shorter rule with the same updates on the stress streams (behavioural)
     template        a rule's structure, its constants lifted out as data
     library         known optimizers as rule text
     python_module   Rule -> source of a standalone Optax module (the export)
@@ -31,6 +33,7 @@ from .fingerprint import Behaviour, behaviour, fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
+from .prune import prune
 from .python_module import check_export_name, python_module
 from .rule import Rule
 from .serialize import dumps, from_dict, loads, to_dict
@@ -59,6 +62,7 @@ __all__ = [
     "loads",
     "optimizer_factory",
     "parse",
+    "prune",
     "python_module",
     "scale_by_rule",
     "simplify",
