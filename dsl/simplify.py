@@ -53,11 +53,6 @@ def simplify(rule: Rule) -> Rule:
         rule = Rule(rule.name, params, body, result)
 
 
-def simplify_expr(e: Expr) -> Expr:
-    """``e`` simplified on its own (its names read as unknown values)."""
-    return _simplified(e, (), frozenset())
-
-
 def _simplified_statements(rule: Rule) -> tuple[tuple[Assign, ...], Expr]:
     scope = _Scope({}, {"g", "p", *rule.state})
     body = []
