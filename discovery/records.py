@@ -60,6 +60,12 @@ class TaskResult:
                    scale=score.scale, at_limit=score.at_limit, spread=spread,
                    per_seed=score.tuned_per_seed, **extra)
 
+    def rescaled(self, factor: float) -> TaskResult:
+        """The result of the same rule times ``factor`` > 0: fair tuning gives the same scores
+        at learning rates ``factor`` times smaller (``tuning``: the grid follows the scale)."""
+        return dataclasses.replace(self, tuned_lr=self.tuned_lr / factor, scale=self.scale / factor,
+                                   learning_rates=tuple(lr / factor for lr in self.learning_rates))
+
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates),
                 "per_seed": list(self.per_seed)}
@@ -80,6 +86,10 @@ class Evaluation:
     tasks: dict[str, TaskResult]
     hurdle_failed: bool
     seconds: float
+
+    def rescaled(self, factor: float) -> Evaluation:
+        """This evaluation for the rule times ``factor`` (``TaskResult.rescaled``)."""
+        return dataclasses.replace(self, tasks={k: v.rescaled(factor) for k, v in self.tasks.items()})
 
     @property
     def noise(self) -> float:
@@ -127,16 +137,20 @@ class Recommendation:
 class Candidate:
     """One evaluated candidate of a run.
 
-    ``key`` is what deduplication uses (the rule's fingerprint, plus the
-    architecture's key in co-evolution); ``text`` and ``complexity`` are of the
-    simplified rule; ``parents`` are candidate ids; ``cached`` says the
-    evaluation was reused from an equivalent earlier candidate.
+    ``key`` is what deduplication uses: the rule's scale-free behavioural key
+    (``dsl.behaviour``: rules that differ by a positive factor share it, being the
+    same optimizer once the lr is tuned), plus the architecture's key in
+    co-evolution; ``fingerprint`` is the exact functional hash. ``simplified`` is
+    the rule as reported (``dsl.simplify``; hall-of-fame entries ``dsl.prune``),
+    ``text`` and ``complexity`` are its; ``parents`` are candidate ids;
+    ``cached`` says the evaluation was reused from an equivalent candidate.
     """
 
     id: int
     generation: int
     rule: dsl.Rule
     architecture: Architecture | None
+    simplified: dsl.Rule
     text: str
     complexity: int
     fingerprint: str
@@ -165,6 +179,7 @@ class Candidate:
         return {
             "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
             "architecture": None if self.architecture is None else self.architecture.to_dict(),
+            "simplified": dsl.to_dict(self.simplified),
             "text": self.text, "complexity": self.complexity, "fingerprint": self.fingerprint,
             "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
             "cached": self.cached, **self.evaluation.to_dict(),
@@ -178,6 +193,7 @@ class Candidate:
         return cls(
             id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
             architecture=None if arch is None else Architecture.from_dict(arch),
+            simplified=dsl.from_dict(data["simplified"]),
             text=data["text"], complexity=data["complexity"], fingerprint=data["fingerprint"],
             key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
             cached=data["cached"], evaluation=Evaluation.from_dict(data),

@@ -68,7 +68,7 @@ def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
     result, cfg = joint_run
     assert all(r.architecture for r in result.population)
     for c in result.population:  # warm starts keep their names, varied rules are named for themselves
-        assert c.rule.name in ("adam", "signum") or c.rule.name == f"evolved_{c.fingerprint[:8]}"
+        assert c.rule.name in ("adam", "signum") or c.rule.name == f"evolved_{c.key[:8]}"
     best = result.hall_of_fame[0]
     assert best.tasks["architecture"].accuracy >= 0 and best.tasks["architecture"].test_loss > 0
     assert best.architecture.n_params() <= 8000

@@ -27,7 +27,7 @@ def snapshot(run) -> dict:
             for c in run.hall_of_fame
         ],
         "best_per_generation": [r["best"] for r in run.logbook],
-        "export_rank1": export.render(dsl.simplify(run.rule(1)), "py", "golden",
+        "export_rank1": export.render(run.candidate(1).simplified, "py", "golden",
                                       lr=export.recommended_lr(run.candidate(1))).decode(),
     }
 

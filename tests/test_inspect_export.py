@@ -96,7 +96,7 @@ def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
     assert cli.main(["inspect", str(tiny_run.path), "--rule", "1"]) == 0
     out = capsys.readouterr().out
     best = tiny_run.hall_of_fame[0]
-    simple = dsl.simplify(tiny_run.rule(1))
+    simple = tiny_run.candidate(1).simplified
     assert simple.to_text().rstrip() in out and simple.to_latex() in out
     for task, scores in best.tasks.items():
         assert f"search    {task:22} {scores.ratio:+7.3f}" in out and f"{scores.tuned_lr:9.3g}" in out
@@ -171,11 +171,11 @@ def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
     assert f"learning_rate: optax.ScalarOrSchedule = {lr!r}" in source  # the export's default
     assert "def evolved(" in source
     assert "class ScaleByEvolvedState(NamedTuple):" in source and "def scale_by_evolved(" in source
-    assert dsl.simplify(tiny_run.rule(2)).to_text().splitlines()[1].strip() in source
+    assert tiny_run.candidate(2).simplified.to_text().splitlines()[1].strip() in source
 
 
 def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
-    simple = dsl.simplify(tiny_run.rule(1))
+    simple = tiny_run.candidate(1).simplified
     text, packed = tmp_path / "best.txt", tmp_path / "best.msgpack"
     assert cli.main(["export", str(tiny_run.path), "--format", "text", "-o", str(text)]) == 0
     assert cli.main(["export", str(tiny_run.path), "--format", "msgpack", "-o", str(packed)]) == 0

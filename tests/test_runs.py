@@ -14,9 +14,9 @@ import pytest
 
 import dsl
 from discovery import cli, config, runs, tasks
-from discovery.records import pareto_front
+from discovery.records import Evaluation, TaskResult, pareto_front
 from discovery.runs.store import CheckpointError, RunStore
-from discovery.search.engine import Evolution
+from discovery.search.engine import Child, Evolution
 from discovery.training import trainer
 from tests.tiny import tiny
 
@@ -207,9 +207,9 @@ def test_held_out_rechecks_during_the_run_and_a_recommended_lr(tmp_path):
 
 def test_evolved_rules_are_named_for_themselves(reference):
     names = {c.rule.name for c in RunStore.open(reference.path).candidates()}
-    fingerprints = {c.rule.name: c.fingerprint for c in RunStore.open(reference.path).candidates()}
+    keys = {c.rule.name: c.key for c in RunStore.open(reference.path).candidates()}
     assert "adam" in names and len(names) > 1
-    assert all(n == "adam" or n == f"evolved_{fingerprints[n][:8]}" for n in names)
+    assert all(n == "adam" or n == f"evolved_{keys[n][:8]}" for n in names)
 
 
 def test_tournaments_prefer_the_simpler_of_rules_within_the_parsimony_margin():
@@ -219,3 +219,32 @@ def test_tournaments_prefer_the_simpler_of_rules_within_the_parsimony_margin():
     assert evo._tournament().complexity == 12  # within 0.05 of the best, and simpler
     evo.settings = dataclasses.replace(evo.settings, parsimony=0.0)
     assert evo._tournament().complexity == 40
+
+
+def test_scale_equivalent_children_are_not_trained_again_and_get_rescaled_lrs():
+    trained = []
+
+    def evaluate_batch(raws):
+        trained.append(len(raws))
+        task = TaskResult(ratio=-0.1, robust_ratio=0.0, tuned=1e-3, tuned_lr=0.1, diverged=0.0,
+                          learning_rates=(0.01, 0.1, 1.0), scale=2.0)
+        return [Evaluation(-0.1, {"mf_k4": task}, False, 0.0) for _ in raws]
+
+    evo = Evolution(tiny(), evaluate_batch)
+    ema = "def ema(b=0.9):\n    m = b * m + (1 - b) * g\n    return {}\n"
+    children = [Child(dsl.parse(ema.format(u)), None, (), "test") for u in ("m", "1000 * m", "-m")]
+    candidates, count, equivalent = evo.evaluate(children)
+    assert trained == [2] and count == 2 and equivalent == 1  # -m is another optimizer
+    base, scaled = candidates[0].tasks["mf_k4"], candidates[1].tasks["mf_k4"]
+    assert candidates[0].key == candidates[1].key != candidates[2].key
+    assert scaled.tuned_lr == pytest.approx(base.tuned_lr / 1000) and scaled.scale == pytest.approx(2e-3)
+    assert scaled.learning_rates == pytest.approx([lr / 1000 for lr in base.learning_rates])
+    assert candidates[1].fitness == candidates[0].fitness and candidates[1].cached
+
+
+def test_the_hall_of_fame_holds_distinct_behaviours_reported_pruned(reference):
+    keys = [c.key for c in reference.hall_of_fame]
+    assert len(set(keys)) == len(keys)
+    for c in reference.hall_of_fame:
+        assert c.simplified == dsl.prune(c.rule) and c.complexity == c.simplified.size <= dsl.simplify(c.rule).size
+    assert "scale_equivalent" in reference.logbook[-1] and "scale_equivalent" in reference.summary.totals

@@ -5,9 +5,9 @@
 * ``msgpack``: ``dsl.dumps`` bytes, read back with ``dsl.loads``;
 * ``text``: the rule language, read back with ``dsl.parse`` (provenance as comments).
 
-A rule exported from a run is its simplified form (``dsl.simplify``: same
-updates, dead statements gone), under its own name (``evolved_<8 hex>``) unless a name
-is given. Nothing is written over an existing file unless ``force``.
+A rule exported from a run is the form the run reports (``dsl.prune``: the same
+updates within 1e-3 from the second step on, what does not matter removed),
+under its own name (``evolved_<8 hex>``) unless a name is given. Nothing is written over an existing file unless ``force``.
 
 Example::
 
@@ -100,8 +100,9 @@ def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
 
 
 def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = None) -> bytes:
-    """Hall-of-fame rule ``rank`` of ``run``, simplified, in format ``fmt``."""
-    rule = dsl.simplify(run.rule(rank))
+    """Hall-of-fame rule ``rank`` of ``run``, as reported (pruned: ``Candidate.simplified``),
+    in format ``fmt``."""
+    rule = run.candidate(rank).simplified
     return render(rule, fmt, name, provenance(run, rank), recommended_lr(run.candidate(rank)))
 
 

@@ -297,7 +297,7 @@ def behaviour(rule: dsl.Rule, references: tuple[str, ...] = REFERENCES) -> dict[
 def details(run: runs.Run, rank: int) -> dict:
     """Everything ``format_rule`` shows, as data."""
     candidate = run.candidate(rank)
-    rule = dsl.simplify(candidate.rule)
+    rule = candidate.simplified
     scores = [{"split": split, "task": task, **result.to_dict(),
                "contribution": result.ratio / len(part.tasks)}
               for split, part in (("search", candidate.evaluation), ("held-out", candidate.held_out))

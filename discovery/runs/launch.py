@@ -22,7 +22,7 @@ from discovery.evaluation.evaluator import Evaluator, references_from_dict, refe
 from discovery.records import Candidate, Evaluation, pareto_front
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
-from discovery.search.engine import Evolution
+from discovery.search.engine import Evolution, pruned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,13 +244,14 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
                 hall[rank - 1] = dataclasses.replace(c, recommendation=evaluator.recommend(c.rule, evaluation, split))
                 bar.advance(status=f"hall of fame #{rank}")
     everyone = list({c.key: c for c in store.candidates()}.values())
+    front = pareto_front([pruned(c) for c in pareto_front(everyone)])  # reported pruned
     store.write_summary(Summary(
         status="complete",
         generations=state["generation"],
         totals=state["totals"],
         reference=references_to_dict(evaluator.reference),
         hall_of_fame=hall,
-        pareto_front=pareto_front(everyone),
+        pareto_front=front,
     ).to_dict())
 
 

@@ -50,10 +50,38 @@ class Child:
     def fingerprint(self) -> str:
         return dsl.fingerprint(self.rule)
 
+    @functools.cached_property
+    def behaviour(self) -> dsl.Behaviour:
+        return dsl.behaviour(self.rule)
+
     @property
     def key(self) -> str:
-        """Deduplication key: the rule's fingerprint, plus the architecture's key if any."""
-        return self.fingerprint + ("" if self.architecture is None else self.architecture.key())
+        """Deduplication key: the rule's scale-free behaviour, plus the architecture's key if any."""
+        return self.behaviour.key + ("" if self.architecture is None else self.architecture.key())
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """An evaluated behaviour: its evaluation, and the magnitude and fingerprint of the rule
+    that was trained (``dsl.behaviour``)."""
+
+    evaluation: Evaluation
+    magnitude: float
+    fingerprint: str
+
+    def for_magnitude(self, magnitude: float) -> Evaluation:
+        """The evaluation of an equivalent rule ``magnitude / self.magnitude`` times larger."""
+        if magnitude == self.magnitude or not (magnitude > 0 and self.magnitude > 0):
+            return self.evaluation
+        return self.evaluation.rescaled(magnitude / self.magnitude)
+
+    def to_dict(self) -> dict:
+        return {"evaluation": self.evaluation.to_dict(), "magnitude": self.magnitude,
+                "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CacheEntry:
+        return cls(Evaluation.from_dict(data["evaluation"]), data["magnitude"], data["fingerprint"])
 
 
 class FitnessMin(base.Fitness):
@@ -79,6 +107,25 @@ def make_hall_of_fame(size: int, candidates: list[Candidate] = ()) -> tools.Hall
     return hof
 
 
+def update_hall_of_fame(hof: tools.HallOfFame, candidates: list[Candidate]) -> None:
+    """Insert ``candidates``; an entry equivalent to a newcomer (same key, hence the same
+    fitness) gives way to it if the newcomer is simpler, so the simplest of each behaviour
+    stays. Entries are reported pruned (``dsl.prune``)."""
+    for c in candidates:
+        same = [i for i, ind in enumerate(hof) if ind.candidate.key == c.key]
+        if same and pruned(c).complexity < hof[same[0]].candidate.complexity:
+            hof.remove(same[0])
+    hof.update([Individual(c) for c in candidates])
+    for ind in hof:
+        ind.candidate = pruned(ind.candidate)
+
+
+def pruned(candidate: Candidate) -> Candidate:
+    """The candidate reported by its behavioural simplification (``dsl.prune``, cached per rule)."""
+    rule = dsl.prune(candidate.rule)
+    return dataclasses.replace(candidate, simplified=rule, text=rule.to_text(), complexity=rule.size)
+
+
 def make_statistics() -> tools.Statistics:
     stats = tools.Statistics(lambda ind: ind.fitness.values[0])
     stats.register("best", np.min)
@@ -102,15 +149,15 @@ class Evolution:
             self.rng = random.Random(self.settings.seed)
             self.generation = 0
             self.next_id = 0
-            self.cache: dict[str, Evaluation] = {}
+            self.cache: dict[str, CacheEntry] = {}
             self.population: list[Candidate] = []
-            self.totals = {"evaluated": 0, "cache_hits": 0}
+            self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0}
         else:
             self.rng = random.Random()
             self.rng.setstate(_rng_state(state["rng"]))
             self.generation = state["generation"]
             self.next_id = state["next_id"]
-            self.cache = {k: Evaluation.from_dict(v) for k, v in state["cache"].items()}
+            self.cache = {k: CacheEntry.from_dict(v) for k, v in state["cache"].items()}
             self.population = _candidates(state["population"])
             self.logbook.extend(state["logbook"])
             self.totals = state["totals"]
@@ -179,30 +226,40 @@ class Evolution:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], int]:
-        """Candidates for the children; each new behaviour (key) is trained once."""
+    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], int, int]:
+        """Candidates for the children; each new behaviour (scale-free key) is trained once.
+
+        A child equivalent to an evaluated rule up to a positive factor reuses its
+        evaluation, with the learning rates rescaled by the ratio of magnitudes.
+        Returns the candidates, how many were trained and how many were skipped as
+        scale-equivalent (a different exact fingerprint, the same key).
+        """
         keys = [child.key for child in children]
-        todo: dict[str, bytes] = {}
+        todo: dict[str, Child] = {}
         for k, child in zip(keys, children):
             if k not in self.cache and k not in todo:
-                todo[k] = encode_candidate(child.rule, child.architecture)
-        results = self.evaluate_batch(list(todo.values()))
-        for k, result in zip(todo, results):
-            self.cache[k] = result
+                todo[k] = child
+        results = self.evaluate_batch([encode_candidate(c.rule, c.architecture) for c in todo.values()])
+        for (k, child), result in zip(todo.items(), results):
+            self.cache[k] = CacheEntry(result, child.behaviour.magnitude, child.fingerprint)
         candidates: list[Candidate] = []
+        equivalent = 0
         for k, child in zip(keys, children):
+            entry = self.cache[k]
+            equivalent += entry.fingerprint != child.fingerprint
             simple = dsl.simplify(child.rule)
             candidates.append(Candidate(
                 id=self.next_id, generation=self.generation, rule=child.rule,
-                architecture=child.architecture, text=simple.to_text(), complexity=simple.size,
-                fingerprint=child.fingerprint, key=k, parents=child.parents, mutation=child.mutation,
-                cached=k not in todo or any(c.key == k for c in candidates),
-                evaluation=self.cache[k],
+                architecture=child.architecture, simplified=simple, text=simple.to_text(),
+                complexity=simple.size, fingerprint=child.fingerprint, key=k, parents=child.parents,
+                mutation=child.mutation, cached=k not in todo or any(c.key == k for c in candidates),
+                evaluation=entry.for_magnitude(child.behaviour.magnitude),
             ))
             self.next_id += 1
         self.totals["evaluated"] += len(todo)
         self.totals["cache_hits"] += len(children) - len(todo)
-        return candidates, len(todo)
+        self.totals["scale_equivalent"] += equivalent
+        return candidates, len(todo), equivalent
 
     # -- one generation ----------------------------------------------------------------------
 
@@ -213,7 +270,7 @@ class Evolution:
             children = self.initial_children()
         else:
             children = [self._breed() for _ in range(self.settings.population)]
-        candidates, trained = self.evaluate(children)
+        candidates, trained, equivalent = self.evaluate(children)
         n = self.settings.population
         if not self.population:
             self.population = candidates
@@ -222,7 +279,7 @@ class Evolution:
         else:
             pool = [Individual(c) for c in self.population + candidates]
             self.population = [ind.candidate for ind in tools.selBest(pool, n)]
-        self.hof.update([Individual(c) for c in candidates])
+        update_hall_of_fame(self.hof, candidates)
         self.generation += 1
         restart = self.settings.restart_every
         if restart and self.generation % restart == 0:
@@ -232,6 +289,7 @@ class Evolution:
             gen=self.generation,
             trained=trained,
             cache_hits=len(candidates) - trained,
+            scale_equivalent=equivalent,
             seconds=round(seconds, 3),
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
@@ -241,11 +299,11 @@ class Evolution:
 
 
 def _named(rule: dsl.Rule, parent: dsl.Rule | None = None) -> dsl.Rule:
-    """A varied rule named for itself, ``evolved_<8 hex of its fingerprint>``; an unchanged one
-    keeps its name (the warm start and lineage stay in the candidate record)."""
+    """A varied rule named for itself, ``evolved_<8 hex of its behavioural key>``; an unchanged
+    one keeps its name (the warm start and lineage stay in the candidate record)."""
     if rule == parent:
         return rule
-    return dataclasses.replace(rule, name=f"evolved_{dsl.fingerprint(rule)[:8]}")
+    return dataclasses.replace(rule, name=f"evolved_{dsl.behaviour(rule).key[:8]}")
 
 
 def _candidates(data: list[dict]) -> list[Candidate]:
