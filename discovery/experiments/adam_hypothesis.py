@@ -19,7 +19,6 @@ training loss); gains are log10 ratios (negative: lower loss than Adam).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -28,7 +27,9 @@ import numpy as np
 import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
+from discovery.analysis import outputs
 from discovery.analysis.baselines import OPTIMIZERS
+from discovery.runs.files import atomic_write
 from discovery.training import scoring, tuning
 from dsl.probe import similarity
 
@@ -274,7 +275,7 @@ def figure(result: dict, path: Path) -> None:
     axes[1].invert_yaxis()
     axes[1].set_title("Where Adam ranks")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    outputs.write_png(fig, path)
     plt.close(fig)
 
 
@@ -296,7 +297,7 @@ def run_experiment(preset_name: str = "quick", seeds: int | None = None, out: st
               "seconds": time.perf_counter() - start}
     result["table"] = table(per_seed)
     result["verdicts"] = verdicts(per_seed)
-    (out / "report.json").write_text(json.dumps(result, indent=2))
-    (out / "report.md").write_text(markdown(result))
+    outputs.write_json(out / "report.json", result)
+    atomic_write(out / "report.md", markdown(result).encode())
     figure(result, out / "report.png")
     return result
