@@ -146,6 +146,15 @@ def test_hostile_input_is_a_one_line_error_and_leaves_the_disk_as_it_was(case, r
     assert files_under(tmp_path) == before
 
 
+def test_export_force_replaces_a_link_and_leaves_what_it_points_to(stopped_run, tmp_path, capsys):
+    target, link = _write(tmp_path / "precious.py", b"mine"), tmp_path / "link.py"
+    link.symlink_to(target)
+    assert cli.main(["export", str(stopped_run), "-o", str(link)]) == 2
+    assert cli.main(["export", str(stopped_run), "-o", str(link), "--force"]) == 0
+    assert not link.is_symlink() and link.read_text().startswith('"""') and target.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.py", "precious.py"]
+
+
 def test_the_matrix_covers_every_subcommand_that_reads_or_writes_files():
     assert {args[0] for args, _ in CASES.values()} == {"run", "export", "compare", "inspect", "baselines"}
     assert len(CASES) >= 25

@@ -120,4 +120,10 @@ def test_every_accepted_rule_means_the_same_in_all_five_forms(parts):
     assert dsl.loads(dsl.dumps(rule)) == rule
     dsl.to_optax(rule, 1e-3, **rule.hyperparams)
     dsl.encode(rule, **rule.hyperparams)
-    assert_evaluators_agree(rule)
+    assert_evaluators_agree(rule)  # the module exported as "exported"; under its own name:
+    try:
+        dsl.check_export_name(rule.name)
+    except ValueError as e:
+        assert "shadow" in str(e), e  # a builtin or a private name: the user gives --name
+    else:
+        compile(dsl.python_module(rule), "exported.py", "exec")

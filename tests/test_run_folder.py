@@ -14,6 +14,7 @@ import msgpack
 import pytest
 
 from discovery import cli, runs
+from discovery.analysis import inspection
 from discovery.records import Candidate
 from discovery.runs.files import atomic_write, json_text
 from discovery.runs.lock import RunLock, RunLockedError
@@ -187,7 +188,8 @@ def test_a_short_log_is_reported_on_resume_and_counted_in_the_summary(run_copy, 
     assert any(str(log) in m and "truncated or replaced" in m for m in messages)
     assert any("lacks" in m and "Pareto front" in m for m in messages)
     assert resumed.summary.log_missing == 12 if damage == "deleted" else 0 < resumed.summary.log_missing < 12
-    assert f"log.jsonl lacks {resumed.summary.log_missing} candidates" in runs.report(resumed)
+    lacks = f"log.jsonl lacks {resumed.summary.log_missing} candidates"
+    assert lacks in runs.report(resumed) and lacks in inspection.format_table(resumed)
     expected = json.loads(golden.GOLDEN.read_text())["hall_of_fame"]
     assert [c.fitness for c in resumed.hall_of_fame] == [c["fitness"] for c in expected]
     entries = RunStore(run_copy).read_log()  # whole lines only: the next reader sees no damage

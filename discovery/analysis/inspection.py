@@ -114,6 +114,8 @@ def _num(value: float | None, width: int = 7) -> str:
 
 def _status(run: runs.Run) -> str:
     state = run.summary.status if run.summary else "in progress or interrupted"
+    if run.summary and run.summary.log_missing:
+        state += f" (log.jsonl lacks {run.summary.log_missing} candidates)"
     return f"{state}, generation {run.generation} of {run.config.run.generations}"
 
 
