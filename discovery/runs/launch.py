@@ -151,7 +151,8 @@ def run(
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         else:
             store, state = None, None
-        reference = None if state is None else references_from_dict(state["reference"])
+        reference = None if state is None else decode(references_from_dict, state["reference"],
+                                                      str(store.path / CHECKPOINT))
         evaluator = Evaluator(config, reference)
         backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
         with contextlib.closing(backend):
