@@ -104,7 +104,7 @@ class RunSettings(_Section):
     NAME = "run"
     name: str = _spec("run", str, lambda s: 0 < len(s) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", s),
                       "1 to 64 letters, digits, '-' or '_'")
-    seed: int = _spec(0, int, lambda x: 0 <= x <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
+    seed: int = _spec(0, int, *_ints(0, MAX_SEED))
     generations: int = _spec(10, int, *_ints(1, MAX_GENERATIONS))
     population: int = _spec(16, int, *_ints(2, MAX_POPULATION))
     mode: str = _spec("regularized", str, lambda x: x in MODES, f"one of {MODES}")

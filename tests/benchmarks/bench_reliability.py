@@ -15,7 +15,7 @@ Each attack prints how many inputs it tried and how many did what they must:
   limit that fills the "disk", a second process resuming at once), then resumed: the same
   hall of fame as a run never interrupted.
 
-Run: ``JAX_PLATFORMS=cpu python -m tests.benchmarks.bench_reliability [--quick]``.
+Run: ``JAX_PLATFORMS=cpu python -m tests.benchmarks.bench_reliability [--quick] [--parts trials]``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from tests.test_names import ACCEPTED, NOT_NAMES, RESERVED
 from tests.tiny import tiny
 
 ROOT = Path(__file__).parents[2]
+PARTS = ("parse", "loads", "names", "flips", "trials")
 SPLICES = ["None", "def", "lambda", "match", "\uff4d", "\u00b5", "\ufb01", "e\u0301", "(", ")", ":", "=",
            "**", "\n", "    ", "#", "1e400", "nan", "_", "\x00", "\u2028", "'", "import os", "x" * 70]
 
@@ -187,13 +188,13 @@ def trial(kind: str, cfg_file: Path, out: Path, log_size: int, rng: random.Rando
         refused = second.returncode == 2 and f"in use by process {proc.pid}" in err
         return refused and proc.wait() == 0, " ".join(err.split())
     err = proc.communicate()[1]
-    last = (err.strip().splitlines() or [""])[-1]  # after the progress lines
-    ended_cleanly = kind == "kill -9" or (last.startswith("discovery run: ") and proc.returncode in (2, 130))
-    if "Traceback" in err or not ended_cleanly:
+    said = [line for line in err.splitlines() if line.startswith("discovery run: ")]
+    if "Traceback" in err or len(said) > 1 or (kind != "kill -9" and proc.returncode not in (2, 130)):
         return False, err[-300:]
     resumed = _cli(["run", "--resume", str(folder)])
     resumed.wait()
-    return resumed.returncode == 0, f"exit {proc.returncode}: {last}"
+    ending = said[0] if said else "killed" if kind == "kill -9" else "stopped after the generation"
+    return resumed.returncode == 0, f"exit {proc.returncode}: {ending}"
 
 
 def trials(n: int, seed: int) -> list[tuple[str, bool, str]]:
@@ -222,19 +223,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the inputs, 4 trials")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
     args = parser.parse_args()
+    parts = args.parts.split(",")
     scale = 10 if args.quick else 1
     for kind, n in (("parse", 40_000 // scale), ("loads", 30_000 // scale)):
-        tried, refused, accepted = fuzz(kind, n, args.seed)
-        print(f"{kind:6} {tried:6} fuzzed inputs: {refused} DSLError, {accepted} accepted and read "
-              "back as themselves, 0 other outcomes")
-    tried, refused, agreed = names(400 // scale, args.seed)
-    print(f"names  {tried:6} rules with awkward names: {refused} refused, {agreed} agree in all five forms")
-    with tempfile.TemporaryDirectory() as folder:
-        run_dir = runs.run(tiny(), out=folder, progress=False, stop_after=2).path
-        n, caught = flips(run_dir)
-    print(f"flips  {n:6} one-bit flips, one per checkpoint byte: {caught} caught, previous "
-          "checkpoint used")
+        if kind in parts:
+            tried, refused, accepted = fuzz(kind, n, args.seed)
+            print(f"{kind:6} {tried:6} fuzzed inputs: {refused} DSLError, {accepted} accepted and "
+                  "read back as themselves, 0 other outcomes")
+    if "names" in parts:
+        tried, refused, agreed = names(400 // scale, args.seed)
+        print(f"names  {tried:6} rules with awkward names: {refused} refused, {agreed} agree in all "
+              "five forms")
+    if "flips" in parts:
+        with tempfile.TemporaryDirectory() as folder:
+            run_dir = runs.run(tiny(), out=folder, progress=False, stop_after=2).path
+            n, caught = flips(run_dir)
+        print(f"flips  {n:6} one-bit flips, one per checkpoint byte: {caught} caught, previous "
+              "checkpoint used")
+    if "trials" not in parts:
+        return
     results = trials(4 if args.quick else 12, args.seed)
     good = sum(ok for _, ok, _ in results)
     print(f"trials {len(results):6} kill/interrupt/disk-full/concurrent trials: {good} ended with "
