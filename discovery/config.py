@@ -114,6 +114,8 @@ class RunSettings(_Section):
         ("adam",), list, _list_of(str, lambda n: n in dsl.library.names()),
         f"a list of library rules from {dsl.library.names()}")
     restart_every: int = _spec(0, int, *_ints(0, MAX_GENERATIONS))
+    parsimony: float = _spec(0.02, (int, float), lambda x: _finite(x) and x >= 0,
+                             "a number >= 0 (decades of fitness within which the simpler rule wins)")
 
     def check(self) -> None:
         if self.tournament > self.population:
@@ -168,7 +170,14 @@ class EvaluationSettings(_Section):
     NAME = "evaluation"
     path: str = _spec("auto", str, lambda x: x in PATHS, f"one of {PATHS}")
     hurdle: float = _spec(1.0, (int, float), _finite, "a finite number (log10 ratio vs Adam)")
+    ratio_clip: float = _spec(1.0, (int, float), lambda x: _finite(x) and x > 0,
+                              "a positive number (decades a task's ratio is clipped to)")
     hall_of_fame: int = _spec(10, int, *_ints(1, MAX_HALL_OF_FAME))
+    held_out_every: int = _spec(10, int, lambda x: 0 <= x <= MAX_GENERATIONS,
+                                f"an integer in [0, {MAX_GENERATIONS}] (generations between held-out "
+                                "re-checks; 0: at the end only)")
+    held_out_top: int = _spec(3, int, lambda x: 1 <= x <= MAX_HALL_OF_FAME,
+                              f"an integer in [1, {MAX_HALL_OF_FAME}] (hall-of-fame entries re-checked)")
     backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
     address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
                          "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")

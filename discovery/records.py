@@ -71,18 +71,24 @@ class TaskResult:
     learning_rates: tuple[float, ...] = ()
     scale: float = 1.0
     at_limit: bool = False
+    spread: float = 0.0
+    per_seed: tuple[float, ...] = ()
     test_loss: float | None = None
     accuracy: float | None = None
 
     @classmethod
-    def from_score(cls, score, ratio: float, robust_ratio: float, **extra) -> TaskResult:
-        """From a ``scoring.TaskScore`` and its ratios (``extra``: test_loss, accuracy)."""
+    def from_score(cls, score, ratio: float, robust_ratio: float, spread: float = 0.0,
+                   **extra) -> TaskResult:
+        """From a ``scoring.TaskScore`` and its ratios; ``spread``: the standard error of
+        ``ratio`` over seeds; ``extra``: test_loss, accuracy."""
         return cls(ratio=ratio, robust_ratio=robust_ratio, tuned=score.tuned, tuned_lr=score.tuned_lr,
                    diverged=score.diverged_fraction, learning_rates=score.learning_rates,
-                   scale=score.scale, at_limit=score.at_limit, **extra)
+                   scale=score.scale, at_limit=score.at_limit, spread=spread,
+                   per_seed=score.tuned_per_seed, **extra)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates)}
+        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates),
+                "per_seed": list(self.per_seed)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TaskResult:
@@ -91,7 +97,8 @@ class TaskResult:
         for f in dataclasses.fields(cls):
             if f.name in values and f.type.startswith("float") and values[f.name] is not None:
                 values[f.name] = real(values[f.name])
-        return cls(**{**values, "learning_rates": tuple(map(real, values.get("learning_rates", ())))})
+        return cls(**{**values, **{k: tuple(map(real, values.get(k, ())))
+                                   for k in ("learning_rates", "per_seed")}})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +111,12 @@ class Evaluation:
     hurdle_failed: bool
     seconds: float
 
+    @property
+    def noise(self) -> float:
+        """Two standard errors of ``fitness`` (the mean ratio) over seeds: a difference from
+        Adam (0) smaller than this is a tie."""
+        return 2.0 * math.sqrt(sum(t.spread ** 2 for t in self.tasks.values())) / max(len(self.tasks), 1)
+
     def to_dict(self) -> dict[str, Any]:
         return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
                 "hurdle_failed": self.hurdle_failed, "seconds": self.seconds}
@@ -113,6 +126,32 @@ class Evaluation:
         return cls(fitness=real(data["fitness"]),
                    tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
                    hurdle_failed=data["hurdle_failed"], seconds=real(data["seconds"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """The learning rate recommended for a rule: one that trained every task of ``split``
+    without divergence, chosen for the best worst case over those tasks.
+
+    ``ratios[task]``: log10(score at ``lr`` / Adam's tuned score), the rule's
+    out-of-the-box score at its recommended lr; ``worst``: their maximum;
+    ``trains_everywhere``: no seed diverged on any task at ``lr`` (if no lr
+    qualified, the one with the fewest diverging tasks, flagged False).
+    """
+
+    lr: float
+    split: str
+    worst: float
+    ratios: dict[str, float]
+    trains_everywhere: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Recommendation:
+        return cls(**{**data, "lr": real(data["lr"]), "worst": real(data["worst"]),
+                      "ratios": {k: real(v) for k, v in data["ratios"].items()}})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +177,7 @@ class Candidate:
     cached: bool
     evaluation: Evaluation
     held_out: Evaluation | None = None
+    recommendation: Recommendation | None = None
 
     @property
     def fitness(self) -> float:
@@ -160,11 +200,12 @@ class Candidate:
             "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
             "cached": self.cached, **self.evaluation.to_dict(),
             "held_out": None if self.held_out is None else self.held_out.to_dict(),
+            "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Candidate:
-        arch, held = data["architecture"], data.get("held_out")
+        arch, held, recommended = data["architecture"], data.get("held_out"), data.get("recommendation")
         return cls(
             id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
             architecture=None if arch is None else Architecture.from_dict(arch),
@@ -172,6 +213,7 @@ class Candidate:
             key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
             cached=data["cached"], evaluation=Evaluation.from_dict(data),
             held_out=None if held is None else Evaluation.from_dict(held),
+            recommendation=None if recommended is None else Recommendation.from_dict(recommended),
         )
 
 

@@ -11,8 +11,12 @@ Modules, each importing only those listed before it (JAX only in the last three)
     semantics       what a rule computes over numpy or jax.numpy; constant folding
     serialize       Rule <-> msgpack bytes
     probe           rules run in NumPy on fixed streams; similarity of two rules
-    fingerprint     functional hash: rules with the same updates hash alike
-    simplify        a simpler rule with the same updates
+    fingerprint     functional hash: rules with the same updates hash alike; up to scale too
+    sums            sums as linear combinations: like terms collected, written canonically
+    value_sets      the few values an expression bounded by comparisons can take
+    simplify        a simpler rule with the same updates (exact identities)
+    stress          stress streams: zero, tiny, large gradients, leaves as rows
+    prune           a shorter rule with the same updates on the stress streams (behavioural)
     template        a rule's structure, its constants lifted out as data
     library         known optimizers as rule text
     python_module   Rule -> source of a standalone Optax module (the export)
@@ -25,10 +29,11 @@ from . import library
 from .compilations import count_compilations
 from .errors import DSLError
 from .expr import Assign, Const, Name, Op
-from .fingerprint import fingerprint
+from .fingerprint import Behaviour, behaviour, fingerprint
 from .interpreter import Program, encode, interpreter, interpreter_transform
 from .native import optimizer_factory, scale_by_rule, to_optax
 from .parser import parse
+from .prune import prune
 from .python_module import check_export_name, python_module
 from .rule import Rule
 from .serialize import dumps, from_dict, loads, to_dict
@@ -37,12 +42,14 @@ from .template import template
 
 __all__ = [
     "Assign",
+    "Behaviour",
     "Const",
     "DSLError",
     "Name",
     "Op",
     "Program",
     "Rule",
+    "behaviour",
     "check_export_name",
     "count_compilations",
     "dumps",
@@ -55,6 +62,7 @@ __all__ = [
     "loads",
     "optimizer_factory",
     "parse",
+    "prune",
     "python_module",
     "scale_by_rule",
     "simplify",

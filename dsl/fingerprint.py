@@ -2,13 +2,16 @@
 
 Two rules that compute the same updates on fixed probe streams share a
 fingerprint, so a search trains each behaviour once: ``g + g`` and ``2*g``, or
-reordered independent statements, hash alike.
+reordered independent statements, hash alike. ``behaviour`` hashes the
+updates up to a positive factor: rules that are one optimizer once the
+learning rate is tuned (``u`` and ``1000 * u``) share its key.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,8 +43,43 @@ def quantize(x: np.ndarray) -> np.ndarray:
 
 def fingerprint(rule: Rule) -> str:
     """A 16-hex-digit hash of the rule's updates on fixed probe streams (default hyper-parameters)."""
+    return _digest(_updates(rule))
+
+
+class Behaviour(NamedTuple):
+    """A rule's updates up to scale: ``key`` hashes them divided by ``magnitude`` > 0."""
+
+    key: str
+    magnitude: float
+
+
+def behaviour(rule: Rule) -> Behaviour:
+    """The scale-free behavioural key of ``rule`` and the magnitude of its updates.
+
+    With ``u`` all updates on the fingerprint's probe streams (every step and
+    element), ``magnitude = sqrt(mean(u**2))`` over the finite ones and ``key``
+    the hash of ``u / magnitude``: ``c * rule`` (``c > 0``) has the key of
+    ``rule`` and ``c`` times its magnitude; ``-rule`` another key. Infinities
+    and NaNs keep their place in the hash; a rule with no finite non-zero
+    update has magnitude 0 and is hashed as it is. Example: ``return 1000 * g``
+    gives ``behaviour(sgd)`` with magnitude ``1000 * behaviour(sgd).magnitude``.
+    """
+    updates = _updates(rule)
+    finite = np.concatenate([np.ravel(u) for row in updates for u in row])
+    finite = finite[np.isfinite(finite)]
+    largest = float(np.max(np.abs(finite), initial=0.0))
+    if largest == 0:
+        return Behaviour(_digest(updates), 0.0)
+    magnitude = largest * float(np.sqrt(np.mean(np.square(finite / largest))))
+    return Behaviour(_digest([[u / magnitude for u in row] for row in updates]), magnitude)
+
+
+def _updates(rule: Rule) -> list[list[np.ndarray]]:
     grads, params = _streams()
-    updates = run_numpy(rule, grads, params)
+    return run_numpy(rule, grads, params)
+
+
+def _digest(updates: list[list[np.ndarray]]) -> str:
     digest = hashlib.sha256()
     for row in updates:
         for u in row:

@@ -74,10 +74,12 @@ class OpSpec:
     reduction: bool = False
     predicate: bool = False  # 1.0 where its text form (a Python comparison) is true, else 0.0
     truth_args: tuple[int, ...] = ()  # arguments read as truth values: nonzero is true
+    idempotent: bool = False  # one argument: f(f(x)) = f(x); two: f(x, x) = x
+    nonnegative: bool = False  # never negative, never -0.0: abs(f(...)) = f(...)
 
 
 def _rsqrt(xp, x):
-    if xp is np:
+    if isinstance(x, np.ndarray | np.generic | float):
         return 1.0 / np.sqrt(x)
     import jax  # only reached with jax.numpy, so jax is already loaded
 
@@ -143,29 +145,32 @@ _SPECS = [
     ),
     _function("sqrt", lambda xp, a: xp.sqrt(a), Form(r"\sqrt{{{0}}}"),
               "jnp.sqrt({0})", "math.sqrt({0})"),
-    _function("abs", lambda xp, a: xp.abs(a), Form(r"\left|{0}\right|"), "jnp.abs({0})", None),
+    _function("abs", lambda xp, a: xp.abs(a), Form(r"\left|{0}\right|"), "jnp.abs({0})", None,
+              idempotent=True, nonnegative=True),
     _function("sign", lambda xp, a: xp.sign(a), _latex_call(r"\operatorname{sign}"),
-              "jnp.sign({0})", "float({0} > 0) - float({0} < 0)"),
-    _function("exp", lambda xp, a: xp.exp(a), _latex_call(r"\exp"), "jnp.exp({0})", "math.exp({0})"),
+              "jnp.sign({0})", "float({0} > 0) - float({0} < 0)", idempotent=True),
+    _function("exp", lambda xp, a: xp.exp(a), _latex_call(r"\exp"), "jnp.exp({0})", "math.exp({0})",
+              nonnegative=True),
     _function("log", lambda xp, a: xp.log(a), _latex_call(r"\log"), "jnp.log({0})", "math.log({0})"),
     _function("tanh", lambda xp, a: xp.tanh(a), _latex_call(r"\tanh"),
               "jnp.tanh({0})", "math.tanh({0})"),
     _function("square", lambda xp, a: xp.square(a), Form("{0}^{{2}}", POW, (ATOM,)),
-              "jnp.square({0})", "{0} * {0}"),
+              "jnp.square({0})", "{0} * {0}", nonnegative=True),
     _function("rsqrt", _rsqrt, Form(r"\frac{{1}}{{\sqrt{{{0}}}}}"),
               "jax.lax.rsqrt({0})", "1.0 / math.sqrt({0})"),
     _function("max", lambda xp, a, b: xp.maximum(a, b), _latex_call(r"\max", 2),
-              "jnp.maximum({0}, {1})", "max({0}, {1})", ("a", "b"), commutative=True),
+              "jnp.maximum({0}, {1})", "max({0}, {1})", ("a", "b"), commutative=True, idempotent=True),
     _function("min", lambda xp, a, b: xp.minimum(a, b), _latex_call(r"\min", 2),
-              "jnp.minimum({0}, {1})", "min({0}, {1})", ("a", "b"), commutative=True),
+              "jnp.minimum({0}, {1})", "min({0}, {1})", ("a", "b"), commutative=True, idempotent=True),
     _function("clip", lambda xp, x, lo, hi: xp.minimum(xp.maximum(x, lo), hi),
               _latex_call(r"\operatorname{clip}", 3), "jnp.minimum(jnp.maximum({0}, {1}), {2})",
               "min(max({0}, {1}), {2})", ("x", "lo", "hi")),
     _function("norm", lambda xp, a: xp.sqrt(_sum_sq(xp, a)), Form(r"\left\lVert {0} \right\rVert_2"),
-              "jnp.sqrt(jnp.sum(jnp.square({0})))", "math.sqrt({0} * {0})", reduction=True),
+              "jnp.sqrt(jnp.sum(jnp.square({0})))", "math.sqrt({0} * {0})", reduction=True,
+              nonnegative=True),
     _function("rms", lambda xp, a: xp.sqrt(_sum_sq(xp, a) / xp.size(a)),
               _latex_call(r"\operatorname{rms}"), "jnp.sqrt(jnp.sum(jnp.square({0})) / jnp.size({0}))",
-              "math.sqrt({0} * {0})", reduction=True),
+              "math.sqrt({0} * {0})", reduction=True, nonnegative=True),
     _function("mean", lambda xp, a: xp.sum(a) / xp.size(a), _latex_call(r"\operatorname{mean}"),
               "jnp.sum({0}) / jnp.size({0})", "{0}", reduction=True),
 ]

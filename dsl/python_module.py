@@ -214,7 +214,8 @@ def python_module(
     """The source of a module defining ``name(learning_rate, **hyperparams)`` for ``rule``.
 
     ``about`` (plain text, e.g. where the rule comes from) goes into the module
-    docstring, ``recommended_lr`` into the optimizer's. The module imports only
+    docstring; ``recommended_lr`` becomes the default of ``learning_rate`` (and is
+    stated in the optimizer's docstring). The module imports only
     ``typing``, ``jax`` and ``optax`` (and ``math`` if a function of
     hyper-parameters such as ``sqrt(1 - b2)`` appears) and gives the same
     updates as ``dsl.to_optax(rule, learning_rate)``.
@@ -245,7 +246,8 @@ def python_module(
     module_doc = (f"{name}: an optimizer update rule exported by the discovery engine, for Optax.\n\n"
                   + (about.strip() + "\n\n" if about.strip() else "")
                   + f"Use: ``opt = {name}(learning_rate)``. Requires only jax and optax.\n")
-    lr_text = f" (recommended: {recommended_lr:.3g})" if recommended_lr is not None else ""
+    lr_text = (f" (default: {float(recommended_lr)!r}, the recommended learning rate)"
+               if recommended_lr is not None else "")
     factory_doc = (
         "The rule as an Optax optimizer: ``p <- p - learning_rate * u``.\n\n"
         "Per parameter leaf, with gradient ``g``, parameter ``p``, step ``t`` (1.0 on the\n"
@@ -281,7 +283,9 @@ def python_module(
               *step_lines,
               *_returns([f"_like({result}, g)", *(f"_like({s}, g)" for s in slots)]), "", ""]
     lines += _transform(rule, scale_fn, state_class, typed, slots, step_args)
-    lines += [*_call(f"def {name}", ["learning_rate: optax.ScalarOrSchedule", *typed],
+    lr_arg = "learning_rate: optax.ScalarOrSchedule" + (
+        "" if recommended_lr is None else f" = {float(recommended_lr)!r}")
+    lines += [*_call(f"def {name}", [lr_arg, *typed],
                      " -> optax.GradientTransformation:"),
               _docstring(factory_doc, "    "),
               "    return optax.chain(",

@@ -39,23 +39,39 @@ def fold_constants(op: str, args: Sequence[object]) -> float | None:
     return None
 
 
-def evaluate(expr: Expr, env: Mapping[str, Any], xp) -> Any:
-    """Value of ``expr`` with names bound in ``env``, computed with array namespace ``xp``."""
+def evaluate(expr: Expr, env: Mapping[str, Any], xp, record: list | None = None) -> Any:
+    """Value of ``expr`` with names bound in ``env``, computed with array namespace ``xp``.
+
+    ``record``, if given, gets the value of every node appended in the order of
+    ``dsl.expr.walk(expr)`` (parents before children).
+    """
+    if record is not None:
+        index = len(record)
+        record.append(None)
     if isinstance(expr, Const):
-        return expr.value
-    if isinstance(expr, Name):
-        return env[expr.id]
-    args = [evaluate(a, env, xp) for a in expr.args]
-    value = fold_constants(expr.op, args)
-    return OPS[expr.op].fn(xp, *args) if value is None else value
+        value = expr.value
+    elif isinstance(expr, Name):
+        value = env[expr.id]
+    else:
+        args = [evaluate(a, env, xp, record) for a in expr.args]
+        value = fold_constants(expr.op, args)
+        value = OPS[expr.op].fn(xp, *args) if value is None else value
+    if record is not None:
+        record[index] = value
+    return value
 
 
-def run_body(rule: Rule, g, p, t, hyper: Mapping[str, Any], slots: Mapping[str, Any], xp):
-    """One application of the rule to one leaf: returns ``(u, new_slots)``."""
+def run_body(rule: Rule, g, p, t, hyper: Mapping[str, Any], slots: Mapping[str, Any], xp,
+             record: list | None = None):
+    """One application of the rule to one leaf: returns ``(u, new_slots)``.
+
+    ``record`` gets the value of every node of every statement, then of the
+    result (see ``evaluate``).
+    """
     env = {"g": g, "p": p, "t": t, **hyper, **slots}
     for stmt in rule.body:
-        env[stmt.target] = evaluate(stmt.value, env, xp)
-    return evaluate(rule.result, env, xp), {name: env[name] for name in rule.state}
+        env[stmt.target] = evaluate(stmt.value, env, xp, record)
+    return evaluate(rule.result, env, xp, record), {name: env[name] for name in rule.state}
 
 
 def resolve_hyperparams(rule: Rule, overrides: Mapping[str, Any]) -> dict[str, Any]:

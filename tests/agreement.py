@@ -27,7 +27,7 @@ import dsl
 from dsl.expr import Const, Expr, Name, Op
 from dsl.ops import OPS
 from dsl.probe import probe_streams, run_numpy
-from dsl.semantics import fold_constants
+from dsl.semantics import fold_constants, run_body
 
 SHAPES = ((4,), (2, 3))
 STEPS = 4
@@ -137,19 +137,97 @@ def reduces_a_reduction(rule: dsl.Rule) -> bool:
     return found
 
 
+def _moved_literals(rule: dsl.Rule, move) -> dsl.Rule:
+    """``rule`` with ``move`` applied to every literal but an exponent, and to every default."""
+    def visit(e: Expr, exponent: bool = False) -> Expr:
+        if isinstance(e, Const):
+            return e if exponent else Const(float(move(e.value)))
+        if isinstance(e, Name):
+            return e
+        return Op(e.op, tuple(visit(a, e.op == "pow" and i == 1) for i, a in enumerate(e.args)))
+
+    body = tuple(dsl.Assign(a.target, visit(a.value)) for a in rule.body)
+    return dsl.Rule(rule.name, tuple((n, float(move(v))) for n, v in rule.params), body,
+                    visit(rule.result))
+
+
+def _probe_run(rule, grads, params, move=lambda x: x) -> tuple[list, list]:
+    """The probe's ``u[step][leaf]`` (float64) with ``move`` applied to g, p, t, the literals and
+    the defaults, and ``clean[step][leaf]``: every value computed in that leaf so far was finite."""
+    rule = _moved_literals(rule, move)
+    slots = [{name: np.zeros(np.shape(g)) for name in rule.state} for g in grads[0]]
+    clean = [True] * len(slots)
+    updates, cleans = [], []
+    with np.errstate(all="ignore"):
+        for step, (gs, ps) in enumerate(zip(grads, params)):
+            row = []
+            for i, (g, p) in enumerate(zip(gs, ps)):
+                record = []
+                u, new = run_body(rule, move(np.float64(g)), move(np.float64(p)), move(step + 1.0),
+                                  rule.hyperparams, slots[i], np, record)
+                clean[i] = clean[i] and all(np.all(np.isfinite(v)) for v in record)
+                row.append(np.broadcast_to(np.asarray(u, np.float64), np.shape(g)))
+                slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), np.shape(g))
+                            for k, v in new.items()}
+            updates.append(row)
+            cleans.append(list(clean))
+    return updates, cleans
+
+
+def careful_probe(rule, grads, params, wiggle: float, threshold: float, tries: int = 1):
+    """The probe's ``u[step][leaf]`` and two masks of it: ``stable``, finite and moved by at most
+    ``threshold`` (relative) when g, p, t, the literals (but exponents) and the defaults all move
+    by about ``wiggle`` (relative, random; ``tries`` times), as rounding moves them; ``clean[step][leaf]``,
+    every value the rule computed in that leaf up to that step was finite."""
+    rng = np.random.default_rng(0)
+    move = lambda x: x * (1 + wiggle * rng.standard_normal(np.shape(x)))
+    values, clean = _probe_run(rule, grads, params)
+    stable = [[np.isfinite(v) for v in row] for row in values]
+    for _ in range(tries):
+        moved, _ = _probe_run(rule, grads, params, move)
+        with np.errstate(invalid="ignore"):  # inf - inf where the probe overflows
+            stable = [[ok & (np.abs(v - m) <= threshold * np.abs(v)) for ok, v, m in zip(rs, rv, rm)]
+                      for rs, rv, rm in zip(stable, values, moved)]
+    return values, stable, clean
+
+
 def _probe(rule, grads, params) -> tuple[list, list]:
     """The probe's ``u[step][leaf]`` and where it is finite and well-conditioned: moved by at
     most 1e-4 (relative) when every input moves by about float32 rounding."""
-    rng = np.random.default_rng(0)
-    as64 = lambda rows: [[np.float64(x) for x in row] for row in rows]
-    wiggle = lambda rows: [[x * (1 + 2.0**-22 * rng.standard_normal(x.shape)) for x in row]
-                           for row in as64(rows)]
-    values = run_numpy(rule, as64(grads), as64(params))
-    moved = run_numpy(rule, wiggle(grads), wiggle(params))
-    with np.errstate(invalid="ignore"):  # inf - inf where the probe overflows
-        good = [[np.isfinite(v) & (np.abs(v - m) <= 1e-4 * np.abs(v)) for v, m in zip(rv, rm)]
-                for rv, rm in zip(values, moved)]
-    return values, good
+    values, stable, _ = careful_probe(rule, grads, params, wiggle=2.0**-22, threshold=1e-4)
+    return values, stable
+
+
+def assert_same_probe_updates(rule: dsl.Rule, other: dsl.Rule, seed: int = 3) -> None:
+    """``other`` has ``rule``'s float64 probe updates (to 1e-6 relative) wherever those mean
+    something: in a leaf where every value computed so far was finite, and where rounding-sized
+    moves of the inputs, literals and defaults move the update by at most 1e-7 (relative)."""
+    grads, params = probe_streams(seed=seed)
+    want, stable, clean = careful_probe(rule, grads, params, wiggle=1e-12, threshold=1e-7, tries=3)
+    got = run_numpy(other, grads, params)
+    for step, (got_row, want_row, stable_row, clean_row) in enumerate(zip(got, want, stable, clean)):
+        for leaf, (x, y, ok, leaf_clean) in enumerate(zip(got_row, want_row, stable_row, clean_row)):
+            if leaf_clean:
+                np.testing.assert_allclose(x[ok], y[ok], rtol=1e-6, atol=0,
+                                           err_msg=f"step {step + 1}, leaf {leaf}")
+
+
+def assert_compiled_alike(rule: dsl.Rule, other: dsl.Rule, seed: int = 1) -> None:
+    """``other`` compiled natively and by the interpreter gives ``rule``'s updates compiled the
+    same way (float32), where ``rule``'s probe is stable and clean at float32 rounding (see
+    ``careful_probe``) and its compiled update finite."""
+    grads, params = streams(seed)
+    _, stable, clean = careful_probe(rule, grads, params, wiggle=2.0**-22, threshold=1e-4)
+    compilers = {"native": native_updates}
+    if not reduces_a_reduction(rule) and not reduces_a_reduction(other):
+        compilers["interpreter"] = interpreted_updates
+    for name, compiled in compilers.items():
+        want, got = compiled(rule, grads, params), compiled(other, grads, params)
+        for step, rows in enumerate(zip(got, want, stable, clean)):
+            for leaf, (x, y, ok, leaf_clean) in enumerate(zip(*rows)):
+                ok = ok & np.isfinite(y) & leaf_clean
+                np.testing.assert_allclose(x[ok], y[ok], rtol=1e-3, atol=1e-6,
+                                           err_msg=f"{name}, step {step + 1}, leaf {leaf}")
 
 
 def assert_evaluators_agree(rule: dsl.Rule, seed: int = 1) -> None:

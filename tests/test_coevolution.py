@@ -1,4 +1,4 @@
-"""Co-evolution of architectures and rules, and the hypothesis experiment's bookkeeping."""
+"""Co-evolution of architectures and rules."""
 
 import random
 
@@ -7,7 +7,6 @@ import pytest
 
 import dsl
 from discovery import config, runs
-from discovery.experiments import adam_hypothesis
 from discovery.records import decode_candidate, encode_candidate
 from discovery.search import architectures
 from discovery.tasks import Architecture, from_architecture, n_params
@@ -68,7 +67,8 @@ def joint_run(tmp_path_factory):
 def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
     result, cfg = joint_run
     assert all(r.architecture for r in result.population)
-    assert {r.rule.name for r in result.population} <= {"adam", "signum"}
+    for c in result.population:  # warm starts keep their names, varied rules are named for themselves
+        assert c.rule.name in ("adam", "signum") or c.rule.name == f"evolved_{c.fingerprint[:8]}"
     best = result.hall_of_fame[0]
     assert best.tasks["architecture"].accuracy >= 0 and best.tasks["architecture"].test_loss > 0
     assert best.architecture.n_params() <= 8000
@@ -95,41 +95,6 @@ def test_bad_coevolution_config():
         config.load(**{"coevolution.param_budget": 10})
     with pytest.raises(ValueError, match="below the default architecture"):
         config.load(**{"coevolution.mode": "joint", "coevolution.param_budget": 5000})
-
-
-def _seed_result(seed, rank_a, rank_c, sim_b, gain_b):
-    return {"seed": seed, "runs": {}, "A": {"adam_rank": rank_a, "panel_size": 11, "margin": 0.1},
-            "B": {"rule": "def b():\n    return g\n", "similarity_to_adam": sim_b,
-                  "gain_own_architecture": gain_b, "gain_on_A_architecture": gain_b},
-            "C": {"rule": "def c():\n    return g\n", "similarity_to_adam": 0.5, "gain": -0.5,
-                  "adam_rank_tuned": rank_c, "adam_rank_out_of_box": rank_c}}
-
-
-def test_verdicts_follow_the_stated_rules():
-    supported = [_seed_result(s, 1, 6, 0.5, -0.2) for s in range(3)]
-    v = adam_hypothesis.verdicts(supported)
-    assert v["P1"]["verdict"] == "supported" and v["P2"]["verdict"] == "supported"
-    contradicted = [_seed_result(s, 5, 3, 0.99, 0.1) for s in range(3)]
-    v = adam_hypothesis.verdicts(contradicted)
-    assert v["P1"]["verdict"] == "contradicted" and v["P2"]["verdict"] == "contradicted"
-    mixed = [_seed_result(0, 3, 4, 0.5, -0.2), _seed_result(1, 3, 4, 0.99, 0.1), _seed_result(2, 3, 4, 0.9, 0.01)]
-    v = adam_hypothesis.verdicts(mixed)
-    assert v["P1"]["verdict"] == "inconclusive" and v["P2"]["verdict"] == "inconclusive"
-    rows = adam_hypothesis.table(supported)
-    assert rows[1]["gain_vs_tuned_adam"]["median"] == pytest.approx(-0.2)
-    assert "P1: supported" in adam_hypothesis.markdown({"preset": "x", "seeds": supported, "seconds": 1.0,
-                                                   "table": rows, "verdicts": v | adam_hypothesis.verdicts(supported)})
-
-
-def test_hypothesis_cli_errors(tmp_path, capsys):
-    from discovery import cli
-
-    assert cli.main(["hypothesis", "--seeds", "0", "--out", str(tmp_path / "h")]) == 2
-    assert "--seeds must be >= 1" in capsys.readouterr().err
-    (tmp_path / "h").mkdir()
-    (tmp_path / "h" / "report.json").write_text("{}")
-    assert cli.main(["hypothesis", "--out", str(tmp_path / "h")]) == 2
-    assert "already holds a report" in capsys.readouterr().err
 
 
 def test_inspect_shows_the_architecture_of_each_entry(joint_run, capsys):

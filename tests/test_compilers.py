@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 import dsl
 from tests.agreement import (
+    assert_compiled_alike,
     assert_evaluators_agree,
     interpreted_updates,
     native_updates,
@@ -213,6 +214,15 @@ def test_native_recompiles_per_rule_interpreter_does_not():
 def test_random_rules_all_four_evaluators_agree(rule):
     """Native, interpreter, exported module and NumPy probe: four updates on a two-leaf pytree."""
     assert_evaluators_agree(rule)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules(max_statements=3))
+def test_simplified_random_rules_compile_to_the_same_updates(rule):
+    """Native and interpreter: ``simplify(rule)`` moves parameters as ``rule`` does."""
+    simple = dsl.simplify(rule)
+    assert simple.size <= rule.size
+    assert_compiled_alike(rule, simple)
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,

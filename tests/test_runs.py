@@ -1,5 +1,6 @@
 """Evolution runs: determinism, checkpoints, resume after interruption or a hard kill, errors."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -12,9 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 import dsl
-from discovery import cli, config, runs
+from discovery import cli, config, runs, tasks
 from discovery.records import pareto_front
 from discovery.runs.store import RunStore
+from discovery.search.engine import Evolution
+from discovery.training import trainer
 from tests.tiny import tiny
 
 
@@ -174,3 +177,34 @@ def test_cli_run_and_errors(tmp_path, capsys):
     assert cli.main(["run", "--preset", "quick", "--tasks", "mf_k4,bogus", "--out", str(tmp_path / "err")]) == 2
     assert "task names from" in capsys.readouterr().err
     assert not (tmp_path / "err").exists(), "nothing is written for a bad config"
+
+
+def test_held_out_rechecks_during_the_run_and_a_recommended_lr(tmp_path):
+    cfg = tiny(**{"evaluation.held_out_every": 1, "evaluation.held_out_top": 2})
+    partial = runs.run(cfg, out=tmp_path, progress=False, stop_after=2)
+    checked = {c.key for c in partial.hall_of_fame if c.held_out}
+    assert {c.key for c in partial.hall_of_fame[:2]} <= checked  # scored before the run ends
+    finished = runs.run(resume=partial.path, progress=False)
+    assert all(c.held_out and c.recommendation for c in finished.hall_of_fame)
+    task = tasks.get("rosenbrock", "small")
+    for c in finished.hall_of_fame[:2]:
+        rec = c.recommendation
+        assert rec.split == "held_out" and set(rec.ratios) == {"rosenbrock"}
+        result = trainer.train(c.rule, task, [rec.lr], [0], 40)
+        assert rec.trains_everywhere == (not result.diverged.any())
+
+
+def test_evolved_rules_are_named_for_themselves(reference):
+    names = {c.rule.name for c in RunStore.open(reference.path).candidates()}
+    fingerprints = {c.rule.name: c.fingerprint for c in RunStore.open(reference.path).candidates()}
+    assert "adam" in names and len(names) > 1
+    assert all(n == "adam" or n == f"evolved_{fingerprints[n][:8]}" for n in names)
+
+
+def test_tournaments_prefer_the_simpler_of_rules_within_the_parsimony_margin():
+    evo = Evolution(tiny(**{"run.tournament": 3, "run.population": 3, "run.parsimony": 0.05}), None)
+    fit = lambda f, c: SimpleNamespace(fitness=f, complexity=c)  # noqa: E731
+    evo.population = [fit(-0.50, 40), fit(-0.47, 12), fit(-0.30, 5)]
+    assert evo._tournament().complexity == 12  # within 0.05 of the best, and simpler
+    evo.settings = dataclasses.replace(evo.settings, parsimony=0.0)
+    assert evo._tournament().complexity == 40

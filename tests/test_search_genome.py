@@ -235,8 +235,9 @@ def test_config_rejects_unknown_kinds():
 @pytest.mark.parametrize("body, reason", [
     ("return 0 * g", "identically zero"),
     ("return log(-abs(g) - 1)", "NaN"),
-    ("return t", "does not depend on the gradient"),
-    ("return p * 2", "does not depend on the gradient"),
+    ("return t", "barely depends on the gradient"),
+    ("return p * 2", "barely depends on the gradient"),
+    ("return p * (g < 1.45)", "barely depends on the gradient"),  # weight decay gaming x* = 0
     ("return g * 1e9", "absurd scale"),
     ("u = m / m\n    m = m + g\n    return u * g", "NaN"),  # 0 / 0 at step 1
 ])
@@ -259,7 +260,7 @@ def test_mutate_valid_children_pass_check():
         assert validity.check(child) is None
         if description != "no-op":
             assert child != parent
-    assert noops <= 2  # measured: 0 / 60 (about 36% of raw children fail check)
+    assert noops <= 5  # measured: 3 / 60 since check() also rejects gradient-starved rules
 
 
 def test_crossover_valid_children_pass_check():

@@ -13,8 +13,10 @@ import numpy as np
 import optax
 import pytest
 
+import dsl
 from discovery import tasks
 from discovery.tasks.mnist1d_data import mnist1d_arrays
+from discovery.training import trainer
 
 STEPS = 100
 # Adam learning rate per task (1e-2 unless listed); chosen from a sweep over {1e-3, 1e-2, 1e-1}.
@@ -150,8 +152,9 @@ def test_quadratic_and_rosenbrock_minimizers():
         h = np.asarray(task.train_data["h"], np.float64)
         eig = np.linalg.eigvalsh(h)
         assert eig.max() / eig.min() == pytest.approx(task.sizes["condition"], rel=1e-2)
-        assert float(task.loss({"x": jnp.zeros(task.sizes["dim"])}, task.train_data)) == 0.0
-        assert task.f_star == 0.0
+        minimizer = task.train_data["xi"]
+        assert float(task.loss({"x": minimizer}, task.train_data)) == 0.0 and task.f_star == 0.0
+        assert float(task.loss({"x": jnp.zeros(task.sizes["dim"])}, task.train_data)) > 0.1  # not at 0
     for dim in (2, 5):
         task = tasks.get("rosenbrock", dim=dim, init_noise=0.0)
         assert float(task.loss({"x": jnp.ones(dim)}, {})) == task.f_star == 0.0
@@ -426,3 +429,12 @@ def test_kernel_logreg_from_data_file(tmp_path):
     assert metrics["accuracy"] > 0.9  # the two classes use disjoint features
     with pytest.raises(FileNotFoundError):
         tasks.get("klr_mushrooms", data_file=str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("name", tasks.names("nondeep"))
+def test_pure_weight_decay_solves_no_task(name):
+    """``return p`` (no gradient) must not reach f* anywhere: no task has its minimizer at 0."""
+    task = small_task(name)
+    decay = dsl.parse("def decay():\n    return p\n")
+    result = trainer.train(decay, task, [1e-3, 1e-2, 1e-1, 0.5, 1.0], [0], 50)
+    assert result.value.min() > 1e-3 * result.initial_loss.min()  # value: loss - f* (or the loss)

@@ -50,9 +50,15 @@ def test_an_optimum_beyond_the_starting_grid_is_found_by_bracketing(mf):
 
 
 def test_a_rule_that_never_converges_is_flagged_at_the_limit(mf):
-    ascent = tuning.tune(dsl.parse("def ascent():\n    return -g\n"), mf, PROTOCOL).score
-    assert ascent.at_limit
-    assert min(ascent.learning_rates) / ascent.scale == pytest.approx(tuning.LIMITS[0])
+    ascent = tuning.tune(dsl.parse("def ascent():\n    return -g\n"), mf, PROTOCOL)
+    assert ascent.score.at_limit and ascent.score.tuned_lr == min(ascent.score.learning_rates)
+    # no lr made progress: smaller steps cannot help, so bracketing did not go below the grid
+    lowest = ascent.result  # sorted by lr: row 0 is the smallest
+    assert (lowest.final_loss[0] >= lowest.initial_loss[0]).all() and not lowest.diverged[0].any()
+    assert len(ascent.score.learning_rates) == len(PROTOCOL.learning_rates)
+    diverging = dsl.parse("def huge():\n    return -1e6 * g * abs(g)\n")  # diverges wherever it is tried
+    s = tuning.tune(diverging, mf, scoring.Protocol(PROTOCOL.learning_rates, (0,), 40, scale_free=False)).score
+    assert s.at_limit and min(s.learning_rates) == pytest.approx(tuning.LIMITS[0])
 
 
 def test_bracketing_compiles_nothing_new(mf):

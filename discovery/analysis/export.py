@@ -6,7 +6,7 @@
 * ``text``: the rule language, read back with ``dsl.parse`` (provenance as comments).
 
 A rule exported from a run is its simplified form (``dsl.simplify``: same
-updates, dead statements gone), named ``<rule name>_rank<K>`` unless a name
+updates, dead statements gone), under its own name (``evolved_<8 hex>``) unless a name
 is given. Nothing is written over an existing file (or link) unless ``force``;
 writes are atomic and replace a link rather than write through it.
 
@@ -52,7 +52,11 @@ def read_rule_file(path: str | Path) -> dsl.Rule:
 
 
 def recommended_lr(candidate: Candidate) -> float:
-    """The geometric median over search tasks of the tuned learning rate, to 3 digits."""
+    """The run's recommendation (``Evaluator.recommend``: trains every held-out task without
+    divergence, best worst case); before the run finishes, the geometric median over the
+    search tasks of the tuned learning rate. To 3 significant digits."""
+    if candidate.recommendation is not None:
+        return float(f"{candidate.recommendation.lr:.3g}")
     exponent = statistics.median(math.log10(t.tuned_lr) for t in candidate.tasks.values())
     return float(f"{10 ** exponent:.3g}")
 
@@ -74,8 +78,12 @@ def provenance(run: runs.Run, rank: int) -> str:
     if c.held_out:
         lines += ["", f"Held-out fitness {c.held_out.fitness:+.3f} ({protocol.held_out_steps} steps):",
                   *_task_lines(c.held_out)]
-    lines += ["", f"Recommended learning rate: {recommended_lr(c):.3g} (median over the search "
-              "tasks of the tuned learning rate)."]
+    rec = c.recommendation
+    lines += ["", f"Recommended learning rate (the default of this optimizer): {recommended_lr(c):.3g}"
+              + (f", the best worst case over the {rec.split} tasks among lrs that "
+                 + ("trained every one without divergence." if rec.trains_everywhere
+                    else "were tried (none trained every task without divergence).")
+                 if rec else " (median over the search tasks of the tuned learning rate).")]
     return "\n".join(lines)
 
 
@@ -105,7 +113,6 @@ def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
 def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = None) -> bytes:
     """Hall-of-fame rule ``rank`` of ``run``, simplified, in format ``fmt``."""
     rule = dsl.simplify(run.rule(rank))
-    name = f"{rule.name}_rank{rank}" if name is None else name
     return render(rule, fmt, name, provenance(run, rank), recommended_lr(run.candidate(rank)))
 
 

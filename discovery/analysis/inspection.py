@@ -23,12 +23,15 @@ Example::
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import statistics
 
 import dsl
 from discovery import runs
 from discovery.records import Candidate, Evaluation, pareto_front
+from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
 from dsl.probe import similarity
 
@@ -55,10 +58,16 @@ class Row:
     rank: int
     id: int
     generation: int
+    name: str
+    evolved: bool
     fitness: float
     robust: float | None
     held_out: float | None
     held_out_robust: float | None
+    held_out_noise: float | None
+    recommended_lr: float | None
+    trains_everywhere: bool | None
+    out_of_box: float | None
     complexity: int
     fingerprint: str
     text: str
@@ -66,6 +75,10 @@ class Row:
     pareto: bool
     pick: bool
     architecture: str | None
+
+    def beats_adam(self) -> bool:
+        """Held-out score below Adam's (0) by more than two standard errors of the seed noise."""
+        return self.held_out is not None and self.held_out < -(self.held_out_noise or 0.0)
 
 
 def _robust(evaluation: Evaluation | None) -> float | None:
@@ -83,29 +96,62 @@ def _one_line(text: str) -> str:
 def table(run: runs.Run, top: int | None = None) -> list[Row]:
     """The hall of fame as rows (best search fitness first), the first ``top`` of them."""
     front = {c.id for c in pareto_front(run.hall_of_fame)}
-    rows = [Row(rank=rank, id=c.id, generation=c.generation, fitness=c.fitness, robust=_robust(c.evaluation),
-                held_out=c.held_out.fitness if c.held_out else None, held_out_robust=_robust(c.held_out),
-                complexity=c.complexity, fingerprint=c.fingerprint, text=_one_line(c.text),
-                hurdle_failed=c.hurdle_failed, pareto=c.id in front, pick=False,
-                architecture=c.architecture.summary() if c.architecture else None)
-            for rank, c in enumerate(run.hall_of_fame, start=1)]
+    rows = [_row(rank, c, c.id in front) for rank, c in enumerate(run.hall_of_fame, start=1)]
     pick = recommended(rows)
     if pick is not None:
         rows[pick - 1] = dataclasses.replace(rows[pick - 1], pick=True)
     return rows[:top]
 
 
+def _row(rank: int, c: Candidate, pareto: bool) -> Row:
+    held, rec = c.held_out, c.recommendation
+    return Row(rank=rank, id=c.id, generation=c.generation, name=c.rule.name,
+               evolved=c.mutation != "warm start", fitness=c.fitness, robust=_robust(c.evaluation),
+               held_out=held.fitness if held else None, held_out_robust=_robust(held),
+               held_out_noise=held.noise if held else None,
+               recommended_lr=rec.lr if rec else None, trains_everywhere=rec.trains_everywhere if rec else None,
+               out_of_box=statistics.fmean(rec.ratios.values()) if rec and rec.ratios else None,
+               complexity=c.complexity, fingerprint=c.fingerprint, text=_one_line(c.text),
+               hurdle_failed=c.hurdle_failed, pareto=pareto, pick=False,
+               architecture=c.architecture.summary() if c.architecture else None)
+
+
 def recommended(rows: list[Row]) -> int | None:
-    """Rank of the recommended rule: best held-out score (search score if any is missing)
-    among rows with complexity <= ``PICK_BUDGET`` x the simplest Pareto row's."""
+    """Rank of the recommended rule: the best held-out score (search score while any is
+    missing) among rows with complexity <= ``PICK_BUDGET`` x the simplest Pareto row's;
+    but a rule that beats Adam on the held-out tasks beyond noise is preferred to one
+    that does not, whatever its complexity."""
     front = [r for r in rows if r.pareto]
     if not front:
         return None
     budget = PICK_BUDGET * min(r.complexity for r in front)
     small = [r for r in rows if r.complexity <= budget]
-    by_held_out = all(r.held_out is not None for r in small)
-    return min(small, key=lambda r: (r.held_out if by_held_out else r.fitness, r.fitness,
-                                     r.complexity, r.rank)).rank
+    by_held_out = all(r.held_out is not None for r in rows)
+    winners = [r for r in rows if r.beats_adam()] if by_held_out else []
+    pool = [r for r in winners if r in small] or winners or small
+    return min(pool, key=lambda r: (r.held_out if by_held_out else r.fitness, r.fitness,
+                                    r.complexity, r.rank)).rank
+
+
+def verdict(rows: list[Row]) -> str:
+    """One honest sentence on the pick: whether it beats Adam on the held-out tasks."""
+    pick = next((r for r in rows if r.pick), None)
+    if pick is None:
+        return ""
+    if pick.held_out is None:
+        return (f"> recommended: rank {pick.rank} ({pick.name}), by search score (held-out tasks not "
+                "scored yet)")
+    lr = ("" if pick.recommended_lr is None else f"; recommended lr {pick.recommended_lr:.3g}, which "
+          + ("trains every held-out task without divergence" if pick.trains_everywhere
+             else "is the best found but diverges on some held-out task"))
+    if pick.beats_adam():
+        return (f"> recommended: rank {pick.rank} ({pick.name}), {pick.held_out:+.3f} decades vs Adam "
+                f"on the held-out tasks (noise +-{pick.held_out_noise:.3f}){lr}")
+    evolved = [r for r in rows if r.evolved and r.held_out is not None]
+    best = min(evolved, key=lambda r: r.held_out) if evolved else pick
+    return (f"> no rule beats Adam on the held-out tasks (beyond seed noise); the best evolved rule is "
+            f"rank {best.rank} ({best.name}, {best.held_out:+.3f} decades, noise "
+            f"+-{best.held_out_noise:.3f}); recommended: rank {pick.rank}{lr}")
 
 
 def _num(value: float | None, width: int = 7) -> str:
@@ -124,8 +170,8 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
     rows = table(run, top)
     cfg = run.config.tasks
     held = ", ".join(cfg.held_out) or "none"
-    if cfg.held_out and not run.summary:
-        held = "not scored yet (they are scored when the run finishes)"
+    if cfg.held_out and not any(c.held_out for c in run.hall_of_fame):
+        held = "not scored yet (the top rules are re-checked during the run, all at its end)"
     lines = [
         f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame)",
         f"search tasks: {', '.join(cfg.search)}; held-out tasks: {held}",
@@ -144,15 +190,67 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
             f"{r.text}{hurdle}"
         )
     all_rows = table(run)
-    front = [r for r in all_rows if r.pareto]
-    pick = next((r for r in all_rows if r.pick), None)
-    if pick is not None:
-        by = "held-out" if pick.held_out is not None else "search (no held-out scores yet)"
-        simplest = min(r.complexity for r in front)
-        lines += ["", "* Pareto-optimal in complexity vs search fitness over the hall of fame",
-                  f"> recommended: rank {pick.rank}, the best {by} score among rules of complexity "
-                  f"<= {PICK_BUDGET * simplest:g} ({PICK_BUDGET:g} x the simplest Pareto rule's)"]
+    if any(r.pick for r in all_rows):
+        simplest = min(r.complexity for r in all_rows if r.pareto)
+        lines += ["", "* Pareto-optimal in complexity vs search fitness over the hall of fame; "
+                  f"the pick is the best held-out score among rules of complexity <= "
+                  f"{PICK_BUDGET * simplest:g} (unless only a larger one beats Adam)", verdict(all_rows)]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- Pareto front
+
+
+@dataclasses.dataclass(frozen=True)
+class ParetoRow:
+    """The best rule at one complexity, on the front of complexity vs search fitness."""
+
+    complexity: int
+    fitness: float
+    held_out: float | None
+    id: int
+    generation: int
+    name: str
+    text: str
+
+
+def pareto_rows(run: runs.Run) -> list[ParetoRow]:
+    """PySR's table: one row per complexity on the Pareto front of every candidate the run
+    evaluated (complexity vs search fitness), simplest first."""
+    everyone = run.summary.pareto_front if run.summary else pareto_front(RunStore.open(run.path).candidates())
+    held = {c.key: c.held_out for c in run.hall_of_fame if c.held_out}
+    return [ParetoRow(c.complexity, c.fitness, held[c.key].fitness if c.key in held else None, c.id,
+                      c.generation, c.rule.name, _one_line(c.text)) for c in pareto_front(everyone)]
+
+
+def format_pareto(run: runs.Run) -> str:
+    lines = ["Pareto front of complexity vs search fitness over every candidate (one row per "
+             "complexity: the best rule of that size)",
+             f"{'cplx':>4}  {'search':>7}  {'held-out':>8}  {'id':>5}  rule"]
+    lines += [f"{r.complexity:>4}  {r.fitness:+7.3f}  {_num(r.held_out, 8)}  {r.id:>5}  {r.text}"
+              for r in pareto_rows(run)]
+    return "\n".join(lines)
+
+
+FORMATS = ("table", "csv", "json")
+
+
+def render(run: runs.Run, fmt: str = "table", top: int | None = None, pareto: bool = False) -> str:
+    """The hall of fame and the Pareto front: ``table`` (both, as text), ``json`` (both),
+    or ``csv`` (the hall of fame, or the Pareto front with ``pareto``)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; formats: {list(FORMATS)}")
+    if fmt == "table":
+        return format_table(run, top) + "\n\n" + format_pareto(run)
+    if fmt == "json":
+        return json_text({"hall_of_fame": [dataclasses.asdict(r) for r in table(run, top)],
+                          "pareto_front": [dataclasses.asdict(r) for r in pareto_rows(run)]}, indent=2)
+    rows = [dataclasses.asdict(r) for r in (pareto_rows(run) if pareto else table(run, top))]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------------------- one rule
@@ -201,11 +299,13 @@ def details(run: runs.Run, rank: int) -> dict:
     """Everything ``format_rule`` shows, as data."""
     candidate = run.candidate(rank)
     rule = dsl.simplify(candidate.rule)
-    scores = [{"split": split, "task": task, **result.to_dict()}
+    scores = [{"split": split, "task": task, **result.to_dict(),
+               "contribution": result.ratio / len(part.tasks)}
               for split, part in (("search", candidate.evaluation), ("held-out", candidate.held_out))
               if part for task, result in part.tasks.items()]
     return {
-        "row": table(run)[rank - 1], "rule": rule, "text": rule.to_text(), "latex": rule.to_latex(),
+        "row": table(run)[rank - 1], "recommendation": candidate.recommendation,
+        "rule": rule, "text": rule.to_text(), "latex": rule.to_latex(),
         "state": list(rule.state), "hyperparams": rule.hyperparams, "scores": scores,
         "lineage": lineage(run, rank), "behaviour": behaviour(rule),
     }
@@ -230,14 +330,23 @@ def format_rule(run: runs.Run, rank: int) -> str:
           if row.architecture else []),
         "",
         "per-task scores: log10(score / Adam's), tuned (best lr, bracketed) and robust (within a "
-        "decade of it); lrs = how many were tried; ! = tuned lr at a hard limit of bracketing",
-        f"{'split':9} {'task':22} {'tuned':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} {'diverged':>8} "
-        f"{'lrs':>4}",
+        "decade of it); contrib = the task's share of the fitness (ratio / tasks); lrs = how many "
+        "were tried; ! = tuned lr at a hard limit of bracketing",
+        f"{'split':9} {'task':22} {'tuned':>7} {'contrib':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} "
+        f"{'diverged':>8} {'lrs':>4}",
     ]
     for s in d["scores"]:
-        lines.append(f"{s['split']:9} {s['task']:22} {s['ratio']:+7.3f} {s['robust_ratio']:+7.3f} "
-                     f"{s['tuned_lr']:9.3g} {s['tuned']:10.3e} {s['diverged']:8.0%} "
+        lines.append(f"{s['split']:9} {s['task']:22} {s['ratio']:+7.3f} {s['contribution']:+7.3f} "
+                     f"{s['robust_ratio']:+7.3f} {s['tuned_lr']:9.3g} {s['tuned']:10.3e} {s['diverged']:8.0%} "
                      f"{len(s['learning_rates']):4d}{' !' if s['at_limit'] else ''}")
+    rec = d["recommendation"]
+    if rec is not None:
+        lines += ["", f"recommended learning rate {rec.lr:.3g}: the best worst case over the {rec.split} "
+                  "tasks among lrs that " + ("train every one without divergence"
+                                              if rec.trains_everywhere else
+                                              "were tried (none trains every task without divergence)"),
+                  "out of the box at that lr, log10(score / Adam's tuned score): "
+                  + ", ".join(f"{t} {r:+.3f}" for t, r in rec.ratios.items())]
     lines += ["", f"lineage (parents from log.jsonl, up to {LINEAGE_DEPTH} generations back):",
               *_lineage_lines(d["lineage"]), "",
               "behaviour: cosine similarity of update directions on probe gradient streams "

@@ -63,6 +63,11 @@ def write_png(fig: Figure, path: Path, dpi: int = 120) -> None:
     atomic_write(path, data.getvalue())
 
 
+def write_text(path: Path, text: str) -> None:
+    """Text (Markdown, a report) as a UTF-8 file."""
+    atomic_write(path, text.encode())
+
+
 def heatmap_png(
     path: Path,
     panels: Mapping[str, np.ndarray],

@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--rule-file", help="a DSL text or msgpack rule file instead of a run")
     p.add_argument("--format", choices=FORMATS, default="py", help="output format")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
-    p.add_argument("--name", help="Python name of the optimizer (default <rule>_rank<K>, or "
-                   "the rule's own name for --rule-file)")
+    p.add_argument("--name", help="Python name of the optimizer (default: the rule's own name, "
+                   "e.g. evolved_1a2b3c4d)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=command)
 

@@ -15,6 +15,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-s<seed>-<time>)")
     p.add_argument("--top", type=int, help="rows to show (default: the whole hall of fame)")
     p.add_argument("--rule", type=int, metavar="K", help="show the rule at rank K in full")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table: hall of fame and Pareto front as text; json: both; csv: the hall of "
+                   "fame (or the Pareto front with --pareto)")
+    p.add_argument("--pareto", action="store_true", help="with --format csv: the Pareto front")
     p.add_argument("--plots", action="store_true",
                    help="also write PNG figures into the run folder (trains the top rules and "
                    "baselines once more on the search tasks; overwrites earlier figures)")
@@ -31,7 +35,7 @@ def command(args: argparse.Namespace) -> int:
     if args.rule is not None:
         print(inspection.format_rule(run, args.rule))
     else:
-        print(inspection.format_table(run, args.top))
+        print(inspection.render(run, args.format, args.top, args.pareto), end="\n" * (args.format == "table"))
     if args.plots:
         from discovery.analysis import plots
 

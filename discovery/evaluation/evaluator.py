@@ -1,14 +1,18 @@
 """Fitness of candidates: rules trained on the run's tasks and scored against Adam, or
 (rule, architecture) pairs scored by their held-out loss.
 
-``fitness = mean over search tasks of log10(tuned score / Adam's tuned score)``
+``fitness = mean over search tasks of clip(log10(tuned score / Adam's tuned score))``
 (lower is better; 0 is Adam; -1 is ten times lower loss or suboptimality).
-Each task's ratio is clipped to +-RATIO_CLIP (a task solved to the float floor
-must not outweigh all others) and rounded to 1e-4, so the tiny (<1e-5)
-differences between the interpreter and native paths cannot reorder candidates.
+Each task's ratio is clipped to +-``[evaluation] ratio_clip`` decades (default
+1): no single task can own the fitness; a rule that drives one separable
+problem to the float floor while losing elsewhere gains at most one decade
+there, divided by the number of tasks. Ratios are rounded to 1e-4, so the tiny
+(<1e-5) differences between the interpreter and native paths cannot reorder
+candidates.
 
-Hurdle: the first search task is trained first; a candidate whose ratio there
-exceeds ``hurdle`` stops, and its fitness is that ratio plus ``HURDLE_PENALTY``.
+Hurdle: the first search task is trained first; a candidate whose (unclipped)
+ratio there exceeds ``hurdle`` stops, and its fitness is that task's clipped
+ratio plus ``HURDLE_PENALTY``.
 
 Which path (interpreter or native) trains each task is chosen once by the
 cost model (``cost_model``) and recorded with Adam's reference scores.
@@ -17,6 +21,7 @@ cost model (``cost_model``) and recorded with Adam's reference scores.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -25,11 +30,11 @@ import dsl
 from discovery import tasks
 from discovery.config import Config
 from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
-from discovery.records import Evaluation, TaskResult, decode_candidate
-from discovery.training import scoring, tuning
+from discovery.records import Evaluation, Recommendation, TaskResult, decode_candidate
+from discovery.training import scoring, trainer, tuning
 
 HURDLE_PENALTY = 1.0
-RATIO_CLIP = 3.0
+RECOMMEND_STEPS = 3  # candidate lrs per task: its tuned lr and 1, 2 half decades below
 ADAM_DEFAULT_LR = 1e-3
 
 
@@ -64,8 +69,8 @@ def references_from_dict(data: dict) -> References:
             for split, by_task in data.items()}
 
 
-def _clip(ratio: float) -> float:
-    return round(float(np.clip(ratio, -RATIO_CLIP, RATIO_CLIP)), 4)
+def _clip(ratio: float, limit: float) -> float:
+    return round(float(np.clip(ratio, -limit, limit)), 4)
 
 
 class Evaluator:
@@ -79,6 +84,7 @@ class Evaluator:
         self.protocols = {"search": config.protocol.training(),
                           "held_out": config.protocol.training(held_out=True)}
         self.hurdle = float(config.evaluation.hurdle)
+        self.ratio_clip = float(config.evaluation.ratio_clip)
         self.reference: References = reference or {}
         self._architecture_tasks: dict[str, tasks.Task] = {}
 
@@ -135,9 +141,33 @@ class Evaluator:
         fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
         scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                        round(scoring.log_ratio(s.robust, 1.0), 4),
-                                       test_loss=s.tuned, accuracy=accuracy)
+                                       round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
         return Evaluation(fitness, {"architecture": scores}, False,
                           round(time.perf_counter() - start, 4))
+
+    def recommend(self, rule: dsl.Rule, evaluation: Evaluation, split: str = "held_out") -> Recommendation:
+        """The lr that trains every task of ``split`` without divergence with the best worst case.
+
+        Candidates: each task's tuned lr (from ``evaluation``) and one and two half
+        decades below it (smaller is safer), ``RECOMMEND_STEPS`` per task; every
+        candidate trains on every task (one call per task, the same shape for every
+        rule) and is scored as log10(seed-mean score / Adam's tuned score).
+        """
+        reference, protocol = self.prepare(split), self.protocols[split]
+        tuned = [t.tuned_lr for t in evaluation.tasks.values()]
+        lrs = np.asarray(sorted(lr * tuning.HALF_DECADE ** -k for lr in tuned for k in range(RECOMMEND_STEPS)))
+        ratios, bad = {}, np.zeros(len(lrs), int)
+        for task in self._tasks(split):
+            result = trainer.train(rule, task, list(lrs), protocol.seeds, protocol.steps,
+                                   path=reference[task.name].path)
+            means = np.maximum(result.value.mean(axis=1), scoring.FLOOR)
+            ratios[task.name] = np.log10(means / max(reference[task.name].adam.tuned, scoring.FLOOR))
+            bad += result.diverged.any(axis=1)
+        worst = np.max(list(ratios.values()), axis=0)
+        best = min(range(len(lrs)), key=lambda i: (bad[i], round(float(worst[i]), 4), -lrs[i]))
+        return Recommendation(lr=float(lrs[best]), split=split, worst=round(float(worst[best]), 4),
+                              ratios={t: round(float(r[best]), 4) for t, r in ratios.items()},
+                              trains_everywhere=bool(bad[best] == 0))
 
     def _tasks(self, split: str):
         return self.search_tasks if split == "search" else self.held_out_tasks
@@ -153,9 +183,10 @@ class Evaluator:
             ref = reference[task.name]
             ours = tuning.tune(rule, task, protocol, path=ref.path, center=ref.adam.tuned_lr).score
             ratios = scoring.versus(ours, ref.adam)
-            per_task[task.name] = TaskResult.from_score(ours, _clip(ratios["tuned"]),
-                                                        _clip(ratios["robust"]))
-            if split == "search" and i == 0 and per_task[task.name].ratio > self.hurdle:
+            spread = round(math.hypot(ours.spread(), ref.adam.spread()), 4)
+            per_task[task.name] = TaskResult.from_score(ours, _clip(ratios["tuned"], self.ratio_clip),
+                                                        _clip(ratios["robust"], self.ratio_clip), spread)
+            if split == "search" and i == 0 and ratios["tuned"] > self.hurdle:
                 hurdle_failed = True
                 break
         ratios = [t.ratio for t in per_task.values()]

@@ -1,303 +1,282 @@
-"""The hypothesis experiment: is Adam best only because architectures evolved around it?
+"""The hypothesis experiment: did architectures evolve to make Adam look best?
 
-Three regimes, each an evolution run with the same population, generations,
-steps and learning-rate grid (the same compute), repeated over seeds:
+(Orabona, "Neural Networks (Maybe) Evolved to Make Adam The Best Optimizer".)
+Arms, each an evolution run with the same population, generations, steps,
+starting grid and parameter budget, repeated for every seed:
 
-* A  architectures evolve with Adam held fixed (the community's process); then
-     a panel (the Optax baselines, as their DSL twins, plus the best rules of
-     B and C) is trained on A's final architecture: Adam's rank and margin;
-* B  architectures and rules evolve jointly from varied starts: the winning
-     rule's behavioural distance to Adam and its gain over tuned Adam on its
-     co-evolved architecture and on A's;
-* C  rules evolve on the non-deep suite: the winner's distance to Adam and
-     Adam's rank there among the baselines (tuned and out of the box).
+* ``arch-<f>``     architectures evolve with optimizer ``f`` held fixed, for every ``f``
+                   of ``Preset.fixed`` (Adam, SGD with momentum, Lion, Adagrad);
+* ``joint-noadam`` rules and architectures evolve jointly from starts without Adam;
+* ``joint-random`` the same from random rules;
+* ``nondeep``      rules evolve on the non-deep suite.
 
-Verdicts are computed from the numbers with the rules in ``VERDICT_RULES``.
-Architectures are scored by held-out loss, non-deep tasks by f - f* (or the
-training loss); gains are log10 ratios (negative: lower loss than Adam).
+Then panels, every optimizer of ``PANEL`` fairly tuned (``tuning.tune``:
+natural scale, bracketing) and scored by log10 of its loss:
+
+* ``cross-<f>``  on each of the top ``Preset.top_k`` architectures of ``arch-<f>``
+                 (held-out loss, one value per training seed);
+* ``nondeep``    on each non-deep task (f - f*, or the training loss), tuned and at
+                 the optimizer's default learning rate.
+
+Everything is written under ``--out``: ``experiment.json`` (the preset),
+``runs/<arm>-s<seed>-...`` (run folders) and ``cells/<panel>-s<seed>.json``;
+a second call with the same ``--out`` resumes each unfinished run and skips
+finished panels, and gives the same report as an uninterrupted one. With
+``backend="ray"`` the evolution runs and the architecture panels go to Ray
+(the small non-deep panels run in-process). The statistics and the report are
+in ``findings``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import outputs
 from discovery.analysis.baselines import OPTIMIZERS
-from discovery.runs.files import atomic_write
+from discovery.evaluation.backends import make_backend
+from discovery.evaluation.evaluator import Evaluator
+from discovery.experiments import findings
+from discovery.experiments.findings import Cell
+from discovery.records import encode_candidate
+from discovery.runs.progress import Progress
+from discovery.runs.store import RunStore
 from discovery.training import scoring, tuning
 from dsl.probe import similarity
 
 PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
-VARIED_STARTS = ["adam", "momentum", "lion", "signum", "rmsprop", "sgd"]
-ADAM_LIKE = 0.95  # similarity to Adam at or above which a rule counts as Adam-like
-WIN = -0.05  # log10 gain below which a rule beats tuned Adam (>= 11% lower loss)
+NO_ADAM_STARTS = ("momentum", "lion", "signum", "rmsprop", "sgd", "adagrad")
+NONDEEP_STARTS = ("adam", "momentum", "lion", "signum", "rmsprop", "sgd")
+REFERENCES = ("adam", "lion", "momentum")  # distances of the joint arms' best rules to these
 
-PRESETS = {
-    "quick": {"seeds": 3, "population": 8, "generations": 5, "steps": 100, "size": "small",
-              "learning_rates": [1e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1], "train_seeds": [0],
-              "nondeep": ["quadratic_ill", "mf_k4", "klr_mushrooms"], "param_budget": 20000},
-    "full": {"seeds": 5, "population": 32, "generations": 40, "steps": 500, "size": "default",
-             "learning_rates": list(scoring.DEFAULT_LEARNING_RATES), "train_seeds": [0, 1],
-             "nondeep": tasks.names("nondeep"), "param_budget": 50000},
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """The experiment's size: every arm gets the same budget."""
+
+    seeds: int
+    population: int
+    generations: int
+    steps: int
+    size: str
+    learning_rates: tuple[float, ...]
+    train_seeds: tuple[int, ...]
+    nondeep: tuple[str, ...]
+    param_budget: int
+    fixed: tuple[str, ...] = ("adam", "momentum", "lion", "adagrad")
+    panel: tuple[str, ...] = PANEL
+    top_k: int = 3
+    expected: str = ""
+
+    def __post_init__(self):
+        unknown = [n for n in (*self.fixed, *self.panel) if n not in OPTIMIZERS]
+        if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel):
+            raise ValueError(f"fixed {self.fixed} and panel {self.panel} must be Optax baselines "
+                             f"({list(OPTIMIZERS)}): adam fixed and first in the panel, every fixed "
+                             "one in the panel")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+_SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(seeds=2, population=6, generations=3, steps=60, size="small",
+                    learning_rates=_SMALL_GRID[1:-1], train_seeds=(0, 1),
+                    nondeep=("quadratic_ill", "mf_k4"), param_budget=20000, top_k=2,
+                    expected="pipeline check: about 10 minutes on 2 CPU cores"),
+    "medium": Preset(seeds=3, population=12, generations=8, steps=150, size="small",
+                     learning_rates=_SMALL_GRID, train_seeds=(0, 1),
+                     nondeep=("quadratic_ill", "mf_k4", "klr_mushrooms", "rosenbrock"),
+                     param_budget=20000, top_k=3,
+                     expected="at most 90 minutes on 2 CPU cores"),
+    "full": Preset(seeds=5, population=32, generations=40, steps=500, size="default",
+                   learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1, 2),
+                   nondeep=tuple(tasks.names("nondeep")), param_budget=50000, top_k=5,
+                   expected="a GPU or a cluster (--backend ray): about a day of one GPU"),
 }
 
-VERDICT_RULES = {
-    "P1": ("Adam is strong on deep nets and weak elsewhere: supported if Adam's median tuned rank "
-           "on A's evolved architectures is in the top third of the panel AND its median rank on "
-           "the non-deep tasks is at least 2 places worse; contradicted if its non-deep rank is no "
-           "worse than its deep rank; otherwise inconclusive."),
-    "P2": (f"Co-evolved non-Adam rules win: supported if in a majority of seeds B's best rule is "
-           f"not Adam-like (similarity to Adam < {ADAM_LIKE}) and beats tuned Adam on its own "
-           f"co-evolved architecture by log10 gain < {WIN}; contradicted if that happens in no "
-           f"seed and the median gain is >= 0; otherwise inconclusive."),
-}
+
+def _log10(x: float) -> float:
+    return math.log10(max(x, scoring.FLOOR))
 
 
-def _config(preset: dict, seed: int, **overrides) -> dict:
-    base = {
-        "run.name": overrides.pop("name"),
-        "run.seed": seed,
-        "run.population": preset["population"],
-        "run.generations": preset["generations"],
-        "run.tournament": min(4, preset["population"]),
-        "protocol.learning_rates": preset["learning_rates"],
-        "protocol.seeds": preset["train_seeds"],
-        "protocol.steps": preset["steps"],
-        "tasks.size": preset["size"],
-        "tasks.held_out": [],
-        "evaluation.path": "interpreter",
-        "coevolution.param_budget": preset["param_budget"],
-    }
-    return config_lib.load(**{**base, **overrides})
+class Experiment:
+    """The experiment folder: runs and panels, each computed once and resumed after a crash."""
+
+    def __init__(self, out: str | Path, preset: str | Preset, seeds: int | None = None,
+                 backend: str = "inprocess", address: str = "", progress: bool = True):
+        if isinstance(preset, str) and preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
+        preset_name, preset = (preset, PRESETS[preset]) if isinstance(preset, str) else ("custom", preset)
+        if seeds is not None:
+            if seeds < 2:
+                raise ValueError(f"--seeds must be >= 2 (intervals need two seeds), got {seeds}")
+            preset = dataclasses.replace(preset, seeds=seeds)
+        self.out, self.name, self.preset = Path(out), preset_name, preset
+        self.backend, self.address, self.progress = backend, address, progress
+        self._claim()
+
+    def _claim(self) -> None:
+        """Write ``experiment.json``, or check that the folder holds this same experiment."""
+        record = {"preset": self.name, "config": self.preset.to_dict()}
+        file = self.out / "experiment.json"
+        if file.exists():
+            try:
+                found = json.loads(file.read_text())
+            except (OSError, ValueError) as e:
+                raise ValueError(f"{file} is not readable ({e}); choose another --out") from None
+            if found != record:
+                raise ValueError(f"{self.out} holds another experiment ({found.get('preset')!r}, other "
+                                 "settings); resume it with the same preset and --seeds, or choose another --out")
+        else:
+            self.out.mkdir(parents=True, exist_ok=True)
+            outputs.write_json(file, record)
+
+    # -- configs and runs ----------------------------------------------------------------------
+
+    def config(self, arm: str, seed: int, **overrides) -> config_lib.Config:
+        p = self.preset
+        return config_lib.load(**{
+            "run.name": arm, "run.seed": seed, "run.population": p.population,
+            "run.generations": p.generations, "run.tournament": min(4, p.population),
+            "protocol.learning_rates": list(p.learning_rates), "protocol.seeds": list(p.train_seeds),
+            "protocol.steps": p.steps, "tasks.size": p.size, "tasks.held_out": [],
+            "evaluation.path": "interpreter", "evaluation.backend": self.backend,
+            "evaluation.address": self.address, "coevolution.param_budget": p.param_budget,
+            **overrides})
+
+    def arms(self) -> dict[str, dict]:
+        """Every arm's config overrides, by name."""
+        arch = {f"arch-{f}": {"coevolution.mode": "architectures", "coevolution.fixed_rule": f,
+                              "coevolution.start_architectures": "varied"} for f in self.preset.fixed}
+        joint = {"coevolution.mode": "joint", "coevolution.start_architectures": "varied"}
+        return {**arch,
+                "joint-noadam": {**joint, "run.warm_start": list(NO_ADAM_STARTS)},
+                "joint-random": {**joint, "run.warm_start": []},
+                "nondeep": {"tasks.search": list(self.preset.nondeep), "run.warm_start": list(NONDEEP_STARTS)}}
+
+    def run(self, arm: str, seed: int) -> runs.Run:
+        """The arm's run for ``seed``: loaded if finished, resumed if interrupted, else started."""
+        folder = self.out / "runs"
+        found = sorted(folder.glob(f"{arm}-s{seed}-*")) if folder.exists() else []
+        if found and (found[0] / "summary.json").exists():
+            return runs.load_run(found[0])
+        if found:
+            return runs.run(resume=found[0], progress=False)
+        return runs.run(self.config(arm, seed, **self.arms()[arm]), out=folder, progress=False)
+
+    # -- panels --------------------------------------------------------------------------------
+
+    def cells(self, panel: str, seed: int, compute: Callable[[], list[Cell]]) -> list[Cell]:
+        """The panel's cells for ``seed``, computed once (``cells/<panel>-s<seed>.json``)."""
+        file = self.out / "cells" / f"{panel}-s{seed}.json"
+        if file.exists():
+            return [Cell.from_dict(c) for c in json.loads(file.read_text())["cells"]]
+        cells = compute()
+        file.parent.mkdir(exist_ok=True)
+        outputs.write_json(file, {"panel": panel, "seed": seed, "cells": [c.to_dict() for c in cells]})
+        return cells
+
+    def cross_cells(self, run: runs.Run, seed: int) -> list[Cell]:
+        """Every panel optimizer on the top-k distinct architectures of ``run``."""
+        archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())
+        archs = archs[:self.preset.top_k]
+        pairs = [(g, arch) for arch in archs for g in self.preset.panel]
+        config = self.config("panel", seed, **{"coevolution.mode": "joint"})
+        evaluator = Evaluator(config)
+        backend = make_backend(config.evaluation.backend, evaluator)
+        try:
+            results = backend.map([encode_candidate(dsl.library.get(g), arch) for g, arch in pairs])
+        finally:
+            backend.close()
+        return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks["architecture"].per_seed))
+                for (g, arch), result in zip(pairs, results)]
+
+    def nondeep_cells(self) -> list[Cell]:
+        """Every panel optimizer on every non-deep task: tuned, and at its default lr."""
+        p = self.preset
+        protocol = scoring.Protocol(p.learning_rates, p.train_seeds, p.steps)
+        cells = []
+        for name in p.nondeep:
+            task = tasks.get(name, p.size)
+            adam_lr = None
+            for g in self.preset.panel:  # adam first: the others start around its optimum
+                s = tuning.tune(dsl.library.get(g), task, protocol, default_lr=OPTIMIZERS[g].default_lr,
+                                center=adam_lr).score
+                adam_lr = adam_lr or s.tuned_lr
+                cells.append(Cell(g, name, tuple(_log10(x) for x in s.tuned_per_seed), _log10(s.out_of_box)))
+        return cells
+
+    # -- the whole experiment ------------------------------------------------------------------
+
+    def seed_result(self, seed: int, bar: Progress) -> findings.SeedResult:
+        def step(what: str, fn):
+            bar.advance(0, status=f"seed {seed}: {what}")
+            value = fn()
+            bar.advance(1, status=f"seed {seed}: {what} done")
+            return value
+
+        arch_runs = {f: step(f"arch-{f} (architectures evolve, {f} fixed)", lambda f=f: self.run(f"arch-{f}", seed))
+                     for f in self.preset.fixed}
+        cross = {f: step(f"cross-{f} (panel on arch-{f}'s top {self.preset.top_k})",
+                         lambda f=f: self.cells(f"cross-{f}", seed, lambda: self.cross_cells(arch_runs[f], seed)))
+                 for f in self.preset.fixed}
+        joint = {arm: step(f"{arm} (rules and architectures evolve jointly)", lambda arm=arm: self.run(arm, seed))
+                 for arm in ("joint-noadam", "joint-random")}
+        nondeep_run = step("nondeep (rules evolve on non-deep tasks)", lambda: self.run("nondeep", seed))
+        nondeep = step("nondeep panel", lambda: self.cells("nondeep", seed, self.nondeep_cells))
+        return findings.SeedResult(
+            seed=seed,
+            cross={f: cells for f, cells in cross.items()},
+            nondeep=nondeep,
+            joint={arm: _joint_summary(run) for arm, run in joint.items()},
+            nondeep_rule=nondeep_run.candidate(1).text,
+            runs=[str(r.path) for r in (*arch_runs.values(), *joint.values(), nondeep_run)],
+        )
+
+    def execute(self) -> findings.Report:
+        start = time.perf_counter()
+        units = self.preset.seeds * (2 * len(self.preset.fixed) + 4)
+        with Progress(units, f"hypothesis ({self.name})", stream=None if self.progress else _Quiet()) as bar:
+            seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
+        report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.preset.fixed,
+                                  self.preset.panel, time.perf_counter() - start)
+        findings.write(report, self.out)
+        return report
 
 
-def panel_scores(rules: dict[str, dsl.Rule], task: tasks.Task, preset: dict, metric: str) -> dict:
-    """TaskScore per rule on ``task``, each fairly tuned (``tuning.tune``: natural scale,
-    bracketing) and also trained at its default lr if it is an Optax baseline."""
-    protocol = scoring.Protocol(tuple(preset["learning_rates"]), tuple(preset["train_seeds"]),
-                                preset["steps"])
-    out = {}
-    for name, rule in rules.items():
-        default = OPTIMIZERS[name].default_lr if name in OPTIMIZERS else None
-        out[name] = tuning.tune(rule, task, protocol, default_lr=default, metric=metric).score
-    return out
-
-
-def _rank(scores: dict, name: str, metric: str = "tuned") -> int:
-    values = {k: max(getattr(s, metric), scoring.FLOOR) for k, s in scores.items()
-              if getattr(s, metric) is not None}
-    return scoring.rank(values, name)
-
-
-def _gain(scores: dict, name: str) -> float:
-    return scoring.log_ratio(scores[name].tuned, scores["adam"].tuned)
-
-
-def run_seed(preset: dict, seed: int, out: Path, progress: bool) -> dict:
-    """The three regimes and their panels for one seed."""
-    run_a = runs.run(_config(preset, seed, name="A", **{
-        "coevolution.mode": "architectures", "coevolution.fixed_rule": "adam",
-        "coevolution.start_architectures": "varied"}), out=out, progress=progress)
-    run_b = runs.run(_config(preset, seed, name="B", **{
-        "coevolution.mode": "joint", "coevolution.start_architectures": "varied",
-        "run.warm_start": VARIED_STARTS}), out=out, progress=progress)
-    run_c = runs.run(_config(preset, seed, name="C", **{
-        "tasks.search": preset["nondeep"], "run.warm_start": VARIED_STARTS}),
-        out=out, progress=progress)
-
-    best_b = run_b.candidate(1)
-    rule_b, rule_c = best_b.rule, run_c.rule(1)
-    arch_a, arch_b = run_a.candidate(1).architecture, best_b.architecture
-    panel = {name: dsl.library.get(name) for name in PANEL}
-    size = preset["size"]
-
-    on_a = panel_scores({**panel, "B": rule_b, "C": rule_c}, tasks.from_architecture(arch_a, size),
-                        preset, "test")
-    on_b = panel_scores({"adam": panel["adam"], "B": rule_b}, tasks.from_architecture(arch_b, size),
-                        preset, "test")
-    nondeep = {name: panel_scores({**panel, "C": rule_c}, tasks.get(name, size), preset, "train")
-               for name in preset["nondeep"]}
-    others_a = [n for n in on_a if n != "adam"]
+def _joint_summary(run: runs.Run) -> findings.JointArm:
+    """Per generation, the share of the children that are Adam-like; the best rule's distances."""
     adam = dsl.library.get("adam")
-    return {
-        "seed": seed,
-        "runs": {"A": str(run_a.path), "B": str(run_b.path), "C": str(run_c.path)},
-        "A": {
-            "architecture": arch_a.to_dict(),
-            "adam_rank": _rank(on_a, "adam"),
-            "panel_size": len(on_a),
-            "margin": scoring.log_ratio(min(on_a[n].tuned for n in others_a), on_a["adam"].tuned),
-            "scores": {n: s.to_dict() for n, s in on_a.items()},
-        },
-        "B": {
-            "rule": rule_b.to_text(), "architecture": arch_b.to_dict(),
-            "similarity_to_adam": similarity(rule_b, adam),
-            "gain_own_architecture": _gain(on_b, "B"),
-            "gain_on_A_architecture": _gain(on_a, "B"),
-        },
-        "C": {
-            "rule": rule_c.to_text(),
-            "similarity_to_adam": similarity(rule_c, adam),
-            "gain": float(np.mean([_gain(s, "C") for s in nondeep.values()])),
-            "adam_rank_tuned": float(np.median([_rank(s, "adam") for s in nondeep.values()])),
-            "adam_rank_out_of_box": float(np.median([
-                _rank({k: v for k, v in s.items() if k != "C"}, "adam", "out_of_box")
-                for s in nondeep.values()])),
-            "scores": {t: {n: s.to_dict() for n, s in sc.items()} for t, sc in nondeep.items()},
-        },
-    }
+    seen: dict[str, float] = {}
+    by_generation: dict[int, list[bool]] = {}
+    for c in RunStore.open(run.path).candidates():
+        if c.fingerprint not in seen:
+            seen[c.fingerprint] = similarity(c.rule, adam)
+        by_generation.setdefault(c.generation, []).append(seen[c.fingerprint] >= findings.ADAM_LIKE)
+    best = run.rule(1)
+    return findings.JointArm(
+        adam_like_share=tuple(sum(v) / len(v) for _, v in sorted(by_generation.items())),
+        best_rule=run.candidate(1).text,
+        distance={name: 1 - similarity(best, dsl.library.get(name)) for name in REFERENCES},
+    )
 
 
-def verdicts(seeds: list[dict]) -> dict:
-    """Each prediction: supported / contradicted / inconclusive, from the numbers (VERDICT_RULES)."""
-    panel = seeds[0]["A"]["panel_size"]
-    rank_deep = float(np.median([s["A"]["adam_rank"] for s in seeds]))
-    rank_nondeep = float(np.median([s["C"]["adam_rank_tuned"] for s in seeds]))
-    if rank_deep <= panel / 3 and rank_nondeep >= rank_deep + 2:
-        p1 = "supported"
-    elif rank_nondeep <= rank_deep:
-        p1 = "contradicted"
-    else:
-        p1 = "inconclusive"
-    wins = [s["B"]["similarity_to_adam"] < ADAM_LIKE and s["B"]["gain_own_architecture"] < WIN
-            for s in seeds]
-    median_gain = float(np.median([s["B"]["gain_own_architecture"] for s in seeds]))
-    if sum(wins) > len(seeds) / 2:
-        p2 = "supported"
-    elif not any(wins) and median_gain >= 0:
-        p2 = "contradicted"
-    else:
-        p2 = "inconclusive"
-    return {
-        "P1": {"verdict": p1, "rule": VERDICT_RULES["P1"], "adam_rank_deep": rank_deep,
-               "adam_rank_nondeep": rank_nondeep, "panel_size": panel},
-        "P2": {"verdict": p2, "rule": VERDICT_RULES["P2"], "seeds_won": int(sum(wins)),
-               "median_gain": median_gain},
-    }
+class _Quiet:
+    def write(self, _): ...
+
+    def flush(self): ...
 
 
-def _spread(values: list[float]) -> dict:
-    return {"median": float(np.median(values)), "min": float(np.min(values)),
-            "max": float(np.max(values)), "values": [float(v) for v in values]}
-
-
-def table(seeds: list[dict]) -> list[dict]:
-    """Rows: regime | best rule | distance to Adam | gain vs tuned Adam | Adam's rank."""
-    def short(text: str) -> str:
-        return " ; ".join(line.strip() for line in text.strip().splitlines()[1:])
-
-    return [
-        {"regime": "A: architectures evolve, Adam fixed", "best_rule": "adam",
-         "distance_to_adam": _spread([0.0 for _ in seeds]),
-         "gain_vs_tuned_adam": _spread([s["A"]["margin"] for s in seeds]),
-         "gain_note": "best other panel rule on A's architecture",
-         "adam_rank": _spread([s["A"]["adam_rank"] for s in seeds])},
-        {"regime": "B: architectures and rules evolve jointly", "best_rule": short(seeds[0]["B"]["rule"]),
-         "distance_to_adam": _spread([1 - s["B"]["similarity_to_adam"] for s in seeds]),
-         "gain_vs_tuned_adam": _spread([s["B"]["gain_own_architecture"] for s in seeds]),
-         "gain_note": "B's rule on its co-evolved architecture",
-         "gain_on_A_architecture": _spread([s["B"]["gain_on_A_architecture"] for s in seeds]),
-         "adam_rank": None},
-        {"regime": "C: rules evolve on the non-deep suite", "best_rule": short(seeds[0]["C"]["rule"]),
-         "distance_to_adam": _spread([1 - s["C"]["similarity_to_adam"] for s in seeds]),
-         "gain_vs_tuned_adam": _spread([s["C"]["gain"] for s in seeds]),
-         "gain_note": "mean over non-deep tasks",
-         "adam_rank": _spread([s["C"]["adam_rank_tuned"] for s in seeds]),
-         "adam_rank_out_of_box": _spread([s["C"]["adam_rank_out_of_box"] for s in seeds])},
-    ]
-
-
-def _fmt(spread: dict | None, digits: int = 2) -> str:
-    if spread is None:
-        return "-"
-    return f"{spread['median']:+.{digits}f} [{spread['min']:+.{digits}f}, {spread['max']:+.{digits}f}]"
-
-
-def markdown(result: dict) -> str:
-    rows = result["table"]
-    lines = [
-        "# Hypothesis experiment",
-        "",
-        f"Preset `{result['preset']}`, {len(result['seeds'])} seeds, {result['seconds']:.0f} s. "
-        "Gains are log10(loss / tuned Adam's loss): negative means lower loss than Adam. "
-        "Distance to Adam is 1 - cosine similarity of update directions on probe gradients. "
-        "Median [min, max] over seeds. Adam's rank is among the "
-        f"{result['seeds'][0]['A']['panel_size']}-rule panel (1 = best).",
-        "",
-        "| regime | best rule (seed 0) | distance to Adam | gain vs tuned Adam | Adam's rank |",
-        "|---|---|---|---|---|",
-    ]
-    for row in rows:
-        rank = _fmt(row["adam_rank"], 1) if row["adam_rank"] else "-"
-        if "adam_rank_out_of_box" in row:
-            rank += f" (out of the box {_fmt(row['adam_rank_out_of_box'], 1)})"
-        gain = _fmt(row["gain_vs_tuned_adam"]) + f" ({row['gain_note']})"
-        if "gain_on_A_architecture" in row:
-            gain += f"; on A's architecture {_fmt(row['gain_on_A_architecture'])}"
-        lines.append(f"| {row['regime']} | `{row['best_rule']}` | {_fmt(row['distance_to_adam'])} | "
-                     f"{gain} | {rank} |")
-    lines += ["", "## Verdicts", ""]
-    for key, v in result["verdicts"].items():
-        lines.append(f"- **{key}: {v['verdict']}**. Rule: {v['rule']}")
-    lines += ["", "Runs: " + ", ".join(p for s in result["seeds"] for p in s["runs"].values())]
-    return "\n".join(lines) + "\n"
-
-
-def figure(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["table"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for i, row in enumerate(rows):
-        values = row["gain_vs_tuned_adam"]["values"]
-        axes[0].scatter([i] * len(values), values, color=f"C{i}", zorder=3)
-        axes[0].hlines(row["gain_vs_tuned_adam"]["median"], i - 0.25, i + 0.25, color=f"C{i}")
-    axes[0].axhline(0, color="gray", lw=1, ls="--")
-    axes[0].set_xticks(range(len(rows)), ["A: Adam fixed", "B: joint", "C: non-deep"])
-    axes[0].set_ylabel("log10(loss / tuned Adam's loss)")
-    axes[0].set_title("Gain over tuned Adam per seed (lower: beats Adam)")
-    ranked = [(i, r) for i, r in enumerate(rows) if r["adam_rank"]]
-    for i, row in ranked:
-        axes[1].scatter([i] * len(row["adam_rank"]["values"]), row["adam_rank"]["values"], color=f"C{i}")
-    labels = {0: "A: evolved architectures", 2: "C: non-deep tasks"}
-    axes[1].set_xticks([i for i, _ in ranked], [labels[i] for i, _ in ranked])
-    axes[1].set_ylabel("Adam's rank in the panel (1 = best)")
-    axes[1].yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes[1].invert_yaxis()
-    axes[1].set_title("Where Adam ranks")
-    fig.tight_layout()
-    outputs.write_png(fig, path)
-    plt.close(fig)
-
-
-def run_experiment(preset_name: str = "quick", seeds: int | None = None, out: str | Path = "runs/hypothesis",
-                   progress: bool = True) -> dict:
-    if preset_name not in PRESETS:
-        raise ValueError(f"unknown preset {preset_name!r}; presets: {list(PRESETS)}")
-    preset = dict(PRESETS[preset_name])
-    n_seeds = preset["seeds"] if seeds is None else seeds
-    if n_seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
-    out = Path(out)
-    if (out / "report.json").exists():
-        raise ValueError(f"{out} already holds a report; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    per_seed = [run_seed(preset, seed, out, progress) for seed in range(n_seeds)]
-    result = {"preset": preset_name, "config": preset, "seeds": per_seed,
-              "seconds": time.perf_counter() - start}
-    result["table"] = table(per_seed)
-    result["verdicts"] = verdicts(per_seed)
-    outputs.write_json(out / "report.json", result)
-    atomic_write(out / "report.md", markdown(result).encode())
-    figure(result, out / "report.png")
-    return result
+def run_experiment(preset: str | Preset = "quick", seeds: int | None = None, out: str | Path = "runs/hypothesis",
+                   backend: str = "inprocess", address: str = "", progress: bool = True) -> findings.Report:
+    """Run (or resume) the experiment in ``out``; write ``report.md``, ``report.json``, ``report.png``."""
+    return Experiment(out, preset, seeds, backend, address, progress).execute()

@@ -21,7 +21,7 @@ import dsl
 from discovery.config import Config
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_from_dict, references_to_dict
-from discovery.records import Candidate, decode, pareto_front
+from discovery.records import Candidate, Evaluation, decode, pareto_front
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import CHECKPOINT, RunStore, RunWarning
@@ -86,6 +86,10 @@ def _candidates(items: list) -> list[Candidate]:
     return [Candidate.from_dict(c) for c in items]
 
 
+def _evaluations(items: dict) -> dict[str, Evaluation]:
+    return {k: Evaluation.from_dict(v) for k, v in items.items()}
+
+
 def load_run(path: str | Path) -> Run:
     """Read a run folder (finished, interrupted or still running); a damaged file is a
     ValueError naming it."""
@@ -95,16 +99,58 @@ def load_run(path: str | Path) -> Run:
     summary = (None if summary_data is None
                else decode(Summary.from_dict, summary_data, str(store.path / "summary.json")))
     checkpoint = str(store.path / CHECKPOINT)
+    held_out = decode(_evaluations, state.get("held_out", {}), checkpoint)
     return Run(
         path=store.path,
         config=store.config(),
         generation=state.get("generation", 0),
         population=decode(_candidates, state.get("population", []), checkpoint),
-        hall_of_fame=(summary.hall_of_fame if summary
-                      else decode(_candidates, state.get("hall_of_fame", []), checkpoint)),
+        hall_of_fame=(summary.hall_of_fame if summary else attach_held_out(
+            decode(_candidates, state.get("hall_of_fame", []), checkpoint), held_out)),
         logbook=state.get("logbook", []),
         summary=summary,
     )
+
+
+class HeldOutChecks:
+    """Held-out scores of hall-of-fame rules (Lion's meta-validation), cached by candidate key.
+
+    Every ``[evaluation] held_out_every`` generations the top ``held_out_top``
+    entries are re-checked; at the end, all of them. Held-out tasks guard
+    against overfitting the search tasks: the reported pick is chosen by them.
+    """
+
+    def __init__(self, evaluator: Evaluator, store: RunStore, cached: dict | None = None):
+        self.evaluator, self.store = evaluator, store
+        self.scores = {k: Evaluation.from_dict(v) for k, v in (cached or {}).items()}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.evaluator.held_out_tasks) and not self.evaluator.config.evolves_architectures
+
+    def check(self, candidates: list[Candidate], bar: Progress | None = None) -> list[Candidate]:
+        """``candidates`` with their held-out scores (computed for those not seen before)."""
+        if not self.active:
+            return candidates
+        if "held_out" not in self.evaluator.reference:
+            structures = {dsl.template(c.rule)[0] for c in candidates}
+            reference = self.evaluator.prepare(
+                "held_out", new_structure_rate=len(structures) / max(len(candidates), 1))
+            self.store.append_log([{"kind": "calibration", "split": "held_out",
+                                    "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+        for rank, c in enumerate(candidates, start=1):
+            if c.key not in self.scores:
+                if bar:
+                    bar.advance(0, status=f"held-out re-check of hall of fame #{rank}")
+                self.scores[c.key] = self.evaluator.evaluate(c.rule, "held_out")
+        return attach_held_out(candidates, self.scores)
+
+    def to_dict(self) -> dict:
+        return {k: v.to_dict() for k, v in self.scores.items()}
+
+
+def attach_held_out(candidates: list[Candidate], scores: dict[str, Evaluation]) -> list[Candidate]:
+    return [dataclasses.replace(c, held_out=scores[c.key]) if c.key in scores else c for c in candidates]
 
 
 class _StopFlag:
@@ -187,6 +233,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
         store.append_log([{"kind": "calibration", "split": "search",
                            "tasks": {t: r.to_dict() for t, r in reference.items()}}])
     evo = Evolution(config, backend.map, state)
+    held_out = HeldOutChecks(evaluator, store, (state or {}).get("held_out"))
+    every = config.evaluation.held_out_every
     total = config.run.generations
     bar = Progress(total, f"run {store.path.name}") if progress else None
     if bar:
@@ -196,10 +244,12 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     with _StopFlag() as stop:
         while evo.generation < total:
             candidates = evo.step()
+            if every and evo.generation % every == 0:
+                held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
             offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
                                       + [{"kind": "generation", **evo.logbook[-1]}])
             store.write_checkpoint({**evo.state(), "reference": references_to_dict(evaluator.reference),
-                                    "log_offset": offset})
+                                    "held_out": held_out.to_dict(), "log_offset": offset})
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
@@ -213,21 +263,19 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
 
 
 def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> None:
-    """Re-check the hall of fame on held-out tasks (funnel) and write the summary."""
+    """Re-check the whole hall of fame on held-out tasks (funnel), recommend a learning rate
+    for each rule (``Evaluator.recommend``), and write the summary."""
     state = store.read_checkpoint()
     hall = [Candidate.from_dict(c) for c in state["hall_of_fame"]]
-    if evaluator.held_out_tasks and not evaluator.config.evolves_architectures:
+    held_out = HeldOutChecks(evaluator, store, state.get("held_out"))
+    if not evaluator.config.evolves_architectures:
         stream = None if progress else io.StringIO()
-        with Progress(1 + len(hall), "held-out re-check", stream=stream) as bar:
-            bar.advance(0, status=f"Adam and the cost model on {len(evaluator.held_out_tasks)} tasks")
-            structures = {dsl.template(c.rule)[0] for c in hall}
-            reference = evaluator.prepare("held_out", new_structure_rate=len(structures) / max(len(hall), 1))
-            store.append_log([{"kind": "calibration", "split": "held_out",
-                               "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+        with Progress(len(hall), "held-out re-check and recommended lr", stream=stream) as bar:
+            hall = held_out.check(hall, bar)
             for rank, c in enumerate(hall, start=1):
+                evaluation, split = (c.held_out, "held_out") if c.held_out else (c.evaluation, "search")
+                hall[rank - 1] = dataclasses.replace(c, recommendation=evaluator.recommend(c.rule, evaluation, split))
                 bar.advance(status=f"hall of fame #{rank}")
-                hall[rank - 1] = dataclasses.replace(c, held_out=evaluator.evaluate(c.rule, "held_out"))
-            bar.advance(status="done")
     logged = store.candidates()
     missing = len(set(range(state["next_id"])) - {c.id for c in logged})
     if missing:

@@ -138,9 +138,12 @@ class Evolution:
     # -- breeding ----------------------------------------------------------------------------
 
     def _tournament(self) -> Candidate:
+        """Best of a random sample; among those within ``parsimony`` of the best, the simplest."""
         k = min(self.settings.tournament, len(self.population))
-        sample = self.rng.sample(range(len(self.population)), k)
-        return min((self.population[i] for i in sample), key=lambda c: c.fitness)
+        sample = [self.population[i] for i in self.rng.sample(range(len(self.population)), k)]
+        best = min(c.fitness for c in sample)
+        close = [c for c in sample if c.fitness <= best + self.settings.parsimony]
+        return min(close, key=lambda c: (c.complexity, c.fitness))
 
     def _breed(self) -> Child:
         co = self.coevolution
@@ -153,19 +156,19 @@ class Evolution:
                                                      co.param_budget)
                 return Child(a.rule, arch, (a.id, b.id), what)
             rule, what = crossover_valid(a.rule, b.rule, self.rng)
-            return Child(rule, a.architecture, (a.id, b.id), what)
+            return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), what)
         parent = self._tournament()
         if vary_arch:
             arch, what = architectures.mutate(parent.architecture, self.rng, co.param_budget)
             return Child(parent.rule, arch, (parent.id,), what)
         rule, what = mutate_valid(parent.rule, self.rng)
-        return Child(rule, parent.architecture, (parent.id,), what)
+        return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), what)
 
     def initial_children(self) -> list[Child]:
         n, co = self.settings.population, self.coevolution
         warm = [co.fixed_rule] if not co.evolves_rules else list(self.settings.warm_start)
         rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
-                 else [(random_rule(self.rng), "random") for _ in range(n)])
+                 else [(_named(random_rule(self.rng)), "random") for _ in range(n)])
         if not co.evolves_architectures:
             archs = [None] * n
         elif co.start_architectures == "varied":
@@ -231,9 +234,18 @@ class Evolution:
             cache_hits=len(candidates) - trained,
             seconds=round(seconds, 3),
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
+            complexity=float(np.median([c.complexity for c in self.population])),
             **self.stats.compile([Individual(c) for c in self.population]),
         )
         return candidates
+
+
+def _named(rule: dsl.Rule, parent: dsl.Rule | None = None) -> dsl.Rule:
+    """A varied rule named for itself, ``evolved_<8 hex of its fingerprint>``; an unchanged one
+    keeps its name (the warm start and lineage stay in the candidate record)."""
+    if rule == parent:
+        return rule
+    return dataclasses.replace(rule, name=f"evolved_{dsl.fingerprint(rule)[:8]}")
 
 
 def _candidates(data: list[dict]) -> list[Candidate]:

@@ -5,10 +5,12 @@ lambda_i = logspace(0, -log10(condition), dim) (so lambda_max = 1 and
 cond(H) = ``condition``), Q a seeded random rotation (or I when not
 ``rotated``; an axis-aligned H is solved exactly by diagonal preconditioners).
 
-The noise-free loss has xi = 0 and f* = 0 at x = 0. With ``noise > 0`` each
-sampled batch carries xi ~ N(0, noise^2 I), so the stochastic gradient
-H (x - xi) is unbiased with covariance noise^2 H^2; ``loss(params, train_data)``
-and the metrics stay noise-free. Start: x0 ~ N(0, I).
+The minimizer xi = x* ~ N(0, I) is a seeded random point (never the origin,
+so a rule that only decays the parameters, ``return p``, cannot solve it),
+and f* = 0 at x = x*. With ``noise > 0`` each sampled batch carries
+xi ~ N(x*, noise^2 I), so the stochastic gradient H (x - xi) is unbiased with
+covariance noise^2 H^2; ``loss(params, train_data)`` and the metrics stay
+noise-free. Start: x0 ~ N(0, I).
 """
 
 from __future__ import annotations
@@ -51,14 +53,15 @@ def make_quadratic(
     if condition < 1.0 or noise < 0.0:
         raise ValueError(f"need condition >= 1 and noise >= 0, got {condition}, {noise}")
     h = hessian(dim, condition, rotated, seed)
-    data = {"h": float32((h + h.T) / 2), "xi": float32(np.zeros(dim))}
+    minimizer = np.random.default_rng([seed, 1]).standard_normal(dim)
+    data = {"h": float32((h + h.T) / 2), "xi": float32(minimizer)}
     sizes = {"dim": dim, "condition": condition, "rotated": rotated, "seed": seed}
     if noise > 0.0:
         name, extra = "noisy_quadratic", f", gradient noise std {noise:g}"
         sizes["noise"] = noise
 
         def sample_batch(train_data: PyTree, key: jax.Array) -> PyTree:
-            xi = noise * jax.random.normal(key, train_data["xi"].shape, jnp.float32)
+            xi = train_data["xi"] + noise * jax.random.normal(key, train_data["xi"].shape, jnp.float32)
             return {"h": train_data["h"], "xi": xi}
     else:
         name, extra = "quadratic_ill", ""

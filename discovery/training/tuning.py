@@ -11,7 +11,8 @@
    ``c`` times smaller. Optax factories are not rules and start on the grid
    itself (``s = 1``), as Adam does.
 2. **Bracketing.** The tuned lr (best seed-mean score) must lie at least one
-   decade inside what was tried on both sides. Until it does, a further block
+   decade inside what was tried on both sides (below: unless the smallest lr
+   already made no progress without diverging). Until it does, a further block
    of half-decade steps is trained beyond the edge in that direction (the same
    number of lrs as the first call, so nothing recompiles), stopping at the
    hard limits ``LIMITS``, which are in Adam-equivalent units (``lr / s``). A
@@ -106,10 +107,17 @@ def natural_scale(rule: dsl.Rule, task: Task) -> float:
 
 
 def _missing_side(result: trainer.TrainResult, score: scoring.TaskScore) -> int:
-    """-1 if the tuned lr lacks a decade of tried lrs below it, +1 above, 0 if bracketed."""
+    """-1 if the tuned lr lacks a decade of tried lrs below it, +1 above, 0 if bracketed.
+
+    Not below when the smallest lr already made no progress without diverging: smaller
+    steps cannot do better (the score is the initial loss at every lr; flagged ``at_limit``).
+    """
     logs = np.log10(result.learning_rates)
     best = math.log10(score.tuned_lr)
-    if logs.min() > best - MARGIN_DECADES + _LOG_TOLERANCE:
+    lowest = int(np.argmin(logs))
+    flat = not result.diverged[lowest].any() and np.all(
+        result.final_loss[lowest] >= result.initial_loss[lowest])
+    if logs.min() > best - MARGIN_DECADES + _LOG_TOLERANCE and not flat:
         return -1
     if logs.max() < best + MARGIN_DECADES - _LOG_TOLERANCE:
         return 1

@@ -1,0 +1,316 @@
+"""What the hypothesis experiment's numbers say: effects, intervals, verdicts, the report.
+
+Per seed ``s``, from the cells of ``adam_hypothesis`` (log10 losses, lower is better):
+
+* ``M_s[f][g]``  optimizer ``g``'s log10 held-out loss on the top architectures evolved
+  with ``f`` fixed (mean over architectures and training seeds);
+* ``R_s[f][g] = M_s[f][g] - mean_h M_s[f][h]``  ``g`` relative to the panel there;
+* home advantage ``HA_s(g) = mean_{f != g} R_s[f][g] - R_s[g][g]``: how much better ``g``
+  does, relative to the panel, on architectures evolved for it than on those evolved
+  for the others (a difference in differences; > 0 is a home advantage).
+
+Predictions (each effect is measured per seed; ``statistics`` gives the 95%
+interval over seeds, the margin and the verdict):
+
+* P1  Adam is better on deep than on non-deep problems, relative to the panel:
+      ``mean_tasks(log10 Adam - mean_h log10 h) - mean_f R_s[f][adam]``, predicted > 0;
+* P2  the home advantage of Adam is positive: ``HA_s(adam)``, predicted > 0;
+* P3  home advantage is general: ``mean_{g in F} HA_s(g)``, predicted > 0;
+* P4  joint co-evolution from starts without Adam converges to Adam-like rules: the
+      last generation's share of Adam-like children (similarity to Adam >=
+      ``ADAM_LIKE``) minus one half, predicted > 0.
+
+The margin of P1-P3 is the pooled seed-to-seed standard deviation of identical
+trainings (each cell's log10 loss over its training seeds); P4 counts rules, so
+its margin is 0 and its interval carries the seed-to-seed variation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from discovery.analysis import outputs
+from discovery.experiments import statistics as st
+from discovery.records import real
+
+ADAM_LIKE = 0.95
+REPORT_FILES = ("report.md", "report.json", "report.png")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One optimizer on one architecture or task: log10 of its tuned loss per training seed
+    (held-out loss on architectures, f - f* or the loss on tasks), and out of the box."""
+
+    optimizer: str
+    where: str
+    per_seed: tuple[float, ...]
+    out_of_box: float | None = None
+
+    @property
+    def log10(self) -> float:
+        return sum(self.per_seed) / len(self.per_seed)
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "per_seed": list(self.per_seed)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Cell:
+        out_of_box = data.get("out_of_box")
+        return cls(**{**data, "per_seed": tuple(map(real, data["per_seed"])),
+                      "out_of_box": None if out_of_box is None else real(out_of_box)})
+
+
+@dataclasses.dataclass(frozen=True)
+class JointArm:
+    """A joint (rule, architecture) run: Adam-like share of the children per generation, the
+    best rule's text and its distance (1 - cosine similarity) to reference rules."""
+
+    adam_like_share: tuple[float, ...]
+    best_rule: str
+    distance: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "adam_like_share": list(self.adam_like_share)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> JointArm:
+        return cls(**{**data, "adam_like_share": tuple(data["adam_like_share"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedResult:
+    """Everything one seed measured (``cross[f]``: cells on the architectures evolved with ``f``)."""
+
+    seed: int
+    cross: dict[str, list[Cell]]
+    nondeep: list[Cell]
+    joint: dict[str, JointArm]
+    nondeep_rule: str
+    runs: list[str]
+
+    def matrix(self, fixed: Sequence[str], panel: Sequence[str]) -> np.ndarray:
+        """``M[f][g]``: mean log10 held-out loss of ``g`` on ``f``'s architectures."""
+        return np.array([[np.mean([c.log10 for c in self.cross[f] if c.optimizer == g]) for g in panel]
+                         for f in fixed])
+
+    def to_dict(self) -> dict:
+        return {"seed": self.seed, "cross": {f: [c.to_dict() for c in cells] for f, cells in self.cross.items()},
+                "nondeep": [c.to_dict() for c in self.nondeep],
+                "joint": {arm: j.to_dict() for arm, j in self.joint.items()},
+                "nondeep_rule": self.nondeep_rule, "runs": self.runs}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeedResult:
+        return cls(seed=data["seed"],
+                   cross={f: [Cell.from_dict(c) for c in cells] for f, cells in data["cross"].items()},
+                   nondeep=[Cell.from_dict(c) for c in data["nondeep"]],
+                   joint={arm: JointArm.from_dict(j) for arm, j in data["joint"].items()},
+                   nondeep_rule=data["nondeep_rule"], runs=list(data["runs"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    key: str
+    statement: str
+    effect: st.Effect
+    margin: float
+    predicted: int
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "effect": self.effect.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Prediction:
+        return cls(**{**data, "effect": st.Effect.from_dict(data["effect"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    preset: str
+    config: dict
+    fixed: tuple[str, ...]
+    panel: tuple[str, ...]
+    seeds: list[SeedResult]
+    seconds: float
+    margin: float
+    home_advantage: dict[str, st.Effect]
+    predictions: list[Prediction]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """``M[f][g]`` averaged over seeds."""
+        return np.mean([s.matrix(self.fixed, self.panel) for s in self.seeds], axis=0)
+
+    def to_dict(self) -> dict:
+        return {"preset": self.preset, "config": self.config, "fixed": list(self.fixed),
+                "panel": list(self.panel), "seconds": self.seconds, "margin": self.margin,
+                "seeds": [s.to_dict() for s in self.seeds],
+                "matrix": self.matrix.tolist(),
+                "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
+                "predictions": [p.to_dict() for p in self.predictions], "rule": st.RULE}
+
+
+def relative(m: np.ndarray) -> np.ndarray:
+    """``R[f][g] = M[f][g] - mean_h M[f][h]``."""
+    return m - m.mean(axis=1, keepdims=True)
+
+
+def home_advantage(m: np.ndarray, fixed: Sequence[str], panel: Sequence[str]) -> dict[str, float]:
+    """``HA(g) = mean_{f != g} R[f][g] - R[g][g]`` for every ``g`` of ``fixed`` (>0: better at home)."""
+    r = relative(m)
+    out = {}
+    for i, g in enumerate(fixed):
+        j = list(panel).index(g)
+        away = [r[k, j] for k in range(len(fixed)) if k != i]
+        out[g] = float(np.mean(away) - r[i, j])
+    return out
+
+
+def _nondeep_relative(cells: list[Cell], optimizer: str) -> float:
+    """Mean over tasks of ``log10 optimizer - mean_h log10 h`` on the non-deep tasks."""
+    by_task: dict[str, dict[str, float]] = {}
+    for c in cells:
+        by_task.setdefault(c.where, {})[c.optimizer] = c.log10
+    return float(np.mean([v[optimizer] - np.mean(list(v.values())) for v in by_task.values()]))
+
+
+STATEMENTS = {
+    "P1": "Adam is better on deep than on non-deep problems, relative to the panel",
+    "P2": "Adam has a home advantage: it does better, relative to the panel, on architectures "
+          "evolved with Adam than on architectures evolved with other optimizers",
+    "P3": "home advantage is general: the mean home advantage over the fixed optimizers is positive",
+    "P4": "joint co-evolution from starts without Adam converges to Adam-like rules (the last "
+          f"generation's share of Adam-like children, similarity >= {ADAM_LIKE}, exceeds one half)",
+}
+
+
+def analyse(preset: str, config: dict, seeds: list[SeedResult], fixed: Sequence[str],
+            panel: Sequence[str], seconds: float) -> Report:
+    """Effects per seed, intervals over seeds, the margin and the verdicts."""
+    fixed, panel = tuple(fixed), tuple(panel)
+    per_seed = [home_advantage(s.matrix(fixed, panel), fixed, panel) for s in seeds]
+    ha = {g: st.interval([h[g] for h in per_seed]) for g in fixed}
+    repeats = [c.per_seed for s in seeds for cells in (*s.cross.values(), s.nondeep) for c in cells]
+    margin = st.margin(repeats)
+    adam = panel.index("adam")
+    p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(fixed, panel))[:, adam].mean())
+                      for s in seeds])
+    p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
+    p4 = st.interval([s.joint["joint-noadam"].adam_like_share[-1] - 0.5 for s in seeds])
+    effects = {"P1": (p1, margin), "P2": (ha["adam"], margin), "P3": (p3, margin), "P4": (p4, 0.0)}
+    predictions = [Prediction(k, STATEMENTS[k], e, m, +1, st.verdict(e, m, +1)) for k, (e, m) in effects.items()]
+    return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def _short(text: str) -> str:
+    return " ; ".join(line.strip() for line in text.strip().splitlines()[1:])
+
+
+def markdown(report: Report) -> str:
+    m, r = report.matrix, relative(report.matrix)
+    n = len(report.seeds)
+    lines = [
+        "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
+        f"Preset `{report.preset}`, {n} seeds, {report.seconds / 60:.0f} min. Losses are log10 "
+        "(lower is better); every optimizer is tuned with bracketing. Intervals are 95% over seeds "
+        f"({report.predictions[0].effect.method}). Margin (pooled seed-to-seed standard deviation of "
+        f"identical trainings): {report.margin:.3f} decades.", "",
+        "## M[evolved with f][evaluated g]: log10 held-out loss (mean over seeds, top architectures, "
+        "training seeds)", "",
+        "| evolved with \\ evaluated | " + " | ".join(report.panel) + " |",
+        "|---|" + "---|" * len(report.panel),
+    ]
+    for i, f in enumerate(report.fixed):
+        cells = [f"**{v:+.3f}**" if g == f else f"{v:+.3f}" for g, v in zip(report.panel, m[i])]
+        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    lines += ["", "Relative to the panel, R = M - row mean (bold: at home):", "",
+              "| evolved with \\ evaluated | " + " | ".join(report.panel) + " |",
+              "|---|" + "---|" * len(report.panel)]
+    for i, f in enumerate(report.fixed):
+        cells = [f"**{v:+.3f}**" if g == f else f"{v:+.3f}" for g, v in zip(report.panel, r[i])]
+        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    lines += ["", "## Home advantage HA(g) = mean_{f != g} R[f][g] - R[g][g] (> 0: better at home)", "",
+              "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
+    for g, e in report.home_advantage.items():
+        lines.append(f"| {g} | {e.text(3)} | {st.verdict(e, report.margin, +1)} |")
+    lines += ["", "## Verdicts", "", f"Rule: {st.RULE}", ""]
+    for p in report.predictions:
+        lines.append(f"- **{p.key}: {p.verdict}.** {p.statement}. Effect {p.effect.text(3)}, margin "
+                     f"{p.margin:.3f}, predicted {'> 0' if p.predicted > 0 else '< 0'}.")
+    lines += ["", "## Joint co-evolution (rules and architectures) without Adam", "",
+              "| arm | Adam-like share per generation (mean over seeds) | best rule (seed 0) | "
+              "distance to adam / lion / momentum (mean) |", "|---|---|---|---|"]
+    for arm in report.seeds[0].joint:
+        shares = np.mean([s.joint[arm].adam_like_share for s in report.seeds], axis=0)
+        dist = {k: np.mean([s.joint[arm].distance[k] for s in report.seeds]) for k in ("adam", "lion", "momentum")}
+        lines.append(f"| {arm} | {' '.join(f'{x:.2f}' for x in shares)} | `{_short(report.seeds[0].joint[arm].best_rule)}` | "
+                     f"{dist['adam']:.2f} / {dist['lion']:.2f} / {dist['momentum']:.2f} |")
+    lines += ["", "## Non-deep tasks", "",
+              f"Rule evolved there (seed 0): `{_short(report.seeds[0].nondeep_rule)}`", "",
+              "| task | Adam tuned - panel mean | Adam out of the box - panel mean (out of the box) |",
+              "|---|---|---|"]
+    tasks = list(dict.fromkeys(c.where for c in report.seeds[0].nondeep))
+    for t in tasks:
+        tuned = [_task_relative(s.nondeep, t, "log10") for s in report.seeds]
+        box = [_task_relative(s.nondeep, t, "out_of_box") for s in report.seeds]
+        lines.append(f"| {t} | {st.interval(tuned).text(3)} | {st.interval(box).text(3)} |")
+    lines += ["", "Run folders: " + ", ".join(p for s in report.seeds for p in s.runs)]
+    return "\n".join(lines) + "\n"
+
+
+def _task_relative(cells: list[Cell], task: str, field: str) -> float:
+    values = {c.optimizer: getattr(c, field) for c in cells if c.where == task}
+    return values["adam"] - float(np.mean(list(values.values())))
+
+
+def figure(report: Report) -> Figure:
+    fig = Figure(figsize=(15, 4.6), layout="constrained")
+    heat, bars, share = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2.2, 1, 1.2]})
+    r = relative(report.matrix)
+    limit = max(float(np.abs(r).max()), 1e-3)
+    image = heat.imshow(r, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    heat.set_xticks(range(len(report.panel)), report.panel, rotation=45, ha="right")
+    heat.set_yticks(range(len(report.fixed)), [f"evolved with {f}" for f in report.fixed])
+    for i in range(r.shape[0]):
+        for j in range(r.shape[1]):
+            heat.text(j, i, f"{r[i, j]:+.2f}", ha="center", va="center", fontsize=7,
+                      fontweight="bold" if report.panel[j] == report.fixed[i] else "normal")
+    heat.set_title("R = log10 held-out loss - panel mean (blue: better)")
+    fig.colorbar(image, ax=heat, shrink=0.8)
+    names = list(report.home_advantage)
+    effects = [report.home_advantage[g] for g in names]
+    bars.bar(names, [e.mean for e in effects], color="C0",
+             yerr=[[e.mean - e.low for e in effects], [e.high - e.mean for e in effects]], capsize=4)
+    bars.axhspan(-report.margin, report.margin, color="grey", alpha=0.25, label="margin (tie)")
+    bars.axhline(0, color="black", lw=0.8)
+    bars.set_title("home advantage, 95% interval")
+    bars.set_ylabel("decades (> 0: better at home)")
+    bars.legend(fontsize=7)
+    for arm in report.seeds[0].joint:
+        curves = np.array([s.joint[arm].adam_like_share for s in report.seeds])
+        share.plot(range(1, curves.shape[1] + 1), curves.mean(axis=0), marker="o", label=arm)
+    share.axhline(0.5, color="grey", ls=":")
+    share.set(xlabel="generation", ylabel=f"share Adam-like (similarity >= {ADAM_LIKE})", ylim=(-0.02, 1.02),
+              title="joint co-evolution without Adam")
+    share.legend(fontsize=7)
+    fig.suptitle(f"Hypothesis experiment ({report.preset}, {len(report.seeds)} seeds)")
+    return fig
+
+
+def write(report: Report, out: Path) -> list[Path]:
+    """``report.md``, ``report.json`` and ``report.png`` into ``out`` (replacing earlier ones)."""
+    paths = [out / name for name in REPORT_FILES]
+    outputs.write_text(paths[0], markdown(report))
+    outputs.write_json(paths[1], report.to_dict())
+    outputs.write_png(figure(report), paths[2])
+    return paths

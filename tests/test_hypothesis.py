@@ -1,0 +1,138 @@
+"""The hypothesis experiment: home advantage statistics on known numbers, resume, the report."""
+
+import json
+
+import numpy as np
+import pytest
+
+from discovery import cli, runs
+from discovery.experiments import adam_hypothesis as hx
+from discovery.experiments import findings
+
+FIXED = ("adam", "momentum", "lion")
+PANEL = ("adam", "momentum", "lion", "sgd")
+
+
+def synthetic_seed(seed: int, home: float, rng) -> findings.SeedResult:
+    """Cells where every optimizer gains ``home`` decades on architectures evolved for it."""
+    base = {"adam": -1.0, "momentum": -0.9, "lion": -0.95, "sgd": -0.6}
+    cross = {f: [findings.Cell(g, f"arch-{f}", tuple(base[g] - (home if g == f else 0.0)
+                                                       + rng.normal(0, 0.01, size=2)))
+                 for g in PANEL] for f in FIXED}
+    nondeep = [findings.Cell(g, "mf_k4", tuple(base[g] + (0.5 if g == "adam" else 0.0) + rng.normal(0, 0.01, 2)),
+                             out_of_box=base[g]) for g in PANEL]
+    joint = {arm: findings.JointArm((0.0, 0.2, 0.9), "def r():\n    return g\n",
+                                    {"adam": 0.1, "lion": 0.5, "momentum": 0.4})
+             for arm in ("joint-noadam", "joint-random")}
+    return findings.SeedResult(seed, cross, nondeep, joint, "def r():\n    return g\n", [f"runs/x-s{seed}"])
+
+
+def analyse(home: float, seeds: int = 3) -> findings.Report:
+    rng = np.random.default_rng(0)
+    return findings.analyse("synthetic", {}, [synthetic_seed(s, home, rng) for s in range(seeds)],
+                            FIXED, PANEL, 1.0)
+
+
+def test_home_advantage_is_the_stated_difference_in_differences():
+    m = np.array([[0.0, 1.0, 1.0, 2.0],   # evolved with adam: adam best
+                  [1.0, 0.0, 1.0, 2.0],   # evolved with momentum: momentum best
+                  [1.0, 1.0, 0.0, 2.0]])  # evolved with lion: lion best
+    ha = findings.home_advantage(m, FIXED, PANEL)
+    assert ha == pytest.approx({"adam": 1.0, "momentum": 1.0, "lion": 1.0})
+    assert findings.home_advantage(np.ones((3, 4)), FIXED, PANEL) == pytest.approx({g: 0.0 for g in FIXED})
+
+
+def test_a_clear_home_advantage_is_supported():
+    report = analyse(home=0.5)
+    verdicts = {p.key: p.verdict for p in report.predictions}
+    assert verdicts["P2"] == verdicts["P3"] == "supported"
+    assert report.home_advantage["adam"].mean == pytest.approx(0.5, abs=0.02)  # exactly the home gain
+    assert verdicts["P1"] == "supported"  # adam +0.5 worse on the non-deep task, relative to the panel
+    assert verdicts["P4"] == "supported"  # the last generation is 90% Adam-like
+    assert 0.005 < report.margin < 0.02   # the synthetic training-seed noise is 0.01
+
+
+def test_no_home_advantage_is_a_tie_and_contradicts_the_prediction():
+    report = analyse(home=0.0)
+    assert {p.key: p.verdict for p in report.predictions}["P2"] == "contradicted"
+    assert abs(report.home_advantage["adam"].mean) < report.margin
+
+
+def test_a_small_advantage_near_the_margin_is_inconclusive():
+    rng = np.random.default_rng(3)
+    seeds = [synthetic_seed(s, home, rng) for s, home in enumerate((0.0, 0.03, 0.06))]
+    report = findings.analyse("synthetic", {}, seeds, FIXED, PANEL, 1.0)
+    assert {p.key: p.verdict for p in report.predictions}["P2"] == "inconclusive"
+
+
+def test_the_report_round_trips_and_renders(tmp_path):
+    report = analyse(home=0.5)
+    paths = findings.write(report, tmp_path)
+    doc = json.loads(paths[1].read_text())
+    assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
+    text = paths[0].read_text()
+    assert "P2: supported" in text and "margin" in text and "| adam |" in text
+    assert paths[2].read_bytes()[:4] == b"\x89PNG"
+
+
+TINY = hx.Preset(seeds=2, population=2, generations=1, steps=8, size="small",
+                 learning_rates=(1e-3, 1e-2, 1e-1), train_seeds=(0, 1), nondeep=("mf_k4",),
+                 param_budget=20000, fixed=("adam", "momentum"), panel=("adam", "momentum", "sgd"),
+                 top_k=1)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hypothesis")
+    return hx.run_experiment(TINY, out=out, progress=False), out
+
+
+def _outcome(report: findings.Report) -> dict:
+    doc = report.to_dict()
+    for s in doc["seeds"]:
+        s.pop("runs")
+    return {k: v for k, v in doc.items() if k != "seconds"}
+
+
+def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp_path, monkeypatch):
+    report, out = uninterrupted
+    experiment = hx.Experiment(tmp_path, TINY, progress=False)
+    runs.run(experiment.config("arch-momentum", 1, **experiment.arms()["arch-momentum"]),
+             out=tmp_path / "runs", progress=False, stop_after=0)  # a run that crashed at once
+    calls = []
+    original = hx.Experiment.nondeep_cells
+
+    def crash_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the process dies in the middle of seed 0's last panel
+        return original(self)
+
+    monkeypatch.setattr(hx.Experiment, "nondeep_cells", crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.execute()
+    finished_cells = sorted(p.name for p in (tmp_path / "cells").iterdir())
+    resumed = hx.Experiment(tmp_path, TINY, progress=False).execute()
+    assert _outcome(resumed) == _outcome(report)
+    assert "cross-adam-s0.json" in finished_cells and len(calls) == 3  # seed 0 retried, then seed 1
+
+
+def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):
+    report, out = uninterrupted
+    text = (out / "report.md").read_text()
+    folders = [p for s in report.seeds for p in s.runs]
+    assert len(folders) == 2 * (2 + 3) and all(p in text for p in folders)
+    for arm in ("arch-adam", "arch-momentum", "joint-noadam", "joint-random", "nondeep"):
+        for seed in (0, 1):
+            assert any(f"/{arm}-s{seed}-" in p for p in folders)
+    assert {p.key for p in report.predictions} == {"P1", "P2", "P3", "P4"}
+
+
+def test_hypothesis_cli_errors(tmp_path, capsys):
+    assert cli.main(["hypothesis", "--seeds", "1", "--out", str(tmp_path / "h")]) == 2
+    assert "--seeds must be >= 2" in capsys.readouterr().err
+    assert cli.main(["hypothesis", "--address", "auto", "--out", str(tmp_path / "h")]) == 2
+    assert "--address needs --backend ray" in capsys.readouterr().err
+    hx.Experiment(tmp_path / "other", TINY, progress=False)
+    assert cli.main(["hypothesis", "--out", str(tmp_path / "other")]) == 2
+    assert "holds another experiment" in capsys.readouterr().err
