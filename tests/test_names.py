@@ -55,7 +55,7 @@ def test_fullwidth_slot_and_ascii_local_is_refused_from_msgpack():
             "body": [["m", ["add", "\uff4d", "g"]], ["\uff4d", "m"]], "result": "m"}
     with pytest.raises(DSLError, match="NFKC"):
         dsl.from_dict(data)
-    data["params"], data["body"] = [["\uff42", 0.5], ["b", 0.5]], []
+    data["params"], data["body"], data["result"] = [["\uff42", 0.5], ["b", 0.5]], [], "b"
     with pytest.raises(DSLError, match="NFKC"):
         dsl.from_dict(data)
 
