@@ -29,12 +29,19 @@ import dsl
 from discovery import tasks
 from discovery.tasks import Architecture
 from discovery.training import scoring
+from discovery.training.tuning import LIMITS
 
 MODES = ("regularized", "mu_plus_lambda")
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
 BACKENDS = ("inprocess", "ray")
 PATHS = ("auto", "interpreter", "native")
 MAX_SEED = 2**32 - 1  # JAX PRNG seeds are uint32
+# Upper bounds: far beyond any sensible run, below what would overflow or exhaust memory later.
+MAX_GENERATIONS = 100_000
+MAX_POPULATION = 10_000
+MAX_STEPS = 1_000_000
+MAX_HALL_OF_FAME = 10_000
+MAX_PARAM_BUDGET = 100_000_000
 
 
 def _spec(default, kinds, predicate: Callable[[Any], bool] | None, allowed: str):
@@ -53,6 +60,19 @@ def _list_of(kinds, predicate=lambda _: True):
 
 def _finite(x) -> bool:
     return math.isfinite(x)
+
+
+def _distinct(xs) -> bool:
+    return len(set(xs)) == len(xs)
+
+
+def _ints(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
+    """``(predicate, allowed)`` of an integer field in ``[low, high]``."""
+    return (lambda x: low <= x <= high), f"an integer in [{low}, {high}]"
+
+
+def _task_names(xs) -> bool:
+    return _list_of(str, lambda n: n in tasks.names())(xs)
 
 
 class _Section:
@@ -84,16 +104,16 @@ class RunSettings(_Section):
     NAME = "run"
     name: str = _spec("run", str, lambda s: 0 < len(s) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", s),
                       "1 to 64 letters, digits, '-' or '_'")
-    seed: int = _spec(0, int, lambda x: 0 <= x <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
-    generations: int = _spec(10, int, lambda x: x >= 1, "an integer >= 1")
-    population: int = _spec(16, int, lambda x: x >= 2, "an integer >= 2")
+    seed: int = _spec(0, int, *_ints(0, MAX_SEED))
+    generations: int = _spec(10, int, *_ints(1, MAX_GENERATIONS))
+    population: int = _spec(16, int, *_ints(2, MAX_POPULATION))
     mode: str = _spec("regularized", str, lambda x: x in MODES, f"one of {MODES}")
     tournament: int = _spec(4, int, lambda x: x >= 1, "an integer between 1 and the population size")
     crossover_prob: float = _spec(0.2, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
     warm_start: tuple[str, ...] = _spec(
         ("adam",), list, _list_of(str, lambda n: n in dsl.library.names()),
         f"a list of library rules from {dsl.library.names()}")
-    restart_every: int = _spec(0, int, lambda x: x >= 0, "an integer >= 0")
+    restart_every: int = _spec(0, int, *_ints(0, MAX_GENERATIONS))
     parsimony: float = _spec(0.02, (int, float), lambda x: _finite(x) and x >= 0,
                              "a number >= 0 (decades of fitness within which the simpler rule wins)")
 
@@ -107,11 +127,11 @@ class RunSettings(_Section):
 class TaskSettings(_Section):
     NAME = "tasks"
     search: tuple[str, ...] = _spec(("quadratic_ill", "mf_k4", "mnist1d_mlp"), list,
-                                    _list_of(str, lambda n: n in tasks.names()),
-                                    f"task names from {tasks.names()}")
+                                    lambda xs: _task_names(xs) and _distinct(xs),
+                                    f"distinct task names from {tasks.names()}")
     held_out: tuple[str, ...] = _spec(("mf_k1", "rosenbrock", "mnist1d_cnn"), list,
-                                      _list_of(str, lambda n: n in tasks.names()),
-                                      f"task names from {tasks.names()}")
+                                      lambda xs: _task_names(xs) and _distinct(xs),
+                                      f"distinct task names from {tasks.names()}")
     size: str = _spec("small", str, lambda s: s in ("small", "default"), "'small' or 'default'")
 
     def check(self) -> None:
@@ -123,12 +143,13 @@ class TaskSettings(_Section):
 class ProtocolSettings(_Section):
     NAME = "protocol"
     learning_rates: tuple[float, ...] = _spec(
-        scoring.DEFAULT_LEARNING_RATES, list, _list_of((int, float), lambda x: _finite(x) and x > 0),
-        "a non-empty list of positive, finite numbers")
-    seeds: tuple[int, ...] = _spec((0, 1), list, _list_of(int, lambda x: 0 <= x <= MAX_SEED),
-                                   f"a list of integers in [0, {MAX_SEED}]")
-    steps: int = _spec(100, int, lambda x: x >= 1, "an integer >= 1")
-    held_out_steps: int = _spec(300, int, lambda x: x >= 1, "an integer >= 1")
+        scoring.DEFAULT_LEARNING_RATES, list, _list_of((int, float), lambda x: LIMITS[0] <= x <= LIMITS[1]),
+        f"a non-empty list of numbers in [{LIMITS[0]:g}, {LIMITS[1]:g}] (the limits of bracketing)")
+    seeds: tuple[int, ...] = _spec((0, 1), list,
+                                   lambda xs: _list_of(int, lambda x: 0 <= x <= MAX_SEED)(xs) and _distinct(xs),
+                                   f"a list of distinct integers in [0, {MAX_SEED}]")
+    steps: int = _spec(100, int, *_ints(1, MAX_STEPS))
+    held_out_steps: int = _spec(300, int, *_ints(1, MAX_STEPS))
     bracket: bool = _spec(True, bool, None, "true or false (extend the grid until the optimum is inside)")
     scale_free: bool = _spec(True, bool, None, "true or false (start each rule's grid at its natural scale)")
 
@@ -151,10 +172,12 @@ class EvaluationSettings(_Section):
     hurdle: float = _spec(1.0, (int, float), _finite, "a finite number (log10 ratio vs Adam)")
     ratio_clip: float = _spec(1.0, (int, float), lambda x: _finite(x) and x > 0,
                               "a positive number (decades a task's ratio is clipped to)")
-    hall_of_fame: int = _spec(10, int, lambda x: x >= 1, "an integer >= 1")
-    held_out_every: int = _spec(10, int, lambda x: x >= 0,
-                                "an integer >= 0 (generations between held-out re-checks; 0: at the end only)")
-    held_out_top: int = _spec(3, int, lambda x: x >= 1, "an integer >= 1 (hall-of-fame entries re-checked)")
+    hall_of_fame: int = _spec(10, int, *_ints(1, MAX_HALL_OF_FAME))
+    held_out_every: int = _spec(10, int, lambda x: 0 <= x <= MAX_GENERATIONS,
+                                f"an integer in [0, {MAX_GENERATIONS}] (generations between held-out "
+                                "re-checks; 0: at the end only)")
+    held_out_top: int = _spec(3, int, lambda x: 1 <= x <= MAX_HALL_OF_FAME,
+                              f"an integer in [1, {MAX_HALL_OF_FAME}] (hall-of-fame entries re-checked)")
     backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
     address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
                          "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
@@ -172,7 +195,7 @@ class CoevolutionSettings(_Section):
                             f"a library rule from {dsl.library.names()}")
     start_architectures: str = _spec("default", str, lambda x: x in ("default", "varied"),
                                      "'default' or 'varied'")
-    param_budget: int = _spec(20000, int, lambda x: x >= 1000, "an integer >= 1000")
+    param_budget: int = _spec(20000, int, *_ints(1000, MAX_PARAM_BUDGET))
     architecture_prob: float = _spec(0.5, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
 
     @property
@@ -282,11 +305,23 @@ def load(path: str | Path | None = None, preset: str | None = None, **overrides)
             raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
         data = merge(data, PRESETS[preset])
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        data = merge(data, _toml(path.read_text(), str(path)), f" of {path}")
+        data = merge(data, _toml(_read_text(Path(path)), str(path)), f" of {path}")
     return Config.from_dict(merge(data, _nested(overrides)))
+
+
+def _read_text(path: Path) -> str:
+    """A config file's text; a missing file, a folder or binary bytes are errors naming it."""
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"config file {path} is a folder; give a TOML file")
+    if not path.is_file():
+        raise ValueError(f"config file {path} is not a regular file; give a TOML file")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x}):"
+                         " it cannot be TOML") from None
 
 
 def _toml(text: str, where: str) -> dict:

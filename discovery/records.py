@@ -7,7 +7,9 @@
 
 Each is a frozen dataclass with ``to_dict``/``from_dict`` for msgpack and
 JSON (``log.jsonl``, checkpoints, ``summary.json``); code reads fields by
-attribute. ``encode_candidate``/``decode_candidate`` are the bytes a backend
+attribute. JSON holds non-finite floats as the strings NaN, Infinity and
+-Infinity (``real`` reads them); ``decode`` turns stored data of the wrong
+shape into a ``RecordError`` that names where it was read. ``encode_candidate``/``decode_candidate`` are the bytes a backend
 receives: a rule, or a (rule, architecture) pair, as plain msgpack data.
 """
 
@@ -15,13 +17,37 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import msgpack
 
 import dsl
 from discovery.tasks import Architecture
+
+T = TypeVar("T")
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class RecordError(ValueError):
+    """Stored data that does not have a record's shape; the message says where it was read."""
+
+
+def decode(from_dict: Callable[[Any], T], data: Any, where: str) -> T:
+    """``from_dict(data)``, any error of shape or type raised as a ``RecordError`` naming ``where``."""
+    try:
+        return from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
+        raise RecordError(f"{where}: malformed record ({type(e).__name__}: {e})") from None
+
+
+def real(value: Any) -> float:
+    """A stored float: a number, or one of the strings NaN, Infinity, -Infinity (strict JSON)."""
+    if isinstance(value, str) and value in _NON_FINITE:
+        return _NON_FINITE[value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {str(value)[:40]!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +100,11 @@ class TaskResult:
     def from_dict(cls, data: Mapping) -> TaskResult:
         """Fields with defaults are optional in ``data`` (records written before they existed)."""
         values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
-        return cls(**{**values, **{k: tuple(values.get(k, ())) for k in ("learning_rates", "per_seed")}})
+        for f in dataclasses.fields(cls):
+            if f.name in values and f.type.startswith("float") and values[f.name] is not None:
+                values[f.name] = real(values[f.name])
+        return cls(**{**values, **{k: tuple(map(real, values.get(k, ())))
+                                   for k in ("learning_rates", "per_seed")}})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +133,9 @@ class Evaluation:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Evaluation:
-        return cls(fitness=data["fitness"],
+        return cls(fitness=real(data["fitness"]),
                    tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
-                   hurdle_failed=data["hurdle_failed"], seconds=data["seconds"])
+                   hurdle_failed=data["hurdle_failed"], seconds=real(data["seconds"]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +160,8 @@ class Recommendation:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Recommendation:
-        return cls(**data)
+        return cls(**{**data, "lr": real(data["lr"]), "worst": real(data["worst"]),
+                      "ratios": {k: real(v) for k, v in data["ratios"].items()}})
 
 
 @dataclasses.dataclass(frozen=True)

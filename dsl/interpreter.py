@@ -175,7 +175,7 @@ class _Encoder:
         return [env[n] for n in rule.state], self.expr(rule.result, env)
 
 
-def encode(rule: Rule, **hyperparams) -> Program:
+def encode(rule: Rule, /, **hyperparams) -> Program:
     """Encode ``rule`` with hyper-parameters at their defaults unless overridden.
 
     Encoding is host-side and cheap (no compilation); hyper-parameter values

@@ -32,7 +32,7 @@ class ScaleByRuleState(NamedTuple):
     slots: dict
 
 
-def scale_by_rule(rule: Rule, **hyperparams) -> optax.GradientTransformation:
+def scale_by_rule(rule: Rule, /, **hyperparams) -> optax.GradientTransformation:
     """The transform ``g -> u`` of a rule (no learning rate, no sign flip)."""
     hyper = resolve_hyperparams(rule, hyperparams)
     reads_p = "p" in rule.names_read
@@ -70,7 +70,7 @@ def _like(x, g):
     return jnp.broadcast_to(jnp.asarray(x, g.dtype), g.shape)
 
 
-def to_optax(rule: Rule, learning_rate: optax.ScalarOrSchedule, **hyperparams) -> optax.GradientTransformation:
+def to_optax(rule: Rule, /, learning_rate: optax.ScalarOrSchedule, **hyperparams) -> optax.GradientTransformation:
     """Compile ``rule`` natively: ``chain(scale_by_rule(rule), scale_by_learning_rate(lr))``.
 
     ``learning_rate`` is a float or an Optax schedule; ``hyperparams``

@@ -15,7 +15,7 @@ from .expr import Assign, Const, Expr, Name, Op
 from .ops import OPS, OpSpec
 from .rule import MAX_DEPTH, MAX_STATEMENTS, Rule
 
-MAX_TEXT = 20_000
+MAX_TEXT = 32_000  # the largest valid rule prints to about 21,000 characters (MAX_NAME)
 
 
 def _operands(node: ast.AST) -> list[ast.AST]:

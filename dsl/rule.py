@@ -9,6 +9,8 @@ optimizer applies ``p <- p - learning_rate * u``.
 
 from __future__ import annotations
 
+import keyword
+import unicodedata
 from dataclasses import dataclass, field
 
 from .errors import DSLError
@@ -26,6 +28,7 @@ MAX_DEPTH = 12
 MAX_NODES = 128
 MAX_HYPERPARAMS = MAX_NODES  # templates (dsl.template) lift every constant into one
 MAX_STATE = 8
+MAX_NAME = 64  # characters in a name: bounds the text of the largest rule (dsl.parser.MAX_TEXT)
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,7 @@ def _canonical(expr: Expr) -> Expr:
 
 def _validate(rule: Rule) -> tuple[str, ...]:
     """Check a rule's well-formedness; return its state slots in order of first read."""
-    if not rule.name.isidentifier():
-        raise DSLError(f"rule name {rule.name!r} is not an identifier")
+    check_name(rule.name, "rule name")
     if len(rule.params) > MAX_HYPERPARAMS:
         raise DSLError(f"too many hyper-parameters ({len(rule.params)}); at most {MAX_HYPERPARAMS}")
     if len(rule.body) + 1 > MAX_STATEMENTS:
@@ -101,7 +103,8 @@ def _validate(rule: Rule) -> tuple[str, ...]:
         )
     hyper = set()
     for pname, value in rule.params:
-        if not pname.isidentifier() or pname in RESERVED:
+        check_name(pname, "hyper-parameter name")
+        if pname in RESERVED:
             raise DSLError(f"{pname!r} cannot be a hyper-parameter name (reserved: {sorted(RESERVED)})")
         if pname in hyper:
             raise DSLError(f"hyper-parameter {pname!r} is declared twice")
@@ -129,7 +132,8 @@ def _validate(rule: Rule) -> tuple[str, ...]:
             )
         if stmt is not None:
             target = stmt.target
-            if not target.isidentifier() or target in RESERVED:
+            check_name(target, "variable name")
+            if target in RESERVED:
                 raise DSLError(f"cannot assign to {target!r}: g, p, t, learning_rate and operator names are reserved")
             if target in hyper:
                 raise DSLError(f"cannot assign to hyper-parameter {target!r}")
@@ -141,6 +145,27 @@ def _validate(rule: Rule) -> tuple[str, ...]:
     return tuple(state)
 
 
+def check_name(name: str, role: str = "name") -> None:
+    """DSLError unless ``name`` reads back as itself from rule text, msgpack and Python source.
+
+    A name is a Python identifier, at most ``MAX_NAME`` characters, not a keyword
+    (soft keywords such as ``match`` or ``type`` are ordinary names in every place a
+    rule puts a name), and in NFKC form: Python reads identifiers normalized, so
+    ``ｍ`` (fullwidth) would be the same variable as ``m`` in text and in the
+    exported module but a different one natively.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DSLError(f"{role} {name!r} is not an identifier")
+    if len(name) > MAX_NAME:
+        raise DSLError(f"{role} {name[:20]!r}... is {len(name)} characters long; at most {MAX_NAME}")
+    if keyword.iskeyword(name):
+        raise DSLError(f"{role} {name!r} is a Python keyword")
+    normal = unicodedata.normalize("NFKC", name)
+    if normal != name:
+        raise DSLError(f"{role} {name!r} is not in Unicode NFKC form: Python reads it as "
+                       f"{normal!r}; write {normal!r}")
+
+
 def _check_expr(expr: Expr) -> None:
     if depth_exceeds(expr, MAX_DEPTH):
         raise DSLError(f"expression nested too deeply; at most {MAX_DEPTH} levels")
@@ -150,8 +175,7 @@ def _check_expr(expr: Expr) -> None:
             if not isinstance(v, float) or v != v or v in (float("inf"), float("-inf")):
                 raise DSLError(f"constants must be finite floats, got {v!r}")
         elif isinstance(node, Name):
-            if not isinstance(node.id, str) or not node.id.isidentifier():
-                raise DSLError(f"bad variable name {node.id!r}")
+            check_name(node.id, "name")
         elif isinstance(node, Op):
             spec = OPS.get(node.op)
             if spec is None:

@@ -3,7 +3,7 @@
 ``template(rule)`` folds every constant sub-expression (literals and
 hyper-parameters, e.g. ``1 - b1``) on the host in float64, exactly as the
 compilers do, and replaces each folded value by a hyper-parameter ``c0, c1,
-...``. Two rules that differ only in constants share a template, so a
+...`` (suffixed with ``_`` where the rule has a variable of that name). Two rules that differ only in constants share a template, so a
 natively compiled trainer keyed by the template and fed the values as data is
 reused by every child that only perturbs constants.
 """
@@ -15,14 +15,20 @@ from .rule import Rule
 from .semantics import fold_constants, resolve_hyperparams
 
 
-def template(rule: Rule, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
+def template(rule: Rule, /, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
     """``(structure, values)`` with ``to_optax(structure, lr, c0=values[0], ...)`` equal to ``to_optax(rule, lr)``."""
     hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams).items()}
+    variables = {a.target for a in rule.body}
     values: list[float] = []
+    names: list[str] = []
 
     def lift(value: float) -> Name:
         values.append(value)
-        return Name(f"c{len(values) - 1}")
+        name = f"c{len(values) - 1}"
+        while name in variables:
+            name += "_"
+        names.append(name)
+        return Name(name)
 
     def visit(e: Expr) -> Expr | float:
         if isinstance(e, Const):
@@ -43,5 +49,5 @@ def template(rule: Rule, **hyperparams) -> tuple[Rule, tuple[float, ...]]:
 
     body = tuple(Assign(a.target, visit_top(a.value)) for a in rule.body)
     result = visit_top(rule.result)
-    params = tuple((f"c{i}", 0.0) for i in range(len(values)))
+    params = tuple((name, 0.0) for name in names)
     return Rule("template", params, body, result), tuple(values)

@@ -7,7 +7,9 @@
 
 A rule exported from a run is the form the run reports (``dsl.prune``: the same
 updates within 1e-3 from the second step on, what does not matter removed),
-under its own name (``evolved_<8 hex>``) unless a name is given. Nothing is written over an existing file unless ``force``.
+under its own name (``evolved_<8 hex>``) unless a name is given. Nothing is
+written over an existing file (or link) unless ``force``; writes are atomic and
+replace a link rather than write through it.
 
 Example::
 
@@ -20,24 +22,34 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import statistics
 from pathlib import Path
 
 import dsl
 from discovery import runs
 from discovery.records import Candidate, Evaluation
+from discovery.runs.files import atomic_write, read_capped
+from dsl.parser import MAX_TEXT
+from dsl.serialize import MAX_BYTES
 
 FORMATS = ("py", "msgpack", "text")
+MAX_RULE_FILE = max(MAX_BYTES, 4 * MAX_TEXT)  # bytes: the largest msgpack or UTF-8 rule
 
 
 def read_rule_file(path: str | Path) -> dsl.Rule:
-    """A rule from a DSL text file or a msgpack file (``dsl.dumps``), told apart by content."""
-    raw = Path(path).read_bytes()
+    """A rule from a DSL text file or a msgpack file (``dsl.dumps``), told apart by content.
+
+    At most ``MAX_RULE_FILE`` bytes are read; every error names the file."""
+    raw = read_capped(path, MAX_RULE_FILE, "rule file")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:  # msgpack maps start with a byte that is never UTF-8 text
-        return dsl.loads(raw)
-    return dsl.parse(text)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # msgpack maps start with a byte that is never UTF-8 text
+            return dsl.loads(raw)
+        return dsl.parse(text)
+    except dsl.DSLError as e:
+        raise ValueError(f"rule file {path}: {e}") from None
 
 
 def recommended_lr(candidate: Candidate) -> float:
@@ -107,9 +119,12 @@ def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = N
 
 
 def write(data: bytes, path: str | Path, force: bool = False) -> Path:
-    """Write ``data`` to ``path``; ValueError if it exists and not ``force``."""
+    """Write ``data`` to ``path`` atomically. ValueError if ``path`` is a folder, or if anything
+    is there (a file, a link, even a dangling one) and not ``force``; a link is replaced, never
+    written through."""
     path = Path(path)
-    if path.exists() and not force:
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name")
+    if os.path.lexists(path) and not force:
         raise ValueError(f"{path} already exists; use --force (force=True) to overwrite it")
-    path.write_bytes(data)
-    return path
+    return atomic_write(path, data)

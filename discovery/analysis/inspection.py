@@ -26,12 +26,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import statistics
 
 import dsl
 from discovery import runs
 from discovery.records import Candidate, Evaluation, pareto_front
+from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
 from dsl.probe import similarity
 
@@ -160,6 +160,8 @@ def _num(value: float | None, width: int = 7) -> str:
 
 def _status(run: runs.Run) -> str:
     state = run.summary.status if run.summary else "in progress or interrupted"
+    if run.summary and run.summary.log_missing:
+        state += f" (log.jsonl lacks {run.summary.log_missing} candidates)"
     return f"{state}, generation {run.generation} of {run.config.run.generations}"
 
 
@@ -241,9 +243,8 @@ def render(run: runs.Run, fmt: str = "table", top: int | None = None, pareto: bo
     if fmt == "table":
         return format_table(run, top) + "\n\n" + format_pareto(run)
     if fmt == "json":
-        return json.dumps({"hall_of_fame": [dataclasses.asdict(r) for r in table(run, top)],
-                           "pareto_front": [dataclasses.asdict(r) for r in pareto_rows(run)]},
-                          indent=2, allow_nan=False)
+        return json_text({"hall_of_fame": [dataclasses.asdict(r) for r in table(run, top)],
+                          "pareto_front": [dataclasses.asdict(r) for r in pareto_rows(run)]}, indent=2)
     rows = [dataclasses.asdict(r) for r in (pareto_rows(run) if pareto else table(run, top))]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else [])

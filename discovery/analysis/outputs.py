@@ -1,7 +1,9 @@
 """Writing result tables to a folder: CSV rows, a JSON document, a heatmap PNG.
 
 Nothing is overwritten by accident: ``claim_dir`` refuses a folder that
-already holds any of the files about to be written unless ``force``.
+already holds any of the files about to be written unless ``force``. Every
+file is written atomically (``runs.files.atomic_write``): an interrupted or
+failed write leaves the previous file, never half of a new one.
 
 Example::
 
@@ -12,12 +14,14 @@ Example::
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from discovery.runs.files import atomic_write, json_text
 
 COLOR_LIMIT = 3.0  # heatmap colours saturate beyond +-3 decades; cells print the exact value
 
@@ -40,25 +44,28 @@ def claim_dir(out_dir: str | Path, filenames: Iterable[str], force: bool = False
 
 def write_csv(path: Path, rows: Sequence[Mapping]) -> None:
     """One CSV line per row; the header is the first row's keys (None is written empty)."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue().encode())
 
 
 def write_json(path: Path, doc: Mapping) -> None:
-    """Indented, strict JSON (NaN and infinity are errors, not invalid JSON)."""
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=2, allow_nan=False)
-        f.write("\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    path.write_text(text)
+    """Indented, strict JSON (NaN and infinities as the strings NaN, Infinity, -Infinity)."""
+    atomic_write(path, (json_text(doc, indent=2) + "\n").encode())
 
 
 def write_png(fig: Figure, path: Path, dpi: int = 120) -> None:
-    fig.savefig(path, dpi=dpi)
+    """A matplotlib figure as a PNG file."""
+    data = io.BytesIO()
+    fig.savefig(data, format="png", dpi=dpi)
+    atomic_write(path, data.getvalue())
+
+
+def write_text(path: Path, text: str) -> None:
+    """Text (Markdown, a report) as a UTF-8 file."""
+    atomic_write(path, text.encode())
 
 
 def heatmap_png(
@@ -93,4 +100,4 @@ def heatmap_png(
                             color="white" if abs(v) > 0.6 * COLOR_LIMIT else "black")
     fig.colorbar(image, ax=list(axes), label=colorbar_label, extend="both", shrink=0.8)
     fig.suptitle(title)
-    fig.savefig(path, dpi=120)
+    write_png(fig, path)

@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from discovery import runs, tasks
-from discovery.analysis import baselines
+from discovery.analysis import baselines, outputs
 from discovery.training import scoring, trainer, tuning
 
 TOP = 3
@@ -121,13 +123,17 @@ def figure(run: runs.Run, kind: str, **kwargs) -> Figure:
 
 
 def write(run: runs.Run, out_dir: str | Path | None = None, top: int = TOP) -> list[Path]:
-    """Save every figure as PNG into ``out_dir`` (default: the run folder), training once."""
+    """Save every figure as PNG into ``out_dir`` (default: the run folder), training once.
+
+    An ``out_dir`` that cannot be written is an error before any training."""
     out = Path(out_dir) if out_dir is not None else run.path
+    if not os.access(out, os.W_OK):
+        raise PermissionError(errno.EACCES, "cannot write figures into this folder", str(out))
     results = train_top(run, top)
     figures = {"fitness": fitness_history(run), "curves": loss_curves(run, results),
                "lr": lr_sensitivity(run, results)}
     paths = []
     for kind, fig in figures.items():
         paths.append(out / FILES[kind])
-        fig.savefig(paths[-1], dpi=120)
+        outputs.write_png(fig, paths[-1])
     return paths

@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 
 from discovery.analysis import outputs
 from discovery.experiments import statistics as st
+from discovery.records import real
 
 ADAM_LIKE = 0.95
 REPORT_FILES = ("report.md", "report.json", "report.png")
@@ -60,7 +61,9 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: dict) -> Cell:
-        return cls(**{**data, "per_seed": tuple(data["per_seed"])})
+        out_of_box = data.get("out_of_box")
+        return cls(**{**data, "per_seed": tuple(map(real, data["per_seed"])),
+                      "out_of_box": None if out_of_box is None else real(out_of_box)})
 
 
 @dataclasses.dataclass(frozen=True)

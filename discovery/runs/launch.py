@@ -8,26 +8,33 @@ reads a finished or running run without executing anything from it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import dsl
 from discovery.config import Config
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_from_dict, references_to_dict
-from discovery.records import Candidate, Evaluation, pareto_front
+from discovery.records import Candidate, Evaluation, decode, pareto_front
+from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
-from discovery.runs.store import RunStore
+from discovery.runs.store import CHECKPOINT, RunStore, RunWarning
 from discovery.search.engine import Evolution, pruned
 
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """``summary.json``: written when a run completes (hall of fame with held-out scores)."""
+    """``summary.json``: written when a run completes (hall of fame with held-out scores).
+
+    ``log_missing`` counts the candidates the checkpoint recorded that a damaged
+    ``log.jsonl`` lacks: the Pareto front (over the logged candidates) is without them.
+    """
 
     status: str
     generations: int
@@ -35,19 +42,21 @@ class Summary:
     reference: dict
     hall_of_fame: list[Candidate]
     pareto_front: list[Candidate]
+    log_missing: int = 0
 
     def to_dict(self) -> dict:
         return {"status": self.status, "generations": self.generations, "totals": self.totals,
                 "reference": self.reference,
                 "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
-                "pareto_front": [c.to_dict() for c in self.pareto_front]}
+                "pareto_front": [c.to_dict() for c in self.pareto_front],
+                "log_missing": self.log_missing}
 
     @classmethod
     def from_dict(cls, data: dict) -> Summary:
         return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
-                   reference=data["reference"],
-                   hall_of_fame=[Candidate.from_dict(c) for c in data["hall_of_fame"]],
-                   pareto_front=[Candidate.from_dict(c) for c in data["pareto_front"]])
+                   reference=data["reference"], hall_of_fame=_candidates(data["hall_of_fame"]),
+                   pareto_front=_candidates(data["pareto_front"]),
+                   log_missing=data.get("log_missing", 0))
 
 
 @dataclasses.dataclass
@@ -73,21 +82,31 @@ class Run:
         return self.hall_of_fame[rank - 1]
 
 
+def _candidates(items: list) -> list[Candidate]:
+    return [Candidate.from_dict(c) for c in items]
+
+
+def _evaluations(items: dict) -> dict[str, Evaluation]:
+    return {k: Evaluation.from_dict(v) for k, v in items.items()}
+
+
 def load_run(path: str | Path) -> Run:
-    """Read a run folder (finished, interrupted or still running)."""
+    """Read a run folder (finished, interrupted or still running); a damaged file is a
+    ValueError naming it."""
     store = RunStore.open(path)
     state = store.read_checkpoint() or {}
     summary_data = store.read_summary()
-    summary = None if summary_data is None else Summary.from_dict(summary_data)
-    held_out = {k: Evaluation.from_dict(v) for k, v in state.get("held_out", {}).items()}
-    hall = summary.hall_of_fame if summary else attach_held_out(
-        [Candidate.from_dict(c) for c in state.get("hall_of_fame", [])], held_out)
+    summary = (None if summary_data is None
+               else decode(Summary.from_dict, summary_data, str(store.path / "summary.json")))
+    checkpoint = str(store.path / CHECKPOINT)
+    held_out = decode(_evaluations, state.get("held_out", {}), checkpoint)
     return Run(
         path=store.path,
         config=store.config(),
         generation=state.get("generation", 0),
-        population=[Candidate.from_dict(c) for c in state.get("population", [])],
-        hall_of_fame=hall,
+        population=decode(_candidates, state.get("population", []), checkpoint),
+        hall_of_fame=(summary.hall_of_fame if summary else attach_held_out(
+            decode(_candidates, state.get("hall_of_fame", []), checkpoint), held_out)),
         logbook=state.get("logbook", []),
         summary=summary,
     )
@@ -164,34 +183,48 @@ def run(
 ) -> Run:
     """Run (or resume) an evolution; return the run as data.
 
+    The run folder is locked (``RunLock``) while this process writes it.
     ``stop_after`` ends this process after that many generations, as an
     interruption would (used to test resuming).
     """
-    if resume is not None:
-        store = RunStore.open(resume)
-        config = store.config()
-        state = store.read_checkpoint()
-    else:
-        if config is None:
+    with contextlib.ExitStack() as held:
+        if resume is not None:
+            store = RunStore.open(resume)
+            held.enter_context(RunLock(store.path))  # before reading what an owner may be writing
+            config = store.config()
+            state = store.read_checkpoint()
+        elif config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
-        store, state = None, None
-    reference = None if state is None else references_from_dict(state["reference"])
-    evaluator = Evaluator(config, reference)
-    backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
-    try:
-        if store is None:
-            store = RunStore.create(out, config)
-            store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
         else:
-            store.truncate_log(state["log_offset"] if state else 0)
-            store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
-                               "time": time.time()}])
-        status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
-    finally:
-        backend.close()
-    if status == "complete":
-        _finish(store, evaluator, progress)
+            store, state = None, None
+        reference = None if state is None else decode(references_from_dict, state["reference"],
+                                                      str(store.path / CHECKPOINT))
+        evaluator = Evaluator(config, reference)
+        backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
+        with contextlib.closing(backend):
+            if store is None:
+                store = RunStore.create(out, config)
+                held.enter_context(RunLock(store.path))
+                store.write_config(config)
+                store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
+            else:
+                _rewind(store, state)
+            status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
+        if status == "complete":
+            _finish(store, evaluator, progress)
     return load_run(store.path)
+
+
+def _rewind(store: RunStore, state: dict | None) -> None:
+    """Continue the log where the checkpoint left it; a damaged log is reported and kept."""
+    store.remove_temp_files()
+    problem = store.rewind_log(state["log_offset"] if state else 0)
+    if problem:
+        warnings.warn(f"{problem}; continuing: records logged before this resume may be missing "
+                      "(summary.json counts them in log_missing)", RunWarning, stacklevel=3)
+        store.append_log([{"kind": "log_damaged", "problem": problem}])
+    store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
+                       "time": time.time()}])
 
 
 def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> str:
@@ -243,7 +276,13 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
                 evaluation, split = (c.held_out, "held_out") if c.held_out else (c.evaluation, "search")
                 hall[rank - 1] = dataclasses.replace(c, recommendation=evaluator.recommend(c.rule, evaluation, split))
                 bar.advance(status=f"hall of fame #{rank}")
-    everyone = list({c.key: c for c in store.candidates()}.values())
+    logged = store.candidates()
+    missing = len(set(range(state["next_id"])) - {c.id for c in logged})
+    if missing:
+        warnings.warn(f"{store.log_file} lacks {missing} of the {state['next_id']} candidates the "
+                      "checkpoint counts: the Pareto front in summary.json is computed without them",
+                      RunWarning, stacklevel=3)
+    everyone = list({c.key: c for c in logged}.values())
     front = pareto_front([pruned(c) for c in pareto_front(everyone)])  # reported pruned
     store.write_summary(Summary(
         status="complete",
@@ -252,12 +291,15 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
         reference=references_to_dict(evaluator.reference),
         hall_of_fame=hall,
         pareto_front=front,
+        log_missing=missing,
     ).to_dict())
 
 
 def report(result: Run, top: int = 5) -> str:
     """The top hall-of-fame rules: fitness vs Adam per task, complexity, simplified text."""
     status = result.summary.status if result.summary else "interrupted: resume with --resume"
+    if result.summary and result.summary.log_missing:
+        status += f"; log.jsonl lacks {result.summary.log_missing} candidates"
     lines = [f"run {result.path} ({status}, {result.generation} generations)",
              "fitness = mean log10(tuned score / Adam's) over search tasks; negative beats Adam"]
     if result.config.evolves_architectures:

@@ -1,36 +1,52 @@
 """The run folder: ``runs/<run-id>/`` is self-describing and restartable.
 
 * ``config.toml``         the resolved config (TOML)
-* ``checkpoint.msgpack``  state after the last completed generation (atomic:
-  temp file, fsync, rename); ``checkpoint.prev.msgpack`` the one before
+* ``checkpoint.msgpack``  state after the last completed generation, with its
+  SHA-256 and format version; ``checkpoint.prev.msgpack`` the one before
 * ``log.jsonl``           one JSON line per event: every evaluated candidate,
   the cost model's path choices, each generation, resumes, interruptions
 * ``summary.json``        written at the end: hall of fame, Pareto front, scores
+* ``run.lock``            held by the one process writing the folder (``lock.RunLock``)
 
+Every file is written atomically (``files.atomic_write``) except the log,
+which is appended one fsynced block of whole lines at a time; readers skip an
+incomplete last line. A checkpoint that fails its checksum is never used: the
+previous one is, once verified, with a warning. JSON is strict (no NaN).
 Loading reads msgpack, TOML and JSON only: nothing in a run folder is ever
 executed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
 from discovery import config as config_lib
-from discovery.records import Candidate
+from discovery.records import Candidate, decode
+from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
 CHECKPOINT = "checkpoint.msgpack"
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
-VERSION = 1
+VERSION = 2  # the state as a msgpack payload with its SHA-256; version 1 (no checksum) is still read
+STATE_FIELDS = {"generation": int, "next_id": int, "rng": list, "cache": dict, "population": list,
+                "hall_of_fame": list, "logbook": list, "totals": dict, "reference": dict,
+                "log_offset": int}
 
 
 class CheckpointError(ValueError):
-    """A checkpoint could not be read; the message names the file and what to do."""
+    """No checkpoint could be read; the message names each file and what is wrong with it."""
+
+
+class RunWarning(UserWarning):
+    """Damage in a run folder that was worked around; the message says what and how."""
 
 
 class RunStore:
@@ -41,16 +57,22 @@ class RunStore:
     def create(cls, out_dir: str | Path, config: config_lib.Config) -> RunStore:
         """A new folder ``out_dir/<name>-s<seed>-<timestamp>`` with the config written."""
         out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is not a folder")
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{config.run.name}-s{config.run.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         path, n = out / stem, 1
-        while path.exists():
-            n += 1
-            path = out / f"{stem}-{n}"
-        path.mkdir()
-        store = cls(path)
-        _atomic_write(path / "config.toml", config_lib.dumps(config).encode())
-        return store
+        while True:
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                path = out / f"{stem}-{n}"
+        return cls(path)
+
+    def write_config(self, config: config_lib.Config) -> None:
+        atomic_write(self.path / "config.toml", config_lib.dumps(config).encode())
 
     @classmethod
     def open(cls, path: str | Path) -> RunStore:
@@ -60,38 +82,45 @@ class RunStore:
         return cls(path)
 
     def config(self) -> config_lib.Config:
-        file = self.path / "config.toml"
-        return config_lib.loads(file.read_text(), where=str(file))
+        return config_lib.load(self.path / "config.toml")
+
+    def remove_temp_files(self) -> None:
+        """Delete temporary files a killed writer left behind (call while holding the lock)."""
+        for tmp in self.path.glob(f".*{TEMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
 
     # -- checkpoints -------------------------------------------------------------------------
 
     def write_checkpoint(self, state: dict) -> None:
-        raw = msgpack.packb({"format": FORMAT, "version": VERSION, **state}, use_bin_type=True)
-        current = self.path / CHECKPOINT
-        tmp = self.path / (CHECKPOINT + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        if current.exists():
-            os.replace(current, self.path / PREVIOUS)
-        os.replace(tmp, current)
+        """Write ``state`` as the checkpoint; the one it replaces becomes the previous one."""
+        payload = msgpack.packb(state, use_bin_type=True)
+        raw = msgpack.packb({"format": FORMAT, "version": VERSION,
+                             "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload},
+                            use_bin_type=True)
+        atomic_write(self.path / CHECKPOINT, raw, previous=self.path / PREVIOUS)
 
     def read_checkpoint(self) -> dict | None:
-        """The latest checkpoint, or None if the run has none yet."""
+        """The latest intact checkpoint, or None if the run has none yet.
+
+        If the latest fails its checks the previous one is verified and used, with a
+        ``RunWarning`` saying so; if neither is intact, ``CheckpointError``.
+        """
         current, previous = self.path / CHECKPOINT, self.path / PREVIOUS
-        file = current if current.exists() else previous if previous.exists() else None
-        if file is None:
+        if not current.exists() and not previous.exists():
             return None
-        try:
-            data = msgpack.unpackb(file.read_bytes(), raw=False, strict_map_key=False)
-        except Exception as e:  # corrupt or truncated bytes raise several msgpack types
-            hint = (f"; the previous checkpoint {previous} is intact: delete {file} to resume from it"
-                    if file == current and previous.exists() else "")
-            raise CheckpointError(f"cannot read checkpoint {file}: {type(e).__name__}: {e}{hint}") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise CheckpointError(f"{file} is not a version-{VERSION} discovery checkpoint")
-        return data
+        problems = []
+        for file in (current, previous):
+            try:
+                state = _verified_state(file)
+            except CheckpointError as e:
+                problems.append(str(e))
+                continue
+            if file == previous:
+                warnings.warn(f"{problems[0]}; using the previous checkpoint {previous.name} "
+                              f"(generation {state['generation']}), verified intact", RunWarning,
+                              stacklevel=2)
+            return state
+        raise CheckpointError("; ".join(problems) + ": no checkpoint can be used")
 
     # -- log ---------------------------------------------------------------------------------
 
@@ -100,44 +129,121 @@ class RunStore:
         return self.path / "log.jsonl"
 
     def append_log(self, entries: list[dict]) -> int:
-        """Append JSON lines; return the log's size in bytes afterwards."""
-        with open(self.log_file, "a") as f:
-            for entry in entries:
-                f.write(json.dumps(entry, sort_keys=True) + "\n")
+        """Append JSON lines in one fsynced write; return the log's size in bytes afterwards."""
+        data = "".join(json_text(e, sort_keys=True) + "\n" for e in entries).encode()
+        with naming(self.log_file), open(self.log_file, "ab") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        return self.log_file.stat().st_size
+            return f.tell()
 
-    def truncate_log(self, size: int) -> None:
-        """Drop what was logged after the checkpoint we resume from."""
-        if self.log_file.exists() and self.log_file.stat().st_size > size:
-            with open(self.log_file, "r+b") as f:
-                f.truncate(size)
+    def rewind_log(self, offset: int) -> str | None:
+        """Drop what was logged after the checkpoint (``offset`` bytes were logged before it).
+
+        Returns None, or what is wrong if the log is shorter than ``offset`` or does not
+        end a line there; the log then keeps its whole lines and loses an incomplete last one.
+        """
+        with naming(self.log_file), open(self.log_file, "a+b") as f:
+            f.seek(0)
+            head = f.read(offset)
+            intact = len(head) == offset and (offset == 0 or head.endswith(b"\n"))
+            f.truncate(offset if intact else head.rfind(b"\n") + 1)
+        if intact:
+            return None
+        return (f"{self.log_file} holds {len(head)} bytes where {CHECKPOINT} says {offset} bytes "
+                "of whole lines were logged: the log was truncated or replaced")
 
     def read_log(self) -> list[dict]:
+        """The log's records. An incomplete last line (being written, or torn by a crash) and
+        damaged lines are skipped with a ``RunWarning`` naming them."""
+        return [entry for _, entry in self._log_lines()]
+
+    def _log_lines(self) -> list[tuple[int, dict]]:
         if not self.log_file.exists():
             return []
-        lines = self.log_file.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        raw = self.log_file.read_bytes()
+        end = raw.rfind(b"\n") + 1
+        if end < len(raw):
+            warnings.warn(f"{self.log_file}: the last line is incomplete ({len(raw) - end} bytes; "
+                          "still being written, or the writer was stopped mid-line): skipped",
+                          RunWarning, stacklevel=2)
+        lines, damaged = [], []
+        for number, line in enumerate(raw[:end].split(b"\n")[:-1], start=1):
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                entry = None
+            if isinstance(entry, dict) and isinstance(entry.get("kind"), str):
+                lines.append((number, entry))
+            elif line.strip():
+                damaged.append(number)
+        _warn_damaged(self.log_file, damaged, "not a JSON record")
+        return lines
 
     def candidates(self) -> list[Candidate]:
-        """Every candidate the log records, in order."""
-        return [Candidate.from_dict(e) for e in self.read_log() if e["kind"] == "candidate"]
+        """Every candidate the log records, in order (damaged records skipped with a warning)."""
+        found, damaged = [], []
+        for number, entry in self._log_lines():
+            if entry["kind"] != "candidate":
+                continue
+            try:
+                found.append(decode(Candidate.from_dict, entry, f"{self.log_file}, line {number}"))
+            except ValueError:
+                damaged.append(number)
+        _warn_damaged(self.log_file, damaged, "not a candidate record")
+        return found
 
     # -- summary -----------------------------------------------------------------------------
 
     def write_summary(self, summary: dict) -> None:
-        _atomic_write(self.path / "summary.json", json.dumps(summary, indent=2).encode())
+        atomic_write(self.path / "summary.json", (json_text(summary, indent=2) + "\n").encode())
 
     def read_summary(self) -> dict | None:
+        """``summary.json`` as data, or None if the run has not finished."""
         file = self.path / "summary.json"
-        return json.loads(file.read_text()) if file.exists() else None
+        if not file.exists():
+            return None
+        try:
+            data = json.loads(file.read_bytes())
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"{file} is not valid JSON ({type(e).__name__}: {e}); "
+                             "delete it and resume the run to write it again") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{file} is not a summary (a JSON object)")
+        return data
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _verified_state(file: Path) -> dict[str, Any]:
+    """The state a checkpoint file holds, after its checksum and fields are checked."""
+    if not file.exists():
+        raise CheckpointError(f"{file} is missing")
+    try:
+        outer = msgpack.unpackb(file.read_bytes(), raw=False, strict_map_key=False)
+    except Exception as e:  # corrupt or truncated bytes raise several msgpack types
+        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise CheckpointError(f"cannot read checkpoint {file}: not msgpack ({detail})") from None
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        raise CheckpointError(f"{file} is not a discovery checkpoint")
+    if outer.get("version") == 1:
+        state = outer
+    elif outer.get("version") == VERSION:
+        payload = outer.get("payload")
+        if (not isinstance(payload, bytes) or set(outer) != {"format", "version", "sha256", "payload"}
+                or hashlib.sha256(payload).hexdigest() != outer.get("sha256")):
+            raise CheckpointError(f"checkpoint {file} fails its SHA-256 check (changed after it "
+                                  "was written)")
+        state = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    else:
+        raise CheckpointError(f"{file} has format version {outer.get('version')!r}; "
+                              f"this discovery reads versions 1 and {VERSION}")
+    for key, kind in STATE_FIELDS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise CheckpointError(f"checkpoint {file} has no {key!r} ({kind.__name__})")
+    return state
+
+
+def _warn_damaged(file: Path, lines: list[int], what: str) -> None:
+    if lines:
+        shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        warnings.warn(f"{file}: {len(lines)} line(s) are {what} (line {shown}): skipped",
+                      RunWarning, stacklevel=2)

@@ -3,6 +3,9 @@
 Each non-blank line is ``label idx:val idx:val ...`` with 1-based feature
 indices; text after ``#`` is a comment. The two class labels (+1/-1, 0/1,
 1/2, or any two numbers) map to 0 (the smaller) and 1 (the larger).
+The data is returned dense, so its size is bounded: at most ``MAX_DENSE_BYTES``
+(a feature index such as ``4000000000:1`` is an error naming its line, not
+a 16 GB allocation).
 
 Example::
 
@@ -16,6 +19,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+MAX_DENSE_BYTES = 2**31  # 2 GiB of float32 features
 
 
 def _fail(path: Path, lineno: int, message: str) -> ValueError:
@@ -71,7 +76,8 @@ def load_libsvm(
     labels: list[float] = []
     rows: list[dict[int, float]] = []
     classes: set[float] = set()
-    with path.open() as f:
+    widest = (0, 0)  # (largest feature index, its line)
+    with path.open(errors="replace") as f:  # bytes that are not UTF-8 fail as bad numbers
         for lineno, line in enumerate(f, start=1):
             text = line.split("#", 1)[0].strip()
             if not text:
@@ -87,10 +93,18 @@ def load_libsvm(
             classes.add(label)
             labels.append(label)
             rows.append(features)
+            if max(features, default=0) > widest[0]:
+                widest = (max(features), lineno)
     if len(classes) != 2:
         found = sorted(classes) if classes else "no examples"
         raise ValueError(f"{path}: need exactly two classes, found {found}")
-    width = n_features if n_features is not None else max(max(r, default=0) for r in rows)
+    width = n_features if n_features is not None else widest[0]
+    size = 4 * len(rows) * width
+    if size > MAX_DENSE_BYTES:
+        where = f"{path}, line {widest[1]}: feature index {widest[0]}" if n_features is None else \
+            f"{path}: n_features={n_features}"
+        raise ValueError(f"{where} makes the dense data {len(rows)} x {width} float32 "
+                         f"({size / 2**30:.1f} GiB; at most {MAX_DENSE_BYTES / 2**30:g} GiB)")
     x = np.zeros((len(rows), width), np.float32)
     for i, row in enumerate(rows):
         for index, value in row.items():
