@@ -58,7 +58,7 @@ class _Worker:
 
     When rules are evolved, construction compiles the trainers (one Adam
     evaluation on every search task), so candidates sent later cost no
-    compilation on this worker. (Pairs compile once per new architecture.)
+    compilation on this worker. (Pairs compile once per new architecture shape.)
     """
 
     def __init__(self, config: Config, reference: References):

@@ -120,9 +120,10 @@ class Evaluator:
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better).
 
-        Every new architecture is a new compilation. With the rule held fixed
-        the native path compiles about twice as fast as the interpreter; when
-        rules vary too, the interpreter compiles once per architecture for all.
+        Only a new shape (``Architecture.shape``: depth, width) is a new compilation; the
+        other fields are data. With the rule held fixed the native path compiles
+        faster than the interpreter; when rules vary too, the interpreter compiles once
+        per shape for all rules.
         """
         protocol = self.protocols["search"]
         start = time.perf_counter()

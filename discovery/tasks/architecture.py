@@ -11,6 +11,10 @@ with ``depth`` hidden layers of ``width`` units, weights
 N(0, (init_scale * gain)^2 / fan_in) (He gain for ReLU-like, LeCun for tanh),
 and mean softmax cross-entropy as the loss.
 
+Only the shape (depth, width) is code: the scales, the activation, LayerNorm
+and residual are data the task carries (``Architecture.switches``), so every
+architecture of a shape trains in one compiled function.
+
 Example::
 
     arch = Architecture(depth=3, width=64, activation="gelu", norm="layernorm", residual=True)
@@ -21,17 +25,28 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 from typing import Any
 
-from .base import Task
-from .classification import classification_task
-from .mlp import ACTIVATIONS, apply_mlp, init_mlp
+import jax
+
+from .base import Params, PyTree, Task, row_sampler
+from .classification import accuracy, cross_entropy
+from .mlp import (
+    ACTIVATIONS,
+    GAINS,
+    Switches,
+    apply_switched_mlp,
+    init_mlp,
+    layer_stds,
+    switches,
+    used_leaves,
+)
 from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
 
 NORMS = ("none", "layernorm")
+SWITCH_FIELDS = frozenset({"activation", "norm", "residual", "init_scale", "output_scale"})  # data, not shape
 MAX_DEPTH = 6
 MAX_WIDTH = 4096
 MAX_SCALE = 100.0
@@ -120,6 +135,16 @@ class Architecture:
         dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         return dense + (2 * self.width * self.depth if self.norm == "layernorm" else 0)
 
+    def shape(self) -> tuple[int, int]:
+        """(depth, width): all that compiled code depends on (a width sets no shape at depth 0)."""
+        return self.depth, self.width if self.depth else 0
+
+    def switches(self) -> Switches:
+        """Everything but the shape, as arrays for ``apply_switched_mlp`` (init stds per layer,
+        activation index, LayerNorm and residual flags, output scale)."""
+        stds = layer_stds(self.layer_sizes(), gain=GAINS[self.activation], init_scale=self.init_scale)
+        return switches(stds, self.activation, self.norm == "layernorm", self.residual, self.output_scale)
+
     def key(self) -> str:
         """A stable text key for caches and fingerprints (sorted JSON of the fields)."""
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -139,35 +164,48 @@ class Architecture:
 
 
 def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, **fields: Any) -> Task:
-    """The family task for the architecture whose fields are ``fields``."""
+    """The family task for the architecture whose fields are ``fields``.
+
+    Its shape (``Architecture.shape``) is code; its switches (``Architecture.switches``)
+    are data: ``train_data`` and ``test_data`` carry them under ``"arch"``.
+    """
     arch = Architecture.from_dict(fields)
     train, test = mnist1d_splits(num_samples, seed)
-    return classification_task(
+    sizes = arch.layer_sizes()
+    rows = row_sampler(batch_size)
+
+    def init(key: jax.Array, data: PyTree) -> Params:
+        return init_mlp(key, sizes, data["arch"].stds, layernorm=True)
+
+    def logits(params: Params, data: PyTree) -> jax.Array:
+        return apply_switched_mlp(params, data["x"], data["arch"])
+
+    def loss(params: Params, data: PyTree) -> jax.Array:
+        return cross_entropy(logits(params, data), data["y"])
+
+    def metrics(params: Params, data: PyTree) -> dict:
+        z = logits(params, data)
+        return {"test_loss": cross_entropy(z, data["y"]), "accuracy": accuracy(z, data["y"])}
+
+    def sample_batch(data: PyTree, key: jax.Array) -> PyTree:
+        return {**rows({"x": data["x"], "y": data["y"]}, key), "arch": data["arch"]}
+
+    arch_data = arch.switches()
+    return Task(
         name="mlp_family",
         kind="deep",
         description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
-        sizes={
-            "num_samples": num_samples,
-            "batch_size": batch_size,
-            "seed": seed,
-            **arch.to_dict(),
-        },
-        init=functools.partial(
-            init_mlp,
-            sizes=arch.layer_sizes(),
-            activation=arch.activation,
-            init_scale=arch.init_scale,
-            layernorm=arch.norm == "layernorm",
-        ),
-        apply=functools.partial(
-            apply_mlp,
-            activation=arch.activation,
-            residual=arch.residual,
-            output_scale=arch.output_scale,
-        ),
-        train_data=train,
-        test_data=test,
+        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed, **arch.to_dict()},
+        init=init,
+        loss=loss,
+        train_data={**train, "arch": arch_data},
+        test_data={**test, "arch": arch_data},
+        sample_batch=sample_batch,
+        metrics=metrics,
+        f_star=None,
         batch_size=batch_size,
+        data_sizes=SWITCH_FIELDS | ({"width"} if arch.depth == 0 else set()),
+        used=lambda params, data: used_leaves(params, data["arch"]),
     )
 
 

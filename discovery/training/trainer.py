@@ -94,7 +94,7 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
 
     def run(arg, lr, seed, train_data, test_data):
         init_key, data_key = jax.random.split(jax.random.key(seed))
-        params = task.init(init_key)
+        params = task.init(init_key, train_data)
         opt = make_optimizer(arg, lr)
 
         def step(carry, i):
@@ -111,31 +111,38 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
     return run
 
 
-# Compiled trainers, least recently used first. Each holds its XLA executables
+# Compiled functions, least recently used first. Each holds its XLA executables
 # (hundreds of memory mappings on CPU), so only the most recent are kept: a
-# co-evolution run compiles one per architecture and would otherwise exhaust
-# the process's mappings (vm.max_map_count) after about a hundred.
+# process that compiled one per task shape without limit would exhaust its
+# mappings (vm.max_map_count) after about a hundred.
 MAX_COMPILED = 32
 _COMPILED: collections.OrderedDict[tuple, Callable] = collections.OrderedDict()
 
 
+def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The jitted function cached under ``key``, built by ``build()`` on a miss (LRU of ``MAX_COMPILED``)."""
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    _COMPILED[key] = jax.jit(build())
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)  # its executables are freed with it
+    return _COMPILED[key]
+
+
 def compiled_trainer(task: Task, kind, make_optimizer: Callable, steps: int) -> Callable:
-    """The jitted (lr x seed)-vmapped trainer for ``kind``, built once per task shape.
+    """The jitted (lr x seed)-vmapped trainer for ``kind``, built once per ``task.compile_key``.
 
     ``kind`` names what the compiled code depends on: ``"interpreter"`` (all
     rules), a rule template (native path, constants as data), or an Optax factory.
     """
-    key = (task.name, repr(sorted(task.sizes.items())), kind, steps)
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
-    one = _run_one(task, make_optimizer, steps)
-    over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
-    over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
-    _COMPILED[key] = jax.jit(over_grid)
-    while len(_COMPILED) > MAX_COMPILED:
-        _COMPILED.popitem(last=False)  # its executables are freed with it
-    return _COMPILED[key]
+
+    def build():
+        one = _run_one(task, make_optimizer, steps)
+        over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
+        return jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
+
+    return compiled(("train", task.compile_key, kind, steps), build)
 
 
 def _interpreted(program, lr):

@@ -60,23 +60,35 @@ class Tuned:
     score: scoring.TaskScore
 
 
+def _gradient_stream(task: Task, steps: int):
+    """``train_data -> (gradients [steps, ...], params)`` at the seed-0 init, as in the trainer."""
+
+    def stream(train_data):
+        init_key, data_key = jax.random.split(jax.random.key(0))
+        params = task.init(init_key, train_data)
+
+        def grad_at(i):
+            batch = task.sample_batch(train_data, jax.random.fold_in(data_key, i))
+            return jax.grad(task.loss)(params, batch)
+
+        return jax.vmap(grad_at)(jnp.arange(steps)), params
+
+    return stream
+
+
 @functools.lru_cache(maxsize=64)
 def initial_gradients(task: Task, steps: int = STEPS) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
     """``steps`` minibatch gradients at the seed-0 initial parameters, and those parameters.
 
-    Leaves in ``jax.tree.leaves`` order as float64 NumPy arrays (what ``dsl.probe.run_numpy`` reads).
+    Leaves the loss reads (``Task.used_leaves``), in ``jax.tree.leaves`` order, as float64
+    NumPy arrays (what ``dsl.probe.run_numpy`` reads). Compiled once per ``task.compile_key``.
     """
-    init_key, data_key = jax.random.split(jax.random.key(0))
-    params = task.init(init_key)
-
-    def grad_at(i):
-        batch = task.sample_batch(task.train_data, jax.random.fold_in(data_key, i))
-        return jax.grad(task.loss)(params, batch)
-
-    grads = jax.jit(jax.vmap(grad_at))(jnp.arange(steps))
-    leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(grads)]
+    fn = trainer.compiled(("gradients", task.compile_key, steps), lambda: _gradient_stream(task, steps))
+    grads, params = fn(task.train_data)
+    used = task.used_leaves(params)
+    leaves = [np.asarray(x, np.float64) for x, u in zip(jax.tree.leaves(grads), used) if u]
     stream = [[leaf[i] for leaf in leaves] for i in range(steps)]
-    return stream, [np.asarray(x, np.float64) for x in jax.tree.leaves(params)]
+    return stream, [np.asarray(x, np.float64) for x, u in zip(jax.tree.leaves(params), used) if u]
 
 
 def step_size(rule: dsl.Rule, task: Task) -> float:
