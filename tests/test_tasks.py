@@ -342,14 +342,14 @@ def test_architectures_build_and_train_without_new_code():
 
 
 def test_residual_skips_only_matching_widths():
-    from discovery.tasks.mlp import apply_switched_mlp, init_mlp, layer_stds, switches
+    from discovery.tasks.switched_mlp import apply_switched_mlp, init_switched_mlp, switches
 
     sizes = (40, 16, 16, 10)
-    plain, skip = (switches(layer_stds(sizes), "relu", False, residual, 1.0) for residual in (False, True))
+    plain, skip = (switches([1.0, 0.5], 0.3, 2, "relu", False, residual, 1.0) for residual in (False, True))
 
     @jax.jit
     def outputs(key):
-        layers = init_mlp(key, sizes, layernorm=True)
+        layers = init_switched_mlp(key, sizes, plain)
         x = jax.random.normal(key, (4, 40))
         h = jnp.zeros((4, 16))
         return (

@@ -114,14 +114,15 @@ class Evaluator:
     def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
         k = arch.key()
         if k not in self._architecture_tasks:
-            self._architecture_tasks[k] = tasks.from_architecture(arch, self.config.tasks.size)
+            self._architecture_tasks[k] = tasks.from_architecture(
+                arch, self.config.tasks.size, budget=self.config.coevolution.param_budget)
         return self._architecture_tasks[k]
 
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better).
 
-        Only a new shape (``Architecture.shape``: depth, width) is a new compilation; the
-        other fields are data. With the rule held fixed the native path compiles
+        Only a new shape (``Architecture.shape``: one network per width within the
+        budget) is a new compilation; the architecture is data. With the rule held fixed the native path compiles
         faster than the interpreter; when rules vary too, the interpreter compiles once
         per shape for all rules.
         """

@@ -114,11 +114,11 @@ def run_seed(preset: dict, seed: int, out: Path, progress: bool) -> dict:
     rule_b, rule_c = best_b.rule, run_c.rule(1)
     arch_a, arch_b = run_a.candidate(1).architecture, best_b.architecture
     panel = {name: dsl.library.get(name) for name in PANEL}
-    size = preset["size"]
+    size, budget = preset["size"], preset["param_budget"]
 
-    on_a = panel_scores({**panel, "B": rule_b, "C": rule_c}, tasks.from_architecture(arch_a, size),
+    on_a = panel_scores({**panel, "B": rule_b, "C": rule_c}, tasks.from_architecture(arch_a, size, budget=budget),
                         preset, "test")
-    on_b = panel_scores({"adam": panel["adam"], "B": rule_b}, tasks.from_architecture(arch_b, size),
+    on_b = panel_scores({"adam": panel["adam"], "B": rule_b}, tasks.from_architecture(arch_b, size, budget=budget),
                         preset, "test")
     nondeep = {name: panel_scores({**panel, "C": rule_c}, tasks.get(name, size), preset, "train")
                for name in preset["nondeep"]}
