@@ -85,13 +85,13 @@ def test_unused_parameters_cannot_reach_the_loss():
 @pytest.mark.parametrize("field", ["depth+1", "depth-1", "init scale", "output scale", "activation", "norm",
                                    "residual"])
 def test_mutations_within_a_shape_compile_nothing(field):
-    protocol = scoring.Protocol(tuple(LRS), (0,), STEPS)
+    protocol, lion = scoring.Protocol(tuple(LRS), (0,), STEPS), dsl.library.get("lion")
     parent = tasks.Architecture(depth=2, width=8, activation="tanh")
-    tuning.tune(dsl.library.get("adam"), tasks.from_architecture(parent, budget=BUDGET), protocol)
+    tuning.tune(lion, tasks.from_architecture(parent, budget=BUDGET), protocol)
     child = next(c for what, c in architectures._mutations(parent, random.Random(1)) if what == field)
     assert child.shape(BUDGET) == parent.shape(BUDGET) and child != parent
     with dsl.count_compilations() as compiles:
-        tuning.tune(dsl.library.get("adam"), tasks.from_architecture(child, budget=BUDGET), protocol)
+        tuning.tune(lion, tasks.from_architecture(child, budget=BUDGET), protocol)
     assert compiles.count == 0, field
 
 
@@ -105,3 +105,35 @@ def test_shapes_are_one_per_width_within_the_budget():
     assert tasks.from_architecture(deeper, budget=BUDGET).sizes["slots"] == 4
     with pytest.raises(ValueError, match="does not fit"):
         make_mlp_family(**DATA_SIZES["small"], depth=3, slots=2)
+
+
+def test_tuning_many_architectures_in_one_call_equals_tuning_each():
+    """``tune_many`` (vmapped over pairs of one shape) scores each pair as ``tune`` does alone,
+    bracketing included (one pair starts at the grid's edge and extends it)."""
+    rng = random.Random(3)
+    archs = [random_architecture(rng, depth, norm, residual)
+             for depth, norm, residual in ((1, "none", False), (3, "layernorm", True), (2, "none", True))]
+    pairs = [tasks.from_architecture(a, budget=BUDGET) for a in archs]
+    protocol = scoring.Protocol(tuple(LRS), (0,), STEPS)
+    rules = [dsl.library.get("adam"), dsl.library.get("lion"), dsl.library.get("sgd")]
+    together = tuning.tune_many(rules, pairs, protocol, metric="test")
+    for rule, task, many in zip(rules, pairs, together):
+        alone = tuning.tune(rule, task, protocol, metric="test")
+        np.testing.assert_array_equal(many.result.learning_rates, alone.result.learning_rates)
+        assert many.score.tuned_lr == alone.score.tuned_lr
+        np.testing.assert_allclose(many.score.tuned, alone.score.tuned, rtol=1e-4)
+        stable = many.result.learning_rates <= many.score.tuned_lr  # above it, rounding grows chaotically
+        np.testing.assert_allclose(many.result.curves[stable], alone.result.curves[stable], rtol=1e-4, atol=1e-6)
+    assert any(len(t.result.learning_rates) > len(LRS) for t in together)  # some pair bracketed
+
+
+def test_training_many_refuses_pairs_that_do_not_share_a_compilation():
+    small, wide = (tasks.from_architecture(tasks.Architecture(depth=1, width=w), budget=BUDGET * 4)
+                   for w in (8, 16))
+    adam, lion = dsl.library.get("adam"), dsl.library.get("lion")
+    with pytest.raises(ValueError, match="compile_key"):
+        trainer.train_many([adam, adam], [small, wide], [LRS, LRS], (0,), STEPS)
+    with pytest.raises(ValueError, match="compile alike"):
+        trainer.train_many([adam, lion], [small, small], [LRS, LRS], (0,), STEPS, path="native")
+    with pytest.raises(ValueError, match="as many learning rates"):
+        trainer.train_many([adam, adam], [small, small], [LRS, LRS[:1]], (0,), STEPS)
