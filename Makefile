@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning lint clean
+.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-bench: bench-dsl bench-trainer bench-engine bench-tuning
+bench: bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution
 
 bench-dsl: $(STAMP)
 	$(PY) tests/benchmarks/bench_dsl.py
@@ -29,6 +29,9 @@ bench-engine: $(STAMP)
 
 bench-tuning: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_tuning
+
+bench-coevolution: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_coevolution
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dsl discovery tests

@@ -197,6 +197,8 @@ class CoevolutionSettings(_Section):
                                      "'default' or 'varied'")
     param_budget: int = _spec(20000, int, *_ints(1000, MAX_PARAM_BUDGET))
     architecture_prob: float = _spec(0.5, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
+    batch_architectures: bool = _spec(False, bool, None, "true or false (train a generation's "
+                                      "candidates of one shape in one vmapped call: pays on GPUs)")
 
     @property
     def evolves_architectures(self) -> bool:

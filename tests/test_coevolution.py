@@ -29,12 +29,14 @@ COEVO = {
 def test_architecture_variation_respects_the_budget_and_is_deterministic():
     rng = random.Random(0)
     arch = architectures.random_architecture(rng, 3000)
-    seen = set()
+    seen, shapes = set(), set()
     for _ in range(200):
         arch, what = architectures.mutate(arch, rng, 3000)
         assert arch.n_params() <= 3000 and what.startswith("arch")
         seen.add(arch.key())
+        shapes.add(arch.shape(3000))
     assert len(seen) > 20
+    assert shapes <= set(architectures.shapes(3000)) and len(architectures.shapes(3000)) == 4
     a, b = Architecture(depth=1, width=8), Architecture(depth=3, width=16, activation="tanh")
     child, _ = architectures.crossover(a, b, random.Random(1), 10_000)
     assert all(getattr(child, f) in (getattr(a, f), getattr(b, f)) for f in ("depth", "width", "activation"))
@@ -69,6 +71,8 @@ def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
     assert all(r.architecture for r in result.population)
     for c in result.population:  # warm starts keep their names, varied rules are named for themselves
         assert c.rule.name in ("adam", "signum") or c.rule.name == f"evolved_{c.key[:8]}"
+    shapes = {c.architecture.shape(8000) for c in result.population + result.hall_of_fame}
+    assert len(shapes) <= result.logbook[-1]["compiled_shapes"] <= len(architectures.shapes(8000))
     best = result.hall_of_fame[0]
     assert best.tasks["architecture"].accuracy >= 0 and best.tasks["architecture"].test_loss > 0
     assert best.architecture.n_params() <= 8000

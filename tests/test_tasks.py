@@ -52,7 +52,7 @@ def train(task: tasks.Task, learning_rate: float, steps: int = STEPS, seed: int 
     @jax.jit
     def run(key, train_data, test_data):
         opt = optax.adam(learning_rate)
-        params = task.init(key)
+        params = task.init(key, train_data)
 
         def step(carry, k):
             p, s = carry
@@ -158,13 +158,13 @@ def test_quadratic_and_rosenbrock_minimizers():
     for dim in (2, 5):
         task = tasks.get("rosenbrock", dim=dim, init_noise=0.0)
         assert float(task.loss({"x": jnp.ones(dim)}, {})) == task.f_star == 0.0
-        start = task.init(jax.random.key(3))["x"]
+        start = task.init(jax.random.key(3), task.train_data)["x"]
         assert np.allclose(start, np.resize([-1.2, 1.0], dim))
 
 
 def test_noisy_quadratic_noise_only_in_batches():
     task = small_task("noisy_quadratic")
-    params = task.init(jax.random.key(0))
+    params = task.init(jax.random.key(0), task.train_data)
     clean = task.loss(params, task.train_data)
     noisy = [
         task.loss(params, task.sample_batch(task.train_data, jax.random.key(i))) for i in range(200)
@@ -258,8 +258,9 @@ def test_data_deterministic_per_seed(name):
     assert arrays_equal(batch1, again)
     if a.batch_size is not None or name == "noisy_quadratic":
         assert not arrays_equal(batch1, batch2)
-    if a.batch_size is not None:
-        assert all(leaf.shape[0] == a.batch_size for leaf in jax.tree.leaves(batch1))
+    if a.batch_size is not None:  # rows are sampled; data that is not rows (switches) is carried whole
+        for leaf, data in zip(jax.tree.leaves(batch1), jax.tree.leaves(a.train_data)):
+            assert leaf.shape == (a.batch_size, *data.shape[1:]) or arrays_equal(leaf, data)
 
 
 def test_data_seed_changes_data():
@@ -344,22 +345,25 @@ def test_architectures_build_and_train_without_new_code():
 
 
 def test_residual_skips_only_matching_widths():
-    from discovery.tasks.mlp import apply_mlp, init_mlp
+    from discovery.tasks.switched_mlp import apply_switched_mlp, init_switched_mlp, switches
+
+    sizes = (40, 16, 16, 10)
+    plain, skip = (switches([1.0, 0.5], 0.3, 2, "relu", False, residual, 1.0) for residual in (False, True))
 
     @jax.jit
     def outputs(key):
-        layers = init_mlp(key, (40, 16, 16, 10))
+        layers = init_switched_mlp(key, sizes, plain)
         x = jax.random.normal(key, (4, 40))
         h = jnp.zeros((4, 16))
         return (
-            apply_mlp(layers, x),
-            apply_mlp(layers, x, residual=True),
-            apply_mlp(layers[1:], h),
-            apply_mlp(layers[1:], h, residual=True),
+            apply_switched_mlp(layers, x, plain),
+            apply_switched_mlp(layers, x, skip),
+            apply_switched_mlp(layers[1:], h, plain),
+            apply_switched_mlp(layers[1:], h, skip),
         )
 
-    plain, skip, from_zero, from_zero_skip = outputs(jax.random.key(0))
-    assert plain.shape == skip.shape == (4, 10) and not np.allclose(plain, skip)
+    without, with_skip, from_zero, from_zero_skip = outputs(jax.random.key(0))
+    assert without.shape == with_skip.shape == (4, 10) and not np.allclose(without, with_skip)
     # h = 0 makes the skip term vanish in the only width-matching layer (16 -> 16).
     np.testing.assert_allclose(from_zero, from_zero_skip)
 

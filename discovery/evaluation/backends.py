@@ -5,7 +5,8 @@ pair's msgpack: plain data), never as DEAP objects, so a backend can move
 them across processes or machines.
 
 * ``InProcessBackend``: one candidate after another in this process (each
-  vmapped over lr x seed, and spread over the local devices by ``evaluate.train``).
+  vmapped over lr x seed, and spread over the local devices by ``evaluate.train``),
+  or ``Evaluator.evaluate_many``'s batches of pairs when they are switched on.
 * ``RayBackend``: Ray actors, each holding its own ``Evaluator`` built from the
   run config and the driver's reference (Adam's scores, path choices), fed
   chunks of encoded rules from a queue; a chunk whose actor dies is re-queued
@@ -37,13 +38,14 @@ class Backend(Protocol):
 
 
 class InProcessBackend:
-    """Evaluates candidates one after another in this process (each one vmapped over lr x seed)."""
+    """Evaluates candidates one after another in this process (each one vmapped over lr x seed;
+    with ``[coevolution] batch_architectures``, a generation's pairs of one shape together)."""
 
     def __init__(self, evaluator: Evaluator):
         self.evaluator = evaluator
 
     def map(self, encoded_rules: list[bytes]) -> list[Evaluation]:
-        return [self.evaluator.evaluate_encoded(raw) for raw in encoded_rules]
+        return self.evaluator.evaluate_many(encoded_rules)
 
     def close(self) -> None:
         pass
@@ -58,7 +60,7 @@ class _Worker:
 
     When rules are evolved, construction compiles the trainers (one Adam
     evaluation on every search task), so candidates sent later cost no
-    compilation on this worker. (Pairs compile once per new architecture.)
+    compilation on this worker. (Pairs compile once per new architecture shape.)
     """
 
     def __init__(self, config: Config, reference: References):

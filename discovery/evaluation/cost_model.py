@@ -53,7 +53,7 @@ def timed_train(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
     gives both numbers; a trainer compiled earlier in this process reuses the
     compile time measured then.
     """
-    key = (task.name, repr(sorted(task.sizes.items())), path, protocol.steps,
+    key = (task.compile_key, path, protocol.steps,
            len(protocol.learning_rates), len(protocol.seeds))
     start = time.perf_counter()
     with dsl.count_compilations() as compiles:

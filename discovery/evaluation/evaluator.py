@@ -69,6 +69,18 @@ def references_from_dict(data: dict) -> References:
             for split, by_task in data.items()}
 
 
+def _pair_evaluation(tuned: tuning.Tuned, seconds: float) -> Evaluation:
+    """A pair's ``Evaluation``: fitness log10 of its tuned held-out loss, with that lr's accuracy."""
+    s, result = tuned.score, tuned.result
+    best = int(np.flatnonzero(result.learning_rates == s.tuned_lr)[0])
+    accuracy = float(np.mean(result.metrics["accuracy"][best]))
+    fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
+    scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
+                                   round(scoring.log_ratio(s.robust, 1.0), 4),
+                                   round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
+    return Evaluation(fitness, {"architecture": scores}, False, round(seconds, 4))
+
+
 def _clip(ratio: float, limit: float) -> float:
     return round(float(np.clip(ratio, -limit, limit)), 4)
 
@@ -120,30 +132,46 @@ class Evaluator:
     def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
         k = arch.key()
         if k not in self._architecture_tasks:
-            self._architecture_tasks[k] = tasks.from_architecture(arch, self.config.tasks.size)
+            self._architecture_tasks[k] = tasks.from_architecture(
+                arch, self.config.tasks.size, budget=self.config.coevolution.param_budget)
         return self._architecture_tasks[k]
+
+    def evaluate_many(self, raws: list[bytes]) -> list[Evaluation]:
+        """``[evaluate_encoded(raw) for raw in raws]``; with ``[coevolution] batch_architectures``,
+        pairs whose architectures share a shape train together (``tuning.tune_many``)."""
+        if not (self.config.evolves_architectures and self.config.coevolution.batch_architectures):
+            return [self.evaluate_encoded(raw) for raw in raws]
+        pairs = [decode_candidate(raw) for raw in raws]
+        by_shape: dict[str, list[int]] = {}
+        for i, (_, arch) in enumerate(pairs):
+            by_shape.setdefault(self.architecture_task(arch).compile_key, []).append(i)
+        out: list[Evaluation | None] = [None] * len(pairs)
+        for members in by_shape.values():
+            start = time.perf_counter()
+            tuned = tuning.tune_many([pairs[i][0] for i in members],
+                                     [self.architecture_task(pairs[i][1]) for i in members],
+                                     self.protocols["search"], metric="test", path=self._pair_path)
+            seconds = (time.perf_counter() - start) / len(members)
+            for i, t in zip(members, tuned):
+                out[i] = _pair_evaluation(t, seconds)
+        return out
+
+    @property
+    def _pair_path(self) -> str:
+        """With the rule held fixed the native path compiles faster than the interpreter; when
+        rules vary too, the interpreter compiles once per shape for all rules."""
+        return "interpreter" if self.config.evolves_rules else "native"
 
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better).
 
-        Every new architecture is a new compilation. With the rule held fixed
-        the native path compiles about twice as fast as the interpreter; when
-        rules vary too, the interpreter compiles once per architecture for all.
+        Only a new shape (``Architecture.shape``: one network per width within the
+        budget) is a new compilation; the architecture is data.
         """
-        protocol = self.protocols["search"]
         start = time.perf_counter()
-        task = self.architecture_task(arch)
-        path = "interpreter" if self.config.evolves_rules else "native"
-        tuned = tuning.tune(rule, task, protocol, metric="test", path=path)
-        s, result = tuned.score, tuned.result
-        best = int(np.flatnonzero(result.learning_rates == s.tuned_lr)[0])
-        accuracy = float(np.mean(result.metrics["accuracy"][best]))
-        fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
-        scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
-                                       round(scoring.log_ratio(s.robust, 1.0), 4),
-                                       round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
-        return Evaluation(fitness, {"architecture": scores}, False,
-                          round(time.perf_counter() - start, 4))
+        tuned = tuning.tune(rule, self.architecture_task(arch), self.protocols["search"], metric="test",
+                            path=self._pair_path)
+        return _pair_evaluation(tuned, time.perf_counter() - start)
 
     def recommend(self, rule: dsl.Rule, evaluation: Evaluation, split: str = "held_out") -> Recommendation:
         """The lr that trains every task of ``split`` without divergence with the best worst case.

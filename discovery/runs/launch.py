@@ -253,9 +253,10 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
+                shapes = f" | {last['compiled_shapes']} shapes" if config.evolves_architectures else ""
                 bar.advance(status=f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} "
                                    f"| cache {last['cache_hits']}/{len(candidates)} "
-                                   f"| {last['candidates_per_s']:.1f} cand/s")
+                                   f"| {last['candidates_per_s']:.1f} cand/s{shapes}")
             if stop.requested or (stop_after is not None and done_here >= stop_after):
                 store.append_log([{"kind": "interrupted", "generation": evo.generation}])
                 return "interrupted"

@@ -5,6 +5,10 @@ normalization or residual toggled, init or output scale times exp(N(0, 0.5)).
 Crossover takes each field from either parent. Every child respects the
 parameter budget (so "bigger is better" cannot win alone); a child over it is
 re-drawn, and after ``max_tries`` the parent is returned unchanged.
+
+Widths stay on the ``WIDTHS`` ladder, so a run meets at most
+``len(shapes(budget))`` shapes (one per width: see ``Architecture.slots``),
+the only thing that compiles.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ def crossover(a: Architecture, b: Architecture, rng: random.Random, budget: int,
         if child.n_params() <= budget:
             return child, f"arch crossover: {child.summary()}"
     return a, "arch no-op"
+
+
+def shapes(budget: int) -> list[tuple[int, int]]:
+    """Every shape (``Architecture.shape``: slots, width) a run within ``budget`` parameters can meet:
+    one per width on the ladder, plus the network without hidden layers."""
+    fitting = {Architecture(depth=d, width=w).shape(budget) for d in range(MAX_DEPTH + 1) for w in WIDTHS
+               if Architecture(depth=d, width=w).n_params() <= budget}
+    return sorted(fitting)
 
 
 def random_architecture(rng: random.Random, budget: int) -> Architecture:

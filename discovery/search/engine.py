@@ -14,7 +14,9 @@ hits are counted per generation).
 Co-evolution (``[coevolution] mode``): ``rules`` evolves rules on fixed tasks;
 ``architectures`` evolves architecture records with the rule held fixed (the
 community's process, Adam by default); ``joint`` evolves (rule, architecture)
-pairs, each child varying one of the two.
+pairs, each child varying one of the two. Each generation's record counts the
+distinct architecture shapes seen so far (``compiled_shapes``): only a new
+shape compiles, and ``architectures.shapes(param_budget)`` bounds them.
 All randomness comes from one ``random.Random`` whose state is checkpointed,
 so a resumed run continues exactly where the interrupted one was.
 """
@@ -152,6 +154,7 @@ class Evolution:
             self.cache: dict[str, CacheEntry] = {}
             self.population: list[Candidate] = []
             self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0}
+            self.shapes: set[tuple[int, int]] = set()
         else:
             self.rng = random.Random()
             self.rng.setstate(_rng_state(state["rng"]))
@@ -161,6 +164,7 @@ class Evolution:
             self.population = _candidates(state["population"])
             self.logbook.extend(state["logbook"])
             self.totals = state["totals"]
+            self.shapes = {tuple(shape) for shape in state["shapes"]}
 
     # -- state -------------------------------------------------------------------------------
 
@@ -176,6 +180,7 @@ class Evolution:
             "hall_of_fame": [ind.candidate.to_dict() for ind in self.hof],
             "logbook": [dict(r) for r in self.logbook],
             "totals": self.totals,
+            "shapes": sorted(self.shapes),
         }
 
     @property
@@ -259,6 +264,8 @@ class Evolution:
         self.totals["evaluated"] += len(todo)
         self.totals["cache_hits"] += len(children) - len(todo)
         self.totals["scale_equivalent"] += equivalent
+        budget = self.coevolution.param_budget
+        self.shapes.update(c.architecture.shape(budget) for c in children if c.architecture is not None)
         return candidates, len(todo), equivalent
 
     # -- one generation ----------------------------------------------------------------------
@@ -285,6 +292,7 @@ class Evolution:
         if restart and self.generation % restart == 0:
             self.population = [self.hof[0].candidate] * n
         seconds = time.perf_counter() - start
+        shapes = {"compiled_shapes": len(self.shapes)} if self.coevolution.evolves_architectures else {}
         self.logbook.record(
             gen=self.generation,
             trained=trained,
@@ -293,6 +301,7 @@ class Evolution:
             seconds=round(seconds, 3),
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
+            **shapes,
             **self.stats.compile([Individual(c) for c in self.population]),
         )
         return candidates

@@ -4,7 +4,7 @@ Example::
 
     from discovery import tasks
     task = tasks.get("mf_k4", "small")
-    params = task.init(jax.random.key(0))
+    params = task.init(jax.random.key(0), task.train_data)
     loss = task.loss(params, task.sample_batch(task.train_data, jax.random.key(1)))
 """
 

@@ -11,6 +11,12 @@ with ``depth`` hidden layers of ``width`` units, weights
 N(0, (init_scale * gain)^2 / fan_in) (He gain for ReLU-like, LeCun for tanh),
 and mean softmax cross-entropy as the loss.
 
+Only a shape is code: a network of ``slots`` hidden layers of one width, the
+deepest within the run's parameter budget. The depth within the slots, the
+scales, the activation, LayerNorm and residual are data the task carries
+(``Architecture.switches``, ``switched_mlp``), so every architecture of a width
+trains in one compiled function.
+
 Example::
 
     arch = Architecture(depth=3, width=64, activation="gelu", norm="layernorm", residual=True)
@@ -21,17 +27,21 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 from typing import Any
 
-from .base import Task
-from .classification import classification_task
-from .mlp import ACTIVATIONS, apply_mlp, init_mlp
+import jax
+
+from .base import Params, PyTree, Task, row_sampler
+from .classification import accuracy, cross_entropy
+from .mlp import ACTIVATIONS, GAINS, layer_stds
 from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
+from .switched_mlp import Switches, apply_switched_mlp, init_switched_mlp, switches, used_leaves
 
 NORMS = ("none", "layernorm")
+# Fields that are data for the compiled network, not code (the depth within the network's slots too).
+SWITCH_FIELDS = frozenset({"depth", "activation", "norm", "residual", "init_scale", "output_scale"})
 MAX_DEPTH = 6
 MAX_WIDTH = 4096
 MAX_SCALE = 100.0
@@ -120,6 +130,29 @@ class Architecture:
         dense = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         return dense + (2 * self.width * self.depth if self.norm == "layernorm" else 0)
 
+    def slots(self, budget: int | None = None) -> int:
+        """Hidden-layer slots of the network that trains this architecture: the most hidden layers
+        of this width within ``budget`` parameters (its own depth at depth 0, without a budget, or
+        if it is deeper)."""
+        if self.depth == 0 or budget is None:
+            return self.depth
+        fitting = [d for d in range(1, MAX_DEPTH + 1)
+                   if dataclasses.replace(self, depth=d, norm="none").n_params() <= budget]
+        return max([self.depth, *fitting])
+
+    def shape(self, budget: int | None = None) -> tuple[int, int]:
+        """(slots, width): all that compiled code depends on (a width sets no shape without slots)."""
+        slots = self.slots(budget)
+        return slots, self.width if slots else 0
+
+    def switches(self, slots: int) -> Switches:
+        """Everything but the shape, as arrays for ``apply_switched_mlp`` in a network of ``slots``
+        hidden layers (init stds, depth, activation index, LayerNorm and residual flags, output scale)."""
+        *hidden, output = layer_stds(self.layer_sizes(), gain=GAINS[self.activation],
+                                     init_scale=self.init_scale)
+        return switches(hidden, output, slots, self.activation, self.norm == "layernorm", self.residual,
+                        self.output_scale)
+
     def key(self) -> str:
         """A stable text key for caches and fingerprints (sorted JSON of the fields)."""
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -138,43 +171,64 @@ class Architecture:
         return ", ".join(parts)
 
 
-def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, **fields: Any) -> Task:
-    """The family task for the architecture whose fields are ``fields``."""
+def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int | None = None,
+                    **fields: Any) -> Task:
+    """The family task for the architecture whose fields are ``fields``, in a network of ``slots``
+    hidden layers (default: its depth).
+
+    The network's shape (slots, width) is code; the architecture is data (``Architecture.switches``):
+    ``train_data`` and ``test_data`` carry it under ``"arch"``.
+    """
     arch = Architecture.from_dict(fields)
+    slots = arch.depth if slots is None else slots
+    if slots < arch.depth or (arch.depth == 0) != (slots == 0):
+        raise ValueError(f"an architecture of depth {arch.depth} does not fit {slots} slots")
     train, test = mnist1d_splits(num_samples, seed)
-    return classification_task(
+    sizes = (N_FEATURES, *([arch.width] * slots), N_CLASSES)
+    rows = row_sampler(batch_size)
+
+    def init(key: jax.Array, data: PyTree) -> Params:
+        return init_switched_mlp(key, sizes, data["arch"])
+
+    def logits(params: Params, data: PyTree) -> jax.Array:
+        return apply_switched_mlp(params, data["x"], data["arch"])
+
+    def loss(params: Params, data: PyTree) -> jax.Array:
+        return cross_entropy(logits(params, data), data["y"])
+
+    def metrics(params: Params, data: PyTree) -> dict:
+        z = logits(params, data)
+        return {"test_loss": cross_entropy(z, data["y"]), "accuracy": accuracy(z, data["y"])}
+
+    def sample_batch(data: PyTree, key: jax.Array) -> PyTree:
+        return {**rows({"x": data["x"], "y": data["y"]}, key), "arch": data["arch"]}
+
+    arch_data = arch.switches(slots)
+    return Task(
         name="mlp_family",
         kind="deep",
         description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
-        sizes={
-            "num_samples": num_samples,
-            "batch_size": batch_size,
-            "seed": seed,
-            **arch.to_dict(),
-        },
-        init=functools.partial(
-            init_mlp,
-            sizes=arch.layer_sizes(),
-            activation=arch.activation,
-            init_scale=arch.init_scale,
-            layernorm=arch.norm == "layernorm",
-        ),
-        apply=functools.partial(
-            apply_mlp,
-            activation=arch.activation,
-            residual=arch.residual,
-            output_scale=arch.output_scale,
-        ),
-        train_data=train,
-        test_data=test,
+        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed, "slots": slots,
+               **arch.to_dict()},
+        init=init,
+        loss=loss,
+        train_data={**train, "arch": arch_data},
+        test_data={**test, "arch": arch_data},
+        sample_batch=sample_batch,
+        metrics=metrics,
+        f_star=None,
         batch_size=batch_size,
+        data_sizes=SWITCH_FIELDS | ({"width"} if slots == 0 else set()),
+        used=lambda params, data: used_leaves(params, data["arch"]),
     )
 
 
-def from_architecture(arch: Architecture, size: str = "small", *, dataset: str = "mnist1d") -> Task:
-    """The task training ``arch`` on ``dataset`` at data size ``size`` ("small" | "default")."""
+def from_architecture(arch: Architecture, size: str = "small", *, dataset: str = "mnist1d",
+                      budget: int | None = None) -> Task:
+    """The task training ``arch`` on ``dataset`` at data size ``size`` ("small" | "default"), in the
+    network every architecture of its width within ``budget`` parameters shares (``Architecture.slots``)."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid datasets: {list(DATASETS)}")
     if size not in DATA_SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(DATA_SIZES)}")
-    return make_mlp_family(**DATA_SIZES[size], **arch.to_dict())
+    return make_mlp_family(**DATA_SIZES[size], slots=arch.slots(budget), **arch.to_dict())

@@ -7,8 +7,6 @@ of (x_hat - x)^2.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
@@ -43,7 +41,7 @@ def make_autoencoder(
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=functools.partial(init_mlp, sizes=layer_sizes),
+        init=lambda key, _: init_mlp(key, layer_sizes),
         loss=_loss,
         train_data={"x": train["x"]},
         test_data={"x": test["x"]},

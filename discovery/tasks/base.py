@@ -2,7 +2,8 @@
 
 A task is data plus a loss. All of its functions are pure and jittable, and
 take the data as an argument (never closed over), so a trainer can compile
-once per task shape and vmap over learning rates and seeds.
+once per task shape and vmap over learning rates and seeds. Tasks with the
+same ``compile_key`` share compiled code: they differ only in their data.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Task:
       kind: ``"deep"`` or ``"nondeep"``.
       description: one line.
       sizes: the resolved size parameters (plain values, shown by the CLI).
-      init: PRNG key -> float32 params pytree.
+      init: (PRNG key, train_data) -> float32 params pytree.
       loss: (params, batch) -> scalar mean loss over any number of examples;
         ``loss(params, train_data)`` is the full training loss.
       train_data: pytree of arrays (a small dict for data-free tasks).
@@ -38,13 +39,20 @@ class Task:
       metrics: (params, test_data) -> {"test_loss", optionally "accuracy"}.
       f_star: the infimum of the full training loss where known, else None.
       batch_size: examples per minibatch, None for data-free tasks.
+      data_sizes: the entries of ``sizes`` that the functions read from the data
+        (an architecture's scales and switches), not from code: tasks differing
+        only in them share a ``compile_key``.
+      used: (params, train_data) -> a pytree like params of bools, whether the
+        loss reads each leaf; None: every leaf. A leaf the loss ignores (a
+        switched-off LayerNorm's gain) exists so that networks of one shape share
+        compiled code; parameter counts and step sizes leave it out.
     """
 
     name: str
     kind: str
     description: str
     sizes: dict
-    init: Callable[[jax.Array], Params]
+    init: Callable[[jax.Array, PyTree], Params]
     loss: Callable[[Params, Batch], jax.Array]
     train_data: PyTree
     test_data: PyTree
@@ -52,6 +60,18 @@ class Task:
     metrics: Callable[[Params, PyTree], dict]
     f_star: float | None
     batch_size: int | None
+    data_sizes: frozenset[str] = frozenset()
+    used: Callable[[Params, PyTree], PyTree] | None = None
+
+    @property
+    def compile_key(self) -> str:
+        """What compiled code for this task depends on: its name and its sizes except ``data_sizes``."""
+        return repr((self.name, sorted((k, v) for k, v in self.sizes.items() if k not in self.data_sizes)))
+
+    def used_leaves(self, params: Params) -> list[bool]:
+        """Whether the loss reads each leaf of ``params`` (``jax.tree.leaves`` order)."""
+        return [True] * len(jax.tree.leaves(params)) if self.used is None else [
+            bool(u) for u in jax.tree.leaves(self.used(params, self.train_data))]
 
 
 def float32(x: Any) -> jax.Array:
@@ -85,7 +105,7 @@ def dataset_task(
     kind: str,
     description: str,
     sizes: dict,
-    init: Callable[[jax.Array], Params],
+    init: Callable[[jax.Array, PyTree], Params],
     loss: Callable[[Params, Batch], jax.Array],
     train_data: PyTree,
     test_data: PyTree,
@@ -122,6 +142,7 @@ def dataset_task(
 
 
 def n_params(task: Task) -> int:
-    """Number of scalar parameters of ``task`` (computed without running init)."""
-    shapes = jax.eval_shape(task.init, jax.random.key(0))
-    return int(sum(np.prod(leaf.shape, dtype=np.int64) for leaf in jax.tree.leaves(shapes)))
+    """Number of scalar parameters the loss of ``task`` reads (computed without running init)."""
+    shapes = jax.eval_shape(task.init, jax.random.key(0), task.train_data)
+    return int(sum(np.prod(leaf.shape, dtype=np.int64)
+                   for leaf, used in zip(jax.tree.leaves(shapes), task.used_leaves(shapes)) if used))

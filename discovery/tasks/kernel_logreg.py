@@ -177,7 +177,7 @@ def make_kernel_logreg(
             "seed": seed,
             "data_file": data_file,
         },
-        init=lambda key: {"w": jnp.zeros((len(y_train),), jnp.float32)},
+        init=lambda key, _: {"w": jnp.zeros((len(y_train),), jnp.float32)},
         loss=_loss,
         train_data={"k": float32(rbf_kernel(x_train, x_train, sigma)), "y": float32(y_train)},
         test_data={"k": float32(rbf_kernel(x[test], x_train, sigma)), "y": float32(y[test])},

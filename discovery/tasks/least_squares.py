@@ -52,7 +52,7 @@ def make_least_squares(
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=lambda key: {"w": jnp.zeros((dim,), jnp.float32)},
+        init=lambda key, _: {"w": jnp.zeros((dim,), jnp.float32)},
         loss=_loss,
         train_data={"a": float32(a[:n_train]), "b": float32(b[:n_train])},
         test_data={"a": float32(a[n_train:]), "b": float32(b[n_train:])},

@@ -69,7 +69,7 @@ def make_matrix_factorization(*, rank: int, n_examples: int, batch_size: int, se
         kind="nondeep",
         description=f"matrix factorization Y = AX with a rank-{rank} linear net 6-{rank}-10, MSE",
         sizes={"n_examples": n_examples, "batch_size": batch_size, "seed": seed},
-        init=lambda key: _init(key, rank),
+        init=lambda key, _: _init(key, rank),
         loss=_loss,
         train_data={"x": float32(x[:n_train]), "y": float32(y[:n_train])},
         test_data={"x": float32(x[n_train:]), "y": float32(y[n_train:])},

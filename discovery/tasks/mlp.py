@@ -2,6 +2,7 @@
 
 Params are a list of layer dicts ``{"w": (fan_in, fan_out), "b": (fan_out,)}``,
 hidden layers optionally with LayerNorm gain/bias ``{"ln_g", "ln_b"}``.
+``switched_mlp`` builds the architecture family's network from these parts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ACTIVATIONS = {
 }
 
 # Init gain per activation: He (sqrt 2) for ReLU-like units, LeCun (1) for tanh.
-_GAINS = {
+GAINS = {
     "relu": math.sqrt(2.0),
     "gelu": math.sqrt(2.0),
     "swish": math.sqrt(2.0),
@@ -30,34 +31,30 @@ _GAINS = {
 }
 
 
-def init_mlp(
-    key: jax.Array,
-    sizes: Sequence[int],
-    *,
-    activation: str = "relu",
-    init_scale: float = 1.0,
-    layernorm: bool = False,
-) -> list[dict]:
-    """Layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``.
+def layer_stds(sizes: Sequence[int], *, gain: float = GAINS["relu"], init_scale: float = 1.0) -> list[float]:
+    """Init std per layer: init_scale * gain / sqrt(fan_in) for hidden layers, init_scale / sqrt(fan_in)
+    for the output layer."""
+    hidden = len(sizes) - 2
+    return [init_scale * (gain if i < hidden else 1.0) / math.sqrt(fan_in)
+            for i, fan_in in enumerate(sizes[:-1])]
 
-    w_l ~ N(0, (init_scale * gain)^2 / fan_in), b_l = 0, where gain is the
-    activation's He/LeCun gain for hidden layers and 1 for the output layer;
-    LayerNorm (g, b) = (1, 0) on hidden layers when ``layernorm``.
-    """
+
+def dense_layer(key: jax.Array, fan_in: int, fan_out: int, std: float | jax.Array, *,
+                layernorm: bool = False) -> dict:
+    """w ~ N(0, std^2), b = 0, and LayerNorm (g, b) = (1, 0) when ``layernorm``; ``std`` may be traced."""
+    layer = {"w": std * jax.random.normal(key, (fan_in, fan_out), jnp.float32),
+             "b": jnp.zeros((fan_out,), jnp.float32)}
+    if layernorm:
+        layer |= {"ln_g": jnp.ones((fan_out,), jnp.float32), "ln_b": jnp.zeros((fan_out,), jnp.float32)}
+    return layer
+
+
+def init_mlp(key: jax.Array, sizes: Sequence[int]) -> list[dict]:
+    """Layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``, He init for ReLU (``layer_stds``),
+    layer l drawn with the l-th key of ``jax.random.split(key, len(sizes) - 1)``."""
     keys = jax.random.split(key, len(sizes) - 1)
-    layers = []
-    for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
-        hidden = i < len(sizes) - 2
-        std = init_scale * (_GAINS[activation] if hidden else 1.0) / math.sqrt(fan_in)
-        layer = {
-            "w": std * jax.random.normal(k, (fan_in, fan_out), jnp.float32),
-            "b": jnp.zeros((fan_out,), jnp.float32),
-        }
-        if hidden and layernorm:
-            layer["ln_g"] = jnp.ones((fan_out,), jnp.float32)
-            layer["ln_b"] = jnp.zeros((fan_out,), jnp.float32)
-        layers.append(layer)
-    return layers
+    return [dense_layer(k, fan_in, fan_out, std)
+            for k, fan_in, fan_out, std in zip(keys, sizes[:-1], sizes[1:], layer_stds(sizes))]
 
 
 def layer_norm(x: jax.Array, g: jax.Array, b: jax.Array, eps: float = 1e-5) -> jax.Array:
@@ -67,27 +64,10 @@ def layer_norm(x: jax.Array, g: jax.Array, b: jax.Array, eps: float = 1e-5) -> j
     return g * (x - mean) * jax.lax.rsqrt(var + eps) + b
 
 
-def apply_mlp(
-    layers: list[dict],
-    x: jax.Array,
-    *,
-    activation: str = "relu",
-    residual: bool = False,
-    output_scale: float = 1.0,
-) -> jax.Array:
-    """Forward pass.
-
-    Hidden: u = h W + b, u <- LN(u) if the layer has LayerNorm params,
-    h' = act(u) + (h if ``residual`` and the widths match else 0).
-    Output: output_scale * (h W + b), no activation.
-    """
-    act = ACTIVATIONS[activation]
+def apply_mlp(layers: list[dict], x: jax.Array) -> jax.Array:
+    """Forward pass: h' = relu(h W + b) on hidden layers, h W + b on the output layer."""
     h = x
     for layer in layers[:-1]:
-        u = h @ layer["w"] + layer["b"]
-        if "ln_g" in layer:
-            u = layer_norm(u, layer["ln_g"], layer["ln_b"])
-        u = act(u)
-        h = h + u if residual and u.shape == h.shape else u
+        h = jax.nn.relu(h @ layer["w"] + layer["b"])
     out = layers[-1]
-    return output_scale * (h @ out["w"] + out["b"])
+    return h @ out["w"] + out["b"]

@@ -72,7 +72,7 @@ def make_mnist1d_cnn(*, channels: int, num_samples: int, batch_size: int, seed: 
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=lambda key: _init(key, channels),
+        init=lambda key, _: _init(key, channels),
         apply=_apply,
         train_data=train,
         test_data=test,

@@ -6,8 +6,6 @@ softmax cross-entropy; ~9.7k params at the default (100, 50) hidden sizes.
 
 from __future__ import annotations
 
-import functools
-
 from .base import Task
 from .classification import classification_task
 from .mlp import apply_mlp, init_mlp
@@ -33,7 +31,7 @@ def make_mnist1d_mlp(*, hidden: list[int], num_samples: int, batch_size: int, se
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=functools.partial(init_mlp, sizes=layer_sizes),
+        init=lambda key, _: init_mlp(key, layer_sizes),
         apply=apply_mlp,
         train_data=train,
         test_data=test,

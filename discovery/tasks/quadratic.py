@@ -75,7 +75,7 @@ def make_quadratic(
         description=f"{'rotated' if rotated else 'diagonal'} quadratic, dim {dim}, "
         f"condition {condition:g}{extra}",
         sizes=sizes,
-        init=lambda key: {"x": jax.random.normal(key, (dim,), jnp.float32)},
+        init=lambda key, _: {"x": jax.random.normal(key, (dim,), jnp.float32)},
         loss=_loss,
         train_data=data,
         test_data=data,

@@ -30,7 +30,7 @@ def make_rosenbrock(*, dim: int, init_noise: float) -> Task:
         raise ValueError(f"Rosenbrock needs dim >= 2, got {dim}")
     start = np.where(np.arange(dim) % 2 == 0, -1.2, 1.0).astype(np.float32)
 
-    def init(key: jax.Array) -> Params:
+    def init(key: jax.Array, _: PyTree) -> Params:
         return {"x": jnp.asarray(start) + init_noise * jax.random.normal(key, (dim,), jnp.float32)}
 
     return Task(

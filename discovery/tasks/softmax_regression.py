@@ -61,7 +61,7 @@ def make_softmax_regression(
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=lambda key: {
+        init=lambda key, _: {
             "w": jnp.zeros((dim, classes), jnp.float32),
             "b": jnp.zeros((classes,), jnp.float32),
         },

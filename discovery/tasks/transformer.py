@@ -132,7 +132,7 @@ def make_transformer(
             "batch_size": batch_size,
             "seed": seed,
         },
-        init=lambda key: _init(key, modulus=modulus, width=width, layers=layers),
+        init=lambda key, _: _init(key, modulus=modulus, width=width, layers=layers),
         apply=lambda params, x: _apply(params, x, heads),
         train_data={"x": int32(tokens[train_idx]), "y": int32(labels[train_idx])},
         test_data={"x": int32(tokens[test_idx]), "y": int32(labels[test_idx])},

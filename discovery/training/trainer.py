@@ -94,7 +94,7 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
 
     def run(arg, lr, seed, train_data, test_data):
         init_key, data_key = jax.random.split(jax.random.key(seed))
-        params = task.init(init_key)
+        params = task.init(init_key, train_data)
         opt = make_optimizer(arg, lr)
 
         def step(carry, i):
@@ -111,31 +111,38 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
     return run
 
 
-# Compiled trainers, least recently used first. Each holds its XLA executables
+# Compiled functions, least recently used first. Each holds its XLA executables
 # (hundreds of memory mappings on CPU), so only the most recent are kept: a
-# co-evolution run compiles one per architecture and would otherwise exhaust
-# the process's mappings (vm.max_map_count) after about a hundred.
+# process that compiled one per task shape without limit would exhaust its
+# mappings (vm.max_map_count) after about a hundred.
 MAX_COMPILED = 32
 _COMPILED: collections.OrderedDict[tuple, Callable] = collections.OrderedDict()
 
 
+def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
+    """The jitted function cached under ``key``, built by ``build()`` on a miss (LRU of ``MAX_COMPILED``)."""
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    _COMPILED[key] = jax.jit(build())
+    while len(_COMPILED) > MAX_COMPILED:
+        _COMPILED.popitem(last=False)  # its executables are freed with it
+    return _COMPILED[key]
+
+
 def compiled_trainer(task: Task, kind, make_optimizer: Callable, steps: int) -> Callable:
-    """The jitted (lr x seed)-vmapped trainer for ``kind``, built once per task shape.
+    """The jitted (lr x seed)-vmapped trainer for ``kind``, built once per ``task.compile_key``.
 
     ``kind`` names what the compiled code depends on: ``"interpreter"`` (all
     rules), a rule template (native path, constants as data), or an Optax factory.
     """
-    key = (task.name, repr(sorted(task.sizes.items())), kind, steps)
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
-    one = _run_one(task, make_optimizer, steps)
-    over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
-    over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
-    _COMPILED[key] = jax.jit(over_grid)
-    while len(_COMPILED) > MAX_COMPILED:
-        _COMPILED.popitem(last=False)  # its executables are freed with it
-    return _COMPILED[key]
+
+    def build():
+        one = _run_one(task, make_optimizer, steps)
+        over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
+        return jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
+
+    return compiled(("train", task.compile_key, kind, steps), build)
 
 
 def _interpreted(program, lr):
@@ -201,10 +208,13 @@ def train(
     seed_arr = np.asarray(seeds, np.uint32)
     fn = compiled_trainer(task, kind, make_optimizer, steps)
     lr_arg = jnp.asarray(lrs) if jax.local_device_count() == 1 else _spread_over_devices(lrs)
-    curve, initial, final, metrics = jax.tree.map(
-        lambda x: x[: len(lrs)],
-        jax.device_get(fn(arg, lr_arg, jnp.asarray(seed_arr), task.train_data, task.test_data)),
-    )
+    outputs = jax.device_get(fn(arg, lr_arg, jnp.asarray(seed_arr), task.train_data, task.test_data))
+    return _result(task, learning_rates, seed_arr, steps, jax.tree.map(lambda x: x[: len(lrs)], outputs))
+
+
+def _result(task: Task, learning_rates: Sequence[float], seeds: np.ndarray, steps: int, outputs) -> TrainResult:
+    """The ``TrainResult`` of one task's (curve, initial, final, metrics) arrays ``[lr, seed, ...]``."""
+    curve, initial, final, metrics = outputs
     curve, initial, final = (np.asarray(x, np.float64) for x in (curve, initial, final))
     with np.errstate(invalid="ignore", over="ignore"):
         diverged = (
@@ -215,7 +225,7 @@ def train(
     return TrainResult(
         task=task.name,
         learning_rates=np.asarray(learning_rates, np.float64),  # as asked, not float32-rounded
-        seeds=seed_arr.astype(np.int64),
+        seeds=seeds.astype(np.int64),
         steps=steps,
         curves=curve,
         initial_loss=initial,
@@ -224,3 +234,59 @@ def train(
         diverged=diverged,
         f_star=task.f_star,
     )
+
+
+def _stacked(trees: Sequence) -> tuple:
+    """``(tree, axes)``: a leaf equal in every tree (the dataset, one rule's program) once, with
+    axis None; any other leaf stacked over the trees, with axis 0 (what ``jax.vmap``'s in_axes reads)."""
+    columns = zip(*(jax.tree.leaves(t) for t in trees))
+    treedef = jax.tree.structure(trees[0])
+    leaves, axes = [], []
+    for column in columns:
+        shared = all(leaf is column[0] or np.array_equal(leaf, column[0]) for leaf in column)
+        leaves.append(column[0] if shared else jnp.stack(column))
+        axes.append(None if shared else 0)
+    return treedef.unflatten(leaves), treedef.unflatten(axes)
+
+
+def train_many(
+    optimizers: Sequence[OptimizerSpec],
+    tasks: Sequence[Task],
+    learning_rates: Sequence[Sequence[float]],
+    seeds: Sequence[int],
+    steps: int,
+    path: str = "interpreter",
+) -> list[TrainResult]:
+    """``[train(o, t, lrs, seeds, steps, path) for o, t, lrs in zip(...)]`` in one call, vmapped over
+    the pairs: the tasks share a ``compile_key`` (e.g. architectures of one shape) and the
+    optimizers what they compile to, and every pair has as many learning rates.
+
+    What differs between pairs (an architecture's switches, different rules) is stacked; what
+    they share (the dataset, one rule) is passed once. It pays where one call is cheaper
+    than many (GPUs); on a CPU that each call already keeps busy it does not. One device.
+    """
+    if len({t.compile_key for t in tasks}) != 1:
+        raise ValueError("train_many needs tasks of one compile_key")
+    specs = [trainer_for(o, path) for o in optimizers]
+    kind, make_optimizer = specs[0][:2]
+    if any(s[0] != kind for s in specs):
+        raise ValueError("train_many needs optimizers that compile alike (one path, one structure)")
+    if len({len(lrs) for lrs in learning_rates}) != 1:
+        raise ValueError("train_many needs as many learning rates for every pair")
+    arg, arg_axes = _stacked([s[2] for s in specs])
+    train_data, train_axes = _stacked([t.train_data for t in tasks])
+    test_data, test_axes = _stacked([t.test_data for t in tasks])
+    seed_arr = np.asarray(seeds, np.uint32)
+
+    def build():
+        one = _run_one(tasks[0], make_optimizer, steps)
+        over_seeds = jax.vmap(one, in_axes=(None, None, 0, None, None))
+        over_grid = jax.vmap(over_seeds, in_axes=(None, 0, None, None, None))
+        return jax.vmap(over_grid, in_axes=(arg_axes, 0, None, train_axes, test_axes))
+
+    axes = jax.tree.flatten((arg_axes, train_axes, test_axes), is_leaf=lambda x: x is None)
+    fn = compiled(("train many", tasks[0].compile_key, kind, steps, repr(axes)), build)
+    outputs = jax.device_get(fn(arg, jnp.asarray(np.asarray(learning_rates, np.float32)),
+                                jnp.asarray(seed_arr), train_data, test_data))
+    return [_result(task, lrs, seed_arr, steps, jax.tree.map(lambda x, i=i: x[i], outputs))
+            for i, (task, lrs) in enumerate(zip(tasks, learning_rates))]

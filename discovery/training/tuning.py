@@ -61,23 +61,35 @@ class Tuned:
     score: scoring.TaskScore
 
 
+def _gradient_stream(task: Task, steps: int):
+    """``train_data -> (gradients [steps, ...], params)`` at the seed-0 init, as in the trainer."""
+
+    def stream(train_data):
+        init_key, data_key = jax.random.split(jax.random.key(0))
+        params = task.init(init_key, train_data)
+
+        def grad_at(i):
+            batch = task.sample_batch(train_data, jax.random.fold_in(data_key, i))
+            return jax.grad(task.loss)(params, batch)
+
+        return jax.vmap(grad_at)(jnp.arange(steps)), params
+
+    return stream
+
+
 @functools.lru_cache(maxsize=64)
 def initial_gradients(task: Task, steps: int = STEPS) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
     """``steps`` minibatch gradients at the seed-0 initial parameters, and those parameters.
 
-    Leaves in ``jax.tree.leaves`` order as float64 NumPy arrays (what ``dsl.probe.run_numpy`` reads).
+    Leaves the loss reads (``Task.used_leaves``), in ``jax.tree.leaves`` order, as float64
+    NumPy arrays (what ``dsl.probe.run_numpy`` reads). Compiled once per ``task.compile_key``.
     """
-    init_key, data_key = jax.random.split(jax.random.key(0))
-    params = task.init(init_key)
-
-    def grad_at(i):
-        batch = task.sample_batch(task.train_data, jax.random.fold_in(data_key, i))
-        return jax.grad(task.loss)(params, batch)
-
-    grads = jax.jit(jax.vmap(grad_at))(jnp.arange(steps))
-    leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(grads)]
+    fn = trainer.compiled(("gradients", task.compile_key, steps), lambda: _gradient_stream(task, steps))
+    grads, params = fn(task.train_data)
+    used = task.used_leaves(params)
+    leaves = [np.asarray(x, np.float64) for x, u in zip(jax.tree.leaves(grads), used) if u]
     stream = [[leaf[i] for leaf in leaves] for i in range(steps)]
-    return stream, [np.asarray(x, np.float64) for x in jax.tree.leaves(params)]
+    return stream, [np.asarray(x, np.float64) for x, u in zip(jax.tree.leaves(params), used) if u]
 
 
 def step_size(rule: dsl.Rule, task: Task) -> float:
@@ -90,17 +102,23 @@ def step_size(rule: dsl.Rule, task: Task) -> float:
         return float(np.sqrt(np.mean(np.square(tail)))) if np.all(np.isfinite(tail)) else math.nan
 
 
+_ADAM = dsl.library.get("adam")
+
+
 @functools.lru_cache(maxsize=64)
 def _adam_step(task: Task) -> float:
-    return step_size(dsl.library.get("adam"), task)
+    return step_size(_ADAM, task)
 
 
 def natural_scale(rule: dsl.Rule, task: Task) -> float:
     """``step(Adam) / step(rule)`` on ``task``: the factor that moves Adam's grid to the rule's.
 
     1.0 when either step is zero or not finite (such a rule diverges or stalls
-    at every lr; bracketing and the scores say so).
+    at every lr; bracketing and the scores say so), and for Adam itself without
+    measuring (its step over itself), so tuning Adam compiles no gradient stream.
     """
+    if rule == _ADAM:
+        return 1.0
     ours, adam = step_size(rule, task), _adam_step(task)
     scale = adam / ours if ours > 0 and adam > 0 else math.nan
     return scale if math.isfinite(scale) and scale > 0 else 1.0
@@ -143,6 +161,36 @@ def centered(grid: tuple[float, ...], center: float | None) -> np.ndarray:
     return grid * HALF_DECADE ** round((math.log10(center) - middle) * 2)
 
 
+class _Bracketing:
+    """One optimizer's fair tuning on one task in progress: what to train next, the result so far."""
+
+    def __init__(self, optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protocol,
+                 default_lr: float | None, metric: str, scale: float | None, center: float | None):
+        if scale is None:
+            scale = natural_scale(optimizer, task) if protocol.scale_free and isinstance(
+                optimizer, dsl.Rule) else 1.0
+        self.scale, self.default_lr, self.metric, self.bracket = float(scale), default_lr, metric, protocol.bracket
+        grid = centered(protocol.learning_rates, center) * scale
+        self.first = np.asarray(sorted({*grid, *([default_lr] if default_lr is not None else [])}))
+        self.limits = (LIMITS[0] * scale, LIMITS[1] * scale)
+        self.result: trainer.TrainResult | None = None
+        self.score: scoring.TaskScore | None = None
+
+    def add(self, result: trainer.TrainResult) -> np.ndarray | None:
+        """Merge a trained block of lrs; return the next block to train, or None when bracketed
+        (or at a limit, or bracketing is off)."""
+        self.result = result if self.result is None else self.result.merge(result)
+        self.score = scoring.score(self.result, self.default_lr, self.metric)
+        side = _missing_side(self.result, self.score) if self.bracket else 0
+        if side == 0:
+            return None
+        edge = self.result.learning_rates.min() if side < 0 else self.result.learning_rates.max()
+        return _extension(edge, side, len(self.first), self.limits[side > 0])
+
+    def tuned(self) -> Tuned:
+        return Tuned(self.result, dataclasses.replace(self.score, scale=self.scale))
+
+
 def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protocol, *,
          default_lr: float | None = None, metric: str = "train", path: str = "interpreter",
          scale: float | None = None, center: float | None = None) -> Tuned:
@@ -154,25 +202,24 @@ def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protoco
     ``scale`` overrides the measured natural scale (``natural_scale`` for a rule, 1 otherwise);
     ``protocol.scale_free`` and ``protocol.bracket`` switch steps 1 and 2 off.
     """
-    if scale is None:
-        scale = natural_scale(optimizer, task) if protocol.scale_free and isinstance(
-            optimizer, dsl.Rule) else 1.0
-    grid = centered(protocol.learning_rates, center) * scale
-    lrs = np.asarray(sorted({*grid, *([default_lr] if default_lr is not None else [])}))
-    limits = (LIMITS[0] * scale, LIMITS[1] * scale)
+    tuning = _Bracketing(optimizer, task, protocol, default_lr, metric, scale, center)
+    block = tuning.first
+    while block is not None:
+        block = tuning.add(trainer.train(optimizer, task, list(block), protocol.seeds, protocol.steps,
+                                         path=path))
+    return tuning.tuned()
 
-    def train(learning_rates):
-        return trainer.train(optimizer, task, list(learning_rates), protocol.seeds, protocol.steps,
-                             path=path)
 
-    result = train(lrs)
-    score = scoring.score(result, default_lr, metric)
-    while protocol.bracket:
-        side = _missing_side(result, score)
-        edge = result.learning_rates.min() if side < 0 else result.learning_rates.max()
-        block = None if side == 0 else _extension(edge, side, len(lrs), limits[side > 0])
-        if block is None:
-            break
-        result = result.merge(train(block))
-        score = scoring.score(result, default_lr, metric)
-    return Tuned(result, dataclasses.replace(score, scale=float(scale)))
+def tune_many(optimizers: list[trainer.OptimizerSpec], tasks: list[Task], protocol: scoring.Protocol, *,
+              metric: str = "train", path: str = "interpreter") -> list[Tuned]:
+    """``[tune(o, t, protocol, metric=metric, path=path) for o, t in zip(optimizers, tasks)]``, each
+    round of bracketing one ``trainer.train_many`` call over the pairs still bracketing (tasks of
+    one compile key, optimizers that compile alike)."""
+    tunings = [_Bracketing(o, t, protocol, None, metric, None, None) for o, t in zip(optimizers, tasks)]
+    blocks = [t.first for t in tunings]
+    while todo := [i for i, block in enumerate(blocks) if block is not None]:
+        results = trainer.train_many([optimizers[i] for i in todo], [tasks[i] for i in todo],
+                                     [blocks[i] for i in todo], protocol.seeds, protocol.steps, path)
+        for i, result in zip(todo, results):
+            blocks[i] = tunings[i].add(result)
+    return [t.tuned() for t in tunings]
