@@ -1,14 +1,15 @@
-"""Evolutionary discovery of optimizer update rules: tasks, training, search, runs.
+"""Evolutionary discovery of optimizer update rules: tasks, training, evolution, runs.
 
-``discovery.run``, ``discovery.load_run`` and ``discovery.Run`` are loaded on
-first use, so ``import discovery.tasks`` stays light (no DEAP, no backends).
+The notebook API (``discovery.api``): ``discovery.search``, ``discovery.run``,
+``discovery.load_run`` and ``discovery.Run``, loaded on first use, so
+``import discovery.tasks`` stays light (no DEAP, no backends).
 """
 
 from __future__ import annotations
 
 import importlib
 
-_LAZY = {"Run": "discovery.runs", "load_run": "discovery.runs", "run": "discovery.runs"}
+_LAZY = {name: "discovery.api" for name in ("Run", "load_run", "run", "search")}
 __all__ = sorted(_LAZY)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -204,6 +205,16 @@ class Candidate:
     @property
     def hurdle_failed(self) -> bool:
         return self.evaluation.hurdle_failed
+
+    @property
+    def recommended_lr(self) -> float:
+        """The run's recommendation (``Evaluator.recommend``: trains every held-out task without
+        divergence, best worst case); before the run finishes, the geometric median over the
+        search tasks of the tuned learning rate. To 3 significant digits."""
+        if self.recommendation is not None:
+            return float(f"{self.recommendation.lr:.3g}")
+        exponent = statistics.median(math.log10(t.tuned_lr) for t in self.tasks.values())
+        return float(f"{10 ** exponent:.3g}")
 
     def to_dict(self) -> dict[str, Any]:
         """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""

@@ -12,7 +12,7 @@ import pytest
 
 import dsl
 from discovery import tasks
-from discovery.search import architectures
+from discovery.evolution import architectures
 from discovery.tasks.architecture import DATA_SIZES, make_mlp_family
 from discovery.tasks.mlp import ACTIVATIONS
 from discovery.training import scoring, trainer, tuning

@@ -7,8 +7,8 @@ import pytest
 
 import dsl
 from discovery import config, runs
+from discovery.evolution import architectures
 from discovery.records import decode_candidate, encode_candidate
-from discovery.search import architectures
 from discovery.tasks import Architecture, from_architecture, n_params
 
 COEVO = {

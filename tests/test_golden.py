@@ -28,7 +28,7 @@ def snapshot(run) -> dict:
         ],
         "best_per_generation": [r["best"] for r in run.logbook],
         "export_rank1": export.render(run.candidate(1).simplified, "py", "golden",
-                                      lr=export.recommended_lr(run.candidate(1))).decode(),
+                                      lr=run.candidate(1).recommended_lr).decode(),
     }
 
 

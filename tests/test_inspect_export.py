@@ -165,7 +165,7 @@ def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
     doc = ast.get_docstring(ast.parse(source))
     assert f"rank 2 of the hall of fame of run {tiny_run.path.name}" in doc
     assert f"Search fitness {record.fitness:+.3f}" in doc and "Held-out fitness" in doc
-    lr = export.recommended_lr(record)
+    lr = record.recommended_lr
     assert lr == float(f"{record.recommendation.lr:.3g}")
     assert f"Recommended learning rate (the default of this optimizer): {lr:.3g}" in doc
     assert f"learning_rate: optax.ScalarOrSchedule = {lr!r}" in source  # the export's default

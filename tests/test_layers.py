@@ -21,11 +21,11 @@ LAYERS = [
     ["discovery.tasks"],
     ["discovery.training"],
     ["discovery.config", "discovery.records"],
-    ["discovery.search", "discovery.evaluation"],
+    ["discovery.evolution", "discovery.evaluation"],
     ["discovery.runs"],
     ["discovery.analysis"],
     ["discovery.experiments"],
-    ["discovery.cli"],
+    ["discovery.cli", "discovery.api"],
 ]
 LEVEL = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 

@@ -14,9 +14,9 @@ import pytest
 
 import dsl
 from discovery import cli, config, runs, tasks
+from discovery.evolution.engine import Child, Evolution
 from discovery.records import Evaluation, TaskResult, pareto_front
 from discovery.runs.store import RunStore
-from discovery.search.engine import Child, Evolution
 from discovery.training import trainer
 from tests.tiny import tiny
 

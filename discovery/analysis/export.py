@@ -21,14 +21,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import statistics
 from pathlib import Path
 
 import dsl
 from discovery import runs
-from discovery.records import Candidate, Evaluation
+from discovery.records import Evaluation
 from discovery.runs.files import atomic_write, read_capped
 from dsl.parser import MAX_TEXT
 from dsl.serialize import MAX_BYTES
@@ -52,16 +50,6 @@ def read_rule_file(path: str | Path) -> dsl.Rule:
         raise ValueError(f"rule file {path}: {e}") from None
 
 
-def recommended_lr(candidate: Candidate) -> float:
-    """The run's recommendation (``Evaluator.recommend``: trains every held-out task without
-    divergence, best worst case); before the run finishes, the geometric median over the
-    search tasks of the tuned learning rate. To 3 significant digits."""
-    if candidate.recommendation is not None:
-        return float(f"{candidate.recommendation.lr:.3g}")
-    exponent = statistics.median(math.log10(t.tuned_lr) for t in candidate.tasks.values())
-    return float(f"{10 ** exponent:.3g}")
-
-
 def provenance(run: runs.Run, rank: int) -> str:
     """Where rule ``rank`` of ``run`` comes from and how it scored, as plain text."""
     c = run.candidate(rank)
@@ -80,7 +68,7 @@ def provenance(run: runs.Run, rank: int) -> str:
         lines += ["", f"Held-out fitness {c.held_out.fitness:+.3f} ({protocol.held_out_steps} steps):",
                   *_task_lines(c.held_out)]
     rec = c.recommendation
-    lines += ["", f"Recommended learning rate (the default of this optimizer): {recommended_lr(c):.3g}"
+    lines += ["", f"Recommended learning rate (the default of this optimizer): {c.recommended_lr:.3g}"
               + (f", the best worst case over the {rec.split} tasks among lrs that "
                  + ("trained every one without divergence." if rec.trains_everywhere
                     else "were tried (none trained every task without divergence).")
@@ -115,7 +103,7 @@ def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = N
     """Hall-of-fame rule ``rank`` of ``run``, as reported (pruned: ``Candidate.simplified``),
     in format ``fmt``."""
     rule = run.candidate(rank).simplified
-    return render(rule, fmt, name, provenance(run, rank), recommended_lr(run.candidate(rank)))
+    return render(rule, fmt, name, provenance(run, rank), run.candidate(rank).recommended_lr)
 
 
 def write(data: bytes, path: str | Path, force: bool = False) -> Path:

@@ -17,15 +17,17 @@ import time
 import warnings
 from pathlib import Path
 
+import optax
+
 import dsl
-from discovery.config import Config
+from discovery.config import Config, stored
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_from_dict, references_to_dict
+from discovery.evolution.engine import Evolution, pruned
 from discovery.records import Candidate, Evaluation, decode, pareto_front
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import CHECKPOINT, RunStore, RunWarning
-from discovery.search.engine import Evolution, pruned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +82,12 @@ class Run:
         if not 1 <= rank <= len(self.hall_of_fame):
             raise ValueError(f"rank {rank} out of range: the hall of fame has {len(self.hall_of_fame)} rules")
         return self.hall_of_fame[rank - 1]
+
+    def to_optax(self, rank: int = 1, learning_rate: float | None = None) -> optax.GradientTransformation:
+        """Hall-of-fame rule ``rank`` (as reported: pruned) as an Optax optimizer, at
+        ``learning_rate`` or the run's recommended one (``Candidate.recommended_lr``)."""
+        c = self.candidate(rank)
+        return dsl.to_optax(c.simplified, c.recommended_lr if learning_rate is None else learning_rate)
 
 
 def _candidates(items: list) -> list[Candidate]:
@@ -180,12 +188,16 @@ def run(
     resume: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    generations: int | None = None,
 ) -> Run:
     """Run (or resume) an evolution; return the run as data.
 
     The run folder is locked (``RunLock``) while this process writes it.
     ``stop_after`` ends this process after that many generations, as an
-    interruption would (used to test resuming).
+    interruption would (used to test resuming). With ``resume``, ``generations``
+    sets the run's length anew: a finished run grows to that many generations
+    (its summary kept in ``history/``) as if it had been launched with them; a
+    finished run without a larger ``generations`` is returned unchanged.
     """
     with contextlib.ExitStack() as held:
         if resume is not None:
@@ -193,6 +205,16 @@ def run(
             held.enter_context(RunLock(store.path))  # before reading what an owner may be writing
             config = store.config()
             state = store.read_checkpoint()
+            done = (state or {}).get("generation", 0)
+            finished = store.read_summary() is not None
+            if finished and (generations is None or generations <= done):
+                return load_run(store.path)
+            if generations is not None:
+                if generations < done:
+                    raise ValueError(f"--generations {generations} is below the {done} generations "
+                                     f"{store.path} has run; give at least {done}")
+                with stored():  # a registered task is looked up by the evaluator, with its advice
+                    config = config.replace(**{"run.generations": generations})
         elif config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         else:
@@ -209,6 +231,8 @@ def run(
                 store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
             else:
                 _rewind(store, state)
+                if config.run.generations != store.config().run.generations:
+                    _lengthen(store, config)
             status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
         if status == "complete":
             _finish(store, evaluator, progress)
@@ -224,6 +248,16 @@ def _rewind(store: RunStore, state: dict | None) -> None:
                       "(summary.json counts them in log_missing)", RunWarning, stacklevel=3)
         store.append_log([{"kind": "log_damaged", "problem": problem}])
     store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
+                       "time": time.time()}])
+
+
+def _lengthen(store: RunStore, config: Config) -> None:
+    """Record a new length: the config, the finished summary moved to ``history/``, a log line."""
+    old = store.config().run.generations
+    archived = store.archive_summary() if store.read_summary() is not None else None
+    store.write_config(config)
+    store.append_log([{"kind": "generations", "from": old, "to": config.run.generations,
+                       "summary": None if archived is None else str(archived.relative_to(store.path)),
                        "time": time.time()}])
 
 
@@ -250,6 +284,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
                                       + [{"kind": "generation", **evo.logbook[-1]}])
             store.write_checkpoint({**evo.state(), "reference": references_to_dict(evaluator.reference),
                                     "held_out": held_out.to_dict(), "log_offset": offset})
+            store.write_metrics(evo.logbook)
             done_here += 1
             if bar:
                 last = evo.logbook[-1]

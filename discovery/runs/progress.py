@@ -10,8 +10,9 @@ from typing import TextIO
 class Progress:
     """``with Progress(total, "baselines") as bar: ... bar.advance(status="mf_k4 adam")``.
 
-    Writes one updating line to ``stream`` (stderr by default); on a non-TTY
-    stream (logs, CI) it writes one line per update instead.
+    Writes one updating line to ``stream`` (stderr by default), in a terminal
+    and in a Jupyter notebook (which redraws a line on ``\r``); on other
+    streams (logs, CI) it writes one line per update instead.
     """
 
     def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24):
@@ -21,7 +22,8 @@ class Progress:
         self.width = width
         self.done = 0
         self.start = time.perf_counter()
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.tty = (hasattr(self.stream, "isatty") and self.stream.isatty()) or (
+            stream is None and "ipykernel" in sys.modules)
 
     def __enter__(self) -> Progress:
         self._write("")

@@ -6,6 +6,9 @@
 * ``log.jsonl``           one JSON line per event: every evaluated candidate,
   the cost model's path choices, each generation, resumes, interruptions
 * ``summary.json``        written at the end: hall of fame, Pareto front, scores
+* ``metrics.csv``         one row per generation (``METRICS``), for any plotting tool
+* ``history/summary-g<N>.json``  the summary of the run when it had N generations,
+  kept when ``--generations`` extends a finished run
 * ``run.lock``            held by the one process writing the folder (``lock.RunLock``)
 
 Every file is written atomically (``files.atomic_write``) except the log,
@@ -18,7 +21,9 @@ executed.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import time
@@ -33,6 +38,8 @@ from discovery.records import Candidate, decode
 from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
 CHECKPOINT = "checkpoint.msgpack"
+METRICS = ("gen", "best", "median", "hall_of_fame_best", "complexity", "trained", "cache_hits",
+           "candidates_per_s", "seconds")
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
 VERSION = 2  # the state as a msgpack payload with its SHA-256; version 1 (no checksum) is still read
@@ -82,7 +89,8 @@ class RunStore:
         return cls(path)
 
     def config(self) -> config_lib.Config:
-        return config_lib.load(self.path / "config.toml")
+        with config_lib.stored():
+            return config_lib.load(self.path / "config.toml")
 
     def remove_temp_files(self) -> None:
         """Delete temporary files a killed writer left behind (call while holding the lock)."""
@@ -197,6 +205,22 @@ class RunStore:
 
     def write_summary(self, summary: dict) -> None:
         atomic_write(self.path / "summary.json", (json_text(summary, indent=2) + "\n").encode())
+
+    def write_metrics(self, logbook: list[dict]) -> None:
+        """``metrics.csv``: the ``METRICS`` columns of every generation record so far."""
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(METRICS)
+        writer.writerows([record.get(key, "") for key in METRICS] for record in logbook)
+        atomic_write(self.path / "metrics.csv", text.getvalue().encode())
+
+    def archive_summary(self) -> Path:
+        """Move ``summary.json`` to ``history/summary-g<generations>.json`` (before an extension)."""
+        summary = self.read_summary() or {}
+        target = self.path / "history" / f"summary-g{summary.get('generations', 0)}.json"
+        target.parent.mkdir(exist_ok=True)
+        os.replace(self.path / "summary.json", target)
+        return target
 
     def read_summary(self) -> dict | None:
         """``summary.json`` as data, or None if the run has not finished."""

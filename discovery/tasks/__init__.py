@@ -9,19 +9,26 @@ Example::
 """
 
 from .architecture import Architecture, from_architecture
-from .base import Task, n_params
+from .base import Task, dataset_task, n_params
+from .custom import TaskError, make_task
 from .libsvm import load_libsvm
-from .registry import KINDS, SIZES, describe, get, names
+from .registry import KINDS, SIZES, describe, get, is_known, names, register, unregister
 
 __all__ = [
     "KINDS",
     "SIZES",
     "Architecture",
     "Task",
+    "TaskError",
+    "dataset_task",
     "describe",
     "from_architecture",
     "get",
+    "is_known",
     "load_libsvm",
+    "make_task",
     "n_params",
     "names",
+    "register",
+    "unregister",
 ]

@@ -46,6 +46,8 @@ class Task:
         loss reads each leaf; None: every leaf. A leaf the loss ignores (a
         switched-off LayerNorm's gain) exists so that networks of one shape share
         compiled code; parameter counts and step sizes leave it out.
+      code: what the functions' code depends on beyond name and sizes (a user
+        task's own functions): tasks share compiled code only if these are the same objects.
     """
 
     name: str
@@ -62,11 +64,13 @@ class Task:
     batch_size: int | None
     data_sizes: frozenset[str] = frozenset()
     used: Callable[[Params, PyTree], PyTree] | None = None
+    code: tuple = ()
 
     @property
-    def compile_key(self) -> str:
-        """What compiled code for this task depends on: its name and its sizes except ``data_sizes``."""
-        return repr((self.name, sorted((k, v) for k, v in self.sizes.items() if k not in self.data_sizes)))
+    def compile_key(self) -> tuple:
+        """What compiled code for this task depends on: name, sizes except ``data_sizes``, ``code``."""
+        return (repr((self.name, sorted((k, v) for k, v in self.sizes.items() if k not in self.data_sizes))),
+                *self.code)
 
     def used_leaves(self, params: Params) -> list[bool]:
         """Whether the loss reads each leaf of ``params`` (``jax.tree.leaves`` order)."""

@@ -5,11 +5,22 @@ Example::
     task = get("mf_k4")                       # small size
     task = get("klr_mushrooms", "default", data_file="mushrooms")
     [row["name"] for row in describe()]
+    register(make_task("my_logreg", loss, init, data))   # then get("my_logreg")
+    get("my_package.tasks:make_logreg")       # a factory by import path, any process
+
+A registered task lives in this process only; a run that names it can be
+inspected and exported anywhere, resumed only where it is registered again. A
+task named by import path (``"package.module:factory"``, the factory called with
+no argument or with ``size``) is found again by any process that can import it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
+import inspect
+import re
 from collections.abc import Callable
 
 from . import (
@@ -26,9 +37,11 @@ from . import (
     transformer,
 )
 from .base import Task, n_params
+from .custom import TaskError, check
 
 SIZES = ("small", "default")
-KINDS = ("deep", "nondeep")
+KINDS = ("deep", "nondeep", "custom")
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 _MLP_FAMILY_SIZES = {
     size: {**data, **architecture.Architecture().to_dict()}
@@ -70,23 +83,68 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
 }
 
 
+# name -> a user's task (kind "custom" unless it says otherwise), registered in this process
+_REGISTERED: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Make ``task`` available by its name (``get``, configs, ``discovery.search``) in this
+    process, after checking that it trains (``custom.check``). Registering a name again
+    replaces the task; a built-in name cannot be taken. Returns ``task``."""
+    if not isinstance(task, Task):
+        raise TaskError(f"register takes a Task (tasks.make_task builds one), got {type(task).__name__}")
+    if task.name in _TASKS or is_import_path(task.name):
+        raise TaskError(f"task name {task.name!r} is taken by a built-in task or reads as an import "
+                        "path: choose another name")
+    _REGISTERED[task.name] = check(task)
+    return task
+
+
+def unregister(name: str) -> None:
+    """Forget a registered task (an unknown name is an error)."""
+    if name not in _REGISTERED:
+        raise ValueError(f"task {name!r} is not registered; registered: {sorted(_REGISTERED)}")
+    del _REGISTERED[name]
+
+
+def is_import_path(name: str) -> bool:
+    """Whether ``name`` reads as ``"package.module:factory"``."""
+    return bool(_IMPORT_PATH.fullmatch(name))
+
+
+def is_known(name: str) -> bool:
+    """A built-in or registered task, or an import path (imported only when the task is built)."""
+    return name in _TASKS or name in _REGISTERED or is_import_path(name)
+
+
 def names(kind: str | None = None) -> list[str]:
-    """Registered task names, optionally only those of ``kind`` ("deep" | "nondeep")."""
+    """Built-in and registered task names, optionally only those of ``kind`` ("deep" | "nondeep" |
+    "custom")."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; valid kinds: {list(KINDS)}")
-    return [name for name, (k, _, _) in _TASKS.items() if kind is None or k == kind]
+    return ([name for name, (k, _, _) in _TASKS.items() if kind is None or k == kind]
+            + [name for name, t in _REGISTERED.items() if kind is None or t.kind == kind])
 
 
 def get(name: str, size: str = "small", **overrides) -> Task:
     """Build task ``name`` at ``size`` ("small": tests; "default": real runs).
 
-    ``overrides`` replace individual size parameters (see ``describe()``).
+    ``name`` is a built-in task, a registered one (``size`` and ``overrides`` do not
+    apply), or ``"package.module:factory"``. ``overrides`` replace individual size
+    parameters of a built-in task (see ``describe()``).
     Raises ValueError for an unknown name, size or override key.
     """
-    if name not in _TASKS:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {names()}")
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(SIZES)}")
+    if name not in _TASKS and (overrides or name not in _REGISTERED and not is_import_path(name)):
+        hint = (f"; {name!r} takes no size parameters" if name in _REGISTERED or is_import_path(name) else
+                "; a task of your own: register it (discovery.tasks.register) in this process, or name "
+                "it by import path 'package.module:factory'")
+        raise ValueError(f"unknown task {name!r}{hint}; valid tasks: {names()}")
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in _TASKS:
+        return _imported(name, size)
     _, build, table = _TASKS[name]
     params = dict(table[size])
     unknown = sorted(set(overrides) - set(params))
@@ -117,3 +175,24 @@ def describe(size: str = "small") -> list[dict]:
             }
         )
     return rows
+
+
+@functools.lru_cache(maxsize=32)
+def _imported(path: str, size: str) -> Task:
+    """The task that ``"package.module:factory"`` makes, named by that path, checked (once per size)."""
+    module_name, attr = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"task {path!r}: module {module_name!r} cannot be imported ({e}); make it "
+                         "importable: run from the folder that holds it, add that folder to PYTHONPATH, "
+                         "or pip install -e its package") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"task {path!r}: module {module_name!r} has no function {attr!r}")
+    takes_size = "size" in inspect.signature(factory).parameters
+    task = factory(size=size) if takes_size else factory()
+    if not isinstance(task, Task):
+        raise TaskError(f"task {path!r}: {attr}() returned {type(task).__name__}, expected a Task "
+                        "(discovery.tasks.make_task builds one)")
+    return check(dataclasses.replace(task, name=path))

@@ -28,8 +28,8 @@ import dsl
 from discovery import config as config_lib
 from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
+from discovery.evolution import architectures
 from discovery.experiments.adam_hypothesis import PRESETS, VARIED_STARTS
-from discovery.search import architectures
 from tests.per_architecture_build import reference_task
 
 QUICK = PRESETS["quick"]

@@ -22,7 +22,7 @@ import numpy as np
 import discovery
 from discovery import config as config_lib
 from discovery import tasks
-from discovery.analysis import export, inspection
+from discovery.analysis import inspection
 from discovery.training import trainer
 from dsl.probe import similarity
 
@@ -56,7 +56,7 @@ def measure(overrides: dict, label: str) -> None:
         hall = run.hall_of_fame
         rows = inspection.table(run)
         pick = next(r.rank for r in rows if r.pick)
-        lr = export.recommended_lr(run.candidate(pick))
+        lr = run.candidate(pick).recommended_lr
         complexity = [c.complexity for c in hall]
         best = hall[0]
         print(f"{label}: {time.perf_counter() - start:.0f}s; hall of fame {len(hall)} entries, "

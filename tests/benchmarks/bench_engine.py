@@ -23,7 +23,7 @@ import numpy as np
 import dsl
 from discovery import config as config_lib
 from discovery.evaluation.evaluator import Evaluator
-from discovery.search.validity import mutate_valid
+from discovery.evolution.validity import mutate_valid
 from discovery.training import trainer
 
 TASKS = ["quadratic_ill", "mf_k4", "mnist1d_mlp"]

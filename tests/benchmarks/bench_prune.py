@@ -1,6 +1,6 @@
 """Benchmark: dsl.prune on evolved-looking rules, time per rule and complexity.
 
-Rules: 40 chains of 1 to 6 valid mutations of Adam (``discovery.search.validity``,
+Rules: 40 chains of 1 to 6 valid mutations of Adam (``discovery.evolution.validity``,
 seeded), the shape of a run's hall of fame, then the library. Prints the
 complexity raw -> simplified -> pruned and the seconds per rule (mean, median,
 max), each rule pruned once (the statements simplify caches are shared, as in a run).
@@ -15,7 +15,7 @@ import statistics
 import time
 
 import dsl
-from discovery.search.validity import mutate_valid
+from discovery.evolution.validity import mutate_valid
 
 
 def evolved(n: int, seed: int) -> list[dsl.Rule]:

@@ -25,7 +25,7 @@ import dsl
 from discovery import config as config_lib
 from discovery.evaluation.backends import CHUNKS_PER_WORKER, InProcessBackend, RayBackend
 from discovery.evaluation.evaluator import Evaluator
-from discovery.search.validity import mutate_valid
+from discovery.evolution.validity import mutate_valid
 
 TASKS = ["quadratic_ill", "mf_k4", "mnist1d_mlp"]
 CANDIDATES = 32

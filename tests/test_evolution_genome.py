@@ -9,9 +9,9 @@ from deap import gp
 from hypothesis import given, settings
 
 import dsl
-from discovery.search import genome as G
-from discovery.search import validity
-from discovery.search import variation as V
+from discovery.evolution import genome as G
+from discovery.evolution import validity
+from discovery.evolution import variation as V
 from dsl.rule import MAX_DEPTH, MAX_HYPERPARAMS, MAX_NODES, MAX_STATE, MAX_STATEMENTS, walk
 from tests.rule_strategies import rules
 

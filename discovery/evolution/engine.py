@@ -33,9 +33,9 @@ from deap import base, tools
 
 import dsl
 from discovery.config import Config
+from discovery.evolution import architectures
+from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
 from discovery.records import Candidate, Evaluation, encode_candidate
-from discovery.search import architectures
-from discovery.search.validity import crossover_valid, mutate_valid, random_rule
 from discovery.tasks import Architecture
 
 
@@ -301,6 +301,7 @@ class Evolution:
             seconds=round(seconds, 3),
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
+            hall_of_fame_best=min(ind.candidate.evaluation.fitness for ind in self.hof),
             **shapes,
             **self.stats.compile([Individual(c) for c in self.population]),
         )
