@@ -109,15 +109,18 @@ def check(task: Task) -> Task:
         raise TaskError(f"{where}: init returned no parameters")
     try:
         batch = task.sample_batch(task.train_data, jax.random.key(1))
-        value, grads = jax.jit(jax.value_and_grad(task.loss))(params, batch)
-        test = jax.jit(task.metrics)(params, task.test_data)["test_loss"]
+        shapes = {"loss": jax.eval_shape(task.loss, params, batch),
+                  "test loss": jax.eval_shape(task.metrics, params, task.test_data)["test_loss"]}
     except Exception as e:  # noqa: BLE001
-        raise TaskError(f"{where}: the loss cannot be differentiated under jax.jit: {type(e).__name__}: "
+        raise TaskError(f"{where}: the loss cannot be traced by jax.jit: {type(e).__name__}: "
                         f"{_first_line(e)} (use jax.numpy, no Python branches on values)") from e
+    for what, x in shapes.items():
+        if x.shape != () or x.dtype != jnp.float32:
+            raise TaskError(f"{where}: the {what} is {x.dtype}{list(x.shape)}, expected a float32 scalar: "
+                            "return the mean over the batch (jnp.mean)")
+    value, grads = jax.jit(jax.value_and_grad(task.loss))(params, batch)
+    test = jax.jit(task.metrics)(params, task.test_data)["test_loss"]
     for what, x in (("loss", value), ("test loss", test)):
-        if jnp.shape(x) != () or jnp.asarray(x).dtype != jnp.float32:
-            raise TaskError(f"{where}: the {what} is {jnp.asarray(x).dtype}{list(jnp.shape(x))}, expected a "
-                            "float32 scalar: return the mean over the batch (jnp.mean)")
         if not np.isfinite(float(x)):
             raise TaskError(f"{where}: the {what} at init is {float(x)}, expected a finite number: "
                             "check the init and the data")
