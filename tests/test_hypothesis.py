@@ -77,7 +77,7 @@ def test_the_report_round_trips_and_renders(tmp_path):
 
 TINY = hx.Preset(seeds=2, population=2, generations=1, steps=8, size="small",
                  learning_rates=(1e-3, 1e-2, 1e-1), train_seeds=(0, 1), nondeep=("mf_k4",),
-                 param_budget=20000, fixed=("adam", "momentum"), panel=("adam", "momentum", "sgd"),
+                 param_budget=1500, fixed=("adam", "momentum"), panel=("adam", "momentum", "sgd"),
                  top_k=1)
 
 

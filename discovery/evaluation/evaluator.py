@@ -158,8 +158,11 @@ class Evaluator:
 
     @property
     def _pair_path(self) -> str:
-        """With the rule held fixed the native path compiles faster than the interpreter; when
-        rules vary too, the interpreter compiles once per shape for all rules."""
+        """``[evaluation] path`` if set; under "auto": with the rule held fixed the native path
+        compiles faster than the interpreter; when rules vary too, the interpreter compiles
+        once per shape for all rules."""
+        if self.config.evaluation.path != "auto":
+            return self.config.evaluation.path
         return "interpreter" if self.config.evolves_rules else "native"
 
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:

@@ -190,7 +190,7 @@ class Experiment:
         archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())
         archs = archs[:self.preset.top_k]
         pairs = [(g, arch) for arch in archs for g in self.preset.panel]
-        config = self.config("panel", seed, **{"coevolution.mode": "joint"})
+        config = self.config("panel", seed, **{"coevolution.mode": "joint", "coevolution.start_architectures": "varied"})
         evaluator = Evaluator(config)
         backend = make_backend(config.evaluation.backend, evaluator)
         try:

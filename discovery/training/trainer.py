@@ -117,6 +117,12 @@ def _run_one(task: Task, make_optimizer: Callable, steps: int):
 # mappings (vm.max_map_count) after about a hundred.
 MAX_COMPILED = 32
 _COMPILED: collections.OrderedDict[tuple, Callable] = collections.OrderedDict()
+_PEAK = 0  # the most entries _COMPILED has held
+
+
+def peak_compiled() -> int:
+    """The most compiled functions this process has held at once (bounded by ``MAX_COMPILED``)."""
+    return _PEAK
 
 
 def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
@@ -125,6 +131,8 @@ def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
         _COMPILED.move_to_end(key)
         return _COMPILED[key]
     _COMPILED[key] = jax.jit(build())
+    global _PEAK
+    _PEAK = max(_PEAK, len(_COMPILED))
     while len(_COMPILED) > MAX_COMPILED:
         _COMPILED.popitem(last=False)  # its executables are freed with it
     return _COMPILED[key]

@@ -14,7 +14,9 @@ compiles; timed on the first ``--before`` candidates (each costs about the same)
 ``tasks.from_architecture(arch, budget=...)``, one network per width; timed on the whole run of
 candidates, first compilations included, then again per candidate whose shape was seen.
 Prints seconds per candidate, the ratio, XLA compilations per run (and those for candidates whose
-shape was seen: 0) and the shapes met.
+shape was seen: 0) and the shapes met; then, for joint candidates, one generation trained pair by
+pair vs in one vmapped call per shape (``[coevolution] batch_architectures``); and the peak number
+of compiled trainers held and the process's peak RSS.
 Run: ``make bench-coevolution`` or ``python -m tests.benchmarks.bench_coevolution``.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import resource
 import time
 
 import dsl
@@ -30,6 +33,8 @@ from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
 from discovery.experiments.adam_hypothesis import PRESETS, VARIED_STARTS
+from discovery.records import encode_candidate
+from discovery.training import trainer
 from tests.per_architecture_build import reference_task
 
 QUICK = PRESETS["quick"]
@@ -58,8 +63,8 @@ def run_candidates(n: int, seed: int) -> list[tasks.Architecture]:
     return out[:n]
 
 
-def make_config(mode: str) -> config_lib.Config:
-    return config_lib.load(**{
+def make_config(mode: str, **extra) -> config_lib.Config:
+    return config_lib.load(**extra, **{
         "coevolution.mode": mode, "coevolution.param_budget": QUICK["param_budget"],
         "tasks.size": QUICK["size"], "protocol.learning_rates": QUICK["learning_rates"],
         "protocol.seeds": QUICK["train_seeds"], "protocol.steps": QUICK["steps"],
@@ -94,6 +99,23 @@ def report(label: str, before: dict, after: dict) -> None:
           f"{after['seen_compilations']} compilations)  ratio {before['seconds'] / seen_mean:.1f}x", flush=True)
 
 
+def batched(pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> None:
+    """A generation of joint candidates: one ``evaluate_pair`` each vs ``evaluate_many`` batched by shape
+    (warm: both timed after a first pass has compiled what they need)."""
+    raws = [encode_candidate(rule, arch) for rule, arch in pairs]
+    timings = {}
+    for batch in (False, True):
+        evaluator = Evaluator(make_config("joint", **{"coevolution.batch_architectures": batch}))
+        evaluator.evaluate_many(raws)  # compile
+        start = time.perf_counter()
+        evaluator.evaluate_many(raws)
+        timings[batch] = (time.perf_counter() - start) / len(raws)
+    shapes = len({arch.shape(QUICK["param_budget"]) for _, arch in pairs})
+    print(f"one generation of {len(raws)} joint candidates ({shapes} shapes), warm: pair by pair "
+          f"{timings[False]:.3f} s/candidate, batched by shape {timings[True]:.3f} s/candidate  ratio "
+          f"{timings[False] / timings[True]:.2f}x", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", type=int, default=QUICK["population"] * QUICK["generations"],
@@ -113,6 +135,9 @@ def main():
         before = evaluate_all(PerArchitectureEvaluator(config), pairs[: args.before])
         after = evaluate_all(Evaluator(config), pairs)
         report(label, before, after)
+    batched(list(zip(rules, archs))[: QUICK["population"]])
+    print(f"peak compiled functions held: {trainer.peak_compiled()} (LRU bound {trainer.MAX_COMPILED}); "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
