@@ -161,6 +161,18 @@ def centered(grid: tuple[float, ...], center: float | None) -> np.ndarray:
     return grid * HALF_DECADE ** round((math.log10(center) - middle) * 2)
 
 
+def _first_block(grid: np.ndarray, default_lr: float | None) -> np.ndarray:
+    """The grid and the default lr, sorted; always ``len(grid) + 1`` lrs when there is a default
+    (one more half decade above the grid if the default is on it), so that every call for one
+    optimizer has the same number of lrs and compiles once."""
+    if default_lr is None:
+        return np.sort(grid)
+    lrs = {*grid.tolist(), default_lr}
+    if len(lrs) == len(grid):
+        lrs.add(float(grid.max() * HALF_DECADE))
+    return np.asarray(sorted(lrs))
+
+
 class _Bracketing:
     """One optimizer's fair tuning on one task in progress: what to train next, the result so far."""
 
@@ -171,7 +183,7 @@ class _Bracketing:
                 optimizer, dsl.Rule) else 1.0
         self.scale, self.default_lr, self.metric, self.bracket = float(scale), default_lr, metric, protocol.bracket
         grid = centered(protocol.learning_rates, center) * scale
-        self.first = np.asarray(sorted({*grid, *([default_lr] if default_lr is not None else [])}))
+        self.first = _first_block(grid, default_lr)
         self.limits = (LIMITS[0] * scale, LIMITS[1] * scale)
         self.result: trainer.TrainResult | None = None
         self.score: scoring.TaskScore | None = None

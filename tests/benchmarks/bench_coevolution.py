@@ -32,7 +32,7 @@ from discovery import config as config_lib
 from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
-from discovery.experiments.adam_hypothesis import PRESETS, VARIED_STARTS
+from discovery.experiments.adam_hypothesis import NO_ADAM_STARTS, PRESETS
 from discovery.records import encode_candidate
 from discovery.training import trainer
 from tests.per_architecture_build import reference_task
@@ -49,8 +49,8 @@ class PerArchitectureEvaluator(Evaluator):
 
 def run_candidates(n: int, seed: int) -> list[tasks.Architecture]:
     """``n`` distinct architectures in the order a run of population 8 breeds them."""
-    rng, budget = random.Random(seed), QUICK["param_budget"]
-    population = [architectures.random_architecture(rng, budget) for _ in range(QUICK["population"])]
+    rng, budget = random.Random(seed), QUICK.param_budget
+    population = [architectures.random_architecture(rng, budget) for _ in range(QUICK.population)]
     out = list(dict.fromkeys(population))
     while len(out) < n:
         if rng.random() < 0.5:
@@ -65,15 +65,15 @@ def run_candidates(n: int, seed: int) -> list[tasks.Architecture]:
 
 def make_config(mode: str, **extra) -> config_lib.Config:
     return config_lib.load(**extra, **{
-        "coevolution.mode": mode, "coevolution.param_budget": QUICK["param_budget"],
-        "tasks.size": QUICK["size"], "protocol.learning_rates": QUICK["learning_rates"],
-        "protocol.seeds": QUICK["train_seeds"], "protocol.steps": QUICK["steps"],
+        "coevolution.mode": mode, "coevolution.param_budget": QUICK.param_budget,
+        "tasks.size": QUICK.size, "protocol.learning_rates": list(QUICK.learning_rates),
+        "protocol.seeds": list(QUICK.train_seeds), "protocol.steps": QUICK.steps,
     })
 
 
 def evaluate_all(evaluator: Evaluator, pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> dict:
     """Seconds and compilations per candidate, and which candidates met a new shape."""
-    budget, seen, rows = QUICK["param_budget"], set(), []
+    budget, seen, rows = QUICK.param_budget, set(), []
     for rule, arch in pairs:
         with dsl.count_compilations() as compiles:
             start = time.perf_counter()
@@ -110,7 +110,7 @@ def batched(pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> None:
         start = time.perf_counter()
         evaluator.evaluate_many(raws)
         timings[batch] = (time.perf_counter() - start) / len(raws)
-    shapes = len({arch.shape(QUICK["param_budget"]) for _, arch in pairs})
+    shapes = len({arch.shape(QUICK.param_budget) for _, arch in pairs})
     print(f"one generation of {len(raws)} joint candidates ({shapes} shapes), warm: pair by pair "
           f"{timings[False]:.3f} s/candidate, batched by shape {timings[True]:.3f} s/candidate  ratio "
           f"{timings[False] / timings[True]:.2f}x", flush=True)
@@ -118,14 +118,14 @@ def batched(pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> None:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--candidates", type=int, default=QUICK["population"] * QUICK["generations"],
+    parser.add_argument("--candidates", type=int, default=QUICK.population * QUICK.generations,
                         help="candidates of the run (default: a quick run's 40)")
     parser.add_argument("--before", type=int, default=6, help="candidates timed the old way")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     archs = run_candidates(args.candidates, args.seed)
     adam = dsl.library.get("adam")
-    rules = [dsl.library.get(VARIED_STARTS[i % len(VARIED_STARTS)]) for i in range(len(archs))]
+    rules = [dsl.library.get(NO_ADAM_STARTS[i % len(NO_ADAM_STARTS)]) for i in range(len(archs))]
     tasks.from_architecture(archs[0])  # generate the data outside the timings
     for mode, label, pairs in (("architectures", "architecture candidates (Adam fixed, native path)",
                                 [(adam, a) for a in archs]),
@@ -135,7 +135,7 @@ def main():
         before = evaluate_all(PerArchitectureEvaluator(config), pairs[: args.before])
         after = evaluate_all(Evaluator(config), pairs)
         report(label, before, after)
-    batched(list(zip(rules, archs))[: QUICK["population"]])
+    batched(list(zip(rules, archs))[: QUICK.population])
     print(f"peak compiled functions held: {trainer.peak_compiled()} (LRU bound {trainer.MAX_COMPILED}); "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
