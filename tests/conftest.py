@@ -10,6 +10,20 @@ settings.register_profile("default", derandomize=True, deadline=None, print_blob
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+# The slowest modules (minutes of compilation each) run first, so that the two xdist workers
+# (one module each at a time: --dist loadscope) finish together.
+SLOWEST_FIRST = ("test_hypothesis", "test_scaleout", "test_runs", "test_architecture_data",
+                 "test_coevolution", "test_custom_tasks", "test_inspect_export", "test_hostile_cli")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        return SLOWEST_FIRST.index(module) if module in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def stopped_run(tmp_path_factory) -> Path:
     """A tiny run stopped after 2 of its 3 generations: two checkpoints and a log (read-only:

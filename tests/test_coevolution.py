@@ -85,7 +85,7 @@ def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
 
 def test_architectures_mode_keeps_the_rule_fixed(tmp_path):
     cfg = config.load(**{**COEVO, "coevolution.mode": "architectures", "coevolution.fixed_rule": "momentum",
-                         "run.population": 3, "run.generations": 1, "protocol.scale_free": False})
+                         "run.population": 2, "run.generations": 1, "protocol.scale_free": False})
     result = runs.run(cfg, out=tmp_path, progress=False)
     assert {r.rule.name for r in result.population} == {"momentum"}
     archs = {r.architecture.key() for r in result.population}

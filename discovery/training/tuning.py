@@ -225,13 +225,13 @@ def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protoco
 def tune_many(optimizers: list[trainer.OptimizerSpec], tasks: list[Task], protocol: scoring.Protocol, *,
               metric: str = "train", path: str = "interpreter") -> list[Tuned]:
     """``[tune(o, t, protocol, metric=metric, path=path) for o, t in zip(optimizers, tasks)]``, each
-    round of bracketing one ``trainer.train_many`` call over the pairs still bracketing (tasks of
-    one compile key, optimizers that compile alike)."""
+    round of bracketing one ``trainer.train_many`` call (tasks of one compile key, optimizers that
+    compile alike). Every call trains all the pairs, those already bracketed on their last block
+    again (results dropped), so that the call's shape never changes and it compiles once."""
     tunings = [_Bracketing(o, t, protocol, None, metric, None, None) for o, t in zip(optimizers, tasks)]
-    blocks = [t.first for t in tunings]
-    while todo := [i for i, block in enumerate(blocks) if block is not None]:
-        results = trainer.train_many([optimizers[i] for i in todo], [tasks[i] for i in todo],
-                                     [blocks[i] for i in todo], protocol.seeds, protocol.steps, path)
-        for i, result in zip(todo, results):
-            blocks[i] = tunings[i].add(result)
+    blocks, last = [t.first for t in tunings], [t.first for t in tunings]
+    while any(block is not None for block in blocks):
+        last = [b if b is not None else previous for b, previous in zip(blocks, last)]
+        results = trainer.train_many(optimizers, tasks, last, protocol.seeds, protocol.steps, path)
+        blocks = [t.add(r) if b is not None else None for t, r, b in zip(tunings, results, blocks)]
     return [t.tuned() for t in tunings]
