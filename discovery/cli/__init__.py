@@ -33,10 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, except an empty one (None, False, []): such options say in
+    their help what leaving them out means."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, []) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def subparser(subparsers, name: str, help: str, description: str = "") -> argparse.ArgumentParser:
     """A subcommand whose ``--help`` shows every option's default."""
     return subparsers.add_parser(name, help=help, description=description or help,
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=_DefaultsFormatter)
 
 
 def error_text(e: BaseException) -> str:

@@ -11,32 +11,39 @@ from discovery import config as config_lib
 def add_parser(subparsers) -> None:
     from discovery.cli import subparser
 
+    d = config_lib.Config()  # what an option left out (and no config file) gives
     p = subparser(subparsers, "run", "launch, resume or extend an evolution run",
                   "Launch an evolution run from a preset and/or a TOML config (every key has a "
                   "default, see the README), resume one with --resume RUN_DIR, or extend a finished "
                   "one with --resume RUN_DIR --generations N. Options override the config file; "
                   "an option left out keeps the config's value.")
-    p.add_argument("config", nargs="?", help="a TOML config file (see README); none: the defaults")
+    p.add_argument("config", nargs="?", help="a TOML config file (see README); none: the defaults, or the preset")
     p.add_argument("--preset", choices=tuple(config_lib.PRESETS),
                    help="start from a preset (the TOML file and options override it)")
-    p.add_argument("--seed", type=int, help="[run] seed")
+    p.add_argument("--seed", type=int, help=f"[run] seed (config default: {d.run.seed})")
     p.add_argument("--out", default="runs", help="folder in which the run's folder is created")
     p.add_argument("--generations", type=int,
-                   help="[run] generations; with --resume, the new length of the run (extends a finished one)")
-    p.add_argument("--population", type=int, help="[run] population (also children per generation)")
+                   help=f"[run] generations (config default: {d.run.generations}); with --resume, the "
+                        "new length of the run (extends a finished one)")
+    p.add_argument("--population", type=int, help=f"[run] population, also children per generation (config default: "
+                        f"{d.run.population})")
     p.add_argument("--tasks", help="[tasks] search: comma-separated task names, e.g. mf_k4,quadratic_ill, "
-                                   "or import paths package.module:factory")
-    p.add_argument("--held-out", help="[tasks] held_out: comma-separated task names ('' for none)")
-    p.add_argument("--size", choices=("small", "default"), help="[tasks] size")
-    p.add_argument("--steps", type=int, help="[protocol] steps: training steps per search-task score")
+                                   "or import paths package.module:factory (config default: "
+                                   f"{','.join(d.tasks.search)})")
+    p.add_argument("--held-out", help="[tasks] held_out: comma-separated task names, '' for none "
+                                      f"(config default: {','.join(d.tasks.held_out)})")
+    p.add_argument("--size", choices=("small", "default"), help=f"[tasks] size (config default: {d.tasks.size})")
+    p.add_argument("--steps", type=int, help="[protocol] steps: training steps per search-task score "
+                        f"(config default: {d.protocol.steps})")
     p.add_argument("--backend", choices=config_lib.BACKENDS,
-                   help="[evaluation] backend: where candidates are evaluated (ray: pip install '.[ray]')")
+                   help="[evaluation] backend: where candidates are evaluated (ray: pip install "
+                        f"'.[ray]'; config default: {d.evaluation.backend})")
     p.add_argument("--address", help="[evaluation] address: with --backend ray, 'auto' or HOST:PORT "
                                      "of a running cluster (default: start a local one)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="settings",
                    help="any config key, repeatable; VALUE is TOML (2, 1e-3, true, [1, 2], \"text\") "
                         "or else a bare string: --set protocol.held_out_steps=500")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint (its own config)")
     p.add_argument("--top", type=int, default=5, help="rules to print at the end")
     p.set_defaults(func=command)
 
