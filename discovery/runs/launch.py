@@ -205,14 +205,14 @@ def run(
             held.enter_context(RunLock(store.path))  # before reading what an owner may be writing
             config = store.config()
             state = store.read_checkpoint()
-            done = (state or {}).get("generation", 0)
-            finished = store.read_summary() is not None
-            if finished and (generations is None or generations <= done):
+            done, lengthened = (state or {}).get("generation", 0), False
+            if store.read_summary() is not None and (generations is None or generations <= done):
                 return load_run(store.path)
             if generations is not None:
                 if generations < done:
                     raise ValueError(f"--generations {generations} is below the {done} generations "
                                      f"{store.path} has run; give at least {done}")
+                lengthened = generations != config.run.generations
                 with stored():  # a registered task is looked up by the evaluator, with its advice
                     config = config.replace(**{"run.generations": generations})
         elif config is None:
@@ -231,7 +231,7 @@ def run(
                 store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
             else:
                 _rewind(store, state)
-                if config.run.generations != store.config().run.generations:
+                if lengthened:
                     _lengthen(store, config)
             status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
         if status == "complete":
@@ -253,7 +253,7 @@ def _rewind(store: RunStore, state: dict | None) -> None:
 
 def _lengthen(store: RunStore, config: Config) -> None:
     """Record a new length: the config, the finished summary moved to ``history/``, a log line."""
-    old = store.config().run.generations
+    old = store.config().run.generations  # before it is overwritten
     archived = store.archive_summary() if store.read_summary() is not None else None
     store.write_config(config)
     store.append_log([{"kind": "generations", "from": old, "to": config.run.generations,

@@ -19,6 +19,7 @@ recombining them). Params must be float32 arrays; the loss a finite float32 scal
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -131,8 +132,6 @@ def check(task: Task) -> Task:
 
 
 def _check_name(name: Any) -> None:
-    import re
-
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", name):
         raise TaskError(f"task name {name!r} is invalid: 1 to 64 letters, digits, '_', '-' or '.', "
                         "starting with a letter")

@@ -136,15 +136,14 @@ def get(name: str, size: str = "small", **overrides) -> Task:
     """
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(SIZES)}")
-    if name not in _TASKS and (overrides or name not in _REGISTERED and not is_import_path(name)):
-        hint = (f"; {name!r} takes no size parameters" if name in _REGISTERED or is_import_path(name) else
-                "; a task of your own: register it (discovery.tasks.register) in this process, or name "
-                "it by import path 'package.module:factory'")
-        raise ValueError(f"unknown task {name!r}{hint}; valid tasks: {names()}")
-    if name in _REGISTERED:
-        return _REGISTERED[name]
     if name not in _TASKS:
-        return _imported(name, size)
+        custom = name in _REGISTERED or is_import_path(name)
+        if not custom or overrides:
+            hint = (f"; {name!r} takes no size parameters" if custom else
+                    "; a task of your own: register it (discovery.tasks.register) in this process, or "
+                    "name it by import path 'package.module:factory'")
+            raise ValueError(f"unknown task {name!r}{hint}; valid tasks: {names()}")
+        return _REGISTERED[name] if name in _REGISTERED else _imported(name, size)
     _, build, table = _TASKS[name]
     params = dict(table[size])
     unknown = sorted(set(overrides) - set(params))
