@@ -97,16 +97,22 @@ def _outcome(report: findings.Report) -> dict:
 def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp_path, monkeypatch):
     report, out = uninterrupted
     experiment = hx.Experiment(tmp_path, TINY, progress=False)
+    original_run = hx.runs.run
+    monkeypatch.setattr(hx.runs, "run", lambda *a, **k: original_run(*a, **k, stop_after=1))
+    with pytest.raises(KeyboardInterrupt, match="arch-adam-s0-.* interrupted"):
+        experiment.execute()  # Ctrl-C honoured by the first run: checkpointed, no summary
+    assert not (tmp_path / "cells").exists()  # the experiment stopped with it, no panel on a partial run
+    monkeypatch.setattr(hx.runs, "run", original_run)
     runs.run(experiment.config("arch-momentum", 1, **experiment.arms()["arch-momentum"]),
              out=tmp_path / "runs", progress=False, stop_after=0)  # a run that crashed at once
     calls = []
     original = hx.Experiment.nondeep_cells
 
-    def crash_once(self):
-        calls.append(1)
+    def crash_once(self, seed):
+        calls.append(seed)
         if len(calls) == 1:
             raise KeyboardInterrupt  # the process dies in the middle of seed 0's last panel
-        return original(self)
+        return original(self, seed)
 
     monkeypatch.setattr(hx.Experiment, "nondeep_cells", crash_once)
     with pytest.raises(KeyboardInterrupt):
@@ -114,7 +120,15 @@ def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp
     finished_cells = sorted(p.name for p in (tmp_path / "cells").iterdir())
     resumed = hx.Experiment(tmp_path, TINY, progress=False).execute()
     assert _outcome(resumed) == _outcome(report)
-    assert "cross-adam-s0.json" in finished_cells and len(calls) == 3  # seed 0 retried, then seed 1
+    assert "cross-adam-s0.json" in finished_cells and calls == [0, 0, 1]  # seed 0 retried, then seed 1
+
+
+def test_each_seed_is_an_independent_replicate(uninterrupted):
+    report, _ = uninterrupted
+    experiment = hx.Experiment(uninterrupted[1], TINY, progress=False)
+    assert [experiment.panel_seeds(s) for s in range(3)] == [(0, 1), (2, 3), (4, 5)]
+    first, second = ([c.per_seed for c in s.nondeep] for s in report.seeds)
+    assert first != second  # the non-deep panel trains with each seed's own training seeds
 
 
 def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):

@@ -18,7 +18,8 @@ natural scale, bracketing) and scored by log10 of its loss:
 * ``nondeep``    on each non-deep task (f - f*, or the training loss), tuned and at
                  the optimizer's default learning rate.
 
-Everything is written under ``--out``: ``experiment.json`` (the preset),
+Each seed is an independent replicate: its own evolution runs, and panels trained with
+its own training seeds (``Experiment.panel_seeds``). Everything is written under ``--out``: ``experiment.json`` (the preset),
 ``runs/<arm>-s<seed>-...`` (run folders) and ``cells/<panel>-s<seed>.json``;
 a second call with the same ``--out`` resumes each unfinished run and skips
 finished panels, and gives the same report as an uninterrupted one. With
@@ -169,9 +170,11 @@ class Experiment:
         found = sorted(folder.glob(f"{arm}-s{seed}-*")) if folder.exists() else []
         if found and (found[0] / "summary.json").exists():
             return runs.load_run(found[0])
-        if found:
-            return runs.run(resume=found[0], progress=False)
-        return runs.run(self.config(arm, seed, **self.arms()[arm]), out=folder, progress=False)
+        result = (runs.run(resume=found[0], progress=False) if found else
+                  runs.run(self.config(arm, seed, **self.arms()[arm]), out=folder, progress=False))
+        if result.summary is None:  # Ctrl-C: the run checkpointed and stopped; so does the experiment
+            raise KeyboardInterrupt(f"{result.path} interrupted; run the same command again to continue")
+        return result
 
     # -- panels --------------------------------------------------------------------------------
 
@@ -190,7 +193,8 @@ class Experiment:
         archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())
         archs = archs[:self.preset.top_k]
         pairs = [(g, arch) for arch in archs for g in self.preset.panel]
-        config = self.config("panel", seed, **{"coevolution.mode": "joint", "coevolution.start_architectures": "varied"})
+        config = self.config("panel", seed, **{"coevolution.mode": "joint", "coevolution.start_architectures": "varied",
+                                               "protocol.seeds": list(self.panel_seeds(seed))})
         evaluator = Evaluator(config)
         backend = make_backend(config.evaluation.backend, evaluator)
         try:
@@ -200,10 +204,16 @@ class Experiment:
         return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks["architecture"].per_seed))
                 for (g, arch), result in zip(pairs, results)]
 
-    def nondeep_cells(self) -> list[Cell]:
+    def panel_seeds(self, seed: int) -> tuple[int, ...]:
+        """The training seeds of ``seed``'s panels, disjoint from every other seed's: each seed
+        is an independent replicate, so intervals over seeds carry the training noise too."""
+        stride = max(self.preset.train_seeds) + 1
+        return tuple(seed * stride + t for t in self.preset.train_seeds)
+
+    def nondeep_cells(self, seed: int) -> list[Cell]:
         """Every panel optimizer on every non-deep task: tuned, and at its default lr."""
         p = self.preset
-        protocol = scoring.Protocol(p.learning_rates, p.train_seeds, p.steps)
+        protocol = scoring.Protocol(p.learning_rates, self.panel_seeds(seed), p.steps)
         cells = []
         for name in p.nondeep:
             task = tasks.get(name, p.size)
@@ -232,7 +242,7 @@ class Experiment:
         joint = {arm: step(f"{arm} (rules and architectures evolve jointly)", lambda arm=arm: self.run(arm, seed))
                  for arm in ("joint-noadam", "joint-random")}
         nondeep_run = step("nondeep (rules evolve on non-deep tasks)", lambda: self.run("nondeep", seed))
-        nondeep = step("nondeep panel", lambda: self.cells("nondeep", seed, self.nondeep_cells))
+        nondeep = step("nondeep panel", lambda: self.cells("nondeep", seed, lambda: self.nondeep_cells(seed)))
         return findings.SeedResult(
             seed=seed,
             cross={f: cells for f, cells in cross.items()},
