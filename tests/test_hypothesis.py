@@ -1,6 +1,8 @@
 """The hypothesis experiment: home advantage statistics on known numbers, resume, the report."""
 
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -50,6 +52,18 @@ def test_a_clear_home_advantage_is_supported():
     assert verdicts["P1"] == "supported"  # adam +0.5 worse on the non-deep task, relative to the panel
     assert verdicts["P4"] == "supported"  # the last generation is 90% Adam-like
     assert 0.005 < report.margin < 0.02   # the synthetic training-seed noise is 0.01
+
+
+def test_each_prediction_has_the_margin_of_its_own_cells():
+    rng = np.random.default_rng(1)
+    seeds = [synthetic_seed(s, 0.5, rng) for s in range(3)]
+    noisy = [dataclasses.replace(s, nondeep=[dataclasses.replace(c, per_seed=(c.per_seed[0] + 1, c.per_seed[1] - 1))
+                                             for c in s.nondeep]) for s in seeds]
+    report = findings.analyse("synthetic", {}, noisy, FIXED, PANEL, 1.0)
+    margins = {p.key: p.margin for p in report.predictions}
+    assert margins["P2"] == margins["P3"] == report.margin < 0.02  # architecture cells only
+    assert margins["P1"] > 0.5  # the non-deep cells' spread (sd ~1.4) counts for P1 alone
+    assert {p.key: p.verdict for p in report.predictions}["P2"] == "supported"
 
 
 def test_no_home_advantage_is_a_tie_and_contradicts_the_prediction():
@@ -129,6 +143,22 @@ def test_each_seed_is_an_independent_replicate(uninterrupted):
     assert [experiment.panel_seeds(s) for s in range(3)] == [(0, 1), (2, 3), (4, 5)]
     first, second = ([c.per_seed for c in s.nondeep] for s in report.seeds)
     assert first != second  # the non-deep panel trains with each seed's own training seeds
+
+
+def test_more_seeds_reuse_the_finished_ones(uninterrupted, tmp_path, monkeypatch):
+    report, out = uninterrupted
+    copy = shutil.copytree(out, tmp_path / "copy")
+    original = hx.Experiment.seed_result
+
+    def stand_in(self, seed, bar):  # seed 2 as a relabelled seed 1 (loaded from disk, nothing trains)
+        return dataclasses.replace(original(self, 1, bar), seed=2) if seed == 2 else original(self, seed, bar)
+
+    monkeypatch.setattr(hx.Experiment, "seed_result", stand_in)
+    monkeypatch.setattr(hx.runs, "run", None)  # a run started anew would fail: seeds 0 and 1 are loaded
+    extended = hx.Experiment(copy, TINY, seeds=3, progress=False).execute()
+    assert [s.seed for s in extended.seeds] == [0, 1, 2]
+    assert _outcome(extended)["seeds"][:2] == _outcome(report)["seeds"]
+    assert json.loads((copy / "experiment.json").read_text())["config"]["seeds"] == 3
 
 
 def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):

@@ -22,7 +22,8 @@ Each seed is an independent replicate: its own evolution runs, and panels traine
 its own training seeds (``Experiment.panel_seeds``). Everything is written under ``--out``: ``experiment.json`` (the preset),
 ``runs/<arm>-s<seed>-...`` (run folders) and ``cells/<panel>-s<seed>.json``;
 a second call with the same ``--out`` resumes each unfinished run and skips
-finished panels, and gives the same report as an uninterrupted one. With
+finished panels, and gives the same report as an uninterrupted one; a call with
+more ``seeds`` reuses the finished ones and adds the others. With
 ``backend="ray"`` the evolution runs and the architecture panels go to Ray
 (the small non-deep panels run in-process). The statistics and the report are
 in ``findings``.
@@ -93,11 +94,11 @@ PRESETS: dict[str, Preset] = {
                     learning_rates=_SMALL_GRID[1:-1], train_seeds=(0, 1),
                     nondeep=("quadratic_ill", "mf_k4"), param_budget=20000, top_k=2,
                     expected="pipeline check: about 10 minutes on 2 CPU cores"),
-    "medium": Preset(seeds=3, population=12, generations=8, steps=150, size="small",
+    "medium": Preset(seeds=8, population=12, generations=8, steps=150, size="small",
                      learning_rates=_SMALL_GRID, train_seeds=(0, 1),
                      nondeep=("quadratic_ill", "mf_k4", "klr_mushrooms", "rosenbrock"),
                      param_budget=20000, top_k=3,
-                     expected="at most 90 minutes on 2 CPU cores"),
+                     expected="about an hour on 2 CPU cores"),
     "full": Preset(seeds=5, population=32, generations=40, steps=500, size="default",
                    learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1, 2),
                    nondeep=tuple(tasks.names("nondeep")), param_budget=50000, top_k=5,
@@ -134,9 +135,12 @@ class Experiment:
                 found = json.loads(file.read_text())
             except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not readable ({e}); choose another --out") from None
-            if found != record:
-                raise ValueError(f"{self.out} holds another experiment ({found.get('preset')!r}, other "
-                                 "settings); resume it with the same preset and --seeds, or choose another --out")
+            if _but_seeds(found) != _but_seeds(record):
+                preset = found.get("preset") if isinstance(found, dict) else None
+                raise ValueError(f"{self.out} holds another experiment ({preset!r}, other settings); "
+                                 "resume it with the same preset (--seeds may differ), or choose another --out")
+            if found != record:  # another number of seeds: the finished seeds are reused
+                outputs.write_json(file, record)
         else:
             self.out.mkdir(parents=True, exist_ok=True)
             outputs.write_json(file, record)
@@ -261,6 +265,13 @@ class Experiment:
                                   self.preset.panel, time.perf_counter() - start)
         findings.write(report, self.out)
         return report
+
+
+def _but_seeds(record) -> object:
+    """An ``experiment.json`` record without its number of seeds (a seed's work does not depend on it)."""
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        return record
+    return {**record, "config": {k: v for k, v in record["config"].items() if k != "seeds"}}
 
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:

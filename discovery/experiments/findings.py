@@ -21,8 +21,11 @@ interval over seeds, the margin and the verdict):
       ``ADAM_LIKE``) minus one half, predicted > 0.
 
 The margin of P1-P3 is the pooled seed-to-seed standard deviation of identical
-trainings (each cell's log10 loss over its training seeds); P4 counts rules, so
-its margin is 0 and its interval carries the seed-to-seed variation.
+trainings (each cell's log10 loss over its training seeds) among the cells its
+effect is made of: the architecture cells for P2 and P3 (``Report.margin``, also
+the home-advantage table's), those and the non-deep cells for P1 (whose tasks are
+far noisier). P4 counts rules, so its margin is 0 and its interval carries the
+seed-to-seed variation.
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ class Report:
     panel: tuple[str, ...]
     seeds: list[SeedResult]
     seconds: float
-    margin: float
+    margin: float  # of the architecture cells: the home advantage's tie (P2, P3); P1 has its own
     home_advantage: dict[str, st.Effect]
     predictions: list[Prediction]
 
@@ -197,14 +200,15 @@ def analyse(preset: str, config: dict, seeds: list[SeedResult], fixed: Sequence[
     fixed, panel = tuple(fixed), tuple(panel)
     per_seed = [home_advantage(s.matrix(fixed, panel), fixed, panel) for s in seeds]
     ha = {g: st.interval([h[g] for h in per_seed]) for g in fixed}
-    repeats = [c.per_seed for s in seeds for cells in (*s.cross.values(), s.nondeep) for c in cells]
-    margin = st.margin(repeats)
+    deep = [c.per_seed for s in seeds for cells in s.cross.values() for c in cells]
+    margin = st.margin(deep)
+    both_margin = st.margin(deep + [c.per_seed for s in seeds for c in s.nondeep])
     adam = panel.index("adam")
     p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(fixed, panel))[:, adam].mean())
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
     p4 = st.interval([s.joint["joint-noadam"].adam_like_share[-1] - 0.5 for s in seeds])
-    effects = {"P1": (p1, margin), "P2": (ha["adam"], margin), "P3": (p3, margin), "P4": (p4, 0.0)}
+    effects = {"P1": (p1, both_margin), "P2": (ha["adam"], margin), "P3": (p3, margin), "P4": (p4, 0.0)}
     predictions = [Prediction(k, STATEMENTS[k], e, m, +1, st.verdict(e, m, +1)) for k, (e, m) in effects.items()]
     return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions)
 
@@ -221,10 +225,12 @@ def markdown(report: Report) -> str:
     n = len(report.seeds)
     lines = [
         "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
-        f"Preset `{report.preset}`, {n} seeds, {report.seconds / 60:.0f} min. Losses are log10 "
+        f"Preset `{report.preset}`, {n} seeds, {report.seconds / 60:.0f} min in the call that finished it. Losses are log10 "
         "(lower is better); every optimizer is tuned with bracketing. Intervals are 95% over seeds "
-        f"({report.predictions[0].effect.method}). Margin (pooled seed-to-seed standard deviation of "
-        f"identical trainings): {report.margin:.3f} decades.", "",
+        f"({report.predictions[0].effect.method}). Margins (pooled seed-to-seed standard deviation of "
+        f"identical trainings among the cells an effect is made of): {report.margin:.3f} decades on the "
+        f"evolved architectures (home advantage, P2, P3), {report.predictions[0].margin:.3f} with the "
+        "non-deep tasks too (P1).", "",
         "## M[evolved with f][evaluated g]: log10 held-out loss (mean over seeds, top architectures, "
         "training seeds)", "",
         "| evolved with \\ evaluated | " + " | ".join(report.panel) + " |",
