@@ -135,11 +135,11 @@ class Experiment:
                 found = json.loads(file.read_text())
             except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not readable ({e}); choose another --out") from None
-            if _but_seeds(found) != _but_seeds(record):
+            if _settings(found) != _settings(record):
                 preset = found.get("preset") if isinstance(found, dict) else None
                 raise ValueError(f"{self.out} holds another experiment ({preset!r}, other settings); "
                                  "resume it with the same preset (--seeds may differ), or choose another --out")
-            if found != record:  # another number of seeds: the finished seeds are reused
+            if found != record:  # another number of seeds (or note): the finished seeds are reused
                 outputs.write_json(file, record)
         else:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -267,11 +267,12 @@ class Experiment:
         return report
 
 
-def _but_seeds(record) -> object:
-    """An ``experiment.json`` record without its number of seeds (a seed's work does not depend on it)."""
+def _settings(record) -> object:
+    """An ``experiment.json`` record without what a seed's work does not depend on: the number
+    of seeds and the preset's note on its expected time."""
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         return record
-    return {**record, "config": {k: v for k, v in record["config"].items() if k != "seeds"}}
+    return {**record, "config": {k: v for k, v in record["config"].items() if k not in ("seeds", "expected")}}
 
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:
