@@ -168,14 +168,24 @@ class Experiment:
                 "joint-random": {**joint, "run.warm_start": []},
                 "nondeep": {"tasks.search": list(self.preset.nondeep), "run.warm_start": list(NONDEEP_STARTS)}}
 
+    def _folders(self, arm: str, seed: int) -> list[Path]:
+        folder = self.out / "runs"
+        return sorted(folder.glob(f"{arm}-s{seed}-*")) if folder.exists() else []
+
+    def _cells_file(self, panel: str, seed: int) -> Path:
+        return self.out / "cells" / f"{panel}-s{seed}.json"
+
+    def run_finished(self, arm: str, seed: int) -> bool:
+        found = self._folders(arm, seed)
+        return bool(found) and (found[0] / "summary.json").exists()
+
     def run(self, arm: str, seed: int) -> runs.Run:
         """The arm's run for ``seed``: loaded if finished, resumed if interrupted, else started."""
-        folder = self.out / "runs"
-        found = sorted(folder.glob(f"{arm}-s{seed}-*")) if folder.exists() else []
-        if found and (found[0] / "summary.json").exists():
+        found = self._folders(arm, seed)
+        if self.run_finished(arm, seed):
             return runs.load_run(found[0])
         result = (runs.run(resume=found[0], progress=False) if found else
-                  runs.run(self.config(arm, seed, **self.arms()[arm]), out=folder, progress=False))
+                  runs.run(self.config(arm, seed, **self.arms()[arm]), out=self.out / "runs", progress=False))
         if result.summary is None:  # Ctrl-C: the run checkpointed and stopped; so does the experiment
             raise KeyboardInterrupt(f"{result.path} interrupted; run the same command again to continue")
         return result
@@ -184,7 +194,7 @@ class Experiment:
 
     def cells(self, panel: str, seed: int, compute: Callable[[], list[Cell]]) -> list[Cell]:
         """The panel's cells for ``seed``, computed once (``cells/<panel>-s<seed>.json``)."""
-        file = self.out / "cells" / f"{panel}-s{seed}.json"
+        file = self._cells_file(panel, seed)
         if file.exists():
             return [Cell.from_dict(c) for c in json.loads(file.read_text())["cells"]]
         cells = compute()
@@ -232,21 +242,26 @@ class Experiment:
     # -- the whole experiment ------------------------------------------------------------------
 
     def seed_result(self, seed: int, bar: Progress) -> findings.SeedResult:
-        def step(what: str, fn):
+        def step(what: str, reused: bool, fn):
             bar.advance(0, status=f"seed {seed}: {what}")
             value = fn()
-            bar.advance(1, status=f"seed {seed}: {what} done")
+            bar.advance(1, status=f"seed {seed}: {what} {'loaded' if reused else 'done'}", reused=reused)
             return value
 
-        arch_runs = {f: step(f"arch-{f} (architectures evolve, {f} fixed)", lambda f=f: self.run(f"arch-{f}", seed))
-                     for f in self.preset.fixed}
-        cross = {f: step(f"cross-{f} (panel on arch-{f}'s top {self.preset.top_k})",
-                         lambda f=f: self.cells(f"cross-{f}", seed, lambda: self.cross_cells(arch_runs[f], seed)))
-                 for f in self.preset.fixed}
-        joint = {arm: step(f"{arm} (rules and architectures evolve jointly)", lambda arm=arm: self.run(arm, seed))
-                 for arm in ("joint-noadam", "joint-random")}
-        nondeep_run = step("nondeep (rules evolve on non-deep tasks)", lambda: self.run("nondeep", seed))
-        nondeep = step("nondeep panel", lambda: self.cells("nondeep", seed, lambda: self.nondeep_cells(seed)))
+        def run(arm: str, what: str) -> runs.Run:
+            return step(f"{arm} ({what})", self.run_finished(arm, seed), lambda: self.run(arm, seed))
+
+        def cells(panel: str, what: str, compute) -> list[Cell]:
+            return step(f"{panel} panel ({what})", self._cells_file(panel, seed).exists(),
+                        lambda: self.cells(panel, seed, compute))
+
+        top = self.preset.top_k
+        arch_runs = {f: run(f"arch-{f}", f"architectures evolve, {f} fixed") for f in self.preset.fixed}
+        cross = {f: cells(f"cross-{f}", f"every optimizer on arch-{f}'s top {top}",
+                          lambda f=f: self.cross_cells(arch_runs[f], seed)) for f in self.preset.fixed}
+        joint = {arm: run(arm, "rules and architectures evolve jointly") for arm in ("joint-noadam", "joint-random")}
+        nondeep_run = run("nondeep", "rules evolve on non-deep tasks")
+        nondeep = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
         return findings.SeedResult(
             seed=seed,
             cross={f: cells for f, cells in cross.items()},

@@ -21,6 +21,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.width = width
         self.done = 0
+        self.reused = 0  # units found done (e.g. on resume): counted, but not in the rate
         self.start = time.perf_counter()
         self.tty = (hasattr(self.stream, "isatty") and self.stream.isatty()) or (
             stream is None and "ipykernel" in sys.modules)
@@ -34,16 +35,18 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-    def advance(self, n: int = 1, status: str = "") -> None:
+    def advance(self, n: int = 1, status: str = "", reused: bool = False) -> None:
+        """Count ``n`` more units done; ``reused`` ones (loaded, not computed) leave the ETA's rate alone."""
         self.done = min(self.done + n, self.total)
+        self.reused += n if reused else 0
         self._write(status)
 
     def _write(self, status: str) -> None:
         elapsed = time.perf_counter() - self.start
         filled = int(self.width * self.done / self.total)
         bar = "#" * filled + "." * (self.width - filled)
-        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-        eta_text = f"ETA {eta:5.0f}s" if self.done else "ETA     ?"
+        computed = self.done - self.reused
+        eta_text = f"ETA {elapsed / computed * (self.total - self.done):5.0f}s" if computed else "ETA     ?"
         line = f"{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.0f}s {eta_text} {status}"
         if self.tty:
             self.stream.write("\r" + line[:160].ljust(160))
