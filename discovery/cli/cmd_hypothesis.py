@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
                   "95%% intervals over seeds and verdicts. Re-running with the same --out resumes. "
                   + " ".join(f"{k}: {v.expected}." for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="experiment size")
-    p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's)")
+    p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's); more seeds on an "
+                   "existing --out reuse the finished ones")
     p.add_argument("--out", default="runs/hypothesis", help="output folder (resumed if it exists)")
     p.add_argument("--backend", choices=config_lib.BACKENDS, default="inprocess",
                    help="where evolution runs and architecture panels are evaluated")

@@ -102,7 +102,7 @@ PRESETS: dict[str, Preset] = {
     "full": Preset(seeds=5, population=32, generations=40, steps=500, size="default",
                    learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1, 2),
                    nondeep=tuple(tasks.names("nondeep")), param_budget=50000, top_k=5,
-                   expected="a GPU or a cluster (--backend ray): about a day of one GPU"),
+                   expected="a GPU or a cluster (--backend ray): not measured, a few hundred times medium's work per seed"),
 }
 
 
