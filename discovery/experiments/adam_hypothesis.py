@@ -264,9 +264,9 @@ class Experiment:
         nondeep = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
         return findings.SeedResult(
             seed=seed,
-            cross={f: cells for f, cells in cross.items()},
+            cross=cross,
             nondeep=nondeep,
-            joint={arm: _joint_summary(run) for arm, run in joint.items()},
+            joint={arm: _joint_summary(joint_run) for arm, joint_run in joint.items()},
             nondeep_rule=nondeep_run.candidate(1).text,
             runs=[str(r.path) for r in (*arch_runs.values(), *joint.values(), nondeep_run)],
         )
