@@ -1,5 +1,7 @@
 """The lr x seed trainer and the scores built on it."""
 
+import types
+
 import numpy as np
 import optax
 import pytest
@@ -99,6 +101,23 @@ def test_scores_are_min_window_mean_and_default_of_seed_means():
     assert scoring.score(wide).robust == pytest.approx((4.0 * 1.0 * 2.0) ** (1 / 3))  # 1e-4 is outside
     edge = scoring.score(_fake_result([[1.0, 1.0], [2.0, 2.0]], lrs=(1e-3, 1e-2)))
     assert edge.at_limit and edge.tuned_lr == 1e-3  # an optimum at the edge of what was tried
+
+
+def test_a_non_finite_initial_loss_scores_infinite_never_nan():
+    result = _fake_result([[1.0, 1.0], [0.5, 0.5]], lrs=(1e-3, 1e-2))
+    curve = np.ones((2, 2, 3))  # a finite curve, but the initial full-data loss came back NaN
+    outputs = (curve, np.full((2, 2), np.nan), np.ones((2, 2)), {"test_loss": np.ones((2, 2))})
+    broken = trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-3, 1e-2),
+                             np.arange(2), 3, outputs)
+    assert broken.diverged.all() and np.all(broken.value == np.inf) and np.all(broken.test_value == np.inf)
+    s = scoring.score(broken, default_lr=1e-3)
+    assert s.tuned == s.out_of_box == np.inf
+    fine = scoring.score(result, default_lr=1e-3)
+    assert scoring.noisy_rank({"fine": fine, "broken": s}, "broken", "tuned") == 2  # last, not first
+    finite = (curve, np.full((2, 2), 10.0), np.array([[1.0, 1.0], [0.5, 0.5]]), {"test_loss": np.ones((2, 2))})
+    both = broken.merge(trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-1, 1.0),
+                                        np.arange(2), 3, finite))
+    assert scoring.score(both).tuned == pytest.approx(0.5)  # finite lrs still tune
 
 
 def test_ratios_against_adam_and_ranks():

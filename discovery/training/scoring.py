@@ -171,7 +171,10 @@ NOISE_Z = 2.0  # differences within this many combined standard errors are ties
 
 def beats(a: TaskScore, b: TaskScore, metric: str = "tuned") -> bool:
     """True if ``a`` scores lower than ``b`` by more than the seed noise: by more than
-    ``NOISE_Z`` combined standard errors of their log10 per-seed scores."""
+    ``NOISE_Z`` combined standard errors of their log10 per-seed scores. A finite score
+    beats an infinite one (a training that produced no usable loss)."""
+    if not (math.isfinite(getattr(a, metric)) and math.isfinite(getattr(b, metric))):
+        return math.isfinite(getattr(a, metric)) and not math.isfinite(getattr(b, metric))
     gap = math.log10(max(getattr(b, metric), FLOOR)) - math.log10(max(getattr(a, metric), FLOOR))
     return gap > NOISE_Z * math.hypot(a.spread(metric), b.spread(metric))
 

@@ -72,15 +72,21 @@ class TrainResult:
             diverged=take(self.diverged, other.diverged))
 
     @property
+    def start(self) -> np.ndarray:
+        """The initial loss, what no progress scores; +inf where it is not finite (a broken
+        training must never score NaN, which would compare as nothing and rank anywhere)."""
+        return np.where(np.isfinite(self.initial_loss), self.initial_loss, np.inf)
+
+    @property
     def value(self) -> np.ndarray:
-        start = self.initial_loss
+        start = self.start
         clipped = np.where(self.diverged, start, np.minimum(self.final_loss, start))
         return clipped - (self.f_star or 0.0)
 
     @property
     def test_value(self) -> np.ndarray:
         """Held-out loss, clipped like ``value`` (the initial training loss stands in for no progress)."""
-        start, test = self.initial_loss, self.metrics["test_loss"]
+        start, test = self.start, self.metrics["test_loss"]
         bad = self.diverged | ~np.isfinite(test)
         return np.where(bad, start, np.minimum(np.nan_to_num(test, nan=np.inf), start))
 
@@ -228,6 +234,7 @@ def _result(task: Task, learning_rates: Sequence[float], seeds: np.ndarray, step
         diverged = (
             ~np.all(np.isfinite(curve), axis=-1)
             | ~np.isfinite(final)
+            | ~np.isfinite(initial)
             | (final > DIVERGENCE_FACTOR * initial)
         )
     return TrainResult(
