@@ -168,23 +168,24 @@ class Experiment:
                 "joint-random": {**joint, "run.warm_start": []},
                 "nondeep": {"tasks.search": list(self.preset.nondeep), "run.warm_start": list(NONDEEP_STARTS)}}
 
-    def _folders(self, arm: str, seed: int) -> list[Path]:
+    def _run_folder(self, arm: str, seed: int) -> Path | None:
+        """The arm's run folder for ``seed``, if it was started."""
         folder = self.out / "runs"
-        return sorted(folder.glob(f"{arm}-s{seed}-*")) if folder.exists() else []
+        return next(iter(sorted(folder.glob(f"{arm}-s{seed}-*"))), None) if folder.exists() else None
 
     def _cells_file(self, panel: str, seed: int) -> Path:
         return self.out / "cells" / f"{panel}-s{seed}.json"
 
     def run_finished(self, arm: str, seed: int) -> bool:
-        found = self._folders(arm, seed)
-        return bool(found) and (found[0] / "summary.json").exists()
+        folder = self._run_folder(arm, seed)
+        return folder is not None and (folder / "summary.json").exists()
 
     def run(self, arm: str, seed: int) -> runs.Run:
         """The arm's run for ``seed``: loaded if finished, resumed if interrupted, else started."""
-        found = self._folders(arm, seed)
+        folder = self._run_folder(arm, seed)
         if self.run_finished(arm, seed):
-            return runs.load_run(found[0])
-        result = (runs.run(resume=found[0], progress=False) if found else
+            return runs.load_run(folder)
+        result = (runs.run(resume=folder, progress=False) if folder is not None else
                   runs.run(self.config(arm, seed, **self.arms()[arm]), out=self.out / "runs", progress=False))
         if result.summary is None:  # Ctrl-C: the run checkpointed and stopped; so does the experiment
             raise KeyboardInterrupt(f"{result.path} interrupted; run the same command again to continue")

@@ -173,9 +173,10 @@ def beats(a: TaskScore, b: TaskScore, metric: str = "tuned") -> bool:
     """True if ``a`` scores lower than ``b`` by more than the seed noise: by more than
     ``NOISE_Z`` combined standard errors of their log10 per-seed scores. A finite score
     beats an infinite one (a training that produced no usable loss)."""
-    if not (math.isfinite(getattr(a, metric)) and math.isfinite(getattr(b, metric))):
-        return math.isfinite(getattr(a, metric)) and not math.isfinite(getattr(b, metric))
-    gap = math.log10(max(getattr(b, metric), FLOOR)) - math.log10(max(getattr(a, metric), FLOOR))
+    ours, theirs = getattr(a, metric), getattr(b, metric)
+    if not (math.isfinite(ours) and math.isfinite(theirs)):
+        return math.isfinite(ours) and not math.isfinite(theirs)
+    gap = math.log10(max(theirs, FLOOR)) - math.log10(max(ours, FLOOR))
     return gap > NOISE_Z * math.hypot(a.spread(metric), b.spread(metric))
 
 

@@ -5,7 +5,7 @@ within noise and the tuned lrs differ by exactly the factor.
 Run: ``python -m tests.benchmarks.check_rescaled RUN_DIR`` (e.g. after ``make run``).
 """
 
-import re
+import dataclasses
 import sys
 
 import discovery
@@ -21,9 +21,7 @@ def main(path: str) -> None:
     print("rank 1:", run.candidate(1).text.replace("\n", " ; "))
     print(f"logged fitness {run.candidate(1).fitness:+.4f}; re-evaluated {base.fitness:+.4f} (noise 2 SE {base.noise:.4f})")
     for factor in (1e3, 1e-3):
-        text = rule.to_text()
-        text = re.sub(r"return (.*)$", lambda m, k=factor: f"return {k!r} * ({m.group(1)})", text.rstrip(), flags=re.M)
-        scaled = ev.evaluate(dsl.parse(text))
+        scaled = ev.evaluate(dataclasses.replace(rule, result=dsl.Op("mul", (dsl.Const(factor), rule.result))))
         lrs = {t: (r.tuned_lr, scaled.tasks[t].tuned_lr) for t, r in base.tasks.items()}
         print(f"x{factor:g}: fitness {scaled.fitness:+.4f} (diff {scaled.fitness - base.fitness:+.4f}); tuned lr ratios "
               + ", ".join(f"{t} {a / b:.3g}" for t, (a, b) in lrs.items()))
