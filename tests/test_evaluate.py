@@ -1,7 +1,8 @@
 """The lr x seed trainer and the scores built on it."""
 
-import types
+import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -103,21 +104,37 @@ def test_scores_are_min_window_mean_and_default_of_seed_means():
     assert edge.at_limit and edge.tuned_lr == 1e-3  # an optimum at the edge of what was tried
 
 
-def test_a_non_finite_initial_loss_scores_infinite_never_nan():
-    result = _fake_result([[1.0, 1.0], [0.5, 0.5]], lrs=(1e-3, 1e-2))
-    curve = np.ones((2, 2, 3))  # a finite curve, but the initial full-data loss came back NaN
+def _nan_at_init(quadratic):
+    """The quadratic with a loss that is NaN at its initial parameters: the task's own fault."""
+    return dataclasses.replace(quadratic, name="quadratic_nan_at_init",
+                               loss=lambda p, batch: quadratic.loss(p, batch) * jnp.nan)
+
+
+def test_a_non_finite_initial_loss_of_the_task_scores_infinite_never_nan(quadratic):
+    task = _nan_at_init(quadratic)
+    curve = np.ones((2, 2, 3))  # a finite curve, but the initial full-data loss is NaN
     outputs = (curve, np.full((2, 2), np.nan), np.ones((2, 2)), {"test_loss": np.ones((2, 2))})
-    broken = trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-3, 1e-2),
-                             np.arange(2), 3, outputs)
+    broken = trainer._result(task, (1e-3, 1e-2), np.arange(2), 3, outputs)
     assert broken.diverged.all() and np.all(broken.value == np.inf) and np.all(broken.test_value == np.inf)
     s = scoring.score(broken, default_lr=1e-3)
     assert s.tuned == s.out_of_box == np.inf
-    fine = scoring.score(result, default_lr=1e-3)
+    fine = scoring.score(_fake_result([[1.0, 1.0], [0.5, 0.5]], lrs=(1e-3, 1e-2)), default_lr=1e-3)
     assert scoring.noisy_rank({"fine": fine, "broken": s}, "broken", "tuned") == 2  # last, not first
     finite = (curve, np.full((2, 2), 10.0), np.array([[1.0, 1.0], [0.5, 0.5]]), {"test_loss": np.ones((2, 2))})
-    both = broken.merge(trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-1, 1.0),
-                                        np.arange(2), 3, finite))
+    both = broken.merge(trainer._result(task, (1e-1, 1.0), np.arange(2), 3, finite))
     assert scoring.score(both).tuned == pytest.approx(0.5)  # finite lrs still tune
+    trained = trainer.train(optax.sgd, task, [1e-2], [0], 3)  # the real thing scores alike
+    assert trained.diverged.all() and np.all(trained.value == np.inf)
+
+
+def test_an_executable_that_computes_a_finite_initial_loss_as_nan_is_an_error(quadratic):
+    """What a miscompiled training returned (NaN where the loss at init is finite) is never a score."""
+    outputs = (np.ones((2, 2, 3)), np.full((2, 2), np.nan), np.ones((2, 2)), {"test_loss": np.ones((2, 2))})
+    with pytest.raises(trainer.ExecutableError, match="miscompiled executable") as caught:
+        trainer._result(quadratic, (1e-3, 1e-2), np.arange(2), 3, outputs)
+    assert "in 4 of 4 lanes" in str(caught.value) and "\n" not in str(caught.value)
+    assert trainer.initial_losses(quadratic, [0, 1]) == pytest.approx(
+        trainer.train(optax.sgd, quadratic, [1e-2], [0, 1], 1).initial_loss[0])
 
 
 def test_ratios_against_adam_and_ranks():
