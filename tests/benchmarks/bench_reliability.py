@@ -132,7 +132,7 @@ def flips(folder: Path) -> tuple[int, int]:
             flipped = bytearray(good)
             flipped[i] ^= 1 << (i % 8)
             current.write_bytes(bytes(flipped))
-            caught += msgpack.packb(store.read_checkpoint()) == previous
+            caught += msgpack.packb(store.read_checkpoint().to_dict()) == previous
     current.write_bytes(good)
     return len(good), caught
 
@@ -162,7 +162,7 @@ def _reached(out: Path, generation: int, proc: subprocess.Popen) -> Path | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RunWarning)
                 try:
-                    if RunStore(folder).read_checkpoint()["generation"] >= generation:
+                    if RunStore(folder).read_checkpoint().search.generation >= generation:
                         return folder
                 except CheckpointError:
                     pass
