@@ -9,7 +9,7 @@ import pytest
 
 import dsl
 from discovery import tasks
-from discovery.training import scoring, trainer
+from discovery.training import consistency, scoring, trainer
 
 LRS = (1e-3, 1e-2, 1e-1, 1.0)
 SEEDS = (0, 1)
@@ -189,3 +189,27 @@ def test_ranks_treat_differences_within_seed_noise_as_ties():
     assert not scoring.beats(scores["close"], scores["adam"]) and scoring.beats(scores["far"], scores["adam"])
     exact = {"a": score([1.0]), "b": score([0.999])}  # one seed: no spread, any difference counts
     assert scoring.noisy_rank(exact, "a") == 2
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_two_compilations_of_a_training_agree_on_every_task(name):
+    """n and n + 1 learning rates are two independent XLA compilations of the same training: on
+    their shared lanes they must give the same numbers (a miscompiled one need not give NaN)."""
+    agreement = consistency.compare_compilations(optax.sgd, tasks.get(name, "small"), [1e-3, 1e-2],
+                                                 [0], 5, name="sgd")
+    assert agreement.compilations == 2 and agreement.lanes == 2
+    assert agreement.agree, agreement
+
+
+def test_the_consistency_check_catches_a_finite_wrong_number(quadratic, monkeypatch):
+    train = trainer.train
+
+    def corrupted(*args, **kwargs):  # an executable that returns finite, wrong curves at n + 1 lrs
+        result = train(*args, **kwargs)
+        if len(args[2]) == 3:
+            result = dataclasses.replace(result, curves=result.curves * (1 + 1e-3))
+        return result
+
+    monkeypatch.setattr(trainer, "train", corrupted)
+    bad = consistency.compare_compilations(optax.sgd, quadratic, [1e-3, 1e-2], [0], 5)
+    assert not bad.agree and bad.worst_curve == pytest.approx(1e-3, rel=1e-2) and bad.worst_initial == 0
