@@ -17,6 +17,7 @@ Modules, each importing only those listed before it (JAX only in the last three)
     simplify        a simpler rule with the same updates (exact identities)
     stress          stress streams: zero, tiny, large gradients, leaves as rows
     prune           a shorter rule with the same updates on the stress streams (behavioural)
+    canonical       a rule without the constant factor fair tuning absorbs; constants rounded
     template        a rule's structure, its constants lifted out as data
     library         known optimizers as rule text
     python_module   Rule -> source of a standalone Optax module (the export)
@@ -26,6 +27,7 @@ Modules, each importing only those listed before it (JAX only in the last three)
 """
 
 from . import library
+from .canonical import Canonical, canonical, rounded
 from .compilations import count_compilations
 from .errors import DSLError
 from .expr import Assign, Const, Name, Op
@@ -43,6 +45,7 @@ from .template import template
 __all__ = [
     "Assign",
     "Behaviour",
+    "Canonical",
     "Const",
     "DSLError",
     "Name",
@@ -50,6 +53,7 @@ __all__ = [
     "Program",
     "Rule",
     "behaviour",
+    "canonical",
     "check_export_name",
     "count_compilations",
     "dumps",
@@ -64,6 +68,7 @@ __all__ = [
     "parse",
     "prune",
     "python_module",
+    "rounded",
     "scale_by_rule",
     "simplify",
     "template",

@@ -8,6 +8,7 @@ compiler, so per-leaf reductions mean the same thing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -67,3 +68,77 @@ def similarity(a: Rule, b: Rule, seed: int = 0) -> float:
         ok = np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and norm > 0
         cosines.append(float(x @ y / norm) if ok else 0.0)
     return float(np.mean(cosines))
+
+
+def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
+    """The best ``f(p_steps) / f(p_0)`` over the learning rates of ``sweep`` on a probe quadratic
+    ``f(p) = 1/2 sum h (p - p*)^2`` (curvatures ``h`` from 1e-2 to 10), the rule run in closed
+    loop (``p <- p - lr * u``, ``g = h (p - p*)``) from ``p_0 = p* + N(0, 1)``; each lr is
+    ``sweep[k]`` times ``rms(p_0 - p*) / rms(u_1)``, so the sweep is the same for ``c * u``.
+    Below 1: some lr of the sweep makes progress; inf for updates that are not finite."""
+    rng = np.random.default_rng(seed)
+    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, {}).items()}
+    curvature = [np.exp(rng.uniform(np.log(1e-2), np.log(10.0), size=s)) for s in PROBE_SHAPES]
+    target = [rng.normal(size=s) for s in PROBE_SHAPES]
+    start = [t + rng.normal(size=s) for t, s in zip(target, PROBE_SHAPES)]
+
+    def loss(ps):
+        return 0.5 * sum(float(np.sum(h * (p - t) ** 2)) for h, p, t in zip(curvature, ps, target))
+
+    def run(lr: float | None):
+        ps = [p.copy() for p in start]
+        slots = [{name: np.zeros_like(p) for name in rule.state} for p in ps]
+        with np.errstate(all="ignore"):
+            for step in range(steps):
+                us = []
+                for i, (h, p, t) in enumerate(zip(curvature, ps, target)):
+                    u, new = run_body(rule, h * (p - t), p, float(step + 1), hyper, slots[i], np)
+                    us.append(np.broadcast_to(np.asarray(u, np.float64), p.shape))
+                    slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), p.shape) for k, v in new.items()}
+                if lr is None:
+                    return us
+                ps = [p - lr * u for p, u in zip(ps, us)]
+        return ps
+
+    first = np.concatenate([u.ravel() for u in run(None)])
+    rms_u = float(np.sqrt(np.mean(first ** 2)))
+    if not (np.all(np.isfinite(first)) and rms_u > 0):
+        return float("inf")
+    distance = float(np.sqrt(np.mean(np.concatenate([(p - t).ravel() for p, t in zip(start, target)]) ** 2)))
+    f0, best = loss(start), float("inf")
+    for s in sweep:
+        with np.errstate(all="ignore"):
+            f = loss(run(s * distance / rms_u))
+        if np.isfinite(f):
+            best = min(best, f / f0)
+    return best
+
+
+NICHE_STEPS = 40
+NICHE_SHAPES = ((16,), (4, 8))
+
+
+@functools.cache
+def _niche_streams(steps: int = NICHE_STEPS, seed: int = 41):
+    """Gradients of varied scales: step ``i`` is ``N(0, 1) * (0.5 + i % 4) + 0.1 p``, over fixed
+    parameters ``p ~ N(0, 0.3^2)``: long enough for state (momentum, second moments) to matter."""
+    rng = np.random.default_rng(seed)
+    params = [0.3 * rng.normal(size=s) for s in NICHE_SHAPES]
+    grads = [[rng.normal(size=s) * (0.5 + i % 4) + 0.1 * p for s, p in zip(NICHE_SHAPES, params)]
+             for i in range(steps)]
+    return grads, [params] * steps
+
+
+def directions(rule: Rule) -> np.ndarray:
+    """The rule's unit update direction at each step of the niche streams, ``[steps, elements]``
+    (a zero row where the update is zero or not finite)."""
+    grads, params = _niche_streams()
+    rows = np.stack([np.concatenate([np.ravel(u) for u in row]) for row in run_numpy(rule, grads, params)])
+    rows = np.where(np.isfinite(rows).all(axis=1, keepdims=True), rows, 0.0)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def direction_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean per-step cosine of two ``directions`` arrays: 1 for the same optimizer up to scale."""
+    return float(np.mean(np.sum(a * b, axis=1)))

@@ -7,7 +7,9 @@
 * sums collected as linear combinations (``dsl.sums``): ``t - (t - x)`` -> ``x``,
   ``x + x`` -> ``2 * x``, ``eps + (eps + y)`` -> ``2 * eps + y``, ``x - x`` -> ``0``,
   ``x * 1``, ``x + 0``, ``--x``, ``x * -1``;
-* ``x / x`` -> ``1``, ``x / 1`` and ``x ** 1`` -> ``x``; operators the table
+* ``x / x`` -> ``1``, ``x / 1`` and ``x ** 1`` -> ``x``, a sum divided by a literal folded
+  into its coefficients where that is shorter (``(g + g) / 2`` -> ``g``), ``x * (1 / y)`` ->
+  ``x / y``; operators the table
   marks idempotent (``sign(sign(x))``, ``abs(abs(x))``, ``max(x, x)``,
   ``min(x, x)`` -> one application or ``x``) or non-negative
   (``abs(square(x))`` -> ``square(x)``); a comparison of an expression with
@@ -138,11 +140,16 @@ def _rewrite(e: Op, values: Values | None, arg_values: list[Values | None]) -> E
         args = tuple(sorted(args, key=operand_order))
         e = Op(e.op, args)
     a = args[0]
+    if e.op == "mul" and any(_reciprocal(x) for x in args):
+        x, y = args if _reciprocal(args[1]) else args[::-1]
+        return Op("div", (x, y.args[1]))
     if e.op in ("add", "sub", "neg") or (e.op == "mul" and any(isinstance(x, Const) for x in args)):
         collected = written_sum(*linear_form(e))
         return collected if _size(collected) <= _size(e) else e
     if e.op == "div" and (args[1] == a or args[1] == Const(1.0)):
         return Const(1.0) if args[1] == a else a
+    if e.op == "div" and isinstance(args[1], Const) and args[1].value != 0:
+        return _divided_sum(e, args[1].value)
     if e.op == "pow" and args[1] == Const(1.0):
         return a
     if spec.idempotent and spec.arity == 1 and isinstance(a, Op) and a.op == e.op:
@@ -156,6 +163,21 @@ def _rewrite(e: Op, values: Values | None, arg_values: list[Values | None]) -> E
     if e.op == "where":
         return _conditional(e, arg_values[0])
     return e
+
+
+def _reciprocal(e: Expr) -> bool:
+    return isinstance(e, Op) and e.op == "div" and e.args[0] == Const(1.0)
+
+
+def _divided_sum(e: Op, divisor: float) -> Expr:
+    """``sum / c`` as the sum with its coefficients divided by ``c`` where that is no larger:
+    ``(g + g) / 2`` -> ``g``, ``(2 * m) / 4`` -> ``0.5 * m``."""
+    constant, coefficients = linear_form(e.args[0])
+    scaled = [constant / divisor, *(c / divisor for c in coefficients.values())]
+    if not all(math.isfinite(c) for c in scaled):
+        return e
+    collected = written_sum(scaled[0], dict(zip(coefficients, scaled[1:])))
+    return collected if _size(collected) < _size(e) else e
 
 
 def _conditional(e: Op, condition: Values | None) -> Expr:

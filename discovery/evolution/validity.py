@@ -12,31 +12,50 @@ hopeless, or ``None``:
   ``mean_k ||u_k - mean_j u_j|| / ||u_k||``, is below ``MIN_GRADIENT_SHARE``.
   Library rules score 0.82-0.88 (four streams of pure noise give sqrt(3/4));
   ``return p`` scores 0 and ``p * (g < 1.45)`` 0.19: such rules game tasks whose
-  minimizer is the origin instead of optimizing.
+  minimizer is the origin instead of optimizing;
+* not a descent direction: the mean over the probe steps of ``cos(u, g)`` is <= 0
+  (``return -g`` is -1; every library rule is above 0.4), or on a probe quadratic
+  (``dsl.probe.descent``) no learning rate of a sweep of ``SWEEP`` lowers the loss.
+  Parameters move by ``p <- p - lr * u``: such a rule can only climb.
 
-``mutate_valid`` / ``crossover_valid`` vary until the child passes, and
-``random_rule`` draws random rules that pass, for initial populations.
+Each rejection has a kind (``KINDS``); ``mutate_valid`` / ``crossover_valid`` vary until the
+child passes, counting the kinds of the children they threw away in ``rejected`` if given,
+and ``random_rule`` draws random rules that pass, for initial populations.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import random
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 
 from dsl.errors import DSLError
-from dsl.probe import probe_streams, run_numpy
+from dsl.probe import descent, probe_streams, run_numpy
 from dsl.rule import Rule
 
+from . import blocks
 from .genome import genome_to_rule, random_genome
 from .variation import VariationConfig, crossover, mutate
 
 MAX_SCALE = 1e6
 MIN_GRADIENT_SHARE = 0.5
 GRADIENT_STREAMS = (101, 202, 303, 404)
-_NOT_FINITE = "update is NaN or infinite on the probe streams"
+SWEEP = tuple(10.0 ** k for k in range(-4, 1))  # lrs, times 1 / RMS of the rule's first updates
+KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", "no-op")
+
+
+class Rejection(NamedTuple):
+    """Why a rule is not worth training: its kind (one of ``KINDS``) and what was measured."""
+
+    kind: str
+    message: str
+
+
+_NOT_FINITE = Rejection("not finite", "update is NaN or infinite on the probe streams")
 
 
 @functools.cache
@@ -49,24 +68,49 @@ def _updates(rule: Rule, grads, params) -> np.ndarray:
     return np.concatenate([u.ravel() for row in run_numpy(rule, grads, params) for u in row])
 
 
-def check(rule: Rule) -> str | None:
-    """``None`` if the rule may be worth training, else the reason it is not."""
+def rejection(rule: Rule) -> Rejection | None:
+    """``None`` if the rule may be worth training, else why it is not."""
     streams, params = _streams()
     u = _updates(rule, streams[0], params)
     if not np.all(np.isfinite(u)):
         return _NOT_FINITE
     if not np.any(u):
-        return "update is identically zero"
+        return Rejection("zero", "update is identically zero")
     scale = float(np.median(np.abs(u)))
     if scale > MAX_SCALE:
-        return f"absurd scale: median |u| = {scale:.3g} on unit-scale gradients"
+        return Rejection("scale", f"absurd scale: median |u| = {scale:.3g} on unit-scale gradients")
     others = [_updates(rule, grads, params) for grads in streams[1:]]
     if not all(np.all(np.isfinite(x)) for x in others):
         return _NOT_FINITE
     share = gradient_share(np.stack([u, *others]))
     if share < MIN_GRADIENT_SHARE:
-        return f"update barely depends on the gradient (gradient share {share:.2f} < {MIN_GRADIENT_SHARE})"
+        return Rejection("gradient share", f"update barely depends on the gradient (gradient share "
+                                           f"{share:.2f} < {MIN_GRADIENT_SHARE})")
+    cosine = gradient_cosine(rule, streams[0], params)
+    if not cosine > 0:
+        return Rejection("ascent", f"not a descent direction: mean cos(u, g) = {cosine:.2f} <= 0")
+    progress = descent(rule, SWEEP)
+    if not progress < 1:
+        return Rejection("no descent", f"no lr of {len(SWEEP)} tried lowers a probe quadratic "
+                                       f"(best final / initial loss {progress:.3g})")
     return None
+
+
+def check(rule: Rule) -> str | None:
+    """``None`` if the rule may be worth training, else the reason it is not (``rejection``)."""
+    found = rejection(rule)
+    return None if found is None else found.message
+
+
+def gradient_cosine(rule: Rule, grads, params) -> float:
+    """Mean over steps of the cosine between the update and the gradient (all leaves together)."""
+    cosines = []
+    for row, g_row in zip(run_numpy(rule, grads, params), grads):
+        u = np.concatenate([x.ravel() for x in row])
+        g = np.concatenate([x.ravel() for x in g_row])
+        norm = np.linalg.norm(u) * np.linalg.norm(g)
+        cosines.append(float(u @ g / norm) if norm > 0 else 0.0)
+    return float(np.mean(cosines))
 
 
 def gradient_share(updates: np.ndarray) -> float:
@@ -75,36 +119,46 @@ def gradient_share(updates: np.ndarray) -> float:
     return float(np.mean(spread / np.maximum(np.linalg.norm(updates, axis=1), 1e-300)))
 
 
-def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: int) -> tuple[Rule, str]:
+def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: int,
+                 rejected: collections.Counter | None) -> tuple[Rule, str]:
     for _ in range(max_tries):
         child, description = vary()
-        if description != "no-op" and check(child) is None:
+        found = Rejection("no-op", "") if description == "no-op" else rejection(child)
+        if found is None:
             return child, description
+        if rejected is not None:
+            rejected[found.kind] += 1
     return parent, "no-op"
 
 
 def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
-                 config: VariationConfig | None = None) -> tuple[Rule, str]:
+                 config: VariationConfig | None = None,
+                 rejected: collections.Counter | None = None) -> tuple[Rule, str]:
     """``mutate`` until the child passes ``check``; ``(parent, "no-op")`` after ``max_tries``."""
-    return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries)
+    return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries, rejected)
 
 
 def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,
-                    config: VariationConfig | None = None) -> tuple[Rule, str]:
+                    config: VariationConfig | None = None,
+                    rejected: collections.Counter | None = None) -> tuple[Rule, str]:
     """``crossover`` until the child passes ``check``; ``(a, "no-op")`` after ``max_tries``."""
-    return _first_valid(lambda: crossover(a, b, rng, config), a, max_tries)
+    return _first_valid(lambda: crossover(a, b, rng, config), a, max_tries, rejected)
 
 
 def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tuple[str, float]] = (),
-                name: str = "random", max_height: int = 3, max_tries: int = 1000) -> Rule:
-    """A random rule of ``n_statements`` assignments and a return that passes ``check``.
+                name: str = "random", max_height: int = 3, max_tries: int = 1000,
+                vocabulary: str = "primitive") -> Rule:
+    """A random rule that passes ``check``: ``n_statements`` random assignments and a return
+    (``"primitive"``), or ``return g`` with random building blocks (``"blocks"``,
+    ``blocks.random_block_rule``).
 
     Example: ``random_rule(random.Random(0), 2, params=[("beta", 0.9)])``.
     """
     params = tuple(params)
     for _ in range(max_tries):
         try:
-            rule = genome_to_rule(random_genome(rng, n_statements, params, name, max_height))
+            rule = (blocks.random_block_rule(rng, name) if vocabulary == "blocks" else
+                    genome_to_rule(random_genome(rng, n_statements, params, name, max_height)))
         except DSLError:
             continue
         if check(rule) is None:

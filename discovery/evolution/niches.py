@@ -1,0 +1,91 @@
+"""Niches: candidates that are one optimizer, whatever their constants.
+
+Two rules are one optimizer when their update directions agree at every step of a stream
+long enough for state to matter: mean per-step cosine ``>= SAME_OPTIMIZER`` over the
+40 steps of varied gradient scales of ``dsl.probe.directions`` (heavy-ball momentum with
+b1 = 0.861, 0.865 and 0.87 are one niche; momentum and Adam are two). A pair carries its
+architecture too: pairs with different architectures are never one niche.
+
+``niches(candidates)`` groups candidates greedily, best first (fitness, then complexity, then
+id): each joins the niche of the first leader (a niche's best member) it agrees with, or
+leads a new one. It is a pure function of the candidates, so a hall of fame built from it is
+the same after a resume. A niche is reported by its ``representative``: the simplest member
+whose fitness is within the noise (``Evaluation.noise``) of the best's.
+
+Example::
+
+    groups = niches(run.population)
+    len(groups), [n.representative.text for n in groups]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable
+
+import numpy as np
+
+from discovery.records import Candidate
+from dsl.probe import direction_similarity, directions
+from dsl.rule import Rule
+
+SAME_OPTIMIZER = 0.99
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _directions(rule: Rule) -> np.ndarray:
+    return directions(rule)
+
+
+def similarity(a: Rule, b: Rule) -> float:
+    """Mean per-step cosine of the two rules' update directions (``dsl.probe.directions``)."""
+    return direction_similarity(_directions(a), _directions(b))
+
+
+def same_optimizer(a: Candidate, b: Candidate) -> bool:
+    """One optimizer (and, for pairs, one architecture)."""
+    if (a.architecture is None) != (b.architecture is None) or (
+            a.architecture is not None and a.architecture.key() != b.architecture.key()):
+        return False
+    return similarity(a.rule, b.rule) >= SAME_OPTIMIZER
+
+
+def _order(c: Candidate) -> tuple:
+    return c.fitness, c.complexity, c.id
+
+
+@dataclasses.dataclass(frozen=True)
+class Niche:
+    """Candidates that are one optimizer, best first."""
+
+    members: tuple[Candidate, ...]
+
+    @property
+    def best(self) -> Candidate:
+        return self.members[0]
+
+    @property
+    def representative(self) -> Candidate:
+        """The simplest member within the noise of the best's fitness (the best on ties)."""
+        bar = self.best.fitness + self.best.evaluation.noise
+        return min((c for c in self.members if c.fitness <= bar), key=lambda c: (c.complexity, *_order(c)))
+
+
+def niches(candidates: Iterable[Candidate]) -> list[Niche]:
+    """The candidates grouped into niches, best niche first (see the module docstring);
+    candidates with the same ``key`` are one behaviour and count once."""
+    unique = {c.key: c for c in sorted(candidates, key=_order, reverse=True)}  # the best of a key wins
+    groups: list[list[Candidate]] = []
+    for c in sorted(unique.values(), key=_order):
+        home = next((g for g in groups if same_optimizer(g[0], c)), None)
+        if home is None:
+            groups.append([c])
+        else:
+            home.append(c)
+    return [Niche(tuple(g)) for g in groups]
+
+
+def one_per_niche(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """The representative of each niche of ``candidates``, best niche first."""
+    return [n.representative for n in niches(candidates)]
