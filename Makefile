@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution lint clean
+.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -32,6 +32,12 @@ bench-tuning: $(STAMP)
 
 bench-coevolution: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_coevolution
+
+bench-screening: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_screening
+
+bench-discovery: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_discovery
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dsl discovery tests

@@ -34,6 +34,12 @@ from discovery.training import scoring
 from discovery.training.tuning import LIMITS
 
 MODES = ("regularized", "mu_plus_lambda")
+# The variation kinds (evolution.variation implements them; evolution.blocks the blocks).
+VOCABULARIES = ("primitive", "blocks")
+PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
+BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
+MUTATION_KINDS = PRIMITIVE_MUTATIONS + BLOCK_MUTATIONS
+CROSSOVER_KINDS = ("statement", "subtree")
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
 BACKENDS = ("inprocess", "ray")
 PATHS = ("auto", "interpreter", "native")
@@ -136,6 +142,11 @@ class RunSettings(_Section):
     restart_every: int = _spec(0, int, *_ints(0, MAX_GENERATIONS))
     parsimony: float = _spec(0.02, (int, float), lambda x: _finite(x) and x >= 0,
                              "a number >= 0 (decades of fitness within which the simpler rule wins)")
+    niche_cap: int = _spec(0, int, lambda x: 0 <= x <= MAX_POPULATION,
+                           "an integer >= 0 (most population members of one niche; 0: no cap)")
+    fresh_retries: int = _spec(3, int, *_ints(0, 100))
+    immigrants: float = _spec(0.25, (int, float), lambda x: 0 <= x <= 1,
+                              "a share in [0, 1] (random rules among a collapsing generation's children)")
 
     def check(self) -> None:
         if self.tournament > self.population:
@@ -170,17 +181,27 @@ class ProtocolSettings(_Section):
     held_out_steps: int = _spec(300, int, *_ints(1, MAX_STEPS))
     bracket: bool = _spec(True, bool, None, "true or false (extend the grid until the optimum is inside)")
     scale_free: bool = _spec(True, bool, None, "true or false (start each rule's grid at its natural scale)")
+    refine: bool = _spec(True, bool, None, "true or false (try a sharp optimum again on a finer grid)")
 
     def check(self) -> None:
         if not self.learning_rates or not self.seeds:
             raise ValueError("[protocol] learning_rates and seeds must not be empty")
+
+    def screening(self, screen: ScreeningSettings) -> scoring.Protocol:
+        """The screening protocol: ``screen.learning_rates`` lrs from the middle of the grid, the
+        first seed, ``screen.steps`` steps; no bracketing, no refinement."""
+        grid = sorted(float(x) for x in self.learning_rates)
+        start = max(0, (len(grid) - screen.learning_rates) // 2)
+        return scoring.Protocol(learning_rates=tuple(grid[start:start + screen.learning_rates]),
+                                seeds=(self.seeds[0],), steps=screen.steps, bracket=False,
+                                scale_free=self.scale_free, refine=False)
 
     def training(self, held_out: bool = False) -> scoring.Protocol:
         """The training protocol of the search tasks, or of the held-out tasks."""
         return scoring.Protocol(learning_rates=tuple(float(x) for x in self.learning_rates),
                                 seeds=tuple(self.seeds),
                                 steps=self.held_out_steps if held_out else self.steps,
-                                bracket=self.bracket, scale_free=self.scale_free)
+                                bracket=self.bracket, scale_free=self.scale_free, refine=self.refine)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,9 +256,74 @@ class CoevolutionSettings(_Section):
                              f"architecture's {default_size} parameters: raise it or start 'varied'")
 
 
+@dataclasses.dataclass(frozen=True)
+class ScreeningSettings(_Section):
+    """Cheap screening (multi-fidelity): every new behaviour of a generation is first trained on
+    the hurdle task alone, with one seed, ``learning_rates`` lrs around its natural scale and
+    ``steps`` steps; only the best ``promote`` share of them gets the full evaluation (fair
+    tuning on every search task). ``promote = 1``: no screening."""
+
+    NAME = "screening"
+    promote: float = _spec(1.0, (int, float), lambda x: 0 < x <= 1, "a share in (0, 1] (1: no screening)")
+    steps: int = _spec(25, int, *_ints(1, MAX_STEPS))
+    learning_rates: int = _spec(4, int, *_ints(1, 64))
+
+    @property
+    def on(self) -> bool:
+        return self.promote < 1
+
+
+def _weights(kinds: tuple[str, ...]):
+    return lambda w: all(k in kinds and _is((int, float), v) and _finite(v) and v >= 0 for k, v in w.items())
+
+
+@dataclasses.dataclass(frozen=True)
+class VariationSettings(_Section):
+    """How children are made (``evolution.variation``): the vocabulary, and the weights of the
+    mutation and crossover kinds (a table of ``kind = weight``; kinds left out keep the
+    vocabulary's default weight)."""
+
+    NAME = "variation"
+    vocabulary: str = _spec("primitive", str, lambda x: x in VOCABULARIES, f"one of {VOCABULARIES}")
+    mutation_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(MUTATION_KINDS)(w),
+                                   f"a table of weights >= 0 for the mutation kinds {MUTATION_KINDS}")
+    crossover_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(CROSSOVER_KINDS)(w),
+                                    f"a table of weights >= 0 for the crossover kinds {CROSSOVER_KINDS}")
+    max_height: int = _spec(3, int, *_ints(0, 8))
+    perturb_scale: float = _spec(0.5, (int, float), lambda x: _finite(x) and x > 0, "a positive number")
+
+    def __post_init__(self):
+        for name in ("mutation_weights", "crossover_weights"):
+            if getattr(self, name) == {}:
+                object.__setattr__(self, name, None)
+        super().__post_init__()
+        for name in ("mutation_weights", "crossover_weights"):  # frozen and hashable
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, tuple(sorted(value.items())))
+
+    def check(self) -> None:
+        mutation = dict(self.mutation_weights or ())
+        if self.vocabulary == "primitive" and any(mutation.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+            raise ValueError(f"[variation] mutation_weights gives weight to block mutations "
+                             f"{BLOCK_MUTATIONS}: they need vocabulary = 'blocks'")
+        for name in ("mutation_weights", "crossover_weights"):
+            weights = dict(getattr(self, name) or ())
+            if weights and len(weights) == len(MUTATION_KINDS if name[0] == "m" else CROSSOVER_KINDS) and not any(
+                    v > 0 for v in weights.values()):
+                raise ValueError(f"[variation] {name} gives every kind weight 0: no child could be made")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for name in ("mutation_weights", "crossover_weights"):
+            out[name] = dict(getattr(self, name) or {})
+        return out
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "run": RunSettings, "tasks": TaskSettings, "protocol": ProtocolSettings,
-    "evaluation": EvaluationSettings, "coevolution": CoevolutionSettings,
+    "evaluation": EvaluationSettings, "coevolution": CoevolutionSettings, "variation": VariationSettings,
+    "screening": ScreeningSettings,
 }
 
 
@@ -250,6 +336,8 @@ class Config:
     protocol: ProtocolSettings = dataclasses.field(default_factory=ProtocolSettings)
     evaluation: EvaluationSettings = dataclasses.field(default_factory=EvaluationSettings)
     coevolution: CoevolutionSettings = dataclasses.field(default_factory=CoevolutionSettings)
+    variation: VariationSettings = dataclasses.field(default_factory=VariationSettings)
+    screening: ScreeningSettings = dataclasses.field(default_factory=ScreeningSettings)
 
     @property
     def evolves_architectures(self) -> bool:

@@ -25,6 +25,7 @@ import msgpack
 
 import dsl
 from discovery.tasks import Architecture
+from discovery.training import fitness
 
 T = TypeVar("T")
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -133,8 +134,11 @@ def read_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
 class TaskResult:
     """Scores of one candidate on one task.
 
-    ``ratio``/``robust_ratio``: log10(tuned / Adam's tuned) (and of the robust
-    scores), clipped; for (rule, architecture) pairs, log10 of the held-out loss.
+    ``ratio``/``robust_ratio``: the task's score in the fitness (``training.fitness``: the
+    log10 ratio to Adam's tuned score within ``ratio_clip`` decades, graded beyond), and the
+    same of the robust scores; ``log_ratio``: log10(tuned / Adam's tuned), unclipped (None in
+    records written before it was kept); for (rule, architecture) pairs, ``ratio`` is log10 of
+    the held-out loss.
     ``tuned``: the tuned score; ``tuned_lr``: its learning rate; ``diverged``:
     the fraction of (lr, seed) trainings that diverged. The protocol travels
     with the score: ``learning_rates`` tried, the grid's ``scale``, ``at_limit``
@@ -154,12 +158,13 @@ class TaskResult:
     per_seed: tuple[float, ...] = ()
     test_loss: float | None = None
     accuracy: float | None = None
+    log_ratio: float | None = None
 
     @classmethod
     def from_score(cls, score, ratio: float, robust_ratio: float, spread: float = 0.0,
                    **extra) -> TaskResult:
         """From a ``scoring.TaskScore`` and its ratios; ``spread``: the standard error of
-        ``ratio`` over seeds; ``extra``: test_loss, accuracy."""
+        ``ratio`` over seeds; ``extra``: test_loss, accuracy, log_ratio."""
         return cls(ratio=ratio, robust_ratio=robust_ratio, tuned=score.tuned, tuned_lr=score.tuned_lr,
                    diverged=score.diverged_fraction, learning_rates=score.learning_rates,
                    scale=score.scale, at_limit=score.at_limit, spread=spread,
@@ -189,12 +194,14 @@ class TaskResult:
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
     """A candidate's fitness (lower is better), its per-task results, and whether it
-    stopped at the hurdle; ``seconds`` of evaluation (not part of the outcome)."""
+    stopped at the hurdle; ``seconds`` of evaluation (not part of the outcome); ``screened``:
+    only screened (``[screening]``: the hurdle task, cheaply), not promoted to the full evaluation."""
 
     fitness: float
     tasks: dict[str, TaskResult]
     hurdle_failed: bool
     seconds: float
+    screened: bool = False
 
     def rescaled(self, factor: float) -> Evaluation:
         """This evaluation for the rule times ``factor`` (``TaskResult.rescaled``)."""
@@ -203,18 +210,19 @@ class Evaluation:
     @property
     def noise(self) -> float:
         """Two standard errors of ``fitness`` (the mean ratio) over seeds: a difference from
-        Adam (0) smaller than this is a tie."""
-        return 2.0 * math.sqrt(sum(t.spread ** 2 for t in self.tasks.values())) / max(len(self.tasks), 1)
+        Adam (0) smaller than this is a tie (``training.fitness.noise``)."""
+        return fitness.noise([t.spread for t in self.tasks.values()])
 
     def to_dict(self) -> dict[str, Any]:
         return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
-                "hurdle_failed": self.hurdle_failed, "seconds": self.seconds}
+                "hurdle_failed": self.hurdle_failed, "seconds": self.seconds, "screened": self.screened}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Evaluation:
         return cls(fitness=real(data["fitness"]),
                    tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
-                   hurdle_failed=data["hurdle_failed"], seconds=real(data["seconds"]))
+                   hurdle_failed=data["hurdle_failed"], seconds=real(data["seconds"]),
+                   screened=bool(data.get("screened", False)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +241,10 @@ class Recommendation:
     worst: float
     ratios: dict[str, float]
     trains_everywhere: bool
+
+    def rescaled(self, factor: float) -> Recommendation:
+        """The recommendation for the same rule times ``factor`` > 0: an lr ``factor`` times smaller."""
+        return dataclasses.replace(self, lr=self.lr / factor)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -253,7 +265,9 @@ class Candidate:
     co-evolution; ``fingerprint`` is the exact functional hash. ``simplified`` is
     the rule as reported (``dsl.simplify``; hall-of-fame entries ``dsl.prune``),
     ``text`` and ``complexity`` are its; ``parents`` are candidate ids;
-    ``cached`` says the evaluation was reused from an equivalent candidate.
+    ``cached`` says the evaluation was reused from an equivalent candidate. ``niche``: for a
+    reported entry (hall of fame), the ids of the other candidates that are the same optimizer
+    (``evolution.niches``), best first.
     """
 
     id: int
@@ -271,6 +285,7 @@ class Candidate:
     evaluation: Evaluation
     held_out: Evaluation | None = None
     recommendation: Recommendation | None = None
+    niche: tuple[int, ...] = ()
 
     @property
     def fitness(self) -> float:
@@ -305,6 +320,7 @@ class Candidate:
             "cached": self.cached, **self.evaluation.to_dict(),
             "held_out": None if self.held_out is None else self.held_out.to_dict(),
             "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
+            "niche": list(self.niche),
         }
 
     @classmethod
@@ -319,6 +335,7 @@ class Candidate:
             cached=data["cached"], evaluation=Evaluation.from_dict(data),
             held_out=None if held is None else Evaluation.from_dict(held),
             recommendation=None if recommended is None else Recommendation.from_dict(recommended),
+            niche=tuple(whole()(i) for i in data.get("niche", ())),
         )
 
 
@@ -348,3 +365,19 @@ def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Architecture | None]:
     if isinstance(data, dict) and data.get("format") == PAIR_FORMAT:
         return dsl.from_dict(data["rule"]), Architecture.from_dict(data["architecture"])
     return dsl.from_dict(data), None
+
+
+SCREEN_FORMAT = "candidate-screen"
+
+
+def encode_screening(raw: bytes) -> bytes:
+    """What a backend receives to screen (not fully evaluate) the candidate ``raw`` encodes."""
+    return msgpack.packb({"format": SCREEN_FORMAT, "candidate": raw}, use_bin_type=True)
+
+
+def decode_screening(raw: bytes) -> bytes | None:
+    """The candidate ``raw`` asks to screen, or None if it asks for a full evaluation."""
+    data = msgpack.unpackb(raw, raw=False)
+    if isinstance(data, dict) and data.get("format") == SCREEN_FORMAT:
+        return data["candidate"]
+    return None

@@ -58,7 +58,7 @@ def test_outputs_are_written_and_parse(table, tmp_path):
     assert int(row["rank_tuned"]) == table.rank("mf_k1", "sgd", "tuned")
     doc = json.loads((out / "baselines.json").read_text())
     assert doc["protocol"] == {"learning_rates": [1e-3, 1e-2, 1e-1], "seeds": [0, 1], "steps": 30,
-                               "bracket": True, "scale_free": True}
+                               "bracket": True, "scale_free": True, "refine": True}
     assert doc["optimizers"]["sgd"]["default_lr"] == 1e-2
     mf = doc["tasks"]["mf_k1"]
     assert mf["adam_rank"]["tuned"] == table.rank("mf_k1", "adam", "tuned")

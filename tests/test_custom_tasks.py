@@ -18,6 +18,7 @@ import pytest
 import discovery
 from discovery import cli, config, runs, tasks
 from discovery.cli.cmd_run import parse_setting
+from discovery.evolution.engine import TIMINGS
 from tests.custom_task import logreg_data, logreg_init, logreg_loss
 from tests.tiny import TINY
 
@@ -170,8 +171,7 @@ def test_extending_a_finished_run_equals_launching_it_longer(tmp_path, capsys):
     direct = runs.run(cfg.replace(**{"run.generations": 3}), out=tmp_path / "b", progress=False)
     assert [(c.fingerprint, c.fitness, c.id) for c in extended.hall_of_fame] == [
         (c.fingerprint, c.fitness, c.id) for c in direct.hall_of_fame]
-    assert extended.logbook == [{**r, "seconds": e["seconds"], "candidates_per_s": e["candidates_per_s"]}
-                                for r, e in zip(direct.logbook, extended.logbook)]
+    assert extended.logbook == [{**r, **{k: e[k] for k in TIMINGS}} for r, e in zip(direct.logbook, extended.logbook)]
     assert json.loads((short.path / "history" / "summary-g2.json").read_bytes()) == json.loads(summary)
     assert extended.config.run.generations == 3
     with open(extended.path / "metrics.csv") as f:

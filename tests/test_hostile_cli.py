@@ -93,7 +93,7 @@ CASES = {
     "inspect summary [{}]": (["inspect", "{empty_record}"], "summary.json: malformed record (KeyError"),
     "inspect summary number": (["inspect", "{number_record}"], "summary.json: malformed record (TypeError"),
     "inspect summary 100k deep": (["inspect", "{deep_summary}"], "summary.json is not valid JSON (RecursionError"),
-    "inspect no log_offset": (["inspect", "{no_log_offset}"], "has no 'log_offset' (int)"),
+    "inspect no log_offset": (["inspect", "{no_log_offset}"], "field 'log_offset' is missing"),
     "baselines index 4e9": (["baselines", "--suite", "nondeep", "--tasks", "klr_mushrooms", "--size", "small",
                              "--seeds", "1", "--steps", "2", "--data-file", "{huge_index}", "--out", "{folder}"],
                             "{huge_index}, line 2: feature index 4000000000 makes the dense data"),

@@ -14,6 +14,7 @@ import pytest
 
 import dsl
 from discovery import cli, config, runs, tasks
+from discovery.evolution import niches
 from discovery.evolution.engine import Child, Evolution
 from discovery.records import Evaluation, TaskResult, pareto_front
 from discovery.runs.store import RunStore
@@ -222,8 +223,8 @@ def test_scale_equivalent_children_are_not_trained_again_and_get_rescaled_lrs():
     evo = Evolution(tiny(), evaluate_batch)
     ema = "def ema(b=0.9):\n    m = b * m + (1 - b) * g\n    return {}\n"
     children = [Child(dsl.parse(ema.format(u)), None, (), "test") for u in ("m", "1000 * m", "-m")]
-    candidates, count, equivalent = evo.evaluate(children)
-    assert trained == [2] and count == 2 and equivalent == 1  # -m is another optimizer
+    candidates, work = evo.evaluate(children)
+    assert trained == [2] and work["trained"] == 2 and work["scale_equivalent"] == 1  # -m: another optimizer
     base, scaled = candidates[0].tasks["mf_k4"], candidates[1].tasks["mf_k4"]
     assert candidates[0].key == candidates[1].key != candidates[2].key
     assert scaled.tuned_lr == pytest.approx(base.tuned_lr / 1000) and scaled.scale == pytest.approx(2e-3)
@@ -231,9 +232,14 @@ def test_scale_equivalent_children_are_not_trained_again_and_get_rescaled_lrs():
     assert candidates[1].fitness == candidates[0].fitness and candidates[1].cached
 
 
-def test_the_hall_of_fame_holds_distinct_behaviours_reported_pruned(reference):
+def test_the_hall_of_fame_holds_distinct_optimizers_reported_canonical(reference):
     keys = [c.key for c in reference.hall_of_fame]
     assert len(set(keys)) == len(keys)
-    for c in reference.hall_of_fame:
-        assert c.simplified == dsl.prune(c.rule) and c.complexity == c.simplified.size <= dsl.simplify(c.rule).size
+    hall = reference.hall_of_fame
+    for i, a in enumerate(hall):
+        assert all(niches.similarity(a.rule, b.rule) < niches.SAME_OPTIMIZER for b in hall[:i])
+    for c in hall:
+        canonical = dsl.canonical(dsl.prune(c.rule))  # reported once: reporting again changes nothing
+        assert c.simplified == c.rule == dsl.rounded(canonical.rule) and canonical.factor == pytest.approx(1.0)
+        assert c.complexity == c.simplified.size and c.text == c.rule.to_text()
     assert "scale_equivalent" in reference.logbook[-1] and "scale_equivalent" in reference.summary.totals

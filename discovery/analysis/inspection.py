@@ -30,9 +30,11 @@ import statistics
 
 import dsl
 from discovery import runs
+from discovery.evolution.engine import POOL_PER_ENTRY, report_pareto_front
 from discovery.records import Candidate, Evaluation, Recommendation, TaskResult, pareto_front
 from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
+from discovery.training import fitness
 from dsl.probe import similarity
 
 _SCORES = (
@@ -43,6 +45,7 @@ _SCORES = (
 )
 PICK_BUDGET = 1.5
 LINEAGE_DEPTH = 4
+NICHE_SHOWN = 10
 REFERENCES = ("adam", "momentum", "lion")  # library rules: Adam, SGD with (heavy-ball) momentum, Lion
 
 
@@ -81,10 +84,11 @@ class Row:
         return self.held_out is not None and self.held_out < -(self.held_out_noise or 0.0)
 
 
-def _robust(evaluation: Evaluation | None) -> float | None:
+def _robust(evaluation: Evaluation | None, n_tasks: int, clip: float) -> float | None:
+    """The fitness of the robust scores (``training.fitness``)."""
     if evaluation is None or not evaluation.tasks:
         return None
-    return statistics.fmean(t.robust_ratio for t in evaluation.tasks.values())
+    return fitness.fitness([t.robust_ratio for t in evaluation.tasks.values()], n_tasks, clip)
 
 
 def _one_line(text: str) -> str:
@@ -96,18 +100,21 @@ def _one_line(text: str) -> str:
 def table(run: runs.Run, top: int | None = None) -> list[Row]:
     """The hall of fame as rows (best search fitness first), the first ``top`` of them."""
     front = {c.id for c in pareto_front(run.hall_of_fame)}
-    rows = [_row(rank, c, c.id in front) for rank, c in enumerate(run.hall_of_fame, start=1)]
+    rows = [_row(rank, c, c.id in front, run.config) for rank, c in enumerate(run.hall_of_fame, start=1)]
     pick = recommended(rows)
     if pick is not None:
         rows[pick - 1] = dataclasses.replace(rows[pick - 1], pick=True)
     return rows[:top]
 
 
-def _row(rank: int, c: Candidate, pareto: bool) -> Row:
+def _row(rank: int, c: Candidate, pareto: bool, config) -> Row:
     held, rec = c.held_out, c.recommendation
+    clip = config.evaluation.ratio_clip
     return Row(rank=rank, id=c.id, generation=c.generation, name=c.rule.name,
-               evolved=c.mutation != "warm start", fitness=c.fitness, robust=_robust(c.evaluation),
-               held_out=held.fitness if held else None, held_out_robust=_robust(held),
+               evolved=c.mutation != "warm start", fitness=c.fitness,
+               robust=_robust(c.evaluation, len(config.tasks.search), clip),
+               held_out=held.fitness if held else None,
+               held_out_robust=_robust(held, len(config.tasks.held_out), clip),
                held_out_noise=held.noise if held else None,
                recommended_lr=rec.lr if rec else None, trains_everywhere=rec.trains_everywhere if rec else None,
                out_of_box=statistics.fmean(rec.ratios.values()) if rec and rec.ratios else None,
@@ -172,8 +179,11 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
     held = ", ".join(cfg.held_out) or "none"
     if cfg.held_out and not any(c.held_out for c in run.hall_of_fame):
         held = "not scored yet (the top rules are re-checked during the run, all at its end)"
+    found = ("" if run.niches is None else
+             f"; {run.niches} distinct optimizers among its best {POOL_PER_ENTRY * run.config.evaluation.hall_of_fame}"
+             " behaviours, one entry each")
     lines = [
-        f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame)",
+        f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame{found})",
         f"search tasks: {', '.join(cfg.search)}; held-out tasks: {held}",
         _SCORES[run.config.evolves_architectures],
         "",
@@ -217,7 +227,7 @@ class ParetoRow:
 def pareto_rows(run: runs.Run) -> list[ParetoRow]:
     """PySR's table: one row per complexity on the Pareto front of every candidate the run
     evaluated (complexity vs search fitness), simplest first."""
-    everyone = run.summary.pareto_front if run.summary else pareto_front(RunStore.open(run.path).candidates())
+    everyone = run.summary.pareto_front if run.summary else report_pareto_front(RunStore.open(run.path).candidates())
     held = {c.key: c.held_out for c in run.hall_of_fame if c.held_out}
     return [ParetoRow(c.complexity, c.fitness, held[c.key].fitness if c.key in held else None, c.id,
                       c.generation, c.rule.name, _one_line(c.text)) for c in pareto_front(everyone)]
@@ -327,17 +337,21 @@ class RuleDetails:
     scores: tuple[TaskLine, ...]
     lineage: Ancestor
     behaviour: dict[str, float]
+    niche: tuple[Candidate, ...]  # the other members of its niche (from log.jsonl), best first
 
 
 def details(run: runs.Run, rank: int) -> RuleDetails:
     """Everything ``format_rule`` shows, as data."""
     candidate = run.candidate(rank)
-    scores = tuple(TaskLine(split, task, result, result.ratio / len(part.tasks))
+    logged = {c.id: c for c in RunStore.open(run.path).candidates()} if candidate.niche else {}
+    n_tasks = {"search": len(run.config.tasks.search), "held-out": len(run.config.tasks.held_out)}
+    scores = tuple(TaskLine(split, task, result, fitness.contribution(result.ratio, n_tasks[split]))
                    for split, part in (("search", candidate.evaluation), ("held-out", candidate.held_out))
                    if part for task, result in part.tasks.items())
     return RuleDetails(row=table(run)[rank - 1], recommendation=candidate.recommendation,
                        rule=candidate.simplified, scores=scores, lineage=lineage(run, rank),
-                       behaviour=behaviour(candidate.simplified))
+                       behaviour=behaviour(candidate.simplified),
+                       niche=tuple(logged[i] for i in candidate.niche if i in logged))
 
 
 def format_rule(run: runs.Run, rank: int) -> str:
@@ -358,15 +372,17 @@ def format_rule(run: runs.Run, rank: int) -> str:
         *([f"architecture: {row.architecture} (scores below: log10 held-out loss; score = the loss)"]
           if row.architecture else []),
         "",
-        "per-task scores: log10(score / Adam's), tuned (best lr, bracketed) and robust (within a "
-        "decade of it); contrib = the task's share of the fitness (ratio / tasks); lrs = how many "
-        "were tried; ! = tuned lr at a hard limit of bracketing",
-        f"{'split':9} {'task':22} {'tuned':>7} {'contrib':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} "
-        f"{'diverged':>8} {'lrs':>4}",
+        "per-task scores: decades = log10(score / Adam's) at the tuned lr (best, bracketed); tuned and "
+        "robust (within a decade of it) = the task's fitness score: the decades within the clip, "
+        "graded beyond it up to clip + 1 for no progress; contrib = its share of the fitness; "
+        "lrs = how many were tried; ! = tuned lr at a hard limit of bracketing",
+        f"{'split':9} {'task':22} {'decades':>7} {'tuned':>7} {'contrib':>7} {'robust':>7} {'tuned lr':>9} "
+        f"{'score':>10} {'diverged':>8} {'lrs':>4}",
     ]
     for line in d.scores:
         s = line.result
-        lines.append(f"{line.split:9} {line.task:22} {s.ratio:+7.3f} {line.contribution:+7.3f} "
+        decades = "      -" if s.log_ratio is None else f"{s.log_ratio:+7.3f}"
+        lines.append(f"{line.split:9} {line.task:22} {decades} {s.ratio:+7.3f} {line.contribution:+7.3f} "
                      f"{s.robust_ratio:+7.3f} {s.tuned_lr:9.3g} {s.tuned:10.3e} {s.diverged:8.0%} "
                      f"{len(s.learning_rates):4d}{' !' if s.at_limit else ''}")
     rec = d.recommendation
@@ -377,6 +393,12 @@ def format_rule(run: runs.Run, rank: int) -> str:
                                               "were tried (none trains every task without divergence)"),
                   "out of the box at that lr, log10(score / Adam's tuned score): "
                   + ", ".join(f"{t} {r:+.3f}" for t, r in rec.ratios.items())]
+    lines += ["", f"its niche: {len(d.niche)} other rules are the same optimizer (update directions "
+              "within cosine 0.99 at every step of a 40-step stream)" + (":" if d.niche else "")]
+    lines += [f"  #{c.id:<6} gen {c.generation:<4} fitness {c.fitness:+.3f}  cplx {c.complexity:<3} "
+              f"{_one_line(c.text)}" for c in d.niche[:NICHE_SHOWN]]
+    if len(d.niche) > NICHE_SHOWN:
+        lines.append(f"  ... and {len(d.niche) - NICHE_SHOWN} more")
     lines += ["", f"lineage (parents from log.jsonl, up to {LINEAGE_DEPTH} generations back):",
               *_lineage_lines(d.lineage), "",
               "behaviour: cosine similarity of update directions on probe gradient streams "

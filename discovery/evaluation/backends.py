@@ -139,6 +139,8 @@ class RayBackend:
     def _start_actor(self):
         if not self.evaluator.config.evolves_architectures:
             self.evaluator.prepare("search")  # measured once, here: every actor scores against it
+            if self.evaluator.config.screening.on:
+                self.evaluator.prepare("screen")
         return self.actor_class.remote(self.evaluator.config, self.evaluator.reference)
 
     def _submit(self, actor, chunk: list[bytes]):

@@ -1,18 +1,20 @@
 """Fitness of candidates: rules trained on the run's tasks and scored against Adam, or
 (rule, architecture) pairs scored by their held-out loss.
 
-``fitness = mean over search tasks of clip(log10(tuned score / Adam's tuned score))``
-(lower is better; 0 is Adam; -1 is ten times lower loss or suboptimality).
-Each task's ratio is clipped to +-``[evaluation] ratio_clip`` decades (default
-1): no single task can own the fitness; a rule that drives one separable
-problem to the float floor while losing elsewhere gains at most one decade
-there, divided by the number of tasks. Ratios are rounded to 1e-4, so the tiny
-(<1e-5) differences between the interpreter and native paths cannot reorder
-candidates.
+A rule's fitness is ``training.fitness``'s: per search task the log10 ratio of its tuned
+score to Adam's, counted in decades within ``[evaluation] ratio_clip`` of Adam and graded
+beyond it by the share of Adam's progress it misses (no progress: ``ratio_clip + 1``), then
+the mean over tasks (lower is better; 0 is Adam; -1 is ten times lower loss or
+suboptimality). Scores are rounded to 1e-4, so the tiny (<1e-5) differences between the
+interpreter and native paths cannot reorder candidates.
 
-Hurdle: the first search task is trained first; a candidate whose (unclipped)
-ratio there exceeds ``hurdle`` stops, and its fitness is that task's clipped
-ratio plus ``HURDLE_PENALTY``.
+Hurdle: the first search task is trained first; a candidate whose (unclipped) ratio there
+exceeds ``hurdle`` stops, and the tasks it did not train count as no progress.
+
+Screening (``[screening]``, ``screen``): the cheap first stage of a candidate, the hurdle
+task alone under the screening protocol (one seed, a few lrs, few steps) against Adam under
+the same protocol; its fitness counts the other tasks as no progress, like the hurdle's, and
+``Evaluation.screened`` marks it. A pair is screened by its held-out loss under that protocol.
 
 Which path (interpreter or native) trains each task is chosen once by the
 cost model (``cost_model``) and recorded with Adam's reference scores.
@@ -30,10 +32,15 @@ import dsl
 from discovery import tasks
 from discovery.config import Config
 from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
-from discovery.records import Evaluation, Recommendation, TaskResult, decode_candidate
-from discovery.training import scoring, trainer, tuning
+from discovery.records import (
+    Evaluation,
+    Recommendation,
+    TaskResult,
+    decode_candidate,
+    decode_screening,
+)
+from discovery.training import fitness, scoring, trainer, tuning
 
-HURDLE_PENALTY = 1.0
 RECOMMEND_STEPS = 3  # candidate lrs per task: its tuned lr and 1, 2 half decades below
 ADAM_DEFAULT_LR = 1e-3
 
@@ -69,7 +76,7 @@ def references_from_dict(data: dict) -> References:
             for split, by_task in data.items()}
 
 
-def _pair_evaluation(tuned: tuning.Tuned, seconds: float) -> Evaluation:
+def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False) -> Evaluation:
     """A pair's ``Evaluation``: fitness log10 of its tuned held-out loss, with that lr's accuracy."""
     s, result = tuned.score, tuned.result
     best = int(np.flatnonzero(result.learning_rates == s.tuned_lr)[0])
@@ -78,11 +85,7 @@ def _pair_evaluation(tuned: tuning.Tuned, seconds: float) -> Evaluation:
     scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                    round(scoring.log_ratio(s.robust, 1.0), 4),
                                    round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
-    return Evaluation(fitness, {"architecture": scores}, False, round(seconds, 4))
-
-
-def _clip(ratio: float, limit: float) -> float:
-    return round(float(np.clip(ratio, -limit, limit)), 4)
+    return Evaluation(fitness, {"architecture": scores}, False, round(seconds, 4), screened)
 
 
 class Evaluator:
@@ -94,7 +97,8 @@ class Evaluator:
         self.search_tasks = [tasks.get(n, size) for n in config.tasks.search]
         self.held_out_tasks = [tasks.get(n, size) for n in config.tasks.held_out]
         self.protocols = {"search": config.protocol.training(),
-                          "held_out": config.protocol.training(held_out=True)}
+                          "held_out": config.protocol.training(held_out=True),
+                          "screen": config.protocol.screening(config.screening)}
         self.hurdle = float(config.evaluation.hurdle)
         self.ratio_clip = float(config.evaluation.ratio_clip)
         self.reference: References = reference or {}
@@ -105,6 +109,8 @@ class Evaluator:
         """Adam's reference scores and the path per task (measured once; kept on resume)."""
         if split in self.reference:
             return self.reference[split]
+        if split == "screen":
+            return self._prepare_screening()
         protocol = self.protocols[split]
         forced = self.config.evaluation.path
         adam = dsl.library.get("adam")
@@ -124,10 +130,34 @@ class Evaluator:
         self.reference[split] = out
         return out
 
+    def _prepare_screening(self) -> dict[str, TaskReference]:
+        """Adam under the screening protocol on the hurdle task, on the search path."""
+        task, search = self.search_tasks[0], self.prepare("search")[self.search_tasks[0].name]
+        adam = tuning.tune(dsl.library.get("adam"), task, self.protocols["screen"], path=search.path,
+                           center=search.adam.tuned_lr)
+        self.reference["screen"] = {task.name: TaskReference(adam.score, search.path, search.costs)}
+        return self.reference["screen"]
+
     def evaluate_encoded(self, raw: bytes) -> Evaluation:
-        """Evaluate what a backend received: a rule, or a (rule, architecture) pair."""
-        rule, arch = decode_candidate(raw)
+        """Evaluate what a backend received: a rule, or a (rule, architecture) pair, to screen
+        (``records.encode_screening``) or in full."""
+        inner = decode_screening(raw)
+        rule, arch = decode_candidate(raw if inner is None else inner)
+        if inner is not None:
+            return self.screen(rule) if arch is None else self.evaluate_pair(rule, arch, screen=True)
         return self.evaluate(rule) if arch is None else self.evaluate_pair(rule, arch)
+
+    def screen(self, rule: dsl.Rule) -> Evaluation:
+        """The cheap first stage: ``rule`` on the hurdle task under the screening protocol,
+        against Adam under the same protocol; the other tasks count as no progress."""
+        start = time.perf_counter()
+        task = self.search_tasks[0]
+        ref = self.prepare("screen")[task.name]
+        ours = tuning.tune(rule, task, self.protocols["screen"], path=ref.path, center=ref.adam.tuned_lr).score
+        result = self.task_result(ours, ref.adam)
+        value = fitness.fitness([result.ratio], len(self.search_tasks), self.ratio_clip)
+        return Evaluation(round(value, 4), {task.name: result}, False,
+                          round(time.perf_counter() - start, 4), screened=True)
 
     def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
         k = arch.key()
@@ -139,7 +169,8 @@ class Evaluator:
     def evaluate_many(self, raws: list[bytes]) -> list[Evaluation]:
         """``[evaluate_encoded(raw) for raw in raws]``; with ``[coevolution] batch_architectures``,
         pairs whose architectures share a shape train together (``tuning.tune_many``)."""
-        if not (self.config.evolves_architectures and self.config.coevolution.batch_architectures):
+        if not (self.config.evolves_architectures and self.config.coevolution.batch_architectures) or any(
+                decode_screening(raw) is not None for raw in raws):
             return [self.evaluate_encoded(raw) for raw in raws]
         pairs = [decode_candidate(raw) for raw in raws]
         by_shape: dict[str, list[int]] = {}
@@ -165,16 +196,17 @@ class Evaluator:
             return self.config.evaluation.path
         return "interpreter" if self.config.evolves_rules else "native"
 
-    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture) -> Evaluation:
-        """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better).
+    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture, screen: bool = False) -> Evaluation:
+        """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better),
+        under the search protocol, or the screening one.
 
         Only a new shape (``Architecture.shape``: one network per width within the
         budget) is a new compilation; the architecture is data.
         """
         start = time.perf_counter()
-        tuned = tuning.tune(rule, self.architecture_task(arch), self.protocols["search"], metric="test",
-                            path=self._pair_path)
-        return _pair_evaluation(tuned, time.perf_counter() - start)
+        protocol = self.protocols["screen" if screen else "search"]
+        tuned = tuning.tune(rule, self.architecture_task(arch), protocol, metric="test", path=self._pair_path)
+        return _pair_evaluation(tuned, time.perf_counter() - start, screened=screen)
 
     def recommend(self, rule: dsl.Rule, evaluation: Evaluation, split: str = "held_out") -> Recommendation:
         """The lr that trains every task of ``split`` without divergence with the best worst case.
@@ -200,6 +232,17 @@ class Evaluator:
                               ratios={t: round(float(r[best]), 4) for t, r in ratios.items()},
                               trains_everywhere=bool(bad[best] == 0))
 
+    def task_result(self, ours: scoring.TaskScore, adam: scoring.TaskScore) -> TaskResult:
+        """``ours`` against Adam's ``adam`` on one task: graded tuned and robust scores
+        (``fitness.task_score``), the unclipped log10 ratio, the combined seed noise."""
+        ratios = scoring.versus(ours, adam)
+        robust_decades = None if adam.no_progress is None else scoring.log_ratio(adam.no_progress, adam.robust)
+        tuned = fitness.task_score(ratios["tuned"], scoring.adam_decades(adam), self.ratio_clip)
+        robust = fitness.task_score(ratios["robust"], robust_decades, self.ratio_clip)
+        return TaskResult.from_score(ours, round(tuned, 4), round(robust, 4),
+                                     round(math.hypot(ours.spread(), adam.spread()), 4),
+                                     log_ratio=round(ratios["tuned"], 4))
+
     def _tasks(self, split: str):
         return self.search_tasks if split == "search" else self.held_out_tasks
 
@@ -213,14 +256,10 @@ class Evaluator:
         for i, task in enumerate(self._tasks(split)):
             ref = reference[task.name]
             ours = tuning.tune(rule, task, protocol, path=ref.path, center=ref.adam.tuned_lr).score
-            ratios = scoring.versus(ours, ref.adam)
-            spread = round(math.hypot(ours.spread(), ref.adam.spread()), 4)
-            per_task[task.name] = TaskResult.from_score(ours, _clip(ratios["tuned"], self.ratio_clip),
-                                                        _clip(ratios["robust"], self.ratio_clip), spread)
-            if split == "search" and i == 0 and ratios["tuned"] > self.hurdle:
+            per_task[task.name] = self.task_result(ours, ref.adam)
+            if split == "search" and i == 0 and per_task[task.name].log_ratio > self.hurdle:
                 hurdle_failed = True
                 break
-        ratios = [t.ratio for t in per_task.values()]
-        fitness = ratios[0] + HURDLE_PENALTY if hurdle_failed else float(np.mean(ratios))
-        return Evaluation(round(fitness, 4), per_task, hurdle_failed,
+        value = fitness.fitness([t.ratio for t in per_task.values()], len(self._tasks(split)), self.ratio_clip)
+        return Evaluation(round(value, 4), per_task, hurdle_failed,
                           round(time.perf_counter() - start, 4))

@@ -23,8 +23,10 @@ so a resumed run continues exactly where the interrupted one was.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import math
 import random
 import time
 
@@ -33,13 +35,16 @@ from deap import base, tools
 
 import dsl
 from discovery.config import Config
-from discovery.evolution import architectures
+from discovery.evolution import architectures, niches
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
+from discovery.evolution.variation import VariationConfig
 from discovery.records import (
     Candidate,
     Evaluation,
     encode_candidate,
+    encode_screening,
     mapping,
+    pareto_front,
     read_fields,
     sequence,
     stored,
@@ -148,6 +153,11 @@ class Individual:
         self.fitness = FitnessMin((candidate.fitness,))
 
 
+TIMINGS = ("seconds", "candidates_per_s", "screened_per_s", "evaluated_per_s")  # in a generation record: not outcomes
+COLLAPSE_SHARE = 0.5  # a generation with more cache hits than this share of its children is collapsing
+POOL_PER_ENTRY = 10  # the pool the hall of fame's niches are drawn from: this many behaviours per entry
+
+
 def make_hall_of_fame(size: int, candidates: list[Candidate] = ()) -> tools.HallOfFame:
     """DEAP's hall of fame keyed by ``Candidate.key``; ``candidates`` (best first) restore a saved one.
 
@@ -161,21 +171,50 @@ def make_hall_of_fame(size: int, candidates: list[Candidate] = ()) -> tools.Hall
 
 def update_hall_of_fame(hof: tools.HallOfFame, candidates: list[Candidate]) -> None:
     """Insert ``candidates``; an entry equivalent to a newcomer (same key, hence the same
-    fitness) gives way to it if the newcomer is simpler, so the simplest of each behaviour
-    stays. Entries are reported pruned (``dsl.prune``)."""
+    fitness) gives way to it if the newcomer is simpler, so the simplest of each behaviour stays."""
     for c in candidates:
         same = [i for i, ind in enumerate(hof) if ind.candidate.key == c.key]
-        if same and pruned(c).complexity < hof[same[0]].candidate.complexity:
+        if same and c.complexity < hof[same[0]].candidate.complexity:
             hof.remove(same[0])
     hof.update([Individual(c) for c in candidates])
-    for ind in hof:
-        ind.candidate = pruned(ind.candidate)
 
 
-def pruned(candidate: Candidate) -> Candidate:
-    """The candidate reported by its behavioural simplification (``dsl.prune``, cached per rule)."""
-    rule = dsl.prune(candidate.rule)
-    return dataclasses.replace(candidate, simplified=rule, text=rule.to_text(), complexity=rule.size)
+def reported(candidate: Candidate) -> Candidate:
+    """The candidate as a run reports it: its rule pruned (``dsl.prune``), without the constant
+    factor fair tuning absorbs (``dsl.canonical``), its constants rounded (``dsl.rounded``),
+    and its scores in that rule's units: ``u = c * u'`` is reported as ``u'`` with every
+    learning rate (tuned, tried, recommended) times ``c``. Cached per rule."""
+    canonical = dsl.canonical(dsl.prune(candidate.rule))
+    rule, factor = dsl.rounded(canonical.rule), canonical.factor
+    if rule == candidate.rule == candidate.simplified and factor == 1.0:
+        return candidate
+
+    def rescaled(e):
+        return None if e is None else e.rescaled(1.0 / factor)
+
+    return dataclasses.replace(candidate, rule=rule, simplified=rule, text=rule.to_text(),
+                               complexity=rule.size, fingerprint=dsl.fingerprint(rule),
+                               evaluation=rescaled(candidate.evaluation), held_out=rescaled(candidate.held_out),
+                               recommendation=rescaled(candidate.recommendation))
+
+
+def report_hall_of_fame(pool: list[Candidate], size: int) -> list[Candidate]:
+    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), the best ``size``
+    niches, each by its representative as ``reported``, listing the niche's other members
+    (``Candidate.niche``); best search fitness first."""
+    entries = []
+    for niche in niches.niches(pool)[:size]:
+        rep = niche.representative
+        others = tuple(c.id for c in niche.members if c.id != rep.id)
+        entries.append(dataclasses.replace(reported(rep), niche=others))
+    return sorted(entries, key=lambda c: (c.fitness, c.complexity, c.id))
+
+
+def report_pareto_front(candidates: list[Candidate]) -> list[Candidate]:
+    """The Pareto front of complexity vs fitness over ``candidates``, its rules ``reported``, one
+    entry per niche (the simplest within noise of the niche's best), simplest first."""
+    front = pareto_front([reported(c) for c in pareto_front(candidates)])
+    return sorted(niches.one_per_niche(front), key=lambda c: (c.complexity, c.fitness, c.id))
 
 
 def make_statistics() -> tools.Statistics:
@@ -193,7 +232,8 @@ class Evolution:
         self.settings = config.run
         self.coevolution = config.coevolution
         self.evaluate_batch = evaluate_batch  # list[bytes] -> list[Evaluation]
-        self.hof = make_hall_of_fame(config.evaluation.hall_of_fame,
+        self.variation = VariationConfig.from_settings(config.variation)
+        self.hof = make_hall_of_fame(POOL_PER_ENTRY * config.evaluation.hall_of_fame,
                                      [] if state is None else list(state.hall_of_fame))
         self.stats = make_statistics()
         self.logbook = tools.Logbook()
@@ -202,8 +242,10 @@ class Evolution:
         self.next_id = 0
         self.cache: dict[str, CacheEntry] = {}
         self.population: list[Candidate] = []
-        self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0}
+        self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0, "screened": 0,
+                       "fully_evaluated": 0, "children": 0}
         self.shapes: set[tuple[int, ...]] = set()
+        self.rejected: collections.Counter = collections.Counter()  # this generation's, by kind
         if state is not None:
             version, internal, gauss = state.rng
             self.rng.setstate((version, tuple(internal), gauss))
@@ -226,8 +268,14 @@ class Evolution:
                            shapes=tuple(sorted(self.shapes)))
 
     @property
-    def hall_of_fame(self) -> list[Candidate]:
+    def pool(self) -> list[Candidate]:
+        """The best distinct behaviours evaluated so far, best first: what niches are drawn from."""
         return [ind.candidate for ind in self.hof]
+
+    @property
+    def hall_of_fame(self) -> list[Candidate]:
+        """One entry per niche, as reported (``report_hall_of_fame``)."""
+        return report_hall_of_fame(self.pool, self.config.evaluation.hall_of_fame)
 
     # -- breeding ----------------------------------------------------------------------------
 
@@ -249,20 +297,21 @@ class Evolution:
                 arch, what = architectures.crossover(a.architecture, b.architecture, self.rng,
                                                      co.param_budget)
                 return Child(a.rule, arch, (a.id, b.id), what)
-            rule, what = crossover_valid(a.rule, b.rule, self.rng)
+            rule, what = crossover_valid(a.rule, b.rule, self.rng, config=self.variation, rejected=self.rejected)
             return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), what)
         parent = self._tournament()
         if vary_arch:
             arch, what = architectures.mutate(parent.architecture, self.rng, co.param_budget)
             return Child(parent.rule, arch, (parent.id,), what)
-        rule, what = mutate_valid(parent.rule, self.rng)
+        rule, what = mutate_valid(parent.rule, self.rng, config=self.variation, rejected=self.rejected)
         return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), what)
 
     def initial_children(self) -> list[Child]:
         n, co = self.settings.population, self.coevolution
         warm = [co.fixed_rule] if not co.evolves_rules else list(self.settings.warm_start)
         rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
-                 else [(_named(random_rule(self.rng)), "random") for _ in range(n)])
+                 else [(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)), "random")
+                       for _ in range(n)])
         if not co.evolves_architectures:
             archs = [None] * n
         elif co.start_architectures == "varied":
@@ -273,20 +322,40 @@ class Evolution:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], int, int]:
+    def _train(self, raws: list[bytes]) -> tuple[list[Evaluation], dict]:
+        """Evaluations of the new behaviours ``raws`` encode, and what it took. With screening on
+        (``[screening] promote < 1``), every one is screened and only the best ``promote`` share
+        (at least one) is evaluated in full: successive halving with two rungs."""
+        screening = self.config.screening
+        start = time.perf_counter()
+        if not screening.on or len(raws) < 2:
+            results = self.evaluate_batch(raws)
+            return results, {"screened": 0, "fully_evaluated": len(raws),
+                             "full_seconds": time.perf_counter() - start, "screen_seconds": 0.0}
+        results = list(self.evaluate_batch([encode_screening(r) for r in raws]))
+        screened_at = time.perf_counter()
+        order = sorted(range(len(raws)), key=lambda i: (results[i].fitness, i))
+        promoted = sorted(order[:max(1, math.ceil(screening.promote * len(raws)))])
+        for i, full in zip(promoted, self.evaluate_batch([raws[i] for i in promoted])):
+            results[i] = full
+        return results, {"screened": len(raws), "fully_evaluated": len(promoted),
+                         "screen_seconds": screened_at - start, "full_seconds": time.perf_counter() - screened_at}
+
+    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], dict]:
         """Candidates for the children; each new behaviour (scale-free key) is trained once.
 
         A child equivalent to an evaluated rule up to a positive factor reuses its
         evaluation, with the learning rates rescaled by the ratio of magnitudes.
-        Returns the candidates, how many were trained and how many were skipped as
-        scale-equivalent (a different exact fingerprint, the same key).
+        Returns the candidates and the generation's counts: ``trained`` (new behaviours),
+        ``scale_equivalent`` (a different exact fingerprint, the same key), ``screened``,
+        ``fully_evaluated`` and the seconds of each stage.
         """
         keys = [child.key for child in children]
         todo: dict[str, Child] = {}
         for k, child in zip(keys, children):
             if k not in self.cache and k not in todo:
                 todo[k] = child
-        results = self.evaluate_batch([encode_candidate(c.rule, c.architecture) for c in todo.values()])
+        results, work = self._train([encode_candidate(c.rule, c.architecture) for c in todo.values()])
         for (k, child), result in zip(todo.items(), results):
             self.cache[k] = CacheEntry(result, child.behaviour.magnitude, child.fingerprint)
         candidates: list[Candidate] = []
@@ -303,31 +372,77 @@ class Evolution:
                 evaluation=entry.for_magnitude(child.behaviour.magnitude),
             ))
             self.next_id += 1
-        self.totals["evaluated"] += len(todo)
-        self.totals["cache_hits"] += len(children) - len(todo)
-        self.totals["scale_equivalent"] += equivalent
+        for name, count in (("evaluated", len(todo)), ("cache_hits", len(children) - len(todo)),
+                            ("scale_equivalent", equivalent), ("screened", work["screened"]),
+                            ("fully_evaluated", work["fully_evaluated"]), ("children", len(children))):
+            self.totals[name] = self.totals.get(name, 0) + count
         budget = self.coevolution.param_budget
         self.shapes.update(c.architecture.shape(budget) for c in children if c.architecture is not None)
-        return candidates, len(todo), equivalent
+        return candidates, {"trained": len(todo), "scale_equivalent": equivalent, **work}
 
     # -- one generation ----------------------------------------------------------------------
+
+    def _collapsing(self) -> bool:
+        """Whether most children of the last generation were cache hits (copies of behaviours
+        already evaluated): the population is collapsing onto a few of them."""
+        if not self.logbook:
+            return False
+        last = self.logbook[-1]
+        return last["cache_hits"] > COLLAPSE_SHARE * (last["trained"] + last["cache_hits"])
+
+    def _fresh(self, child: Child, seen: set[str]) -> tuple[Child, bool]:
+        """``child``, mutated again (up to ``[run] fresh_retries`` times) while its behaviour was
+        evaluated before or already bred this generation; whether it was."""
+        again = False
+        for _ in range(self.settings.fresh_retries):
+            if child.key not in self.cache and child.key not in seen:
+                break
+            rule, what = mutate_valid(child.rule, self.rng, config=self.variation, rejected=self.rejected)
+            if rule == child.rule:
+                break
+            child, again = Child(_named(rule, child.rule), child.architecture, child.parents,
+                                 f"{child.mutation}; again: {what}"), True
+        return child, again
+
+    def _children(self) -> tuple[list[Child], int, int]:
+        """This generation's children: bred by tournaments; when the population is collapsing
+        (``_collapsing``), a child that repeats a known behaviour is mutated again, and the last
+        ``[run] immigrants`` share are random rules of the vocabulary. Also how many children
+        were mutated again, and how many are immigrants."""
+        n = self.settings.population
+        if not self.population:
+            return self.initial_children(), 0, 0
+        collapsing = self.coevolution.evolves_rules and self._collapsing()
+        immigrants = round(self.settings.immigrants * n) if collapsing else 0
+        children, seen, retried = [], set(), 0
+        for _ in range(n - immigrants):
+            child = self._breed()
+            if collapsing:
+                child, again = self._fresh(child, seen)
+                retried += again
+            children.append(child)
+            seen.add(child.key)
+        for _ in range(immigrants):
+            rule = _named(random_rule(self.rng, vocabulary=self.variation.vocabulary))
+            parent = self._tournament()
+            children.append(Child(rule, parent.architecture, (), "immigrant: a random rule"))
+        return children, retried, immigrants
 
     def step(self) -> list[Candidate]:
         """Breed, evaluate and select one generation; return the new candidates."""
         start = time.perf_counter()
-        if not self.population:
-            children = self.initial_children()
-        else:
-            children = [self._breed() for _ in range(self.settings.population)]
-        candidates, trained, equivalent = self.evaluate(children)
-        n = self.settings.population
+        self.rejected.clear()
+        children, retried, immigrants = self._children()
+        candidates, work = self.evaluate(children)
+        n, cap = self.settings.population, self.settings.niche_cap
         if not self.population:
             self.population = candidates
         elif self.settings.mode == "regularized":
-            self.population = (self.population + candidates)[-n:]
+            self.population = _survivors(self.population + candidates, n, cap)
         else:
-            pool = [Individual(c) for c in self.population + candidates]
-            self.population = [ind.candidate for ind in tools.selBest(pool, n)]
+            best = [ind.candidate for ind in tools.selBest(
+                [Individual(c) for c in self.population + candidates], len(self.population) + len(candidates))]
+            self.population = _survivors(best[::-1], n, cap)[::-1]
         update_hall_of_fame(self.hof, candidates)
         self.generation += 1
         restart = self.settings.restart_every
@@ -337,17 +452,48 @@ class Evolution:
         shapes = {"compiled_shapes": len(self.shapes)} if self.coevolution.evolves_architectures else {}
         self.logbook.record(
             gen=self.generation,
-            trained=trained,
-            cache_hits=len(candidates) - trained,
-            scale_equivalent=equivalent,
+            trained=work["trained"],
+            cache_hits=len(candidates) - work["trained"],
+            scale_equivalent=work["scale_equivalent"],
+            screened=work["screened"],
+            fully_evaluated=work["fully_evaluated"],
+            screened_per_s=round(work["screened"] / max(work["screen_seconds"], 1e-9), 2),
+            evaluated_per_s=round(work["fully_evaluated"] / max(work["full_seconds"], 1e-9), 2),
+            retried=retried,
+            immigrants=immigrants,
+            distinct_per_1000=round(1000 * self.totals["evaluated"] / max(self.totals["children"], 1), 1),
+            rejected=dict(sorted(self.rejected.items())),
             seconds=round(seconds, 3),
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
             hall_of_fame_best=min(ind.candidate.evaluation.fitness for ind in self.hof),
+            niches=len(niches.niches(self.pool)),
+            population_niches=len(niches.niches(self.population)),
             **shapes,
             **self.stats.compile([Individual(c) for c in self.population]),
         )
         return candidates
+
+
+def _survivors(members: list[Candidate], n: int, cap: int) -> list[Candidate]:
+    """The ``n`` members to keep of ``members`` (first to leave first: the oldest, or the worst):
+    with ``cap`` > 0, members of niches holding more than ``cap`` of them leave before the
+    others, first ones first (crowding: no behaviour may fill the population)."""
+    excess = len(members) - n
+    if excess <= 0:
+        return list(members)
+    leaving = set()
+    if cap:
+        niche_of = {c.id: i for i, niche in enumerate(niches.niches(members)) for c in niche.members}
+        same_key = {c.key: niche_of[c.id] for c in members if c.id in niche_of}
+        which = [same_key[c.key] for c in members]
+        counts = collections.Counter(which)
+        for i, niche in enumerate(which):
+            if len(leaving) < excess and counts[niche] > cap:
+                leaving.add(i)
+                counts[niche] -= 1
+    staying = [c for i, c in enumerate(members) if i not in leaving]
+    return staying[len(staying) - n:]
 
 
 def _named(rule: dsl.Rule, parent: dsl.Rule | None = None) -> dsl.Rule:

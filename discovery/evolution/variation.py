@@ -16,9 +16,13 @@ Every variation maps parent rule(s) and a ``random.Random`` to ``(child, descrip
 * ``crossover_statements`` / ``crossover_subtrees``  take a whole statement, or a
   subtree (``gp.cxOnePoint``, operators picked over leaves 9:1), from a second
   parent, preferring the statement with the same target (``m`` for ``m``,
-  return for return).
+  return for return);
+* with the ``"blocks"`` vocabulary, also the building blocks of ``blocks``: a running
+  average of a sub-expression, division by the root of a running second moment, sign,
+  clipping, a bias correction.
 
-``mutate`` and ``crossover`` pick a kind by configurable weights. A child that
+``mutate`` and ``crossover`` pick a kind by configurable weights (``VariationConfig``:
+``[variation]`` in a run's config). A child that
 breaks a ``dsl`` size limit (statements, depth, nodes, state slots,
 hyper-parameters) or equals its parent is never returned: the variation is
 retried, and after ``max_tries`` the parent comes back with ``"no-op"``.
@@ -35,10 +39,18 @@ from dataclasses import dataclass, field
 
 from deap import gp
 
+from discovery.config import (
+    BLOCK_MUTATIONS,
+    CROSSOVER_KINDS,
+    MUTATION_KINDS,
+    VOCABULARIES,
+    VariationSettings,
+)
 from dsl.errors import DSLError
 from dsl.printer import expr_text
 from dsl.rule import MAX_STATEMENTS, Rule
 
+from . import blocks
 from .genome import (
     Genome,
     Tensor,
@@ -52,8 +64,8 @@ from .genome import (
     tree_to_expr,
 )
 
-MUTATION_KINDS = ("insert", "delete", "modify", "subtree", "node", "constant")
-CROSSOVER_KINDS = ("statement", "subtree")
+PRIMITIVE_WEIGHTS = {"insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0}
+BLOCK_WEIGHTS = {**PRIMITIVE_WEIGHTS, **dict.fromkeys(BLOCK_MUTATIONS, 1.5)}
 
 
 @dataclass(frozen=True)
@@ -62,19 +74,40 @@ class VariationConfig:
 
     ``max_height``: height of new random subtrees (0 = a terminal);
     ``perturb_scale``: standard deviation ``s`` of a constant's log-factor;
-    ``max_tries``: attempts before a variation gives up with ``"no-op"``.
+    ``max_tries``: attempts before a variation gives up with ``"no-op"``;
+    ``vocabulary``: ``"primitive"`` (operators only) or ``"blocks"`` (building blocks too:
+    their mutation kinds, and random initial rules made of them).
     """
 
-    mutation_weights: Mapping[str, float] = field(default_factory=lambda: {
-        "insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0,
-    })
+    mutation_weights: Mapping[str, float] = field(default_factory=lambda: dict(PRIMITIVE_WEIGHTS))
     crossover_weights: Mapping[str, float] = field(
         default_factory=lambda: {"statement": 1.0, "subtree": 1.0})
     max_height: int = 3
     perturb_scale: float = 0.5
     max_tries: int = 10
+    vocabulary: str = "primitive"
+
+    @classmethod
+    def of(cls, vocabulary: str, mutation_weights: Mapping[str, float] | None = None,
+           **settings) -> VariationConfig:
+        """The vocabulary's default weights, overridden by ``mutation_weights``."""
+        defaults = BLOCK_WEIGHTS if vocabulary == "blocks" else PRIMITIVE_WEIGHTS
+        return cls(mutation_weights={**defaults, **(mutation_weights or {})}, vocabulary=vocabulary,
+                   **settings)
+
+    @classmethod
+    def from_settings(cls, settings: VariationSettings) -> VariationConfig:
+        """The variation a run's ``[variation]`` section asks for."""
+        extra = {"crossover_weights": dict(settings.crossover_weights)} if settings.crossover_weights else {}
+        return cls.of(settings.vocabulary, dict(settings.mutation_weights or ()), max_height=settings.max_height,
+                      perturb_scale=float(settings.perturb_scale), **extra)
 
     def __post_init__(self):
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(f"unknown vocabulary {self.vocabulary!r}; vocabularies: {VOCABULARIES}")
+        if self.vocabulary == "primitive" and any(
+                self.mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+            raise ValueError(f"block mutations {BLOCK_MUTATIONS} need vocabulary = 'blocks'")
         for weights, kinds in ((self.mutation_weights, MUTATION_KINDS),
                                (self.crossover_weights, CROSSOVER_KINDS)):
             unknown = set(weights) - set(kinds)
@@ -99,7 +132,7 @@ def perturb_value(value: float, rng: random.Random, scale: float) -> float:
     if 0.0 < value < 1.0:
         z = min(30.0, max(-30.0, math.log(value / (1.0 - value)) + step))
         c = 1.0 / (1.0 + math.exp(-z))
-        return _round(c) if c < 0.5 else 1.0 - _round(1.0 - c)
+        return _round(c) if c < 0.5 else float(f"{1.0 - _round(1.0 - c):.12g}")
     return _round(value * math.exp(step))
 
 
@@ -218,9 +251,22 @@ def _constant(genome: Genome, rng: random.Random, config: VariationConfig) -> st
     return f"perturb {old!r} -> {new!r} in {genome.locate(k)}"
 
 
+def _block(block: blocks.Block) -> Edit:
+    """A building block as a genome edit: the genome becomes the rule the block makes."""
+    def edit(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+        out = block(genome_to_rule(genome), rng)
+        if out is None:
+            return None
+        child = rule_to_genome(out[0])
+        genome[:], genome.targets, genome.params = child, child.targets, child.params
+        return out[1]
+    return edit
+
+
 _MUTATIONS: dict[str, Edit] = {
     "insert": _insert, "delete": _delete, "modify": _modify,
     "subtree": _subtree, "node": _node, "constant": _constant,
+    **{kind: _block(block) for kind, block in blocks.BLOCKS.items()},
 }
 assert tuple(_MUTATIONS) == MUTATION_KINDS
 

@@ -57,6 +57,9 @@ PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad li
 NO_ADAM_STARTS = ("momentum", "lion", "signum", "rmsprop", "sgd", "adagrad")
 NONDEEP_STARTS = ("adam", "momentum", "lion", "signum", "rmsprop", "sgd")
 REFERENCES = ("adam", "lion", "momentum")  # distances of the joint arms' best rules to these
+# How the joint arms search rules: from building blocks, with cheap screening (training.fitness
+# grades every candidate, so a search from scratch is not a coin toss on a flat landscape).
+JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +165,8 @@ class Experiment:
         """Every arm's config overrides, by name."""
         arch = {f"arch-{f}": {"coevolution.mode": "architectures", "coevolution.fixed_rule": f,
                               "coevolution.start_architectures": "varied"} for f in self.preset.fixed}
-        joint = {"coevolution.mode": "joint", "coevolution.start_architectures": "varied"}
+        joint = {"coevolution.mode": "joint", "coevolution.start_architectures": "varied",
+                 **JOINT_SEARCH}
         return {**arch,
                 "joint-noadam": {**joint, "run.warm_start": list(NO_ADAM_STARTS)},
                 "joint-random": {**joint, "run.warm_start": []},

@@ -23,8 +23,9 @@ import dsl
 from discovery.config import Config, stored
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_to_dict
-from discovery.evolution.engine import Evolution, pruned
-from discovery.records import Candidate, Evaluation, decode, pareto_front
+from discovery.evolution import niches
+from discovery.evolution.engine import Evolution, report_hall_of_fame, report_pareto_front
+from discovery.records import Candidate, Evaluation, decode
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import Checkpoint, RunStore, RunWarning
@@ -36,6 +37,8 @@ class Summary:
 
     ``log_missing`` counts the candidates the checkpoint recorded that a damaged
     ``log.jsonl`` lacks: the Pareto front (over the logged candidates) is without them.
+    ``niches``: how many distinct optimizers (``evolution.niches``) the run's best behaviours
+    hold (None in summaries written before niches existed).
     """
 
     status: str
@@ -45,20 +48,21 @@ class Summary:
     hall_of_fame: list[Candidate]
     pareto_front: list[Candidate]
     log_missing: int = 0
+    niches: int | None = None
 
     def to_dict(self) -> dict:
         return {"status": self.status, "generations": self.generations, "totals": self.totals,
                 "reference": self.reference,
                 "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
                 "pareto_front": [c.to_dict() for c in self.pareto_front],
-                "log_missing": self.log_missing}
+                "log_missing": self.log_missing, "niches": self.niches}
 
     @classmethod
     def from_dict(cls, data: dict) -> Summary:
         return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
                    reference=data["reference"], hall_of_fame=_candidates(data["hall_of_fame"]),
                    pareto_front=_candidates(data["pareto_front"]),
-                   log_missing=data.get("log_missing", 0))
+                   log_missing=data.get("log_missing", 0), niches=data.get("niches"))
 
 
 @dataclasses.dataclass
@@ -72,6 +76,7 @@ class Run:
     hall_of_fame: list[Candidate]
     logbook: list[dict]
     summary: Summary | None
+    niches: int | None = None  # distinct optimizers among the run's best behaviours
 
     def rule(self, rank: int = 1) -> dsl.Rule:
         """The hall-of-fame rule at 1-based ``rank``."""
@@ -84,7 +89,7 @@ class Run:
         return self.hall_of_fame[rank - 1]
 
     def to_optax(self, rank: int = 1, learning_rate: float | None = None) -> optax.GradientTransformation:
-        """Hall-of-fame rule ``rank`` (as reported: pruned) as an Optax optimizer, at
+        """Hall-of-fame rule ``rank`` (as reported: ``engine.reported``) as an Optax optimizer, at
         ``learning_rate`` or the run's recommended one (``Candidate.recommended_lr``)."""
         c = self.candidate(rank)
         return dsl.to_optax(c.simplified, c.recommended_lr if learning_rate is None else learning_rate)
@@ -103,15 +108,18 @@ def load_run(path: str | Path) -> Run:
     summary = (None if summary_data is None
                else decode(Summary.from_dict, summary_data, str(store.path / "summary.json")))
     search = checkpoint.search if checkpoint else None
+    config = store.config()
     return Run(
         path=store.path,
-        config=store.config(),
+        config=config,
         generation=search.generation if search else 0,
         population=list(search.population) if search else [],
         hall_of_fame=(summary.hall_of_fame if summary else attach_held_out(
-            list(search.hall_of_fame), checkpoint.held_out) if search else []),
+            report_hall_of_fame(list(search.hall_of_fame), config.evaluation.hall_of_fame),
+            checkpoint.held_out) if search else []),
         logbook=list(search.logbook) if search else [],
         summary=summary,
+        niches=summary.niches if summary else len(niches.niches(search.hall_of_fame)) if search else None,
     )
 
 
@@ -278,20 +286,26 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             if bar:
                 last = evo.logbook[-1]
                 shapes = f" | {last['compiled_shapes']} shapes" if config.evolves_architectures else ""
-                bar.advance(status=f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} "
-                                   f"| cache {last['cache_hits']}/{len(candidates)} "
-                                   f"| {last['candidates_per_s']:.1f} cand/s{shapes}")
+                bar.advance(status=_progress(last, len(candidates), unit) + shapes)
             if stop.requested or (stop_after is not None and done_here >= stop_after):
                 store.append_log([{"kind": "interrupted", "generation": evo.generation}])
                 return "interrupted"
     return "complete"
 
 
+def _progress(last: dict, children: int, unit: str) -> str:
+    """A generation on the progress line: fitness, niches, cache hits and throughput."""
+    work = (f"{last['screened_per_s']:.1f} screened/s, {last['evaluated_per_s']:.1f} evaluated/s"
+            if last["screened"] else f"{last['candidates_per_s']:.1f} cand/s")
+    return (f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} | {last['niches']} niches "
+            f"| cache {last['cache_hits']}/{children} | {work}")
+
+
 def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> None:
     """Re-check the whole hall of fame on held-out tasks (funnel), recommend a learning rate
     for each rule (``Evaluator.recommend``), and write the summary."""
     state = store.read_checkpoint()
-    hall = list(state.search.hall_of_fame)
+    hall = report_hall_of_fame(list(state.search.hall_of_fame), evaluator.config.evaluation.hall_of_fame)
     held_out = HeldOutChecks(evaluator, store, state.held_out)
     if not evaluator.config.evolves_architectures:
         stream = None if progress else io.StringIO()
@@ -308,7 +322,7 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
                       "checkpoint counts: the Pareto front in summary.json is computed without them",
                       RunWarning, stacklevel=3)
     everyone = list({c.key: c for c in logged}.values())
-    front = pareto_front([pruned(c) for c in pareto_front(everyone)])  # reported pruned
+    front = report_pareto_front(everyone)
     store.write_summary(Summary(
         status="complete",
         generations=state.search.generation,
@@ -317,6 +331,7 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
         hall_of_fame=hall,
         pareto_front=front,
         log_missing=missing,
+        niches=len(niches.niches(state.search.hall_of_fame)),
     ).to_dict())
 
 
@@ -326,7 +341,8 @@ def report(result: Run, top: int = 5) -> str:
     if result.summary and result.summary.log_missing:
         status += f"; log.jsonl lacks {result.summary.log_missing} candidates"
     lines = [f"run {result.path} ({status}, {result.generation} generations)",
-             "fitness = mean log10(tuned score / Adam's) over search tasks; negative beats Adam"]
+             "fitness = mean over search tasks of log10(tuned score / Adam's), graded beyond the clip "
+             "(training.fitness); negative beats Adam"]
     if result.config.evolves_architectures:
         lines[1] = "fitness = log10(tuned held-out loss) of the (rule, architecture) pair; lower is better"
     for rank, c in enumerate(result.hall_of_fame[:top], start=1):

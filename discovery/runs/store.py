@@ -51,7 +51,8 @@ from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
 CHECKPOINT = "checkpoint.msgpack"
 METRICS = ("gen", "best", "median", "hall_of_fame_best", "complexity", "trained", "cache_hits",
-           "candidates_per_s", "seconds")
+           "screened", "fully_evaluated", "screened_per_s", "evaluated_per_s", "distinct_per_1000",
+           "niches", "population_niches", "candidates_per_s", "seconds")
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
 # 3: a Checkpoint record (search state nested) as a msgpack payload with its SHA-256; 2: the same

@@ -37,8 +37,9 @@ class Protocol:
     """How every optimizer is trained: the same grid, seeds and steps for all.
 
     ``learning_rates`` is the starting grid in Adam-equivalent units; with
-    ``scale_free`` a rule starts on it times its natural scale, and with
-    ``bracket`` the grid grows until the optimum is inside (``tuning.tune``).
+    ``scale_free`` a rule starts on it times its natural scale, with ``bracket`` the
+    grid grows until the optimum is inside, and with ``refine`` a sharp optimum is
+    tried again on a finer grid within half a decade of it (``tuning.tune``).
     """
 
     learning_rates: tuple[float, ...] = DEFAULT_LEARNING_RATES
@@ -46,6 +47,7 @@ class Protocol:
     steps: int = 200
     bracket: bool = True
     scale_free: bool = True
+    refine: bool = True
 
     def __post_init__(self):
         if not self.learning_rates or any(not lr > 0 for lr in self.learning_rates):
@@ -63,7 +65,8 @@ class Protocol:
 
     def to_dict(self) -> dict:
         return {"learning_rates": list(self.learning_rates), "seeds": list(self.seeds),
-                "steps": self.steps, "bracket": self.bracket, "scale_free": self.scale_free}
+                "steps": self.steps, "bracket": self.bracket, "scale_free": self.scale_free,
+                "refine": self.refine}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,9 @@ class TaskScore:
 
     ``learning_rates``: every lr tried (sorted); ``scale``: the factor the grid
     was multiplied by (``tuning.natural_scale``); ``at_limit``: the tuned lr is
-    at the edge of what was tried, so the optimum may lie beyond it.
+    at the edge of what was tried, so the optimum may lie beyond it; ``no_progress``: what
+    making no progress scores (the seed-mean initial loss, minus f*; None in scores stored
+    before it was recorded).
     """
 
     task: str
@@ -87,6 +92,7 @@ class TaskScore:
     at_limit: bool = False
     tuned_per_seed: tuple[float, ...] = ()
     out_of_box_per_seed: tuple[float, ...] = ()
+    no_progress: float | None = None
 
     _TUPLES = ("learning_rates", "tuned_per_seed", "out_of_box_per_seed")
 
@@ -143,6 +149,7 @@ def score(result: TrainResult, default_lr: float | None = None, metric: str = "t
         at_limit=bool(edge),
         tuned_per_seed=tuple(float(x) for x in per_seed[best]),
         out_of_box_per_seed=default_seeds,
+        no_progress=float(np.mean(np.maximum(result.start[0] - (result.f_star or 0.0), FLOOR))),
     )
 
 
@@ -151,6 +158,11 @@ def log_ratio(value: float | None, reference: float | None) -> float | None:
     if value is None or reference is None:
         return None
     return math.log10(max(value, FLOOR) / max(reference, FLOOR))
+
+
+def adam_decades(adam: TaskScore) -> float | None:
+    """How many decades of progress Adam's tuned score is from no progress (None if unknown)."""
+    return None if adam.no_progress is None else log_ratio(adam.no_progress, adam.tuned)
 
 
 def versus(ours: TaskScore, adam: TaskScore) -> dict[str, float | None]:

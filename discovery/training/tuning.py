@@ -1,6 +1,6 @@
 """Fair tuning: a tuned score that is a property of the optimizer, not of the lr grid.
 
-``tune(optimizer, task, protocol)`` trains and scores in three steps:
+``tune(optimizer, task, protocol)`` trains and scores in four steps:
 
 1. **Scale-free start.** A rule's natural step size on the task is the RMS of
    its updates ``u`` over the second half of ``STEPS`` steps fed the task's own
@@ -18,7 +18,12 @@
    hard limits ``LIMITS``, which are in Adam-equivalent units (``lr / s``). A
    tuned lr at the edge of what was tried (after bracketing: at a limit) is
    flagged ``at_limit``, never silently reported as tuned.
-3. **Robust score.** The geometric mean of the scores at the lrs tried within
+3. **Refinement.** Where the score is sharp in the lr (a neighbour of the tuned lr on the
+   half-decade lattice scores ``SHARP_DECADES`` worse or more: the loss of an
+   ill-conditioned problem falls steeply up to the stability edge, so where the lattice
+   happens to fall moves the tuned score), one more block of as many lrs spread within half
+   a decade of the tuned lr on both sides (same call shape: nothing recompiles).
+4. **Robust score.** The geometric mean of the scores at the lrs tried within
    one decade of the tuned lr (``ROBUST_DECADES``): how much is lost when the
    lr is off by up to 10x, measured around the optimizer's own optimum, so it
    does not depend on where the grid stops.
@@ -49,6 +54,7 @@ from discovery.training import scoring, trainer
 STEPS = 16  # gradient steps fed to a rule to measure its natural step size
 HALF_DECADE = 10.0 ** 0.5
 MARGIN_DECADES = 1.0  # the tuned lr must have lrs tried this far away on both sides
+SHARP_DECADES = 0.2  # a neighbour this much worse (log10 of the score) makes the optimum sharp
 LIMITS = (1e-8, 1e4)  # hard limits of bracketing, Adam-equivalent lr (lr / scale)
 _LOG_TOLERANCE = 1e-6
 
@@ -151,6 +157,22 @@ def _extension(edge: float, direction: int, size: int, limit: float) -> np.ndarr
     return np.minimum(steps, limit) if direction > 0 else np.maximum(steps, limit)
 
 
+def _sharp(result: trainer.TrainResult, score: scoring.TaskScore, metric: str) -> bool:
+    """Whether a neighbour of the tuned lr (the nearest lr tried on either side) scores at least
+    ``SHARP_DECADES`` worse than it."""
+    per_seed = result.value if metric == "train" else result.test_value
+    means = np.log10(np.maximum(per_seed.mean(axis=1), scoring.FLOOR))
+    best = int(np.flatnonzero(result.learning_rates == score.tuned_lr)[0])
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(means)]
+    return any(means[i] - means[best] >= SHARP_DECADES for i in neighbours)
+
+
+def _refinement(center: float, size: int, limits: tuple[float, float]) -> np.ndarray:
+    """``size`` lrs spread within half a decade of ``center`` on both sides (not ``center``)."""
+    offsets = np.linspace(-0.5, 0.5, size + 2 + size % 2)[1:-1][:size]
+    return np.clip(center * 10.0 ** offsets, *limits)
+
+
 def centered(grid: tuple[float, ...], center: float | None) -> np.ndarray:
     """``grid`` shifted by a whole number of half decades so that its geometric middle is
     nearest ``center`` (a half-decade grid keeps its points on the same lattice)."""
@@ -185,16 +207,22 @@ class _Bracketing:
         grid = centered(protocol.learning_rates, center) * scale
         self.first = _first_block(grid, default_lr)
         self.limits = (LIMITS[0] * scale, LIMITS[1] * scale)
+        self.refine, self.refined = protocol.refine, False
         self.result: trainer.TrainResult | None = None
         self.score: scoring.TaskScore | None = None
 
     def add(self, result: trainer.TrainResult) -> np.ndarray | None:
         """Merge a trained block of lrs; return the next block to train, or None when bracketed
-        (or at a limit, or bracketing is off)."""
+        (or at a limit, or bracketing is off) and refined where sharp."""
         self.result = result if self.result is None else self.result.merge(result)
         self.score = scoring.score(self.result, self.default_lr, self.metric)
+        if self.refined:
+            return None
         side = _missing_side(self.result, self.score) if self.bracket else 0
         if side == 0:
+            if self.refine and _sharp(self.result, self.score, self.metric):
+                self.refined = True
+                return _refinement(self.score.tuned_lr, len(self.first), self.limits)
             return None
         edge = self.result.learning_rates.min() if side < 0 else self.result.learning_rates.max()
         return _extension(edge, side, len(self.first), self.limits[side > 0])
