@@ -26,14 +26,13 @@ return m`` with factor 0.99985.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import DSLError
-from .expr import Assign, Const, Expr, Op, walk
+from .expr import Assign, Const, Expr, Op, replace_at, walk
 from .prune import TOLERANCE, agree
 from .rule import Rule
 from .semantics import resolve_hyperparams
@@ -89,18 +88,6 @@ def _expressions(rule: Rule) -> list[Expr]:
     return [a.value for a in rule.body] + [rule.result]
 
 
-def _replace(e: Expr, index: int, new: Expr) -> Expr:
-    """``e`` with its node number ``index`` (``walk`` order) replaced by ``new``."""
-    counter = itertools.count()
-
-    def visit(node: Expr) -> Expr:
-        if next(counter) == index:
-            return new
-        return Op(node.op, tuple(visit(a) for a in node.args)) if isinstance(node, Op) else node
-
-    return visit(e)
-
-
 def _with(rule: Rule, exprs: list[Expr], params=None) -> Rule:
     body = tuple(Assign(a.target, e) for a, e in zip(rule.body, exprs))
     return Rule(rule.name, rule.params if params is None else params, body, exprs[-1])
@@ -126,7 +113,7 @@ def _without_factors(rule: Rule) -> Iterator[Rule]:
                 continue
             for new in options:
                 changed = list(exprs)
-                changed[k] = _replace(e, j, new)
+                changed[k] = replace_at(e, j, new)
                 try:
                     yield _with(rule, changed)
                 except DSLError:
@@ -199,7 +186,7 @@ def rounded(rule: Rule, tolerance: float = TOLERANCE) -> Rule:
                 if _to_digits(node.value, digits) == node.value:
                     break
                 changed = list(exprs)
-                changed[k] = _replace(exprs[k], j, Const(_to_digits(node.value, digits)))
+                changed[k] = replace_at(exprs[k], j, Const(_to_digits(node.value, digits)))
                 candidate = _with(current, changed)
                 if keeps(candidate):
                     current, exprs = candidate, changed

@@ -8,6 +8,7 @@ value of an expression.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -62,3 +63,22 @@ def depth_exceeds(expr: Expr, limit: int) -> bool:
         if isinstance(node, Op) and isinstance(node.args, tuple):
             stack.extend((a, d + 1) for a in node.args)
     return False
+
+
+def replace_at(expr: Expr, index: int, new: Expr) -> Expr:
+    """``expr`` with its node number ``index`` (in ``walk`` order) replaced by ``new``."""
+    counter = itertools.count()
+
+    def visit(node: Expr) -> Expr:
+        if next(counter) == index:
+            return new
+        return Op(node.op, tuple(visit(a) for a in node.args)) if isinstance(node, Op) else node
+
+    return visit(expr)
+
+
+def substitute(expr: Expr, name: str, new: Expr) -> Expr:
+    """``expr`` with every read of ``name`` replaced by ``new``."""
+    if isinstance(expr, Name):
+        return new if expr.id == name else expr
+    return Op(expr.op, tuple(substitute(a, name, new) for a in expr.args)) if isinstance(expr, Op) else expr

@@ -43,13 +43,12 @@ holds 0.9847 (its first update divides by ``q = 0`` and is 0), and adds
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from .errors import DSLError
-from .expr import Assign, Const, Expr, Name, Op, names_read, walk
+from .expr import Assign, Const, Expr, Op, names_read, replace_at, substitute, walk
 from .rule import Rule
 from .semantics import resolve_hyperparams
 from .simplify import simplify
@@ -157,7 +156,7 @@ def _changes(rule: Rule) -> Iterator[tuple[Rule, Slot | None]]:
         constants = [Const(c) for c in _constants_for(values[(k, j)])] if varies else []
         for new in constants + list(dict.fromkeys(node.args)):
             changed = list(exprs)
-            changed[k] = _replace(exprs[k], j, new)
+            changed[k] = replace_at(exprs[k], j, new)
             yield _with_expressions(rule, changed), None
 
 
@@ -165,18 +164,6 @@ def _sites(rule: Rule) -> Iterator[tuple[Site, Expr]]:
     for k, e in enumerate(_expressions(rule)):
         for j, node in enumerate(walk(e)):
             yield (k, j), node
-
-
-def _replace(e: Expr, index: int, new: Expr) -> Expr:
-    """``e`` with its node number ``index`` (in ``walk`` order) replaced by ``new``."""
-    counter = itertools.count()
-
-    def visit(node: Expr) -> Expr:
-        if next(counter) == index:
-            return new
-        return Op(node.op, tuple(visit(a) for a in node.args)) if isinstance(node, Op) else node
-
-    return visit(e)
 
 
 def _site_values(rule: Rule) -> dict[Site, np.ndarray]:
@@ -207,16 +194,10 @@ def _slot_as_constant(rule: Rule, slot: str, value: float) -> Rule:
     """``rule`` with the slot's value read before its first assignment replaced by ``value``."""
     body, assigned = [], False
     for stmt in rule.body:
-        expr = stmt.value if assigned else _substitute(stmt.value, slot, Const(value))
+        expr = stmt.value if assigned else substitute(stmt.value, slot, Const(value))
         assigned = assigned or stmt.target == slot
         body.append(Assign(stmt.target, expr))
     return Rule(rule.name, rule.params, tuple(body), rule.result)
-
-
-def _substitute(e: Expr, name: str, new: Expr) -> Expr:
-    if isinstance(e, Name):
-        return new if e.id == name else e
-    return Op(e.op, tuple(_substitute(a, name, new) for a in e.args)) if isinstance(e, Op) else e
 
 
 def _without_statements(rule: Rule) -> Iterator[Rule]:
@@ -227,8 +208,8 @@ def _without_statements(rule: Rule) -> Iterator[Rule]:
             body, result = rest, rule.result
         else:
             zero = Const(0.0)
-            body = tuple(Assign(a.target, _substitute(a.value, stmt.target, zero)) for a in rest)
-            result = _substitute(rule.result, stmt.target, zero)
+            body = tuple(Assign(a.target, substitute(a.value, stmt.target, zero)) for a in rest)
+            result = substitute(rule.result, stmt.target, zero)
         try:
             smaller = Rule(rule.name, rule.params, body, result)
         except DSLError:  # e.g. one state slot too many

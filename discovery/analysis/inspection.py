@@ -38,8 +38,9 @@ from discovery.training import fitness
 from dsl.probe import similarity
 
 _SCORES = (
-    "scores: mean over tasks of log10(score / Adam's score), negative beats Adam; tuned = best lr "
-    "(bracketed), robust = geometric mean within a decade of it",
+    "scores: mean over tasks of log10(score / Adam's score) within a decade of Adam, graded beyond "
+    "it up to +2 per task for no progress (training.fitness); negative beats Adam; tuned = best lr "
+    "(bracketed, refined), robust = geometric mean within a decade of it",
     "scores (co-evolution): log10 of the (architecture, rule) pair's held-out loss, lower is better; "
     "tuned = best lr (bracketed), robust = geometric mean within a decade of it",
 )

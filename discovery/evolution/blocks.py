@@ -25,13 +25,12 @@ breaks a size limit of the language).
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable
 
 from discovery.config import BLOCK_MUTATIONS
 from dsl.errors import DSLError
-from dsl.expr import Assign, Const, Expr, Name, Op, names_read, walk
+from dsl.expr import Assign, Const, Expr, Name, Op, names_read, replace_at, substitute, walk
 from dsl.printer import expr_text
 from dsl.rule import Rule
 
@@ -42,18 +41,6 @@ CLIPS = (0.1, 1.0, 10.0)
 EPSILON = 1e-8
 
 Block = Callable[[Rule, random.Random], "tuple[Rule, str] | None"]
-
-
-def _replace(e: Expr, index: int, new: Expr) -> Expr:
-    """``e`` with its node number ``index`` (``walk`` order) replaced by ``new``."""
-    counter = itertools.count()
-
-    def visit(node: Expr) -> Expr:
-        if next(counter) == index:
-            return new
-        return Op(node.op, tuple(visit(a) for a in node.args)) if isinstance(node, Op) else node
-
-    return visit(e)
 
 
 def _site(rule: Rule, rng: random.Random) -> tuple[int, Expr] | None:
@@ -88,7 +75,7 @@ def ema(rule: Rule, rng: random.Random):
         return None
     j, x = site
     decay = rng.choice(DECAYS)
-    child = _rule(rule, [*rule.body, _average(slot, decay, x)], _replace(rule.result, j, Name(slot)))
+    child = _rule(rule, [*rule.body, _average(slot, decay, x)], replace_at(rule.result, j, Name(slot)))
     return child and (child, f"block ema: {slot} = average of {expr_text(x)} (decay {decay})")
 
 
@@ -113,7 +100,7 @@ def _wrap(op: str, extra: Callable[[random.Random], tuple[Expr, ...]]) -> Block:
             return None
         j, x = site
         new = Op(op, (x, *extra(rng)))
-        child = _rule(rule, rule.body, _replace(rule.result, j, new))
+        child = _rule(rule, rule.body, replace_at(rule.result, j, new))
         return child and (child, f"block {op}: {expr_text(x)} -> {expr_text(new)}")
     return block
 
@@ -147,17 +134,11 @@ def correct(rule: Rule, rng: random.Random):
         return None
     slot, decay = rng.choice(averages)
     corrected = Op("div", (Name(slot), Op("sub", (Const(1.0), Op("pow", (decay, Name("t")))))))
-    result = _substitute(rule.result, slot, corrected)
+    result = substitute(rule.result, slot, corrected)
     if result == rule.result:
         return None
     child = _rule(rule, rule.body, result)
     return child and (child, f"block correct: {slot} / (1 - {expr_text(decay)} ** t)")
-
-
-def _substitute(e: Expr, name: str, new: Expr) -> Expr:
-    if isinstance(e, Name):
-        return new if e.id == name else e
-    return Op(e.op, tuple(_substitute(a, name, new) for a in e.args)) if isinstance(e, Op) else e
 
 
 BLOCKS: dict[str, Block] = {"ema": ema, "normalize": normalize, "sign": sign, "clip": clip, "correct": correct}
