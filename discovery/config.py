@@ -142,7 +142,7 @@ class RunSettings(_Section):
     restart_every: int = _spec(0, int, *_ints(0, MAX_GENERATIONS))
     parsimony: float = _spec(0.02, (int, float), lambda x: _finite(x) and x >= 0,
                              "a number >= 0 (decades of fitness within which the simpler rule wins)")
-    niche_cap: int = _spec(0, int, lambda x: 0 <= x <= MAX_POPULATION,
+    niche_cap: int = _spec(4, int, lambda x: 0 <= x <= MAX_POPULATION,
                            "an integer >= 0 (most population members of one niche; 0: no cap)")
     fresh_retries: int = _spec(3, int, *_ints(0, 100))
     immigrants: float = _spec(0.25, (int, float), lambda x: 0 <= x <= 1,

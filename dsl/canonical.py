@@ -16,7 +16,9 @@ literal factor left that does not change the direction of its updates:
 
 ``rounded(rule)`` then shows each constant (and hyper-parameter default) with the fewest
 significant digits, at least ``MIN_DIGITS``, that keep the updates within ``dsl.prune``'s
-tolerance of the rule's, element by element (for a value in (0.5, 1), the digits of
+tolerance of the rule's, element by element, relative to the element or to the RMS update of
+its row (so that a cancellation, ``1.4641e-06 + g`` at a gradient of -1.46e-06, does not pin
+digits) (for a value in (0.5, 1), the digits of
 ``1 - c``: a decay 0.99857 keeps the digits of 0.00143).
 
 Example: ``m = b1 * m + g * 46493506.4; return m / 46500325.1`` is ``m = b1 * m + g;
@@ -156,6 +158,18 @@ def _to_digits(value: float, digits: int) -> float:
     return float(f"{value:.{digits}g}")
 
 
+def _close(u: np.ndarray, reference: np.ndarray, tolerance: float) -> bool:
+    """``agree`` (``dsl.prune``), except that an element may also move by ``tolerance`` times the
+    RMS update of its row at that step: where terms cancel (a constant beside a gradient of its
+    size) a relative change of the element says nothing about the optimizer."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.where(np.isfinite(reference), reference, 0.0)
+        rms = np.sqrt(np.mean(finite ** 2, axis=-1, keepdims=True))
+        near = np.isfinite(reference) & (np.abs(u - reference) <= tolerance * (np.abs(reference) + rms))
+        return bool(np.all(near | (u == reference) | (np.isnan(u) & np.isnan(reference)))) or agree(
+            u, reference, tolerance)
+
+
 @functools.lru_cache(maxsize=1024)
 def rounded(rule: Rule, tolerance: float = TOLERANCE) -> Rule:
     """``rule`` with each constant and hyper-parameter default at the fewest significant digits
@@ -164,7 +178,7 @@ def rounded(rule: Rule, tolerance: float = TOLERANCE) -> Rule:
     reference = _updates(rule, settings)
 
     def keeps(candidate: Rule) -> bool:
-        return all(agree(u, r, tolerance) for u, r in zip(_updates(candidate, settings), reference))
+        return all(_close(u, r, tolerance) for u, r in zip(_updates(candidate, settings), reference))
 
     current = rule
     for i, (name, value) in enumerate(rule.params):

@@ -115,24 +115,25 @@ def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
 
 
 NICHE_STEPS = 40
-NICHE_SHAPES = ((16,), (4, 8))
+NICHE_SHAPES = (((16,), (4, 8)), ((9, 7),))  # two parameter tensors; one
 
 
 @functools.cache
-def _niche_streams(steps: int = NICHE_STEPS, seed: int = 41):
+def _niche_streams(shapes: tuple, steps: int = NICHE_STEPS, seed: int = 41):
     """Gradients of varied scales: step ``i`` is ``N(0, 1) * (0.5 + i % 4) + 0.1 p``, over fixed
-    parameters ``p ~ N(0, 0.3^2)``: long enough for state (momentum, second moments) to matter."""
+    parameters ``p ~ N(0, 0.3^2)`` of ``shapes``: long enough for state (momentum, second
+    moments) to matter."""
     rng = np.random.default_rng(seed)
-    params = [0.3 * rng.normal(size=s) for s in NICHE_SHAPES]
-    grads = [[rng.normal(size=s) * (0.5 + i % 4) + 0.1 * p for s, p in zip(NICHE_SHAPES, params)]
+    params = [0.3 * rng.normal(size=s) for s in shapes]
+    grads = [[rng.normal(size=s) * (0.5 + i % 4) + 0.1 * p for s, p in zip(shapes, params)]
              for i in range(steps)]
     return grads, [params] * steps
 
 
-def directions(rule: Rule) -> np.ndarray:
-    """The rule's unit update direction at each step of the niche streams, ``[steps, elements]``
-    (a zero row where the update is zero or not finite)."""
-    grads, params = _niche_streams()
+def directions(rule: Rule, shapes: tuple = NICHE_SHAPES[0]) -> np.ndarray:
+    """The rule's unit update direction at each step of the niche stream over parameters of
+    ``shapes``, ``[steps, elements]`` (a zero row where the update is zero or not finite)."""
+    grads, params = _niche_streams(shapes)
     rows = np.stack([np.concatenate([np.ravel(u) for u in row]) for row in run_numpy(rule, grads, params)])
     rows = np.where(np.isfinite(rows).all(axis=1, keepdims=True), rows, 0.0)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)

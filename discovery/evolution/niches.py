@@ -2,7 +2,10 @@
 
 Two rules are one optimizer when their update directions agree at every step of a stream
 long enough for state to matter: mean per-step cosine ``>= SAME_OPTIMIZER`` over the
-40 steps of varied gradient scales of ``dsl.probe.directions`` (heavy-ball momentum with
+40 steps of varied gradient scales of ``dsl.probe.directions``, on parameters in two
+tensors or in one (the larger of the two: a per-tensor scalar factor, ``m * rms(exp(mean(g)))``,
+is invisible with one tensor, so a reader training one would see one optimizer; heavy-ball
+momentum with
 b1 = 0.861, 0.865 and 0.87 are one niche; momentum and Adam are two). A pair carries its
 architecture too: pairs with different architectures are never one niche.
 
@@ -27,20 +30,21 @@ from collections.abc import Iterable
 import numpy as np
 
 from discovery.records import Candidate
-from dsl.probe import direction_similarity, directions
+from dsl.probe import NICHE_SHAPES, direction_similarity, directions
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _directions(rule: Rule) -> np.ndarray:
-    return directions(rule)
+def _directions(rule: Rule) -> tuple[np.ndarray, ...]:
+    return tuple(directions(rule, shapes) for shapes in NICHE_SHAPES)
 
 
 def similarity(a: Rule, b: Rule) -> float:
-    """Mean per-step cosine of the two rules' update directions (``dsl.probe.directions``)."""
-    return direction_similarity(_directions(a), _directions(b))
+    """Mean per-step cosine of the two rules' update directions (``dsl.probe.directions``), the
+    larger over parameters in two tensors and in one."""
+    return max(direction_similarity(x, y) for x, y in zip(_directions(a), _directions(b)))
 
 
 def same_optimizer(a: Candidate, b: Candidate) -> bool:
