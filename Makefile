@@ -4,10 +4,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	PIP_CONSTRAINT=constraints.txt $(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)

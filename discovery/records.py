@@ -52,6 +52,84 @@ def real(value: Any) -> float:
     raise TypeError(f"expected a number, got {str(value)[:40]!r}")
 
 
+# ----------------------------------------------------------------------------- typed fields
+# A stored record's dataclass declares a reader per field (``stored``): the function that
+# checks and converts the stored value, so the fields themselves drive validation.
+
+Reader = Callable[[Any], Any]
+
+
+def whole(low: int = 0) -> Reader:
+    """An integer >= ``low`` (not a bool)."""
+    def read(value: Any) -> int:
+        if type(value) is not int or value < low:
+            raise TypeError(f"expected an integer >= {low}, got {str(value)[:40]!r}")
+        return value
+    return read
+
+
+def sequence(item: Reader) -> Reader:
+    """A list, each item read by ``item``; a tuple."""
+    def read(value: Any) -> tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        out = []
+        for i, x in enumerate(value):
+            try:
+                out.append(item(x))
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                raise TypeError(f"item {i}: {e}") from None
+        return tuple(out)
+    return read
+
+
+def mapping(value: Reader) -> Reader:
+    """A dict from strings to values read by ``value``."""
+    def read(data: Any) -> dict:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected a table, got {type(data).__name__}")
+        out = {}
+        for k, v in data.items():
+            if not isinstance(k, str):
+                raise TypeError(f"expected text keys, got {str(k)[:40]!r}")
+            try:
+                out[k] = value(v)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                raise TypeError(f"entry {k[:40]!r}: {e}") from None
+        return out
+    return read
+
+
+def stored(reader: Reader, default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field read from stored data by ``reader`` (``read_fields``); ``default``, if
+    given, stands in for a field that records written before it existed lack."""
+    return dataclasses.field(default=default, metadata={"reader": reader})
+
+
+def read_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """The values of ``cls``'s fields read from ``data`` by their readers; a missing field
+    without a default, an unknown key or a malformed value is a one-line ``RecordError``
+    naming ``where`` and the field."""
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{where}: expected a table of fields, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(str(k) for k in data if k not in fields)
+    if unknown:
+        raise RecordError(f"{where}: unknown field(s) {unknown[:5]}; fields: {list(fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING:
+                raise RecordError(f"{where}: field {name!r} is missing")
+            values[name] = f.default
+            continue
+        try:
+            values[name] = f.metadata["reader"](data[name])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
+            raise RecordError(f"{where}: field {name!r} is malformed: {e}") from None
+    return values
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskResult:
     """Scores of one candidate on one task.

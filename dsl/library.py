@@ -1,7 +1,7 @@
 """Known optimizers written in the rule language.
 
 Each entry is the rule text and its reference. Every rule that has an Optax
-counterpart matches it numerically (see ``tests/test_library.py``).
+counterpart matches it numerically (see ``tests/test_compilers.py``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,20 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-from hypothesis import settings
+# Before JAX loads, for this process, the xdist workers and the CLI processes tests start:
+# * one persistent compilation cache shared by all of them, so that a computation compiled by
+#   one test process is loaded, not compiled again, by the others (the suite's main cost);
+# * the tests' own jitted code compiled like the trainer's (discovery/training/compiler.py:
+#   no YNNPACK fusions, which jaxlib 0.10.x sometimes miscompiles).
+ROOT = Path(__file__).parents[1]
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / "jax-compilation-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+if "xla_cpu_experimental_ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_experimental_ynn_fusion_type=").strip()
+
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # Deterministic property tests: CI must not be flaky.
 settings.register_profile("default", derandomize=True, deadline=None, print_blob=True)

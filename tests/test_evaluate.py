@@ -1,14 +1,15 @@
 """The lr x seed trainer and the scores built on it."""
 
-import types
+import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
 import dsl
 from discovery import tasks
-from discovery.training import scoring, trainer
+from discovery.training import consistency, scoring, trainer
 
 LRS = (1e-3, 1e-2, 1e-1, 1.0)
 SEEDS = (0, 1)
@@ -103,21 +104,37 @@ def test_scores_are_min_window_mean_and_default_of_seed_means():
     assert edge.at_limit and edge.tuned_lr == 1e-3  # an optimum at the edge of what was tried
 
 
-def test_a_non_finite_initial_loss_scores_infinite_never_nan():
-    result = _fake_result([[1.0, 1.0], [0.5, 0.5]], lrs=(1e-3, 1e-2))
-    curve = np.ones((2, 2, 3))  # a finite curve, but the initial full-data loss came back NaN
+def _nan_at_init(quadratic):
+    """The quadratic with a loss that is NaN at its initial parameters: the task's own fault."""
+    return dataclasses.replace(quadratic, name="quadratic_nan_at_init",
+                               loss=lambda p, batch: quadratic.loss(p, batch) * jnp.nan)
+
+
+def test_a_non_finite_initial_loss_of_the_task_scores_infinite_never_nan(quadratic):
+    task = _nan_at_init(quadratic)
+    curve = np.ones((2, 2, 3))  # a finite curve, but the initial full-data loss is NaN
     outputs = (curve, np.full((2, 2), np.nan), np.ones((2, 2)), {"test_loss": np.ones((2, 2))})
-    broken = trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-3, 1e-2),
-                             np.arange(2), 3, outputs)
+    broken = trainer._result(task, (1e-3, 1e-2), np.arange(2), 3, outputs)
     assert broken.diverged.all() and np.all(broken.value == np.inf) and np.all(broken.test_value == np.inf)
     s = scoring.score(broken, default_lr=1e-3)
     assert s.tuned == s.out_of_box == np.inf
-    fine = scoring.score(result, default_lr=1e-3)
+    fine = scoring.score(_fake_result([[1.0, 1.0], [0.5, 0.5]], lrs=(1e-3, 1e-2)), default_lr=1e-3)
     assert scoring.noisy_rank({"fine": fine, "broken": s}, "broken", "tuned") == 2  # last, not first
     finite = (curve, np.full((2, 2), 10.0), np.array([[1.0, 1.0], [0.5, 0.5]]), {"test_loss": np.ones((2, 2))})
-    both = broken.merge(trainer._result(types.SimpleNamespace(name="fake", f_star=None), (1e-1, 1.0),
-                                        np.arange(2), 3, finite))
+    both = broken.merge(trainer._result(task, (1e-1, 1.0), np.arange(2), 3, finite))
     assert scoring.score(both).tuned == pytest.approx(0.5)  # finite lrs still tune
+    trained = trainer.train(optax.sgd, task, [1e-2], [0], 3)  # the real thing scores alike
+    assert trained.diverged.all() and np.all(trained.value == np.inf)
+
+
+def test_an_executable_that_computes_a_finite_initial_loss_as_nan_is_an_error(quadratic):
+    """What a miscompiled training returned (NaN where the loss at init is finite) is never a score."""
+    outputs = (np.ones((2, 2, 3)), np.full((2, 2), np.nan), np.ones((2, 2)), {"test_loss": np.ones((2, 2))})
+    with pytest.raises(trainer.ExecutableError, match="miscompiled executable") as caught:
+        trainer._result(quadratic, (1e-3, 1e-2), np.arange(2), 3, outputs)
+    assert "in 4 of 4 lanes" in str(caught.value) and "\n" not in str(caught.value)
+    assert trainer.initial_losses(quadratic, [0, 1]) == pytest.approx(
+        trainer.train(optax.sgd, quadratic, [1e-2], [0, 1], 1).initial_loss[0])
 
 
 def test_ratios_against_adam_and_ranks():
@@ -172,3 +189,27 @@ def test_ranks_treat_differences_within_seed_noise_as_ties():
     assert not scoring.beats(scores["close"], scores["adam"]) and scoring.beats(scores["far"], scores["adam"])
     exact = {"a": score([1.0]), "b": score([0.999])}  # one seed: no spread, any difference counts
     assert scoring.noisy_rank(exact, "a") == 2
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_two_compilations_of_a_training_agree_on_every_task(name):
+    """n and n + 1 learning rates are two independent XLA compilations of the same training: on
+    their shared lanes they must give the same numbers (a miscompiled one need not give NaN)."""
+    agreement = consistency.compare_compilations(optax.sgd, tasks.get(name, "small"), [1e-3, 1e-2],
+                                                 [0], 5, name="sgd")
+    assert agreement.compilations == 2 and agreement.lanes == 2
+    assert agreement.agree, agreement
+
+
+def test_the_consistency_check_catches_a_finite_wrong_number(quadratic, monkeypatch):
+    train = trainer.train
+
+    def corrupted(*args, **kwargs):  # an executable that returns finite, wrong curves at n + 1 lrs
+        result = train(*args, **kwargs)
+        if len(args[2]) == 3:
+            result = dataclasses.replace(result, curves=result.curves * (1 + 1e-3))
+        return result
+
+    monkeypatch.setattr(trainer, "train", corrupted)
+    bad = consistency.compare_compilations(optax.sgd, quadratic, [1e-3, 1e-2], [0], 5)
+    assert not bad.agree and bad.worst_curve == pytest.approx(1e-3, rel=1e-2) and bad.worst_initial == 0

@@ -106,10 +106,10 @@ def test_rule_view_shows_text_scores_lineage_and_behaviour(tiny_run, capsys):
     log = {e["id"]: e for e in map(json.loads, (tiny_run.path / "log.jsonl").read_text().splitlines())
            if e["kind"] == "candidate"}
     node = tree
-    while node["parents"]:  # two generations: the best child, then the warm start it came from
-        assert [p["id"] for p in node["parents"]] == log[node["id"]]["parents"]
-        node = node["parents"][0]
-    assert node["mutation"] == "warm start" and node["generation"] == 0
+    while node.parents:  # two generations: the best child, then the warm start it came from
+        assert [p.id for p in node.parents] == log[node.id]["parents"]
+        node = node.parents[0]
+    assert node.mutation == "warm start" and node.generation == 0
     assert f"#{best.id}  gen {best.generation}" in out and "warm start" in out
 
     similarity = inspection.behaviour(simple)

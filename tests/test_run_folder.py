@@ -38,9 +38,15 @@ def state_of(raw: bytes) -> dict:
     return msgpack.unpackb(msgpack.unpackb(raw)["payload"], strict_map_key=False)
 
 
-def packed(state: dict) -> bytes:
-    """A state as bytes, to compare states holding NaN (timings the cost model never measured)."""
-    return msgpack.packb(state)
+def packed(state) -> bytes:
+    """A checkpoint (or its stored data) as bytes, to compare states holding NaN (timings the
+    cost model never measured)."""
+    return msgpack.packb(state.to_dict() if hasattr(state, "to_dict") else state)
+
+
+def flat(state: dict) -> dict:
+    """A checkpoint payload in the flat layout of format versions 1 and 2."""
+    return {**state["search"], **{k: v for k, v in state.items() if k != "search"}}
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -92,9 +98,9 @@ def test_temp_files_are_unique_and_a_killed_writers_are_removed_on_resume(run_co
 def test_a_checkpoint_carries_its_format_version_and_sha256(stopped_run):
     outer = msgpack.unpackb((stopped_run / CHECKPOINT).read_bytes())
     assert set(outer) == {"format", "version", "sha256", "payload"}
-    assert outer["format"] == FORMAT and outer["version"] == 2
+    assert outer["format"] == FORMAT and outer["version"] == 3
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
-    assert state_of((stopped_run / CHECKPOINT).read_bytes())["generation"] == 2
+    assert state_of((stopped_run / CHECKPOINT).read_bytes())["search"]["generation"] == 2
 
 
 def test_a_flipped_bit_in_any_region_falls_back_to_the_verified_previous(run_copy):
@@ -125,16 +131,41 @@ def test_two_damaged_checkpoints_are_an_error_naming_both(run_copy):
     assert message.count("SHA-256") == 2 and PREVIOUS in message and "intact" not in message
 
 
-def test_a_version_1_checkpoint_is_still_read_and_one_without_log_offset_is_refused(run_copy):
+def test_version_1_and_2_checkpoints_are_still_read_and_one_without_log_offset_is_refused(run_copy):
     state = state_of((run_copy / CHECKPOINT).read_bytes())
-    legacy = msgpack.packb({"format": FORMAT, "version": 1, **state}, use_bin_type=True)
+    legacy = msgpack.packb({"format": FORMAT, "version": 1, **flat(state)}, use_bin_type=True)
     (run_copy / CHECKPOINT).write_bytes(legacy)
-    assert packed(RunStore(run_copy).read_checkpoint()) == packed({"format": FORMAT, "version": 1, **state})
+    assert packed(RunStore(run_copy).read_checkpoint()) == packed(state)
+    payload = msgpack.packb(flat(state), use_bin_type=True)
+    (run_copy / CHECKPOINT).write_bytes(msgpack.packb({"format": FORMAT, "version": 2, "payload": payload,
+                                                       "sha256": hashlib.sha256(payload).hexdigest()}))
+    assert packed(RunStore(run_copy).read_checkpoint()) == packed(state)
     del state["log_offset"]
     for name in (CHECKPOINT, PREVIOUS):
-        (run_copy / name).write_bytes(msgpack.packb({"format": FORMAT, "version": 1, **state}))
-    with pytest.raises(CheckpointError, match="has no 'log_offset'"):
+        (run_copy / name).write_bytes(msgpack.packb({"format": FORMAT, "version": 1, **flat(state)}))
+    with pytest.raises(CheckpointError, match="field 'log_offset' is missing"):
         RunStore(run_copy).read_checkpoint()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("shapes", [[2, "wide"]], "field 'shapes' is malformed: item 0: item 1: expected an integer"),
+    ("shapes", "7x64", "field 'shapes' is malformed: expected a list"),
+    ("held_out", {"abc": {"fitness": 1.0}}, "field 'held_out' is malformed: entry 'abc'"),
+    ("held_out", [1, 2], "field 'held_out' is malformed: expected a table"),
+])
+def test_a_malformed_field_is_a_one_line_error_naming_it(run_copy, field, value, says):
+    state = state_of((run_copy / CHECKPOINT).read_bytes())
+    (state["search"] if field == "shapes" else state)[field] = value
+    store = RunStore(run_copy)
+    for name in (CHECKPOINT, PREVIOUS):  # both: no intact checkpoint to fall back on
+        payload = msgpack.packb(state, use_bin_type=True)
+        (run_copy / name).write_bytes(msgpack.packb({"format": FORMAT, "version": 3, "payload": payload,
+                                                     "sha256": hashlib.sha256(payload).hexdigest()}))
+    with pytest.raises(CheckpointError) as caught:
+        store.read_checkpoint()
+    message = str(caught.value)
+    assert says in message and "\n" not in message and str(run_copy / CHECKPOINT) in message
+    assert cli.main(["run", "--resume", str(run_copy)]) == 2
 
 
 def test_resuming_from_the_previous_checkpoint_reproduces_the_golden_run(run_copy):

@@ -89,7 +89,7 @@ def _signal_run_mid_way(tmp_path, cfg, sig) -> tuple[Path, int]:
             folders = list(out.glob("*")) if out.exists() else []
             if folders and (folders[0] / "checkpoint.msgpack").exists():
                 state = RunStore(folders[0]).read_checkpoint()
-                if state and state["generation"] >= 3:
+                if state and state.search.generation >= 3:
                     break
             time.sleep(0.02)
         os.kill(proc.pid, sig)
@@ -106,7 +106,7 @@ def test_hard_kill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     cfg = tiny(**{"run.generations": 40, "run.population": 4})
     run_dir, code = _signal_run_mid_way(tmp_path, cfg, signal.SIGKILL)
     assert code == -signal.SIGKILL
-    killed_at = RunStore(run_dir).read_checkpoint()["generation"]
+    killed_at = RunStore(run_dir).read_checkpoint().search.generation
     assert 3 <= killed_at < 40
     resumed = runs.run(resume=run_dir, progress=False)
     uninterrupted = runs.run(cfg, out=tmp_path / "straight", progress=False)
@@ -122,7 +122,7 @@ def test_ctrl_c_checkpoints_the_generation_and_exits_cleanly(tmp_path):
     assert code == 130
     state = RunStore(run_dir).read_checkpoint()
     log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-    assert log[-1] == {"kind": "interrupted", "generation": state["generation"]}
+    assert log[-1] == {"kind": "interrupted", "generation": state.search.generation}
     resumed = runs.run(resume=run_dir, progress=False)
     assert resumed.summary.status == "complete" and resumed.generation == 40
 

@@ -16,9 +16,9 @@ statements longer than the simplest competitive one.
 Example::
 
     run = discovery.load_run("runs/quick-s0-...")
-    rows = inspect.table(run)                 # list of dicts, best first
-    print(inspect.format_table(run))
-    print(inspect.format_rule(run, rank=1))   # text, LaTeX, scores, lineage, behaviour
+    rows = inspection.table(run)              # list of Row, best first
+    print(inspection.format_table(run))
+    print(inspection.format_rule(run, rank=1))   # text, LaTeX, scores, lineage, behaviour
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import statistics
 
 import dsl
 from discovery import runs
-from discovery.records import Candidate, Evaluation, pareto_front
+from discovery.records import Candidate, Evaluation, Recommendation, TaskResult, pareto_front
 from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
 from dsl.probe import similarity
@@ -256,34 +256,46 @@ def render(run: runs.Run, fmt: str = "table", top: int | None = None, pareto: bo
 # ----------------------------------------------------------------------------- one rule
 
 
-def lineage(run: runs.Run, rank: int, depth: int = LINEAGE_DEPTH) -> dict:
-    """The rule's ancestry from ``log.jsonl``: ``{id, generation, fitness, complexity,
-    mutation, parents: [...]}``, ``depth`` generations up (``more`` marks a cut);
-    an ancestor missing from the log has only ``id`` and ``missing``."""
+@dataclasses.dataclass(frozen=True)
+class Ancestor:
+    """One node of a rule's ancestry (``lineage``): a candidate of the log, and its parents.
+    ``missing``: the log lacks it (only ``id`` is known); ``more``: its parents were cut off."""
+
+    id: int
+    generation: int | None = None
+    fitness: float | None = None
+    complexity: int | None = None
+    mutation: str | None = None
+    more: bool = False
+    missing: bool = False
+    parents: tuple[Ancestor, ...] = ()
+
+
+def lineage(run: runs.Run, rank: int, depth: int = LINEAGE_DEPTH) -> Ancestor:
+    """The rule's ancestry from ``log.jsonl``, ``depth`` generations up."""
     start = run.candidate(rank)
     log: dict[int, Candidate] = {c.id: c for c in RunStore.open(run.path).candidates()}
 
-    def node(cid: int, level: int) -> dict:
+    def node(cid: int, level: int) -> Ancestor:
         c = log.get(cid)
         if c is None:
-            return {"id": cid, "missing": True}
+            return Ancestor(cid, missing=True)
         more = bool(c.parents) and level >= depth
-        return {"id": c.id, "generation": c.generation, "fitness": c.fitness,
-                "complexity": c.complexity, "mutation": c.mutation, "more": more,
-                "parents": [] if more else [node(p, level + 1) for p in c.parents]}
+        return Ancestor(c.id, c.generation, c.fitness, c.complexity, c.mutation, more,
+                        parents=() if more else tuple(node(p, level + 1) for p in c.parents))
 
     return node(start.id, 0)
 
 
-def _lineage_lines(tree: dict, prefix: str = "", branch: str = "") -> list[str]:
-    if tree.get("missing"):
-        return [f"{prefix}{branch}#{tree['id']} (not in log.jsonl)"]
-    more = " ..." if tree["more"] else ""
-    lines = [f"{prefix}{branch}#{tree['id']}  gen {tree['generation']}  fitness {tree['fitness']:+.3f}  "
-             f"cplx {tree['complexity']}  {tree['mutation']}{more}"]
+def _lineage_lines(tree: Ancestor, prefix: str = "", branch: str = "") -> list[str]:
+    if tree.missing:
+        return [f"{prefix}{branch}#{tree.id} (not in log.jsonl)"]
+    more = " ..." if tree.more else ""
+    lines = [f"{prefix}{branch}#{tree.id}  gen {tree.generation}  fitness {tree.fitness:+.3f}  "
+             f"cplx {tree.complexity}  {tree.mutation}{more}"]
     child_prefix = prefix + ("   " if branch.startswith("└") else "│  " if branch else "")
-    for i, parent in enumerate(tree["parents"]):
-        last = i == len(tree["parents"]) - 1
+    for i, parent in enumerate(tree.parents):
+        last = i == len(tree.parents) - 1
         lines += _lineage_lines(parent, child_prefix, "└─ " if last else "├─ ")
     return lines
 
@@ -295,27 +307,44 @@ def behaviour(rule: dsl.Rule, references: tuple[str, ...] = REFERENCES) -> dict[
     return {name: similarity(rule, dsl.library.get(name)) for name in references}
 
 
-def details(run: runs.Run, rank: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class TaskLine:
+    """A rule's result on one task of one split, and the share of the fitness it contributes."""
+
+    split: str
+    task: str
+    result: TaskResult
+    contribution: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleDetails:
+    """Everything ``format_rule`` shows of one hall-of-fame rule."""
+
+    row: Row
+    recommendation: Recommendation | None
+    rule: dsl.Rule
+    scores: tuple[TaskLine, ...]
+    lineage: Ancestor
+    behaviour: dict[str, float]
+
+
+def details(run: runs.Run, rank: int) -> RuleDetails:
     """Everything ``format_rule`` shows, as data."""
     candidate = run.candidate(rank)
-    rule = candidate.simplified
-    scores = [{"split": split, "task": task, **result.to_dict(),
-               "contribution": result.ratio / len(part.tasks)}
-              for split, part in (("search", candidate.evaluation), ("held-out", candidate.held_out))
-              if part for task, result in part.tasks.items()]
-    return {
-        "row": table(run)[rank - 1], "recommendation": candidate.recommendation,
-        "rule": rule, "text": rule.to_text(), "latex": rule.to_latex(),
-        "state": list(rule.state), "hyperparams": rule.hyperparams, "scores": scores,
-        "lineage": lineage(run, rank), "behaviour": behaviour(rule),
-    }
+    scores = tuple(TaskLine(split, task, result, result.ratio / len(part.tasks))
+                   for split, part in (("search", candidate.evaluation), ("held-out", candidate.held_out))
+                   if part for task, result in part.tasks.items())
+    return RuleDetails(row=table(run)[rank - 1], recommendation=candidate.recommendation,
+                       rule=candidate.simplified, scores=scores, lineage=lineage(run, rank),
+                       behaviour=behaviour(candidate.simplified))
 
 
 def format_rule(run: runs.Run, rank: int) -> str:
     """One rule in full: text, LaTeX, state and hyper-parameters, per-task scores with the
     learning rate that won, lineage, and behavioural similarity to Adam, momentum and Lion."""
     d = details(run, rank)
-    row: Row = d["row"]
+    row, rule = d.row, d.rule
     notes = [w for w, on in (("Pareto-optimal", row.pareto), ("recommended pick", row.pick)) if on]
     held = "" if row.held_out is None else f", held-out {row.held_out:+.3f}"
     lines = [
@@ -323,9 +352,9 @@ def format_rule(run: runs.Run, rank: int) -> str:
         f"(generation {row.generation}), fingerprint {row.fingerprint}",
         f"fitness {row.fitness:+.3f} on search tasks{held} (mean log10 ratio vs Adam, negative "
         f"beats Adam); complexity {row.complexity}" + "".join(f"; {n}" for n in notes),
-        "", d["text"].rstrip(), "", "LaTeX:", d["latex"], "",
-        "state slots: " + (", ".join(d["state"]) or "none") + "; hyper-parameters: "
-        + (", ".join(f"{k}={v:g}" for k, v in d["hyperparams"].items()) or "none"),
+        "", rule.to_text().rstrip(), "", "LaTeX:", rule.to_latex(), "",
+        "state slots: " + (", ".join(rule.state) or "none") + "; hyper-parameters: "
+        + (", ".join(f"{k}={v:g}" for k, v in rule.hyperparams.items()) or "none"),
         *([f"architecture: {row.architecture} (scores below: log10 held-out loss; score = the loss)"]
           if row.architecture else []),
         "",
@@ -335,11 +364,12 @@ def format_rule(run: runs.Run, rank: int) -> str:
         f"{'split':9} {'task':22} {'tuned':>7} {'contrib':>7} {'robust':>7} {'tuned lr':>9} {'score':>10} "
         f"{'diverged':>8} {'lrs':>4}",
     ]
-    for s in d["scores"]:
-        lines.append(f"{s['split']:9} {s['task']:22} {s['ratio']:+7.3f} {s['contribution']:+7.3f} "
-                     f"{s['robust_ratio']:+7.3f} {s['tuned_lr']:9.3g} {s['tuned']:10.3e} {s['diverged']:8.0%} "
-                     f"{len(s['learning_rates']):4d}{' !' if s['at_limit'] else ''}")
-    rec = d["recommendation"]
+    for line in d.scores:
+        s = line.result
+        lines.append(f"{line.split:9} {line.task:22} {s.ratio:+7.3f} {line.contribution:+7.3f} "
+                     f"{s.robust_ratio:+7.3f} {s.tuned_lr:9.3g} {s.tuned:10.3e} {s.diverged:8.0%} "
+                     f"{len(s.learning_rates):4d}{' !' if s.at_limit else ''}")
+    rec = d.recommendation
     if rec is not None:
         lines += ["", f"recommended learning rate {rec.lr:.3g}: the best worst case over the {rec.split} "
                   "tasks among lrs that " + ("train every one without divergence"
@@ -348,8 +378,8 @@ def format_rule(run: runs.Run, rank: int) -> str:
                   "out of the box at that lr, log10(score / Adam's tuned score): "
                   + ", ".join(f"{t} {r:+.3f}" for t, r in rec.ratios.items())]
     lines += ["", f"lineage (parents from log.jsonl, up to {LINEAGE_DEPTH} generations back):",
-              *_lineage_lines(d["lineage"]), "",
+              *_lineage_lines(d.lineage), "",
               "behaviour: cosine similarity of update directions on probe gradient streams "
               "(1 = same direction, 0 = unrelated)"]
-    lines += [f"  {name:9} {v:+.2f}" for name, v in d["behaviour"].items()]
+    lines += [f"  {name:9} {v:+.2f}" for name, v in d.behaviour.items()]
     return "\n".join(lines)

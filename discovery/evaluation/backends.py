@@ -5,7 +5,7 @@ pair's msgpack: plain data), never as DEAP objects, so a backend can move
 them across processes or machines.
 
 * ``InProcessBackend``: one candidate after another in this process (each
-  vmapped over lr x seed, and spread over the local devices by ``evaluate.train``),
+  vmapped over lr x seed, and spread over the local devices by ``trainer.train``),
   or ``Evaluator.evaluate_many``'s batches of pairs when they are switched on.
 * ``RayBackend``: Ray actors, each holding its own ``Evaluator`` built from the
   run config and the driver's reference (Adam's scores, path choices), fed

@@ -37,7 +37,16 @@ from discovery import tasks
 from discovery.config import Config
 from discovery.evolution import architectures
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
-from discovery.records import Candidate, Evaluation, encode_candidate
+from discovery.records import (
+    Candidate,
+    Evaluation,
+    encode_candidate,
+    mapping,
+    read_fields,
+    sequence,
+    stored,
+    whole,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +94,47 @@ class CacheEntry:
     @classmethod
     def from_dict(cls, data: dict) -> CacheEntry:
         return cls(Evaluation.from_dict(data["evaluation"]), data["magnitude"], data["fingerprint"])
+
+
+def _rng_state(value) -> tuple:
+    """``random.Random.getstate()`` as stored: [version, [internal ints], gauss or None]."""
+    version, internal, gauss = value
+    if gauss is not None:
+        gauss = float(gauss)
+    return whole()(version), sequence(whole())(internal), gauss
+
+
+def _generation_record(value) -> dict:
+    return mapping(lambda x: x)(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchState:
+    """Everything a search needs to continue exactly, as the checkpoint stores it (plain data
+    through ``to_dict``; ``from_dict`` checks every field with its reader)."""
+
+    rng: tuple = stored(_rng_state)
+    generation: int = stored(whole())
+    next_id: int = stored(whole())
+    cache: dict[str, CacheEntry] = stored(mapping(CacheEntry.from_dict))
+    population: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
+    hall_of_fame: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
+    logbook: tuple[dict, ...] = stored(sequence(_generation_record))
+    totals: dict[str, int] = stored(mapping(whole()))
+    shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
+
+    def to_dict(self) -> dict:
+        version, internal, gauss = self.rng
+        return {"rng": [version, list(internal), gauss], "generation": self.generation,
+                "next_id": self.next_id, "cache": {k: v.to_dict() for k, v in self.cache.items()},
+                "population": [c.to_dict() for c in self.population],
+                "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
+                "logbook": [dict(r) for r in self.logbook], "totals": dict(self.totals),
+                "shapes": [list(s) for s in self.shapes]}
+
+    @classmethod
+    def from_dict(cls, data, where: str = "search state") -> SearchState:
+        return cls(**read_fields(cls, data, where))
 
 
 class FitnessMin(base.Fitness):
@@ -139,50 +189,42 @@ def make_statistics() -> tools.Statistics:
 class Evolution:
     """One run's search state and its generation step; persistence lives in ``discovery.runs``."""
 
-    def __init__(self, config: Config, evaluate_batch, state: dict | None = None):
+    def __init__(self, config: Config, evaluate_batch, state: SearchState | None = None):
         self.config = config
         self.settings = config.run
         self.coevolution = config.coevolution
         self.evaluate_batch = evaluate_batch  # list[bytes] -> list[Evaluation]
         self.hof = make_hall_of_fame(config.evaluation.hall_of_fame,
-                                     [] if state is None else _candidates(state["hall_of_fame"]))
+                                     [] if state is None else list(state.hall_of_fame))
         self.stats = make_statistics()
         self.logbook = tools.Logbook()
-        if state is None:
-            self.rng = random.Random(self.settings.seed)
-            self.generation = 0
-            self.next_id = 0
-            self.cache: dict[str, CacheEntry] = {}
-            self.population: list[Candidate] = []
-            self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0}
-            self.shapes: set[tuple[int, int]] = set()
-        else:
-            self.rng = random.Random()
-            self.rng.setstate(_rng_state(state["rng"]))
-            self.generation = state["generation"]
-            self.next_id = state["next_id"]
-            self.cache = {k: CacheEntry.from_dict(v) for k, v in state["cache"].items()}
-            self.population = _candidates(state["population"])
-            self.logbook.extend(state["logbook"])
-            self.totals = state["totals"]
-            self.shapes = {tuple(shape) for shape in state["shapes"]}
+        self.rng = random.Random(self.settings.seed)
+        self.generation = 0
+        self.next_id = 0
+        self.cache: dict[str, CacheEntry] = {}
+        self.population: list[Candidate] = []
+        self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0}
+        self.shapes: set[tuple[int, ...]] = set()
+        if state is not None:
+            version, internal, gauss = state.rng
+            self.rng.setstate((version, tuple(internal), gauss))
+            self.generation = state.generation
+            self.next_id = state.next_id
+            self.cache = dict(state.cache)
+            self.population = list(state.population)
+            self.logbook.extend(state.logbook)
+            self.totals = dict(state.totals)
+            self.shapes = set(state.shapes)
 
     # -- state -------------------------------------------------------------------------------
 
-    def state(self) -> dict:
-        """Everything needed to continue exactly (plain data, for msgpack)."""
-        version, internal, gauss = self.rng.getstate()
-        return {
-            "rng": [version, list(internal), gauss],
-            "generation": self.generation,
-            "next_id": self.next_id,
-            "cache": {k: v.to_dict() for k, v in self.cache.items()},
-            "population": [c.to_dict() for c in self.population],
-            "hall_of_fame": [ind.candidate.to_dict() for ind in self.hof],
-            "logbook": [dict(r) for r in self.logbook],
-            "totals": self.totals,
-            "shapes": sorted(self.shapes),
-        }
+    def state(self) -> SearchState:
+        """Everything needed to continue exactly."""
+        return SearchState(rng=self.rng.getstate(), generation=self.generation, next_id=self.next_id,
+                           cache=dict(self.cache), population=tuple(self.population),
+                           hall_of_fame=tuple(ind.candidate for ind in self.hof),
+                           logbook=tuple(dict(r) for r in self.logbook), totals=dict(self.totals),
+                           shapes=tuple(sorted(self.shapes)))
 
     @property
     def hall_of_fame(self) -> list[Candidate]:
@@ -316,11 +358,3 @@ def _named(rule: dsl.Rule, parent: dsl.Rule | None = None) -> dsl.Rule:
         return rule
     return dataclasses.replace(rule, name=f"evolved_{dsl.behaviour(rule).key[:8]}")
 
-
-def _candidates(data: list[dict]) -> list[Candidate]:
-    return [Candidate.from_dict(d) for d in data]
-
-
-def _rng_state(saved) -> tuple:
-    version, internal, gauss = saved
-    return version, tuple(internal), gauss

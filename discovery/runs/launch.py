@@ -22,12 +22,12 @@ import optax
 import dsl
 from discovery.config import Config, stored
 from discovery.evaluation.backends import make_backend
-from discovery.evaluation.evaluator import Evaluator, references_from_dict, references_to_dict
+from discovery.evaluation.evaluator import Evaluator, references_to_dict
 from discovery.evolution.engine import Evolution, pruned
 from discovery.records import Candidate, Evaluation, decode, pareto_front
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
-from discovery.runs.store import CHECKPOINT, RunStore, RunWarning
+from discovery.runs.store import Checkpoint, RunStore, RunWarning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,28 +94,23 @@ def _candidates(items: list) -> list[Candidate]:
     return [Candidate.from_dict(c) for c in items]
 
 
-def _evaluations(items: dict) -> dict[str, Evaluation]:
-    return {k: Evaluation.from_dict(v) for k, v in items.items()}
-
-
 def load_run(path: str | Path) -> Run:
     """Read a run folder (finished, interrupted or still running); a damaged file is a
     ValueError naming it."""
     store = RunStore.open(path)
-    state = store.read_checkpoint() or {}
+    checkpoint = store.read_checkpoint()
     summary_data = store.read_summary()
     summary = (None if summary_data is None
                else decode(Summary.from_dict, summary_data, str(store.path / "summary.json")))
-    checkpoint = str(store.path / CHECKPOINT)
-    held_out = decode(_evaluations, state.get("held_out", {}), checkpoint)
+    search = checkpoint.search if checkpoint else None
     return Run(
         path=store.path,
         config=store.config(),
-        generation=state.get("generation", 0),
-        population=decode(_candidates, state.get("population", []), checkpoint),
+        generation=search.generation if search else 0,
+        population=list(search.population) if search else [],
         hall_of_fame=(summary.hall_of_fame if summary else attach_held_out(
-            decode(_candidates, state.get("hall_of_fame", []), checkpoint), held_out)),
-        logbook=state.get("logbook", []),
+            list(search.hall_of_fame), checkpoint.held_out) if search else []),
+        logbook=list(search.logbook) if search else [],
         summary=summary,
     )
 
@@ -128,9 +123,9 @@ class HeldOutChecks:
     against overfitting the search tasks: the reported pick is chosen by them.
     """
 
-    def __init__(self, evaluator: Evaluator, store: RunStore, cached: dict | None = None):
+    def __init__(self, evaluator: Evaluator, store: RunStore, cached: dict[str, Evaluation] | None = None):
         self.evaluator, self.store = evaluator, store
-        self.scores = {k: Evaluation.from_dict(v) for k, v in (cached or {}).items()}
+        self.scores = dict(cached or {})
 
     @property
     def active(self) -> bool:
@@ -152,10 +147,6 @@ class HeldOutChecks:
                     bar.advance(0, status=f"held-out re-check of hall of fame #{rank}")
                 self.scores[c.key] = self.evaluator.evaluate(c.rule, "held_out")
         return attach_held_out(candidates, self.scores)
-
-    def to_dict(self) -> dict:
-        return {k: v.to_dict() for k, v in self.scores.items()}
-
 
 def attach_held_out(candidates: list[Candidate], scores: dict[str, Evaluation]) -> list[Candidate]:
     return [dataclasses.replace(c, held_out=scores[c.key]) if c.key in scores else c for c in candidates]
@@ -205,7 +196,7 @@ def run(
             held.enter_context(RunLock(store.path))  # before reading what an owner may be writing
             config = store.config()
             state = store.read_checkpoint()
-            done, lengthened = (state or {}).get("generation", 0), False
+            done, lengthened = state.search.generation if state else 0, False
             if store.read_summary() is not None and (generations is None or generations <= done):
                 return load_run(store.path)
             if generations is not None:
@@ -219,9 +210,7 @@ def run(
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         else:
             store, state = None, None
-        reference = None if state is None else decode(references_from_dict, state["reference"],
-                                                      str(store.path / CHECKPOINT))
-        evaluator = Evaluator(config, reference)
+        evaluator = Evaluator(config, None if state is None else state.reference)
         backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
         with contextlib.closing(backend):
             if store is None:
@@ -239,15 +228,15 @@ def run(
     return load_run(store.path)
 
 
-def _rewind(store: RunStore, state: dict | None) -> None:
+def _rewind(store: RunStore, state: Checkpoint | None) -> None:
     """Continue the log where the checkpoint left it; a damaged log is reported and kept."""
     store.remove_temp_files()
-    problem = store.rewind_log(state["log_offset"] if state else 0)
+    problem = store.rewind_log(state.log_offset if state else 0)
     if problem:
         warnings.warn(f"{problem}; continuing: records logged before this resume may be missing "
                       "(summary.json counts them in log_missing)", RunWarning, stacklevel=3)
         store.append_log([{"kind": "log_damaged", "problem": problem}])
-    store.append_log([{"kind": "resume", "generation": (state or {}).get("generation", 0),
+    store.append_log([{"kind": "resume", "generation": state.search.generation if state else 0,
                        "time": time.time()}])
 
 
@@ -266,8 +255,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
         reference = evaluator.prepare("search")
         store.append_log([{"kind": "calibration", "split": "search",
                            "tasks": {t: r.to_dict() for t, r in reference.items()}}])
-    evo = Evolution(config, backend.map, state)
-    held_out = HeldOutChecks(evaluator, store, (state or {}).get("held_out"))
+    evo = Evolution(config, backend.map, state.search if state else None)
+    held_out = HeldOutChecks(evaluator, store, state.held_out if state else None)
     every = config.evaluation.held_out_every
     total = config.run.generations
     bar = Progress(total, f"run {store.path.name}") if progress else None
@@ -282,8 +271,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
             offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
                                       + [{"kind": "generation", **evo.logbook[-1]}])
-            store.write_checkpoint({**evo.state(), "reference": references_to_dict(evaluator.reference),
-                                    "held_out": held_out.to_dict(), "log_offset": offset})
+            store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
+                                              dict(held_out.scores)))
             store.write_metrics(evo.logbook)
             done_here += 1
             if bar:
@@ -302,8 +291,8 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
     """Re-check the whole hall of fame on held-out tasks (funnel), recommend a learning rate
     for each rule (``Evaluator.recommend``), and write the summary."""
     state = store.read_checkpoint()
-    hall = [Candidate.from_dict(c) for c in state["hall_of_fame"]]
-    held_out = HeldOutChecks(evaluator, store, state.get("held_out"))
+    hall = list(state.search.hall_of_fame)
+    held_out = HeldOutChecks(evaluator, store, state.held_out)
     if not evaluator.config.evolves_architectures:
         stream = None if progress else io.StringIO()
         with Progress(len(hall), "held-out re-check and recommended lr", stream=stream) as bar:
@@ -313,17 +302,17 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
                 hall[rank - 1] = dataclasses.replace(c, recommendation=evaluator.recommend(c.rule, evaluation, split))
                 bar.advance(status=f"hall of fame #{rank}")
     logged = store.candidates()
-    missing = len(set(range(state["next_id"])) - {c.id for c in logged})
+    missing = len(set(range(state.search.next_id)) - {c.id for c in logged})
     if missing:
-        warnings.warn(f"{store.log_file} lacks {missing} of the {state['next_id']} candidates the "
+        warnings.warn(f"{store.log_file} lacks {missing} of the {state.search.next_id} candidates the "
                       "checkpoint counts: the Pareto front in summary.json is computed without them",
                       RunWarning, stacklevel=3)
     everyone = list({c.key: c for c in logged}.values())
     front = pareto_front([pruned(c) for c in pareto_front(everyone)])  # reported pruned
     store.write_summary(Summary(
         status="complete",
-        generations=state["generation"],
-        totals=state["totals"],
+        generations=state.search.generation,
+        totals=state.search.totals,
         reference=references_to_dict(evaluator.reference),
         hall_of_fame=hall,
         pareto_front=front,

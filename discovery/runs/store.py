@@ -22,6 +22,7 @@ executed.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,7 +35,18 @@ from typing import Any
 import msgpack
 
 from discovery import config as config_lib
-from discovery.records import Candidate, decode
+from discovery.evaluation.evaluator import References, references_from_dict, references_to_dict
+from discovery.evolution.engine import SearchState
+from discovery.records import (
+    Candidate,
+    Evaluation,
+    RecordError,
+    decode,
+    mapping,
+    read_fields,
+    stored,
+    whole,
+)
 from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
 CHECKPOINT = "checkpoint.msgpack"
@@ -42,10 +54,42 @@ METRICS = ("gen", "best", "median", "hall_of_fame_best", "complexity", "trained"
            "candidates_per_s", "seconds")
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
-VERSION = 2  # the state as a msgpack payload with its SHA-256; version 1 (no checksum) is still read
-STATE_FIELDS = {"generation": int, "next_id": int, "rng": list, "cache": dict, "population": list,
-                "hall_of_fame": list, "logbook": list, "totals": dict, "reference": dict,
-                "log_offset": int}
+# 3: a Checkpoint record (search state nested) as a msgpack payload with its SHA-256; 2: the same
+# fields flat; 1: flat, no checksum. All three are read.
+VERSION = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """A run's state after its last completed generation: the search (``SearchState``), Adam's
+    reference scores per split and task, the held-out scores of hall-of-fame rules by key, and
+    how many bytes of ``log.jsonl`` were written when it was taken. Every field is checked by
+    its reader when read (``from_dict``): a malformed one is a one-line ``CheckpointError``."""
+
+    search: SearchState = stored(lambda data: SearchState.from_dict(data, "search"))
+    reference: References = stored(references_from_dict)
+    log_offset: int = stored(whole())
+    held_out: dict[str, Evaluation] = stored(mapping(Evaluation.from_dict), default=None)
+
+    def __post_init__(self):
+        if self.held_out is None:
+            object.__setattr__(self, "held_out", {})
+
+    def to_dict(self) -> dict:
+        return {"search": self.search.to_dict(), "reference": references_to_dict(self.reference),
+                "held_out": {k: v.to_dict() for k, v in self.held_out.items()},
+                "log_offset": self.log_offset}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str, version: int = VERSION) -> Checkpoint:
+        if version < 3 and isinstance(data, dict):  # the search state's fields stood beside the others
+            search = {f.name for f in dataclasses.fields(SearchState)}
+            data = {"search": {k: v for k, v in data.items() if k in search},
+                    **{k: v for k, v in data.items() if k not in search and k not in ("format", "version")}}
+        try:
+            return cls(**read_fields(cls, data, where))
+        except RecordError as e:
+            raise CheckpointError(str(e)) from None
 
 
 class CheckpointError(ValueError):
@@ -99,15 +143,15 @@ class RunStore:
 
     # -- checkpoints -------------------------------------------------------------------------
 
-    def write_checkpoint(self, state: dict) -> None:
-        """Write ``state`` as the checkpoint; the one it replaces becomes the previous one."""
-        payload = msgpack.packb(state, use_bin_type=True)
+    def write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write ``checkpoint``; the one it replaces becomes the previous one."""
+        payload = msgpack.packb(checkpoint.to_dict(), use_bin_type=True)
         raw = msgpack.packb({"format": FORMAT, "version": VERSION,
                              "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload},
                             use_bin_type=True)
         atomic_write(self.path / CHECKPOINT, raw, previous=self.path / PREVIOUS)
 
-    def read_checkpoint(self) -> dict | None:
+    def read_checkpoint(self) -> Checkpoint | None:
         """The latest intact checkpoint, or None if the run has none yet.
 
         If the latest fails its checks the previous one is verified and used, with a
@@ -125,7 +169,7 @@ class RunStore:
                 continue
             if file == previous:
                 warnings.warn(f"{problems[0]}; using the previous checkpoint {previous.name} "
-                              f"(generation {state['generation']}), verified intact", RunWarning,
+                              f"(generation {state.search.generation}), verified intact", RunWarning,
                               stacklevel=2)
             return state
         raise CheckpointError("; ".join(problems) + ": no checkpoint can be used")
@@ -237,8 +281,8 @@ class RunStore:
         return data
 
 
-def _verified_state(file: Path) -> dict[str, Any]:
-    """The state a checkpoint file holds, after its checksum and fields are checked."""
+def _verified_state(file: Path) -> Checkpoint:
+    """The checkpoint a file holds, after its checksum and fields are checked."""
     if not file.exists():
         raise CheckpointError(f"{file} is missing")
     try:
@@ -248,9 +292,10 @@ def _verified_state(file: Path) -> dict[str, Any]:
         raise CheckpointError(f"cannot read checkpoint {file}: not msgpack ({detail})") from None
     if not isinstance(outer, dict) or outer.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a discovery checkpoint")
-    if outer.get("version") == 1:
+    version = outer.get("version")
+    if version == 1:
         state = outer
-    elif outer.get("version") == VERSION:
+    elif version in (2, VERSION):
         payload = outer.get("payload")
         if (not isinstance(payload, bytes) or set(outer) != {"format", "version", "sha256", "payload"}
                 or hashlib.sha256(payload).hexdigest() != outer.get("sha256")):
@@ -258,12 +303,9 @@ def _verified_state(file: Path) -> dict[str, Any]:
                                   "was written)")
         state = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     else:
-        raise CheckpointError(f"{file} has format version {outer.get('version')!r}; "
-                              f"this discovery reads versions 1 and {VERSION}")
-    for key, kind in STATE_FIELDS.items():
-        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
-            raise CheckpointError(f"checkpoint {file} has no {key!r} ({kind.__name__})")
-    return state
+        raise CheckpointError(f"{file} has format version {version!r}; "
+                              f"this discovery reads versions 1 to {VERSION}")
+    return Checkpoint.from_dict(state, f"checkpoint {file}", version)
 
 
 def _warn_damaged(file: Path, lines: list[int], what: str) -> None:

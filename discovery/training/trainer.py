@@ -30,6 +30,7 @@ import optax
 
 import dsl
 from discovery.tasks import Task
+from discovery.training import compiler
 
 DIVERGENCE_FACTOR = 3.0
 OptimizerSpec = dsl.Rule | Callable[..., optax.GradientTransformation]
@@ -73,8 +74,10 @@ class TrainResult:
 
     @property
     def start(self) -> np.ndarray:
-        """The initial loss, what no progress scores; +inf where it is not finite (a broken
-        training must never score NaN, which would compare as nothing and rank anywhere)."""
+        """The initial loss, what no progress scores; +inf where it is not finite (the task's own
+        loss at its initial parameters: a training must never score NaN, which would compare as
+        nothing and rank anywhere; an executable that computes it wrongly raises
+        ``ExecutableError`` instead)."""
         return np.where(np.isfinite(self.initial_loss), self.initial_loss, np.inf)
 
     @property
@@ -136,7 +139,7 @@ def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
     if key in _COMPILED:
         _COMPILED.move_to_end(key)
         return _COMPILED[key]
-    _COMPILED[key] = jax.jit(build())
+    _COMPILED[key] = compiler.jit(build())
     global _PEAK
     _PEAK = max(_PEAK, len(_COMPILED))
     while len(_COMPILED) > MAX_COMPILED:
@@ -226,10 +229,44 @@ def train(
     return _result(task, learning_rates, seed_arr, steps, jax.tree.map(lambda x: x[: len(lrs)], outputs))
 
 
+class ExecutableError(RuntimeError):
+    """A compiled training computed what its own inputs rule out: a non-finite loss at the
+    initial parameters where the same loss computed apart is finite. A fault of the compiled
+    executable (``compiler``), never a score."""
+
+
+def initial_losses(task: Task, seeds: Sequence[int]) -> np.ndarray:
+    """``loss(init(seed), train_data)`` per seed, compiled apart from any training."""
+    def one(seed, train_data):
+        init_key, _ = jax.random.split(jax.random.key(seed))
+        return task.loss(task.init(init_key, train_data), train_data)
+
+    fn = compiled(("initial loss", task.compile_key), lambda: jax.vmap(one, in_axes=(0, None)))
+    return np.asarray(fn(jnp.asarray(np.asarray(seeds, np.uint32)), task.train_data), np.float64)
+
+
+def _checked_initial(task: Task, seeds: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """``initial`` ``[lr, seed]``, after checking that a non-finite value is the task's own (its
+    initial loss computed apart is not finite either); else ``ExecutableError``."""
+    bad = ~np.isfinite(initial)
+    if bad.any():
+        apart = initial_losses(task, seeds)
+        wrong = bad & np.isfinite(apart)[None, :]
+        if wrong.any():
+            lane = np.argwhere(wrong)[0]
+            raise ExecutableError(
+                f"task {task.name!r}: the compiled training returned an initial loss of "
+                f"{initial[tuple(lane)]} in {int(wrong.sum())} of {wrong.size} lanes where the loss "
+                f"at the initial parameters is {apart[lane[1]]:.6g}: a miscompiled executable "
+                "(see discovery/training/compiler.py); nothing was scored")
+    return initial
+
+
 def _result(task: Task, learning_rates: Sequence[float], seeds: np.ndarray, steps: int, outputs) -> TrainResult:
     """The ``TrainResult`` of one task's (curve, initial, final, metrics) arrays ``[lr, seed, ...]``."""
     curve, initial, final, metrics = outputs
     curve, initial, final = (np.asarray(x, np.float64) for x in (curve, initial, final))
+    initial = _checked_initial(task, seeds, initial)
     with np.errstate(invalid="ignore", over="ignore"):
         diverged = (
             ~np.all(np.isfinite(curve), axis=-1)

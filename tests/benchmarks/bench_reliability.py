@@ -13,7 +13,12 @@ Each attack prints how many inputs it tried and how many did what they must:
   checkpoint used;
 * ``trials``: ``discovery run`` killed (SIGKILL at a random time, Ctrl-C twice, a file size
   limit that fills the "disk", a second process resuming at once), then resumed: the same
-  hall of fame as a run never interrupted.
+  hall of fame as a run never interrupted;
+* ``compilations``: every task of the suite trained by four Optax baselines (Adam, SGD,
+  momentum, Lion) and by DSL Adam on the interpreter, each twice (n and n + 1 learning rates: two independent compilations) and
+  compared on the shared lanes (``training.consistency``), plus issue 21's reproduction
+  (``softmax_regression`` at its default size, six optimizers, grids of 5 to 8 lrs): how many
+  compilations were checked, how many disagreed, how many computed a NaN initial loss.
 
 Run: ``JAX_PLATFORMS=cpu python -m tests.benchmarks.bench_reliability [--quick] [--parts trials]``.
 """
@@ -33,16 +38,19 @@ import warnings
 from pathlib import Path
 
 import msgpack
+import numpy as np
 
 import dsl
-from discovery import config, runs
+from discovery import config, runs, tasks
+from discovery.analysis.baselines import OPTIMIZERS
 from discovery.runs.store import CHECKPOINT, PREVIOUS, CheckpointError, RunStore, RunWarning
+from discovery.training import consistency, trainer
 from tests.agreement import assert_evaluators_agree
 from tests.test_names import ACCEPTED, NOT_NAMES, RESERVED
 from tests.tiny import tiny
 
 ROOT = Path(__file__).parents[2]
-PARTS = ("parse", "loads", "names", "flips", "trials")
+PARTS = ("parse", "loads", "names", "flips", "trials", "compilations")
 SPLICES = ["None", "def", "lambda", "match", "\uff4d", "\u00b5", "\ufb01", "e\u0301", "(", ")", ":", "=",
            "**", "\n", "    ", "#", "1e400", "nan", "_", "\x00", "\u2028", "'", "import os", "x" * 70]
 
@@ -132,7 +140,7 @@ def flips(folder: Path) -> tuple[int, int]:
             flipped = bytearray(good)
             flipped[i] ^= 1 << (i % 8)
             current.write_bytes(bytes(flipped))
-            caught += msgpack.packb(store.read_checkpoint()) == previous
+            caught += msgpack.packb(store.read_checkpoint().to_dict()) == previous
     current.write_bytes(good)
     return len(good), caught
 
@@ -162,7 +170,7 @@ def _reached(out: Path, generation: int, proc: subprocess.Popen) -> Path | None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RunWarning)
                 try:
-                    if RunStore(folder).read_checkpoint()["generation"] >= generation:
+                    if RunStore(folder).read_checkpoint().search.generation >= generation:
                         return folder
                 except CheckpointError:
                     pass
@@ -219,11 +227,48 @@ def trials(n: int, seed: int) -> list[tuple[str, bool, str]]:
     return results
 
 
+def compilations(size: str, steps: int) -> tuple[int, int, int]:
+    """(compilations checked, pairs that disagreed, NaN initial losses); prints each pair."""
+    panel = {name: spec.optimizer for name, spec in OPTIMIZERS.items()}
+    checked_panel = ("adam", "sgd", "momentum", "lion")
+    adam = dsl.library.get("adam")
+    checked = disagreed = nans = 0
+
+    def check(optimizer, task, lrs, seeds, n_steps, name, path="interpreter"):
+        nonlocal checked, disagreed, nans
+        try:
+            a = consistency.compare_compilations(optimizer, task, lrs, seeds, n_steps, path=path, name=name)
+        except trainer.ExecutableError as e:
+            checked, nans = checked + 2, nans + 1
+            print(f"  {task.name:22} {name:14} NaN initial loss: {e}", flush=True)
+            return
+        checked += a.compilations
+        disagreed += not a.agree
+        if not a.agree:
+            print(f"  {task.name:22} {name:14} DISAGREE initial {a.worst_initial:.1e} curve "
+                  f"{a.worst_curve:.1e}", flush=True)
+
+    for name in tasks.names():
+        task = tasks.get(name, size)
+        for oname in checked_panel:
+            check(panel[oname], task, [1e-4, 1e-3, 1e-2, 1e-1], [0, 1], steps, oname)
+        check(adam, task, [1e-4, 1e-3, 1e-2, 1e-1], [0, 1], steps, "dsl adam")
+        print(f"  {name:22} checked so far: {checked} compilations, {disagreed} disagreed, {nans} NaN",
+              flush=True)
+    softmax = tasks.get("softmax_regression", "default")
+    for n_lrs in range(5, 9):  # issue 21's reproduction, each grid with one more lr beside it
+        for oname in ("adam", "adamw", "sgd", "adagrad", "rmsprop", "nesterov"):
+            check(panel[oname], softmax, list(np.logspace(-4, 0, n_lrs)), [0, 1, 2], 300, oname)
+    return checked, disagreed, nans
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the inputs, 4 trials")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    parser.add_argument("--size", default="small", help="task size of the compilations part")
+    parser.add_argument("--steps", type=int, default=100, help="training steps of the compilations part")
     args = parser.parse_args()
     parts = args.parts.split(",")
     scale = 10 if args.quick else 1
@@ -242,12 +287,15 @@ def main() -> None:
             n, caught = flips(run_dir)
         print(f"flips  {n:6} one-bit flips, one per checkpoint byte: {caught} caught, previous "
               "checkpoint used")
-    if "trials" not in parts:
-        return
-    results = trials(4 if args.quick else 12, args.seed)
-    good = sum(ok for _, ok, _ in results)
-    print(f"trials {len(results):6} kill/interrupt/disk-full/concurrent trials: {good} ended with "
-          "the uninterrupted run's hall of fame (the concurrent one refusing the second process)")
+    if "trials" in parts:
+        results = trials(4 if args.quick else 12, args.seed)
+        good = sum(ok for _, ok, _ in results)
+        print(f"trials {len(results):6} kill/interrupt/disk-full/concurrent trials: {good} ended with "
+              "the uninterrupted run's hall of fame (the concurrent one refusing the second process)")
+    if "compilations" in parts:
+        checked, disagreed, nans = compilations(args.size, args.steps)
+        print(f"compilations {checked:6} compilations of the suite checked in pairs: {disagreed} pairs "
+              f"disagreed on their shared lanes, {nans} computed a NaN initial loss")
 
 
 if __name__ == "__main__":
