@@ -58,7 +58,9 @@ def reference_token_task(arch: tasks.TokenArchitecture, size: str = "small") -> 
             blocks.append(block)
         params = {"embed": normal(jax.random.fold_in(key, KEYS["embed"]), (VOCAB, d), stds[0]),
                   "pos": normal(jax.random.fold_in(key, KEYS["pos"]), (LENGTH, d), stds[0]),
-                  "head_bias": jnp.zeros((VOCAB,), jnp.float32), "blocks": blocks}
+                  "blocks": blocks}
+        if arch.head_bias:
+            params["head_bias"] = jnp.zeros((VOCAB,), jnp.float32)
         if not arch.tied:
             params["unembed"] = normal(jax.random.fold_in(key, KEYS["unembed"]), (d, VOCAB), stds[4])
         if arch.placement == "pre":
@@ -93,7 +95,7 @@ def reference_token_task(arch: tasks.TokenArchitecture, size: str = "small") -> 
         if arch.placement == "pre":
             h = _norm(arch, h, params, "final")
         unembed = params["embed"].T if arch.tied else params["unembed"]
-        return arch.head_scale * (h @ unembed) + params["head_bias"]
+        return arch.head_scale * (h @ unembed) + (params["head_bias"] if arch.head_bias else 0.0)
 
     def loss(params, data):
         return kl_from_truth(jax.nn.log_softmax(apply(params, data["x"]), axis=-1), data["log_p"])

@@ -39,7 +39,7 @@ def random_token_architecture(rng: random.Random, **fixed) -> TokenArchitecture:
 def test_token_family_losses_equal_the_per_architecture_build():
     rng = random.Random(0)
     archs = [random_token_architecture(rng, depth=1, attention=True, mlp=True, norm="layernorm", placement="post"),
-             random_token_architecture(rng, depth=1, norm="rmsnorm", placement="pre", tied=True),
+             random_token_architecture(rng, depth=1, norm="rmsnorm", placement="pre", tied=True, head_bias=True),
              random_token_architecture(rng, depth=0, norm="none")]
     assert {a.shape(BUDGET) for a in archs} == {(1, 16)}
     for arch in archs:
@@ -52,7 +52,8 @@ def test_token_family_losses_equal_the_per_architecture_build():
 
 
 @pytest.mark.parametrize("gene", ["depth-1", "attention", "heads up", "mlp", "norm", "placement",
-                                  "residual", "embed_scale", "attn_scale", "mlp_scale", "head_scale", "tied"])
+                                  "residual", "embed_scale", "attn_scale", "mlp_scale", "head_scale", "tied",
+                                  "head_bias"])
 def test_editing_a_token_gene_that_is_not_a_shape_compiles_nothing(gene):
     protocol, lion = scoring.Protocol(LRS, (0,), STEPS), dsl.library.get("lion")
     parent = TokenArchitecture(width=16, depth=1, heads=1, norm="layernorm")
@@ -115,7 +116,7 @@ def test_config_takes_the_family_by_name_or_import_path():
     assert config.loads(config.dumps(cfg)) == cfg
     with pytest.raises(ValueError, match="family"):
         config.load(**{"coevolution.family": "resnet"})
-    with pytest.raises(ValueError, match="below the default architecture's 17056 parameters"):
+    with pytest.raises(ValueError, match="below the default architecture's 16992 parameters"):
         config.load(**{"coevolution.mode": "joint", "coevolution.family": "token_model",
                        "coevolution.param_budget": 10_000})
     with config.stored():  # a run of a family registered elsewhere can still be read

@@ -13,7 +13,8 @@ on held-out sequences of the same process.
 Genes (``TokenArchitecture``): embedding width (a shape), blocks in use, attention
 on/off and its heads, MLP on/off, normalization none / LayerNorm / RMSNorm and its
 placement (pre / post), residual connections, init scales of the embeddings, the
-attention and the MLP weights, the output-head scale, tied embeddings. The
+attention and the MLP weights, the output-head scale, tied embeddings, a bias on
+the logits. The
 network (``token_model``) has one shape per width, ``(slots, width)``, with as
 many blocks as the cheapest architecture of that width can have within the
 parameter budget (at most ``MAX_DEPTH``); every other gene is data. At the
@@ -82,6 +83,7 @@ class TokenArchitecture(GenesRecord):
     mlp_scale: float = scale(1.0, doc="init std of the MLP, times He's")
     head_scale: float = scale(1.0, sigma=1.0, doc="multiplier on the logits")
     tied: bool = flag(False, "the output head is the transposed token embedding")
+    head_bias: bool = flag(False, "a bias on the logits (a language model's head, GPT-2's, has none)")
 
     def check(self) -> None:
         if self.depth and not (self.attention or self.mlp):
@@ -91,7 +93,7 @@ class TokenArchitecture(GenesRecord):
         """Parameters the loss reads: embeddings, head, biases, norms and the blocks in use."""
         d = self.width
         norm = {"none": 0, "layernorm": 2 * d, "rmsnorm": d}[self.norm]
-        total = VOCAB * d + LENGTH * d + VOCAB + (0 if self.tied else d * VOCAB)
+        total = VOCAB * d + LENGTH * d + (VOCAB if self.head_bias else 0) + (0 if self.tied else d * VOCAB)
         total += norm if self.placement == "pre" else 0
         block = (4 * d * d + norm if self.attention else 0) + (
             2 * 4 * d * d + 4 * d + d + norm if self.mlp else 0)
@@ -119,7 +121,7 @@ class TokenArchitecture(GenesRecord):
                 self.mlp_scale / math.sqrt(4 * d), 1.0 / math.sqrt(d))
         return switches(width=d, depth=self.depth, attention=self.attention, heads=self.heads, mlp=self.mlp,
                         norm=self.norm, placement=self.placement, residual=self.residual, tied=self.tied,
-                        stds=stds, head_scale=self.head_scale)
+                        head_bias=self.head_bias, stds=stds, head_scale=self.head_scale)
 
     def summary(self) -> str:
         """E.g. ``d32 x1 attn(2h)+mlp layernorm pre residual``, then the non-default scales."""
@@ -127,7 +129,7 @@ class TokenArchitecture(GenesRecord):
         if self.depth:
             parts.append("+".join([f"attn({self.heads}h)"] * self.attention + ["mlp"] * self.mlp))
         parts.append(f"{self.norm} {self.placement}" if self.norm != "none" else "no norm")
-        parts += ["residual"] * self.residual + ["tied"] * self.tied
+        parts += ["residual"] * self.residual + ["tied"] * self.tied + ["head bias"] * self.head_bias
         parts += [f"{name.removesuffix('_scale')} x{getattr(self, name):g}"
                   for name in ("embed_scale", "attn_scale", "mlp_scale", "head_scale") if getattr(self, name) != 1.0]
         return " ".join(parts)

@@ -12,8 +12,8 @@ The network has ``slots`` blocks of width d; an architecture uses the first
                logits q.k / sqrt(d / heads), q, k, v = h W_qkv, output (.) W_o
     MLP: relu(h W_1 + b_1) W_2 + b_2, hidden width 4d
     N: none | LayerNorm (gain, bias) | RMSNorm (gain)
-    logits = head_scale * (N_final(h) U) + c,  U = E^T if tied else its own matrix;
-             N_final only with pre placement (post already normalizes).
+    logits = head_scale * (N_final(h) U) [+ c if head_bias],  U = E^T if tied else its own
+             matrix; N_final only with pre placement (post already normalizes).
 
 Heads are data: ``MAX_HEADS`` heads are always computed, each over the channels a
 mask gives it (``heads`` groups of d / heads channels; the other heads have an
@@ -63,6 +63,7 @@ class Switches(NamedTuple):
     post: jax.Array           # int32 0 (pre) | 1 (post)
     residual: jax.Array       # int32 0 | 1
     tied: jax.Array           # int32 0 | 1
+    head_bias: jax.Array      # int32 0 | 1
     stds: jax.Array           # float32 [5]: embed, attention, w1, w2, unembed
     head_scale: jax.Array     # float32
 
@@ -75,11 +76,11 @@ def head_mask(width: int, heads: int) -> list[list[float]]:
 
 
 def switches(*, width: int, depth: int, attention: bool, heads: int, mlp: bool, norm: str, placement: str,
-             residual: bool, tied: bool, stds: tuple[float, ...], head_scale: float) -> Switches:
+             residual: bool, tied: bool, head_bias: bool, stds: tuple[float, ...], head_scale: float) -> Switches:
     return Switches(int32(depth), int32(attention), int32(mlp), float32(head_mask(width, heads)),
                     float32(1.0 / math.sqrt(width // heads)), int32(NORMS.index(norm)),
-                    int32(PLACEMENTS.index(placement)), int32(residual), int32(tied), float32(stds),
-                    float32(head_scale))
+                    int32(PLACEMENTS.index(placement)), int32(residual), int32(tied), int32(head_bias),
+                    float32(stds), float32(head_scale))
 
 
 def init_token_model(key: jax.Array, vocab: int, length: int, width: int, slots: int, s: Switches) -> dict:
@@ -124,7 +125,7 @@ def used_leaves(params: dict, s: Switches) -> dict:
             out[name] = on[part] and kind
         return out
 
-    return {"embed": True, "pos": True, "unembed": not tied, "head_bias": True,
+    return {"embed": True, "pos": True, "unembed": not tied, "head_bias": bool(s.head_bias),
             "final_g": gain and not post, "final_b": bias and not post,
             "blocks": [block(i) for i in range(len(params["blocks"]))]}
 
@@ -174,4 +175,4 @@ def apply_token_model(params: dict, tokens: jax.Array, s: Switches) -> jax.Array
     final_g, final_b = jnp.where(post, 1.0, params["final_g"]), jnp.where(post, 0.0, params["final_b"])
     final = jnp.where(post, h, _normalize(s, h, final_g, final_b))
     unembed = jnp.where(s.tied != 0, params["embed"].T, params["unembed"])
-    return s.head_scale * (final @ unembed) + params["head_bias"]
+    return s.head_scale * (final @ unembed) + jnp.where(s.head_bias != 0, params["head_bias"], 0.0)
