@@ -31,7 +31,8 @@ bench-tuning: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_tuning
 
 bench-coevolution: $(STAMP)
-	$(PY) -m tests.benchmarks.bench_coevolution
+	$(PY) -m tests.benchmarks.bench_coevolution --family mlp
+	$(PY) -m tests.benchmarks.bench_coevolution --family token_model
 
 bench-screening: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_screening

@@ -29,7 +29,6 @@ import tomli_w
 
 import dsl
 from discovery import tasks
-from discovery.tasks import Architecture
 from discovery.training import scoring
 from discovery.training.tuning import LIMITS
 
@@ -89,6 +88,14 @@ def _task_names(xs) -> bool:
     process that ran need not exist where the run is read."""
     known = (lambda n: bool(re.fullmatch(r"[\w.:-]{1,200}", n))) if _STORED.get() else tasks.is_known
     return _list_of(str, known)(xs)
+
+
+def _family_name(name) -> bool:
+    """A known architecture family; in a stored config, any family-like name (one registered in
+    the process that ran need not exist where the run is read)."""
+    if _STORED.get():
+        return bool(re.fullmatch(r"[\w.:-]{1,200}", name))
+    return tasks.is_known_family(name)
 
 
 @contextlib.contextmanager
@@ -232,6 +239,9 @@ class CoevolutionSettings(_Section):
     mode: str = _spec("rules", str, lambda x: x in COEVOLUTION_MODES, f"one of {COEVOLUTION_MODES}")
     fixed_rule: str = _spec("adam", str, lambda n: n in dsl.library.names(),
                             f"a library rule from {dsl.library.names()}")
+    family: str = _spec(tasks.DEFAULT_FAMILY, str, _family_name,
+                        f"an architecture family from {tasks.family_names()}, one registered with "
+                        "discovery.tasks.register_family, or 'package.module:FAMILY'")
     start_architectures: str = _spec("default", str, lambda x: x in ("default", "varied"),
                                      "'default' or 'varied'")
     param_budget: int = _spec(20000, int, *_ints(1000, MAX_PARAM_BUDGET))
@@ -248,12 +258,20 @@ class CoevolutionSettings(_Section):
     def evolves_rules(self) -> bool:
         return self.mode != "architectures"
 
+    @property
+    def architecture_family(self) -> tasks.Family:
+        """The family whose architectures the run evolves (``family``)."""
+        return tasks.family(self.family)
+
     def check(self) -> None:
-        default_size = Architecture().n_params()
-        if self.evolves_architectures and self.start_architectures == "default" and (
-                default_size > self.param_budget):
+        if not (self.evolves_architectures and self.start_architectures == "default") or (
+                _STORED.get() and self.family not in tasks.family_names()):
+            return
+        default_size = self.architecture_family.default().n_params()
+        if default_size > self.param_budget:
             raise ValueError(f"[coevolution] param_budget = {self.param_budget} is below the default "
-                             f"architecture's {default_size} parameters: raise it or start 'varied'")
+                             f"architecture's {default_size} parameters ({self.family} family): raise it "
+                             "or start 'varied'")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 * ``TaskResult``  one candidate's scores on one task;
 * ``Evaluation``  what evaluating a candidate gives: fitness, per-task results, hurdle, seconds;
-* ``Candidate``   an evaluated candidate as the run logs it: rule (and architecture),
-  identity, lineage and its evaluation (plus its held-out evaluation once re-checked).
+* ``Candidate``   an evaluated candidate as the run logs it: rule (and architecture, stored with
+  the name of its family: ``tasks.architecture_record``; a record without one is the MLP
+  family's), identity, lineage and its evaluation (plus its held-out evaluation once re-checked).
 
 Each is a frozen dataclass with ``to_dict``/``from_dict`` for msgpack and
 JSON (``log.jsonl``, checkpoints, ``summary.json``); code reads fields by
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 import msgpack
 
 import dsl
-from discovery.tasks import Architecture
+from discovery.tasks import Genes, architecture_from_record, architecture_record
 from discovery.training import fitness
 
 T = TypeVar("T")
@@ -273,7 +274,7 @@ class Candidate:
     id: int
     generation: int
     rule: dsl.Rule
-    architecture: Architecture | None
+    architecture: Genes | None
     simplified: dsl.Rule
     text: str
     complexity: int
@@ -313,7 +314,7 @@ class Candidate:
         """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""
         return {
             "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
-            "architecture": None if self.architecture is None else self.architecture.to_dict(),
+            "architecture": None if self.architecture is None else architecture_record(self.architecture),
             "simplified": dsl.to_dict(self.simplified),
             "text": self.text, "complexity": self.complexity, "fingerprint": self.fingerprint,
             "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
@@ -328,7 +329,7 @@ class Candidate:
         arch, held, recommended = data["architecture"], data.get("held_out"), data.get("recommendation")
         return cls(
             id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
-            architecture=None if arch is None else Architecture.from_dict(arch),
+            architecture=None if arch is None else architecture_from_record(arch),
             simplified=dsl.from_dict(data["simplified"]),
             text=data["text"], complexity=data["complexity"], fingerprint=data["fingerprint"],
             key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
@@ -351,19 +352,20 @@ def pareto_front(candidates: Iterable[Candidate]) -> list[Candidate]:
 PAIR_FORMAT = "candidate-pair"
 
 
-def encode_candidate(rule: dsl.Rule, arch: Architecture | None) -> bytes:
-    """What a backend receives: the rule's bytes, or a (rule, architecture) pair's."""
+def encode_candidate(rule: dsl.Rule, arch: Genes | None) -> bytes:
+    """What a backend receives: the rule's bytes, or a (rule, architecture) pair's (the architecture
+    as ``tasks.architecture_record``: its family and genes)."""
     if arch is None:
         return dsl.dumps(rule)
     return msgpack.packb({"format": PAIR_FORMAT, "rule": dsl.to_dict(rule),
-                          "architecture": arch.to_dict()}, use_bin_type=True)
+                          "architecture": architecture_record(arch)}, use_bin_type=True)
 
 
-def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Architecture | None]:
+def decode_candidate(raw: bytes) -> tuple[dsl.Rule, Genes | None]:
     """Inverse of ``encode_candidate``; reads data only."""
     data = msgpack.unpackb(raw, raw=False)
     if isinstance(data, dict) and data.get("format") == PAIR_FORMAT:
-        return dsl.from_dict(data["rule"]), Architecture.from_dict(data["architecture"])
+        return dsl.from_dict(data["rule"]), architecture_from_record(data["architecture"])
     return dsl.from_dict(data), None
 
 

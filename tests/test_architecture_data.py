@@ -88,7 +88,7 @@ def test_mutations_within_a_shape_compile_nothing(field):
     protocol, lion = scoring.Protocol(tuple(LRS), (0,), STEPS), dsl.library.get("lion")
     parent = tasks.Architecture(depth=2, width=8, activation="tanh")
     tuning.tune(lion, tasks.from_architecture(parent, budget=BUDGET), protocol)
-    child = next(c for what, c in architectures._mutations(parent, random.Random(1)) if what == field)
+    child = next(c for what, c in tasks.family("mlp").edits(parent, random.Random(1)) if what == field)
     assert child.shape(BUDGET) == parent.shape(BUDGET) and child != parent
     with dsl.count_compilations() as compiles:
         tuning.tune(lion, tasks.from_architecture(child, budget=BUDGET), protocol)

@@ -41,6 +41,12 @@ def test_table_shape_ranks_and_scores_match_a_direct_evaluation(table):
         for metric in baselines.METRICS:
             assert 1 <= table.rank(task_name, "adam", metric) <= 2
             assert table.versus_adam(task_name, "adam")[metric] == 0.0
+        logs = {o: np.log10(table.scores[task_name][o].tuned) for o in OPTIMIZERS}
+        spread = table.panel_spread(task_name)
+        assert spread["spread"] == pytest.approx(max(logs.values()) - min(logs.values()))
+        assert logs[spread["best"]] == min(logs.values()) and logs[spread["worst"]] == max(logs.values())
+        assert spread["noise"] == pytest.approx(np.hypot(*(table.scores[task_name][o].spread()
+                                                          for o in (spread["best"], spread["worst"]))))
     summary = table.summary()
     assert set(summary) == {"deep", "nondeep"} and summary["deep"]["tasks"] == 1
     assert 1.0 <= summary["nondeep"]["adam_mean_rank"]["tuned"] <= 2.0
@@ -72,7 +78,7 @@ def test_outputs_are_written_and_parse(table, tmp_path):
 
 def test_format_table_lists_every_task_and_a_summary_per_kind(table):
     text = baselines.format_table(table)
-    assert text.count("mf_k1") == 2 and text.count("mnist1d_mlp") == 2  # tuned + out of the box
+    assert text.count("mf_k1") == 3 and text.count("mnist1d_mlp") == 3  # tuned, out of the box, spread
     assert "nondeep   1 tasks: adam mean rank" in text and "deep      1 tasks" in text
 
 

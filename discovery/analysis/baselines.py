@@ -11,6 +11,9 @@ f* is unknown), lower is better:
 * tuned       = best learning rate tried (flagged ``at_limit`` if at a hard limit)
 * out of box  = the optimizer's default learning rate (``OPTIMIZERS``)
 
+The panel spread of a task (``BaselineTable.panel_spread``: worst minus best tuned score,
+in decades, with its noise) says whether the optimizer matters there at all.
+
 Each optimizer is ranked against the others on each task (scores below
 ``scoring.FLOOR`` tie as solved) and compared to Adam as log10(score / Adam's).
 The observation to test (Vaswani et al. 2019): default Adam does well on deep
@@ -129,6 +132,16 @@ class BaselineTable:
         """log10(score / Adam's score) per metric on ``task`` (negative: better than Adam)."""
         return scoring.versus(self.scores[task][optimizer], self.scores[task][REFERENCE])
 
+    def panel_spread(self, task: str, metric: str = "tuned") -> dict:
+        """How much the optimizer matters on ``task``: the worst minus the best finite score of the
+        panel in decades (``spread``), its noise (the combined standard error over seeds of the two,
+        ``noise``), and which optimizers they are. A spread within a few ``noise`` is a tie."""
+        scores = {o: s for o, s in self.scores[task].items() if np.isfinite(getattr(s, metric))}
+        logs = {o: np.log10(max(getattr(s, metric), scoring.FLOOR)) for o, s in scores.items()}
+        best, worst = min(logs, key=logs.get), max(logs, key=logs.get)
+        return {"spread": float(logs[worst] - logs[best]), "best": best, "worst": worst,
+                "noise": float(np.hypot(scores[best].spread(metric), scores[worst].spread(metric)))}
+
     def summary(self) -> dict[str, dict]:
         """Per kind of task: Adam's mean rank, the tasks it is best on, and the median
         over tasks of its excess over the best optimizer, log10(Adam's score / best) >= 0
@@ -186,6 +199,7 @@ class BaselineTable:
                     "kind": self.kinds[t],
                     "measure": self.measures[t],
                     "adam_rank": {m: self.rank(t, REFERENCE, m) for m in METRICS},
+                    "panel_spread": self.panel_spread(t),
                     "scores": {
                         o: {**s.to_dict(), "vs_adam": self.versus_adam(t, o),
                             "rank": {m: self.rank(t, o, m) for m in METRICS}}
@@ -302,6 +316,11 @@ def format_table(table: BaselineTable) -> str:
         *_block(table, "tuned", "TUNED (best lr, bracketed; ! = at a hard limit)"),
         "",
         *_block(table, "out_of_box", "OUT OF THE BOX (each optimizer's default lr)"),
+        "",
+        "PANEL SPREAD (tuned: worst minus best optimizer, decades, +- the combined standard error "
+        "of the two over seeds)",
+        *(f"{t:22} {p['spread']:5.2f} +- {p['noise']:.2f}  best {p['best']}, worst {p['worst']}"
+          for t in table.tasks for p in [table.panel_spread(t)]),
         "",
         "SUMMARY (adam's rank among the optimizers, scores within 2 standard errors of the seed "
         "spread sharing a rank; excess = median over tasks of log10(adam / best))",

@@ -7,6 +7,7 @@ import argparse
 
 def add_parser(subparsers) -> None:
     from discovery import config as config_lib
+    from discovery import tasks
     from discovery.cli import subparser
     from discovery.experiments.adam_hypothesis import PRESETS
 
@@ -20,6 +21,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's); more seeds on an "
                    "existing --out reuse the finished ones")
     p.add_argument("--out", default="runs/hypothesis", help="output folder (resumed if it exists)")
+    p.add_argument("--family", help="architecture family of every arm and panel (default: the preset's, "
+                   f"{tasks.DEFAULT_FAMILY}); built in: {', '.join(tasks.family_names())}, or "
+                   "'package.module:FAMILY'")
     p.add_argument("--backend", choices=config_lib.BACKENDS, default="inprocess",
                    help="where evolution runs and architecture panels are evaluated")
     p.add_argument("--address", default="", help="with --backend ray: 'auto' or HOST:PORT of a cluster "
@@ -32,7 +36,8 @@ def command(args: argparse.Namespace) -> int:
 
     if args.address and args.backend != "ray":
         raise ValueError("--address needs --backend ray")
-    report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address)
+    report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
+                                            family=args.family)
     print(findings.markdown(report))
     print(f"written: {', '.join(f'{args.out}/{name}' for name in findings.REPORT_FILES)}")
     return 0

@@ -77,10 +77,11 @@ def references_from_dict(data: dict) -> References:
 
 
 def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False) -> Evaluation:
-    """A pair's ``Evaluation``: fitness log10 of its tuned held-out loss, with that lr's accuracy."""
+    """A pair's ``Evaluation``: fitness log10 of its tuned held-out loss, with that lr's accuracy
+    (None for a family whose task reports none)."""
     s, result = tuned.score, tuned.result
     best = int(np.flatnonzero(result.learning_rates == s.tuned_lr)[0])
-    accuracy = float(np.mean(result.metrics["accuracy"][best]))
+    accuracy = float(np.mean(result.metrics["accuracy"][best])) if "accuracy" in result.metrics else None
     fitness = round(scoring.log_ratio(s.tuned, 1.0), 4)
     scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                    round(scoring.log_ratio(s.robust, 1.0), 4),
@@ -159,10 +160,11 @@ class Evaluator:
         return Evaluation(round(value, 4), {task.name: result}, False,
                           round(time.perf_counter() - start, 4), screened=True)
 
-    def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
+    def architecture_task(self, arch: tasks.Genes) -> tasks.Task:
+        """The task that trains ``arch`` (its family's ``build`` at the run's size and budget)."""
         k = arch.key()
         if k not in self._architecture_tasks:
-            self._architecture_tasks[k] = tasks.from_architecture(
+            self._architecture_tasks[k] = tasks.family_of(arch).build(
                 arch, self.config.tasks.size, budget=self.config.coevolution.param_budget)
         return self._architecture_tasks[k]
 
@@ -196,12 +198,12 @@ class Evaluator:
             return self.config.evaluation.path
         return "interpreter" if self.config.evolves_rules else "native"
 
-    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Architecture, screen: bool = False) -> Evaluation:
+    def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Genes, screen: bool = False) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better),
         under the search protocol, or the screening one.
 
-        Only a new shape (``Architecture.shape``: one network per width within the
-        budget) is a new compilation; the architecture is data.
+        Only a new shape (``arch.shape(budget)``: for the MLP family one network per width
+        within the budget) is a new compilation; the architecture is data.
         """
         start = time.perf_counter()
         protocol = self.protocols["screen" if screen else "search"]

@@ -1,89 +1,52 @@
-"""Variation of architecture records (``discovery.tasks.Architecture``) for co-evolution.
+"""Variation of architecture records for co-evolution, within a parameter budget, for any family.
 
-Mutation changes one field: depth +-1, width x2 or /2, another activation,
-normalization or residual toggled, init or output scale times exp(N(0, 0.5)).
-Crossover takes each field from either parent. Every child respects the
-parameter budget (so "bigger is better" cannot win alone); a child over it is
-re-drawn, and after ``max_tries`` the parent is returned unchanged.
+A family (``discovery.tasks.Family``: genes, random starts, edits, crossover,
+shapes) says how its records vary; this module applies that within the run's
+parameter budget, so "bigger is better" cannot win alone: a child over the
+budget is re-drawn, and after ``max_tries`` the parent is returned unchanged.
+A record's family is found from its type (``tasks.family_of``).
 
-Widths stay on the ``WIDTHS`` ladder, so a run meets at most
-``len(shapes(budget))`` shapes (one per width: see ``Architecture.slots``),
-the only thing that compiles.
+Every family keeps the shapes its records can take bounded (``shapes(budget)``:
+for the MLP family one per width on its ladder), and only a shape compiles.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import random
 
-from discovery.tasks.architecture import MAX_DEPTH, NORMS, Architecture
-from discovery.tasks.mlp import ACTIVATIONS
-
-WIDTHS = (8, 16, 32, 64, 128, 256)
+from discovery import tasks
 
 
-def _scaled(value: float, rng: random.Random) -> float:
-    return float(f"{min(max(value * math.exp(rng.gauss(0.0, 0.5)), 0.01), 100.0):.3g}")
-
-
-def _mutations(arch: Architecture, rng: random.Random) -> list[tuple[str, Architecture]]:
-    width_up = min(w for w in WIDTHS if w > arch.width) if arch.width < WIDTHS[-1] else arch.width
-    width_down = max(w for w in WIDTHS if w < arch.width) if arch.width > WIDTHS[0] else arch.width
-    replace = dataclasses.replace
-    options = [
-        ("depth+1", replace(arch, depth=min(arch.depth + 1, MAX_DEPTH))),
-        ("depth-1", replace(arch, depth=max(arch.depth - 1, 0))),
-        ("width up", replace(arch, width=width_up)),
-        ("width down", replace(arch, width=width_down)),
-        ("activation", replace(arch, activation=rng.choice(sorted(set(ACTIVATIONS) - {arch.activation})))),
-        ("norm", replace(arch, norm=NORMS[1 - NORMS.index(arch.norm)])),
-        ("residual", replace(arch, residual=not arch.residual)),
-        ("init scale", replace(arch, init_scale=_scaled(arch.init_scale, rng))),
-        ("output scale", replace(arch, output_scale=_scaled(arch.output_scale, rng))),
-    ]
-    return [(what, child) for what, child in options if child != arch]
-
-
-def mutate(arch: Architecture, rng: random.Random, budget: int, max_tries: int = 20) -> tuple[Architecture, str]:
-    """One field changed, within ``budget`` parameters."""
+def mutate(arch, rng: random.Random, budget: int, max_tries: int = 20) -> tuple[object, str]:
+    """One gene changed (one of the family's ``edits``, drawn uniformly), within ``budget`` parameters."""
+    family = tasks.family_of(arch)
     for _ in range(max_tries):
-        what, child = rng.choice(_mutations(arch, rng))
+        what, child = rng.choice(family.edits(arch, rng))
         if child.n_params() <= budget:
             return child, f"arch {what}: {child.summary()}"
     return arch, "arch no-op"
 
 
-def crossover(a: Architecture, b: Architecture, rng: random.Random, budget: int,
-              max_tries: int = 20) -> tuple[Architecture, str]:
-    """Each field from ``a`` or ``b`` with equal odds, within ``budget`` parameters."""
+def crossover(a, b, rng: random.Random, budget: int, max_tries: int = 20) -> tuple[object, str]:
+    """The family's crossover of ``a`` and ``b`` (by default each gene from either parent), within
+    ``budget`` parameters."""
+    family = tasks.family_of(a)
     for _ in range(max_tries):
-        fields = {f.name: getattr(rng.choice((a, b)), f.name) for f in dataclasses.fields(Architecture)}
-        child = Architecture(**fields)
+        child = family.crossover(a, b, rng)
         if child.n_params() <= budget:
             return child, f"arch crossover: {child.summary()}"
     return a, "arch no-op"
 
 
-def shapes(budget: int) -> list[tuple[int, int]]:
-    """Every shape (``Architecture.shape``: slots, width) a run within ``budget`` parameters can meet:
-    one per width on the ladder, plus the network without hidden layers."""
-    fitting = {Architecture(depth=d, width=w).shape(budget) for d in range(MAX_DEPTH + 1) for w in WIDTHS
-               if Architecture(depth=d, width=w).n_params() <= budget}
-    return sorted(fitting)
-
-
-def random_architecture(rng: random.Random, budget: int) -> Architecture:
-    """A varied starting point within ``budget`` parameters."""
+def random_architecture(rng: random.Random, budget: int, family: str = "mlp"):
+    """A varied starting point of ``family`` within ``budget`` parameters."""
+    fam = tasks.family(family)
     while True:
-        arch = Architecture(
-            depth=rng.randint(1, 4),
-            width=rng.choice(WIDTHS[:5]),
-            activation=rng.choice(sorted(ACTIVATIONS)),
-            norm=rng.choice(NORMS),
-            residual=rng.random() < 0.5,
-            init_scale=_scaled(1.0, rng),
-            output_scale=1.0,
-        )
+        arch = fam.random(rng)
         if arch.n_params() <= budget:
             return arch
+
+
+def shapes(budget: int, family: str = "mlp") -> list[tuple]:
+    """Every shape a run of ``family`` within ``budget`` parameters can meet: its compilations' bound."""
+    return tasks.family(family).shapes(budget)

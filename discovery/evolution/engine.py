@@ -16,7 +16,8 @@ Co-evolution (``[coevolution] mode``): ``rules`` evolves rules on fixed tasks;
 community's process, Adam by default); ``joint`` evolves (rule, architecture)
 pairs, each child varying one of the two. Each generation's record counts the
 distinct architecture shapes seen so far (``compiled_shapes``): only a new
-shape compiles, and ``architectures.shapes(param_budget)`` bounds them.
+shape compiles, and ``architectures.shapes(param_budget, family)`` bounds them;
+architectures come from the family ``[coevolution] family`` names.
 All randomness comes from one ``random.Random`` whose state is checkpointed,
 so a resumed run continues exactly where the interrupted one was.
 """
@@ -34,6 +35,7 @@ import numpy as np
 from deap import base, tools
 
 import dsl
+from discovery import tasks
 from discovery.config import Config
 from discovery.evolution import architectures, niches
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
@@ -50,7 +52,6 @@ from discovery.records import (
     stored,
     whole,
 )
-from discovery.tasks import Architecture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Child:
     """A bred candidate before evaluation: its rule, architecture, parents and how it was made."""
 
     rule: dsl.Rule
-    architecture: Architecture | None
+    architecture: tasks.Genes | None
     parents: tuple[int, ...]
     mutation: str
 
@@ -315,9 +316,9 @@ class Evolution:
         if not co.evolves_architectures:
             archs = [None] * n
         elif co.start_architectures == "varied":
-            archs = [architectures.random_architecture(self.rng, co.param_budget) for _ in range(n)]
+            archs = [architectures.random_architecture(self.rng, co.param_budget, co.family) for _ in range(n)]
         else:
-            archs = [Architecture()] * n
+            archs = [co.architecture_family.default()] * n
         return [Child(rule, arch, (), what) for (rule, what), arch in zip(rules, archs)]
 
     # -- evaluation --------------------------------------------------------------------------

@@ -27,6 +27,10 @@ more ``seeds`` reuses the finished ones and adds the others. With
 ``backend="ray"`` the evolution runs and the architecture panels go to Ray
 (the small non-deep panels run in-process). The statistics and the report are
 in ``findings``.
+
+The architectures come from the preset's ``family`` (``tasks.family``: "mlp", the
+MNIST-1D MLP, by default; "token_model", the token model on the Zipf stream;
+``--family`` on the command line): every arm's config and every panel use it.
 """
 
 from __future__ import annotations
@@ -79,8 +83,12 @@ class Preset:
     panel: tuple[str, ...] = PANEL
     top_k: int = 3
     expected: str = ""
+    family: str = tasks.DEFAULT_FAMILY
 
     def __post_init__(self):
+        if not tasks.is_known_family(self.family):
+            raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
+                             f"{tasks.family_names()}")
         unknown = [n for n in (*self.fixed, *self.panel) if n not in OPTIMIZERS]
         if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel):
             raise ValueError(f"fixed {self.fixed} and panel {self.panel} must be Optax baselines "
@@ -117,7 +125,8 @@ class Experiment:
     """The experiment folder: runs and panels, each computed once and resumed after a crash."""
 
     def __init__(self, out: str | Path, preset: str | Preset, seeds: int | None = None,
-                 backend: str = "inprocess", address: str = "", progress: bool = True):
+                 backend: str = "inprocess", address: str = "", progress: bool = True,
+                 family: str | None = None):
         if isinstance(preset, str) and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
         preset_name, preset = (preset, PRESETS[preset]) if isinstance(preset, str) else ("custom", preset)
@@ -125,6 +134,8 @@ class Experiment:
             if seeds < 2:
                 raise ValueError(f"--seeds must be >= 2 (intervals need two seeds), got {seeds}")
             preset = dataclasses.replace(preset, seeds=seeds)
+        if family is not None:
+            preset = dataclasses.replace(preset, family=family)
         self.out, self.name, self.preset = Path(out), preset_name, preset
         self.backend, self.address, self.progress = backend, address, progress
         self._claim()
@@ -159,7 +170,7 @@ class Experiment:
             "protocol.steps": p.steps, "tasks.size": p.size, "tasks.held_out": [],
             "evaluation.path": "interpreter", "evaluation.backend": self.backend,
             "evaluation.address": self.address, "coevolution.param_budget": p.param_budget,
-            **overrides})
+            "coevolution.family": p.family, **overrides})
 
     def arms(self) -> dict[str, dict]:
         """Every arm's config overrides, by name."""
@@ -289,10 +300,12 @@ class Experiment:
 
 def _settings(record) -> object:
     """An ``experiment.json`` record without what a seed's work does not depend on: the number
-    of seeds and the preset's note on its expected time."""
+    of seeds and the preset's note on its expected time (a record written before families
+    existed evolved the MLP family)."""
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         return record
-    return {**record, "config": {k: v for k, v in record["config"].items() if k not in ("seeds", "expected")}}
+    config = {"family": tasks.DEFAULT_FAMILY, **record["config"]}
+    return {**record, "config": {k: v for k, v in config.items() if k not in ("seeds", "expected")}}
 
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:
@@ -319,6 +332,8 @@ class _Quiet:
 
 
 def run_experiment(preset: str | Preset = "quick", seeds: int | None = None, out: str | Path = "runs/hypothesis",
-                   backend: str = "inprocess", address: str = "", progress: bool = True) -> findings.Report:
-    """Run (or resume) the experiment in ``out``; write ``report.md``, ``report.json``, ``report.png``."""
-    return Experiment(out, preset, seeds, backend, address, progress).execute()
+                   backend: str = "inprocess", address: str = "", progress: bool = True,
+                   family: str | None = None) -> findings.Report:
+    """Run (or resume) the experiment in ``out`` with architectures of ``family`` (default: the
+    preset's, the MLP family); write ``report.md``, ``report.json``, ``report.png``."""
+    return Experiment(out, preset, seeds, backend, address, progress, family).execute()

@@ -225,7 +225,8 @@ def markdown(report: Report) -> str:
     n = len(report.seeds)
     lines = [
         "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
-        f"Preset `{report.preset}`, {n} seeds, {report.seconds / 60:.0f} min in the call that finished it. Losses are log10 "
+        f"Preset `{report.preset}`, architecture family `{report.config.get('family', 'mlp')}`, {n} seeds, "
+        f"{report.seconds / 60:.0f} min in the call that finished it. Losses are log10 "
         "(lower is better); every optimizer is tuned with bracketing. Intervals are 95% over seeds "
         f"({report.predictions[0].effect.method}). Margins (pooled seed-to-seed standard deviation of "
         f"identical trainings among the cells an effect is made of): {report.margin:.3f} decades on the "

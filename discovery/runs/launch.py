@@ -350,7 +350,8 @@ def report(result: Run, top: int = 5) -> str:
             per_task = ", ".join(f"{k} {v.ratio:+.2f}" for k, v in c.tasks.items())
         else:
             per_task = ", ".join(
-                f"test loss {v.test_loss:.4g}, accuracy {v.accuracy:.3f} at lr {v.tuned_lr:.3g}"
+                f"test loss {v.test_loss:.4g}"
+                + ("" if v.accuracy is None else f", accuracy {v.accuracy:.3f}") + f" at lr {v.tuned_lr:.3g}"
                 for v in c.tasks.values()) + " | " + c.architecture.summary()
         held_text = f" | held-out {c.held_out.fitness:+.3f}" if c.held_out else ""
         lines.append(f"\n#{rank} fitness {c.fitness:+.3f}{held_text} | complexity "

@@ -17,6 +17,11 @@ scales, the activation, LayerNorm and residual are data the task carries
 (``Architecture.switches``, ``switched_mlp``), so every architecture of a width
 trains in one compiled function.
 
+``MLP_FAMILY`` is this family as a ``family.Family`` (the name "mlp", the default
+of ``[coevolution] family``): random starts, one-field edits (depth +-1, width
+one step along ``WIDTHS``, another activation, LayerNorm or residual toggled, a
+scale times exp(N(0, 0.5))), uniform crossover, and ``shapes(budget)``.
+
 Example::
 
     arch = Architecture(depth=3, width=64, activation="gelu", norm="layernorm", residual=True)
@@ -29,12 +34,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import random
 from typing import Any
 
 import jax
 
 from .base import Params, PyTree, Task, row_sampler
 from .classification import accuracy, cross_entropy
+from .family import Family, scaled
 from .mlp import ACTIVATIONS, GAINS, layer_stds
 from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
 from .switched_mlp import Switches, apply_switched_mlp, init_switched_mlp, switches, used_leaves
@@ -51,6 +58,7 @@ DATA_SIZES = {
     "default": {"num_samples": 5000, "batch_size": 100, "seed": 42},
 }
 DATASETS = ("mnist1d",)
+WIDTHS = (8, 16, 32, 64, 128, 256)  # the widths variation moves along: one shape per width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,3 +240,58 @@ def from_architecture(arch: Architecture, size: str = "small", *, dataset: str =
     if size not in DATA_SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(DATA_SIZES)}")
     return make_mlp_family(**DATA_SIZES[size], slots=arch.slots(budget), **arch.to_dict())
+
+
+def edits(arch: Architecture, rng: random.Random) -> list[tuple[str, Architecture]]:
+    """Every one-field change of ``arch`` (label, child): depth +-1, width up or down the
+    ``WIDTHS`` ladder, another activation, LayerNorm or residual toggled, the init or output
+    scale times exp(N(0, 0.5))."""
+    width_up = min(w for w in WIDTHS if w > arch.width) if arch.width < WIDTHS[-1] else arch.width
+    width_down = max(w for w in WIDTHS if w < arch.width) if arch.width > WIDTHS[0] else arch.width
+    replace = dataclasses.replace
+    options = [
+        ("depth+1", replace(arch, depth=min(arch.depth + 1, MAX_DEPTH))),
+        ("depth-1", replace(arch, depth=max(arch.depth - 1, 0))),
+        ("width up", replace(arch, width=width_up)),
+        ("width down", replace(arch, width=width_down)),
+        ("activation", replace(arch, activation=rng.choice(sorted(set(ACTIVATIONS) - {arch.activation})))),
+        ("norm", replace(arch, norm=NORMS[1 - NORMS.index(arch.norm)])),
+        ("residual", replace(arch, residual=not arch.residual)),
+        ("init scale", replace(arch, init_scale=scaled(arch.init_scale, rng))),
+        ("output scale", replace(arch, output_scale=scaled(arch.output_scale, rng))),
+    ]
+    return [(what, child) for what, child in options if child != arch]
+
+
+def random_architecture(rng: random.Random) -> Architecture:
+    """A varied starting point: 1-4 layers of a width up to 128, any activation, norm and
+    residual, an init scale around 1 (the caller redraws until it fits a budget)."""
+    return Architecture(
+        depth=rng.randint(1, 4),
+        width=rng.choice(WIDTHS[:5]),
+        activation=rng.choice(sorted(ACTIVATIONS)),
+        norm=rng.choice(NORMS),
+        residual=rng.random() < 0.5,
+        init_scale=scaled(1.0, rng),
+        output_scale=1.0,
+    )
+
+
+def shapes(budget: int) -> list[tuple[int, int]]:
+    """Every shape (``Architecture.shape``: slots, width) a run within ``budget`` parameters can meet:
+    one per width on the ladder, plus the network without hidden layers."""
+    fitting = {Architecture(depth=d, width=w).shape(budget) for d in range(MAX_DEPTH + 1) for w in WIDTHS
+               if Architecture(depth=d, width=w).n_params() <= budget}
+    return sorted(fitting)
+
+
+MLP_FAMILY = Family(
+    name="mlp",
+    genes=Architecture,
+    task="mlp_family",
+    description="MLP on MNIST-1D: depth, width, activation, LayerNorm, residual, init and output scale",
+    build=lambda arch, size="small", budget=None: from_architecture(arch, size, budget=budget),
+    random=random_architecture,
+    edits=edits,
+    shapes=shapes,
+)

@@ -1,4 +1,4 @@
-"""Multiclass classification: softmax cross-entropy, accuracy, and the task builder."""
+"""Multiclass classification: softmax cross-entropy, KL from a known truth, accuracy, and the task builder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy  mean_i [logsumexp(z_i) - z_i[y_i]]  (nats)."""
     logp = jax.nn.log_softmax(logits, axis=-1)
     return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
+
+
+def kl_from_truth(log_q: jax.Array, log_p: jax.Array) -> jax.Array:
+    """Mean over the leading axes of  sum_k p_k (log p_k - log q_k) = KL(p || q)  (nats): the expected
+    cross-entropy of a label drawn from the true distribution p, minus p's entropy; >= 0, 0 iff q = p."""
+    return jnp.mean(jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1))
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -7,11 +7,19 @@ Example::
     [row["name"] for row in describe()]
     register(make_task("my_logreg", loss, init, data))   # then get("my_logreg")
     get("my_package.tasks:make_logreg")       # a factory by import path, any process
+    family("token_model").build(family("token_model").default(), "small")   # architecture families
 
 A registered task lives in this process only; a run that names it can be
 inspected and exported anywhere, resumed only where it is registered again. A
 task named by import path (``"package.module:factory"``, the factory called with
 no argument or with ``size``) is found again by any process that can import it.
+
+Architecture families (``family.Family``) have their own registry here: the
+built-in "mlp" (``architecture.MLP_FAMILY``) and "token_model"
+(``token_family.TOKEN_FAMILY``), families registered with ``register_family``,
+and families named by import path ``"package.module:FAMILY"``. A stored
+architecture record names its family (``architecture_record``); a record
+without one is the MLP family's (runs written before families existed).
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable
+from typing import Any
 
 from . import (
     architecture,
     autoencoder,
+    block_quadratic,
     kernel_logreg,
     least_squares,
     matrix_factorization,
@@ -34,10 +44,13 @@ from . import (
     quadratic,
     rosenbrock,
     softmax_regression,
+    token_family,
     transformer,
+    zipf_classification,
 )
 from .base import Task, n_params
 from .custom import TaskError, check
+from .family import Family
 
 SIZES = ("small", "default")
 KINDS = ("deep", "nondeep", "custom")
@@ -46,6 +59,10 @@ _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _MLP_FAMILY_SIZES = {
     size: {**data, **architecture.Architecture().to_dict()}
     for size, data in architecture.DATA_SIZES.items()
+}
+_TOKEN_FAMILY_SIZES = {
+    size: {**data, **token_family.TokenArchitecture().to_dict()}
+    for size, data in token_family.DATA_SIZES.items()
 }
 
 # name -> (kind, builder(**sizes) -> Task, {size: {parameter: value}})
@@ -75,11 +92,15 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
         softmax_regression.make_softmax_regression,
         softmax_regression.SIZES,
     ),
+    "zipf_softmax": ("nondeep", zipf_classification.make_zipf_softmax, zipf_classification.SIZES),
+    "block_quadratic": ("nondeep", block_quadratic.make_block_quadratic, block_quadratic.SIZES),
     "mnist1d_mlp": ("deep", mnist1d_mlp.make_mnist1d_mlp, mnist1d_mlp.SIZES),
     "mnist1d_cnn": ("deep", mnist1d_cnn.make_mnist1d_cnn, mnist1d_cnn.SIZES),
     "mnist1d_autoencoder": ("deep", autoencoder.make_autoencoder, autoencoder.SIZES),
     "transformer_modadd": ("deep", transformer.make_transformer, transformer.SIZES),
     "mlp_family": ("deep", architecture.make_mlp_family, _MLP_FAMILY_SIZES),
+    "zipf_mlp": ("deep", zipf_classification.make_zipf_mlp, zipf_classification.MLP_SIZES),
+    "zipf_tokens": ("deep", token_family.make_zipf_tokens, _TOKEN_FAMILY_SIZES),
 }
 
 
@@ -195,3 +216,82 @@ def _imported(path: str, size: str) -> Task:
         raise TaskError(f"task {path!r}: {attr}() returned {type(task).__name__}, expected a Task "
                         "(discovery.tasks.make_task builds one)")
     return check(dataclasses.replace(task, name=path))
+
+
+# --- architecture families ----------------------------------------------------------------------
+
+_FAMILIES: dict[str, Family] = {f.name: f for f in (architecture.MLP_FAMILY, token_family.TOKEN_FAMILY)}
+_BUILT_IN_FAMILIES = frozenset(_FAMILIES)
+DEFAULT_FAMILY = "mlp"
+_BY_GENES: dict[type, Family] = {f.genes: f for f in _FAMILIES.values()}
+
+
+def register_family(fam: Family) -> Family:
+    """Make ``fam`` available by its name (``family``, ``[coevolution] family``) in this process.
+    Registering a name again replaces the family; a built-in name cannot be taken. Returns ``fam``."""
+    if not isinstance(fam, Family):
+        raise TypeError(f"register_family takes a tasks.Family, got {type(fam).__name__}")
+    if fam.name in _BUILT_IN_FAMILIES or is_import_path(fam.name):
+        raise ValueError(f"family name {fam.name!r} is taken by a built-in family or reads as an import "
+                         "path: choose another name")
+    _FAMILIES[fam.name] = fam
+    _BY_GENES[fam.genes] = fam
+    return fam
+
+
+def family_names() -> list[str]:
+    """Built-in and registered families."""
+    return list(_FAMILIES)
+
+
+def is_known_family(name: str) -> bool:
+    """A built-in or registered family, or an import path (imported only when it is used)."""
+    return name in _FAMILIES or is_import_path(name)
+
+
+def family(name: str) -> Family:
+    """The family called ``name``: built-in, registered, or ``"package.module:FAMILY"`` (imported
+    and registered under that path, so records of it name the path). ValueError if unknown."""
+    if name in _FAMILIES:
+        return _FAMILIES[name]
+    if not is_import_path(name):
+        raise ValueError(f"unknown architecture family {name!r}; valid families: {family_names()}, "
+                         "a family registered with discovery.tasks.register_family, or "
+                         "'package.module:FAMILY'")
+    module_name, attr = name.split(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr, None)
+    except ImportError as e:
+        raise ValueError(f"family {name!r}: module {module_name!r} cannot be imported ({e})") from None
+    if not isinstance(found, Family):
+        raise ValueError(f"family {name!r}: {module_name}.{attr} is not a discovery.tasks.Family")
+    fam = dataclasses.replace(found, name=name)
+    _FAMILIES[name] = fam
+    _BY_GENES[fam.genes] = fam
+    return fam
+
+
+def family_of(genes: Any) -> Family:
+    """The family whose record ``genes`` is (by its type)."""
+    try:
+        return _BY_GENES[type(genes)]
+    except KeyError:
+        raise ValueError(f"{type(genes).__name__} is the record of no registered family; register its "
+                         "family (discovery.tasks.register_family)") from None
+
+
+def architecture_record(genes: Any) -> dict[str, Any]:
+    """What is stored for an architecture: ``{"family": name, **genes.to_dict()}``."""
+    return {"family": family_of(genes).name, **genes.to_dict()}
+
+
+def architecture_from_record(data: Any) -> Any:
+    """Inverse of ``architecture_record``; a record without ``family`` is the MLP family's.
+    ValueError on a bad record or an unknown family."""
+    if not isinstance(data, dict):  # stored data of the wrong shape is a bad value
+        raise ValueError(f"an architecture record must be a dict, got {type(data).__name__}")  # noqa: TRY004
+    fields = dict(data)
+    name = fields.pop("family", DEFAULT_FAMILY)
+    if not isinstance(name, str):
+        raise ValueError(f"an architecture record's family must be a name, got {name!r}")
+    return family(name).decode(fields)

@@ -77,7 +77,7 @@ def used_leaves(layers: list[dict], s: Switches) -> list[dict]:
     return [*hidden, {name: True for name in layers[-1]}]
 
 
-def _unless_skipped(used: jax.Array, layer_fn, h: jax.Array, layer: dict) -> jax.Array:
+def unless_skipped(used: jax.Array, layer_fn, h: jax.Array, layer: dict) -> jax.Array:
     """``layer_fn(h, layer)`` if ``used`` else ``h``. A skipped slot's params may hold anything (an
     optimizer's NaN): they are zeroed first, so nothing of them reaches h or its gradient."""
     layer = jax.tree.map(lambda p: jnp.where(used, p, 0.0), layer)
@@ -99,6 +99,6 @@ def apply_switched_mlp(layers: list[dict], x: jax.Array, s: Switches) -> jax.Arr
 
     h = x
     for i, layer in enumerate(layers[:-1]):  # the first slot is always in use
-        h = hidden(h, layer) if i == 0 else _unless_skipped(i < s.depth, hidden, h, layer)
+        h = hidden(h, layer) if i == 0 else unless_skipped(i < s.depth, hidden, h, layer)
     out = layers[-1]
     return s.output_scale * (h @ out["w"] + out["b"])

@@ -17,7 +17,9 @@ Prints seconds per candidate, the ratio, XLA compilations per run (and those for
 shape was seen: 0) and the shapes met; then, for joint candidates, one generation trained pair by
 pair vs in one vmapped call per shape (``[coevolution] batch_architectures``); and the peak number
 of compiled trainers held and the process's peak RSS.
-Run: ``make bench-coevolution`` or ``python -m tests.benchmarks.bench_coevolution``.
+``--family token_model`` measures the token-model family the same way (its "before" is
+``tests/per_token_build.py``); ``make bench-coevolution`` runs both families.
+Run: ``make bench-coevolution`` or ``python -m tests.benchmarks.bench_coevolution [--family NAME]``.
 """
 
 from __future__ import annotations
@@ -36,21 +38,24 @@ from discovery.experiments.adam_hypothesis import NO_ADAM_STARTS, PRESETS
 from discovery.records import encode_candidate
 from discovery.training import trainer
 from tests.per_architecture_build import reference_task
+from tests.per_token_build import reference_token_task
 
 QUICK = PRESETS["quick"]
+REFERENCES = {"mlp": reference_task, "token_model": reference_token_task}
+FAMILY = "mlp"  # set by --family
 
 
 class PerArchitectureEvaluator(Evaluator):
     """The evaluator as it was: every architecture its own task, hence its own compilation."""
 
-    def architecture_task(self, arch: tasks.Architecture) -> tasks.Task:
-        return reference_task(arch, self.config.tasks.size)
+    def architecture_task(self, arch) -> tasks.Task:
+        return REFERENCES[FAMILY](arch, self.config.tasks.size)
 
 
-def run_candidates(n: int, seed: int) -> list[tasks.Architecture]:
+def run_candidates(n: int, seed: int) -> list:
     """``n`` distinct architectures in the order a run of population 8 breeds them."""
     rng, budget = random.Random(seed), QUICK.param_budget
-    population = [architectures.random_architecture(rng, budget) for _ in range(QUICK.population)]
+    population = [architectures.random_architecture(rng, budget, FAMILY) for _ in range(QUICK.population)]
     out = list(dict.fromkeys(population))
     while len(out) < n:
         if rng.random() < 0.5:
@@ -65,13 +70,13 @@ def run_candidates(n: int, seed: int) -> list[tasks.Architecture]:
 
 def make_config(mode: str, **extra) -> config_lib.Config:
     return config_lib.load(**extra, **{
-        "coevolution.mode": mode, "coevolution.param_budget": QUICK.param_budget,
+        "coevolution.mode": mode, "coevolution.param_budget": QUICK.param_budget, "coevolution.family": FAMILY,
         "tasks.size": QUICK.size, "protocol.learning_rates": list(QUICK.learning_rates),
         "protocol.seeds": list(QUICK.train_seeds), "protocol.steps": QUICK.steps,
     })
 
 
-def evaluate_all(evaluator: Evaluator, pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> dict:
+def evaluate_all(evaluator: Evaluator, pairs: list[tuple[dsl.Rule, tasks.Genes]]) -> dict:
     """Seconds and compilations per candidate, and which candidates met a new shape."""
     budget, seen, rows = QUICK.param_budget, set(), []
     for rule, arch in pairs:
@@ -99,7 +104,7 @@ def report(label: str, before: dict, after: dict) -> None:
           f"{after['seen_compilations']} compilations)  ratio {before['seconds'] / seen_mean:.1f}x", flush=True)
 
 
-def batched(pairs: list[tuple[dsl.Rule, tasks.Architecture]]) -> None:
+def batched(pairs: list[tuple[dsl.Rule, tasks.Genes]]) -> None:
     """A generation of joint candidates: one ``evaluate_pair`` each vs ``evaluate_many`` batched by shape
     (warm: both timed after a first pass has compiled what they need)."""
     raws = [encode_candidate(rule, arch) for rule, arch in pairs]
@@ -122,11 +127,16 @@ def main():
                         help="candidates of the run (default: a quick run's 40)")
     parser.add_argument("--before", type=int, default=6, help="candidates timed the old way")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--family", default="mlp", choices=list(REFERENCES))
     args = parser.parse_args()
+    global FAMILY
+    FAMILY = args.family
+    shapes = architectures.shapes(QUICK.param_budget, FAMILY)
+    print(f"family {FAMILY}: at most {len(shapes)} shapes within {QUICK.param_budget} parameters: {shapes}")
     archs = run_candidates(args.candidates, args.seed)
     adam = dsl.library.get("adam")
     rules = [dsl.library.get(NO_ADAM_STARTS[i % len(NO_ADAM_STARTS)]) for i in range(len(archs))]
-    tasks.from_architecture(archs[0])  # generate the data outside the timings
+    tasks.family(FAMILY).build(archs[0])  # generate the data outside the timings
     for mode, label, pairs in (("architectures", "architecture candidates (Adam fixed, native path)",
                                 [(adam, a) for a in archs]),
                                ("joint", "joint (rule, architecture) candidates (interpreter path)",
