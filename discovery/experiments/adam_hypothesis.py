@@ -41,6 +41,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dsl
 from discovery import config as config_lib
@@ -50,7 +51,7 @@ from discovery.analysis.baselines import OPTIMIZERS
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
 from discovery.experiments import findings
-from discovery.experiments.findings import Cell
+from discovery.experiments.findings import ArmResult, Cell
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
@@ -64,6 +65,31 @@ REFERENCES = ("adam", "lion", "momentum")  # distances of the joint arms' best r
 # How the joint arms search rules: from building blocks, with cheap screening (training.fitness
 # grades every candidate, so a search from scratch is not a coin toss on a flat landscape).
 JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
+CONTROL_KINDS = ("positive", "negative")
+# The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
+PLANTED = "momentum"
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One arm: an evolution run per seed (``overrides`` of the experiment's config) and how its
+    result is summarized (``kind``): ``"architectures"``, the panel ``panel`` tuned on its top
+    architectures (``fixed``: the optimizer held fixed while they evolved); ``"joint"``, the
+    Adam-like share per generation and the best rule's distances; ``"rules"``, the best rule,
+    and the panel on the non-deep tasks. ``group``: "" for the experiment itself, else the control
+    (``CONTROL_KINDS``) the arm belongs to, evolving its family's control gene."""
+
+    name: str
+    kind: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    fixed: str | None = None
+    panel: tuple[str, ...] = ()
+    group: str = ""
+
+    @property
+    def units(self) -> int:
+        """Steps of progress: the run, and its panel if it has one."""
+        return 1 if self.kind == "joint" else 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,16 +110,23 @@ class Preset:
     top_k: int = 3
     expected: str = ""
     family: str = tasks.DEFAULT_FAMILY
+    controls: tuple[str, ...] = ("positive", "negative")  # run where the family has them
+    control_fixed: tuple[str, ...] = ("adam", "momentum")
+    control_panel: tuple[str, ...] = ("adam", "momentum", "sgd", "adabelief")
 
     def __post_init__(self):
         if not tasks.is_known_family(self.family):
             raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
                              f"{tasks.family_names()}")
-        unknown = [n for n in (*self.fixed, *self.panel) if n not in OPTIMIZERS]
-        if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel):
+        unknown = [n for n in (*self.fixed, *self.panel, *self.control_fixed, *self.control_panel)
+                   if n not in OPTIMIZERS]
+        if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel) or (
+                not set(self.control_fixed) <= set(self.control_panel)):
             raise ValueError(f"fixed {self.fixed} and panel {self.panel} must be Optax baselines "
                              f"({list(OPTIMIZERS)}): adam fixed and first in the panel, every fixed "
                              "one in the panel")
+        if unknown_controls := set(self.controls) - set(CONTROL_KINDS):
+            raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROL_KINDS)}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -172,16 +205,33 @@ class Experiment:
             "evaluation.address": self.address, "coevolution.param_budget": p.param_budget,
             "coevolution.family": p.family, **overrides})
 
-    def arms(self) -> dict[str, dict]:
-        """Every arm's config overrides, by name."""
-        arch = {f"arch-{f}": {"coevolution.mode": "architectures", "coevolution.fixed_rule": f,
-                              "coevolution.start_architectures": "varied"} for f in self.preset.fixed}
-        joint = {"coevolution.mode": "joint", "coevolution.start_architectures": "varied",
-                 **JOINT_SEARCH}
-        return {**arch,
-                "joint-noadam": {**joint, "run.warm_start": list(NO_ADAM_STARTS)},
-                "joint-random": {**joint, "run.warm_start": []},
-                "nondeep": {"tasks.search": list(self.preset.nondeep), "run.warm_start": list(NONDEEP_STARTS)}}
+    def arms(self) -> list[Arm]:
+        """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one, then
+        each control's fixed-optimizer arms on its family (where the family has controls)."""
+        p = self.preset
+
+        def architectures(f: str, prefix: str = "", group: str = "", family: str = p.family,
+                          panel: tuple[str, ...] = p.panel) -> Arm:
+            return Arm(f"{prefix}arch-{f}", "architectures", (
+                ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
+                ("coevolution.start_architectures", "varied"), ("coevolution.family", family)),
+                fixed=f, panel=panel, group=group)
+
+        joint = (("coevolution.mode", "joint"), ("coevolution.start_architectures", "varied"),
+                 *JOINT_SEARCH.items())
+        arms = [architectures(f) for f in p.fixed]
+        arms += [Arm("joint-noadam", "joint", (*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
+                 Arm("joint-random", "joint", (*joint, ("run.warm_start", []))),
+                 Arm("nondeep", "rules", (("tasks.search", list(p.nondeep)),
+                                          ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
+        for kind in p.controls:
+            family = tasks.control_family(p.family, kind)
+            if family is not None:
+                arms += [architectures(f, f"{kind}-", kind, family, p.control_panel) for f in p.control_fixed]
+        return arms
+
+    def arm(self, name: str) -> Arm:
+        return next(a for a in self.arms() if a.name == name)
 
     def _run_folder(self, arm: str, seed: int) -> Path | None:
         """The arm's run folder for ``seed``, if it was started."""
@@ -201,7 +251,8 @@ class Experiment:
         if self.run_finished(arm, seed):
             return runs.load_run(folder)
         result = (runs.run(resume=folder, progress=False) if folder is not None else
-                  runs.run(self.config(arm, seed, **self.arms()[arm]), out=self.out / "runs", progress=False))
+                  runs.run(self.config(arm, seed, **dict(self.arm(arm).overrides)), out=self.out / "runs",
+                           progress=False))
         if result.summary is None:  # Ctrl-C: the run checkpointed and stopped; so does the experiment
             raise KeyboardInterrupt(f"{result.path} interrupted; run the same command again to continue")
         return result
@@ -218,13 +269,14 @@ class Experiment:
         outputs.write_json(file, {"panel": panel, "seed": seed, "cells": [c.to_dict() for c in cells]})
         return cells
 
-    def cross_cells(self, run: runs.Run, seed: int) -> list[Cell]:
-        """Every panel optimizer on the top-k distinct architectures of ``run``."""
+    def cross_cells(self, run: runs.Run, seed: int, panel: tuple[str, ...] | None = None) -> list[Cell]:
+        """Every ``panel`` optimizer (default: the preset's) on the top-k distinct architectures of ``run``."""
         archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())
         archs = archs[:self.preset.top_k]
-        pairs = [(g, arch) for arch in archs for g in self.preset.panel]
+        pairs = [(g, arch) for arch in archs for g in (panel or self.preset.panel)]
         config = self.config("panel", seed, **{"coevolution.mode": "joint", "coevolution.start_architectures": "varied",
-                                               "protocol.seeds": list(self.panel_seeds(seed))})
+                                               "protocol.seeds": list(self.panel_seeds(seed)),
+                                               "coevolution.family": run.config.coevolution.family})
         evaluator = Evaluator(config)
         backend = make_backend(config.evaluation.backend, evaluator)
         try:
@@ -264,38 +316,39 @@ class Experiment:
             bar.advance(1, status=f"seed {seed}: {what} {'loaded' if reused else 'done'}", reused=reused)
             return value
 
-        def run(arm: str, what: str) -> runs.Run:
-            return step(f"{arm} ({what})", self.run_finished(arm, seed), lambda: self.run(arm, seed))
-
         def cells(panel: str, what: str, compute) -> list[Cell]:
             return step(f"{panel} panel ({what})", self._cells_file(panel, seed).exists(),
                         lambda: self.cells(panel, seed, compute))
 
-        top = self.preset.top_k
-        arch_runs = {f: run(f"arch-{f}", f"architectures evolve, {f} fixed") for f in self.preset.fixed}
-        cross = {f: cells(f"cross-{f}", f"every optimizer on arch-{f}'s top {top}",
-                          lambda f=f: self.cross_cells(arch_runs[f], seed)) for f in self.preset.fixed}
-        joint = {arm: run(arm, "rules and architectures evolve jointly") for arm in ("joint-noadam", "joint-random")}
-        nondeep_run = run("nondeep", "rules evolve on non-deep tasks")
-        nondeep = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
-        return findings.SeedResult(
-            seed=seed,
-            cross=cross,
-            nondeep=nondeep,
-            joint={arm: _joint_summary(joint_run) for arm, joint_run in joint.items()},
-            nondeep_rule=nondeep_run.candidate(1).text,
-            runs=[str(r.path) for r in (*arch_runs.values(), *joint.values(), nondeep_run)],
-        )
+        results = {}
+        for arm in self.arms():
+            run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
+                       lambda arm=arm: self.run(arm.name, seed))
+            if arm.kind == "architectures":
+                found = cells(f"cross-{arm.name.removesuffix('arch-' + arm.fixed)}{arm.fixed}",
+                              f"every optimizer on {arm.name}'s top {self.preset.top_k}",
+                              lambda arm=arm, run=run: self.cross_cells(run, seed, arm.panel))
+                results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found))
+            elif arm.kind == "joint":
+                results[arm.name] = ArmResult(arm.kind, str(run.path), joint=_joint_summary(run))
+            else:
+                found = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
+                results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found), rule=run.candidate(1).text)
+        return findings.SeedResult(seed=seed, arms=results)
 
     def execute(self) -> findings.Report:
         start = time.perf_counter()
-        units = self.preset.seeds * (2 * len(self.preset.fixed) + 4)
+        units = self.preset.seeds * sum(arm.units for arm in self.arms())
         with Progress(units, f"hypothesis ({self.name})", stream=None if self.progress else _Quiet()) as bar:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
-        report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.preset.fixed,
-                                  self.preset.panel, time.perf_counter() - start)
+        report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
+                                  time.perf_counter() - start, planted=PLANTED)
         findings.write(report, self.out)
         return report
+
+
+_DOING = {"architectures": "architectures evolve with the rule fixed", "joint": "rules and architectures evolve jointly",
+          "rules": "rules evolve on non-deep tasks"}
 
 
 def _settings(record) -> object:

@@ -87,34 +87,104 @@ class JointArm:
 
 
 @dataclasses.dataclass(frozen=True)
-class SeedResult:
-    """Everything one seed measured (``cross[f]``: cells on the architectures evolved with ``f``)."""
+class ArmResult:
+    """What one arm's run gave for one seed, as its kind summarizes it (``adam_hypothesis.Arm``):
+    ``cells`` (the panel on its top architectures, or on the non-deep tasks), ``joint`` (a joint
+    arm's summary), ``rule`` (a rules arm's best rule); ``run``: its run folder."""
 
-    seed: int
-    cross: dict[str, list[Cell]]
-    nondeep: list[Cell]
-    joint: dict[str, JointArm]
-    nondeep_rule: str
-    runs: list[str]
-
-    def matrix(self, fixed: Sequence[str], panel: Sequence[str]) -> np.ndarray:
-        """``M[f][g]``: mean log10 held-out loss of ``g`` on ``f``'s architectures."""
-        return np.array([[np.mean([c.log10 for c in self.cross[f] if c.optimizer == g]) for g in panel]
-                         for f in fixed])
+    kind: str
+    run: str
+    cells: tuple[Cell, ...] = ()
+    joint: JointArm | None = None
+    rule: str | None = None
 
     def to_dict(self) -> dict:
-        return {"seed": self.seed, "cross": {f: [c.to_dict() for c in cells] for f, cells in self.cross.items()},
-                "nondeep": [c.to_dict() for c in self.nondeep],
-                "joint": {arm: j.to_dict() for arm, j in self.joint.items()},
-                "nondeep_rule": self.nondeep_rule, "runs": self.runs}
+        return {"kind": self.kind, "run": self.run, "cells": [c.to_dict() for c in self.cells],
+                "joint": None if self.joint is None else self.joint.to_dict(), "rule": self.rule}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArmResult:
+        return cls(data["kind"], data["run"], tuple(Cell.from_dict(c) for c in data["cells"]),
+                   None if data["joint"] is None else JointArm.from_dict(data["joint"]), data["rule"])
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedResult:
+    """Everything one seed measured: each arm's result, by arm name."""
+
+    seed: int
+    arms: dict[str, ArmResult]
+
+    def cross(self, names: dict[str, str]) -> dict[str, list[Cell]]:
+        """``{fixed optimizer: cells}`` of the architecture arms ``names`` (``{fixed: arm name}``)."""
+        return {f: list(self.arms[name].cells) for f, name in names.items()}
+
+    def matrix(self, names: dict[str, str], panel: Sequence[str]) -> np.ndarray:
+        """``M[f][g]``: mean log10 held-out loss of ``g`` on the architectures evolved with ``f``."""
+        cross = self.cross(names)
+        return np.array([[np.mean([c.log10 for c in cross[f] if c.optimizer == g]) for g in panel]
+                         for f in names])
+
+    @property
+    def nondeep(self) -> list[Cell]:
+        return [c for a in self.arms.values() if a.kind == "rules" for c in a.cells]
+
+    @property
+    def nondeep_rule(self) -> str:
+        return next(a.rule for a in self.arms.values() if a.kind == "rules")
+
+    @property
+    def joint(self) -> dict[str, JointArm]:
+        return {name: a.joint for name, a in self.arms.items() if a.kind == "joint"}
+
+    @property
+    def runs(self) -> list[str]:
+        return [a.run for a in self.arms.values()]
+
+    def to_dict(self) -> dict:
+        return {"seed": self.seed, "arms": {name: a.to_dict() for name, a in self.arms.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> SeedResult:
-        return cls(seed=data["seed"],
-                   cross={f: [Cell.from_dict(c) for c in cells] for f, cells in data["cross"].items()},
-                   nondeep=[Cell.from_dict(c) for c in data["nondeep"]],
-                   joint={arm: JointArm.from_dict(j) for arm, j in data["joint"].items()},
-                   nondeep_rule=data["nondeep_rule"], runs=list(data["runs"]))
+        return cls(seed=data["seed"], arms={name: ArmResult.from_dict(a) for name, a in data["arms"].items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class Control:
+    """A control's fixed-optimizer arms, tuned by its own panel: its home advantages, their
+    margin, and ``planted``: the optimizer whose home advantage the control plants (the positive
+    control), or None (the negative one: no home advantage may be called supported)."""
+
+    group: str
+    family: str
+    fixed: tuple[str, ...]
+    panel: tuple[str, ...]
+    home_advantage: dict[str, st.Effect]
+    margin: float
+    planted: str | None
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        return {g: st.verdict(e, self.margin, +1) for g, e in self.home_advantage.items()}
+
+    @property
+    def passed(self) -> bool:
+        """The positive control calls its planted effect supported; the negative calls none."""
+        if self.planted is not None:
+            return self.verdicts[self.planted] == "supported"
+        return "supported" not in self.verdicts.values()
+
+    @property
+    def detectable(self) -> float:
+        """The smallest home advantage this design can call supported, from the control's own
+        numbers: the margin plus the mean half-width of the home advantages' intervals."""
+        return self.margin + float(np.mean([(e.high - e.low) / 2 for e in self.home_advantage.values()]))
+
+    def to_dict(self) -> dict:
+        return {"group": self.group, "family": self.family, "fixed": list(self.fixed), "panel": list(self.panel),
+                "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
+                "margin": self.margin, "planted": self.planted, "verdicts": self.verdicts,
+                "passed": self.passed, "detectable": self.detectable}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,11 +215,13 @@ class Report:
     margin: float  # of the architecture cells: the home advantage's tie (P2, P3); P1 has its own
     home_advantage: dict[str, st.Effect]
     predictions: list[Prediction]
+    controls: list[Control] = dataclasses.field(default_factory=list)
 
     @property
     def matrix(self) -> np.ndarray:
         """``M[f][g]`` averaged over seeds."""
-        return np.mean([s.matrix(self.fixed, self.panel) for s in self.seeds], axis=0)
+        names = {f: f"arch-{f}" for f in self.fixed}
+        return np.mean([s.matrix(names, self.panel) for s in self.seeds], axis=0)
 
     def to_dict(self) -> dict:
         return {"preset": self.preset, "config": self.config, "fixed": list(self.fixed),
@@ -157,7 +229,8 @@ class Report:
                 "seeds": [s.to_dict() for s in self.seeds],
                 "matrix": self.matrix.tolist(),
                 "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
-                "predictions": [p.to_dict() for p in self.predictions], "rule": st.RULE}
+                "predictions": [p.to_dict() for p in self.predictions], "rule": st.RULE,
+                "controls": [c.to_dict() for c in self.controls]}
 
 
 def relative(m: np.ndarray) -> np.ndarray:
@@ -194,23 +267,40 @@ STATEMENTS = {
 }
 
 
-def analyse(preset: str, config: dict, seeds: list[SeedResult], fixed: Sequence[str],
-            panel: Sequence[str], seconds: float) -> Report:
-    """Effects per seed, intervals over seeds, the margin and the verdicts."""
-    fixed, panel = tuple(fixed), tuple(panel)
-    per_seed = [home_advantage(s.matrix(fixed, panel), fixed, panel) for s in seeds]
-    ha = {g: st.interval([h[g] for h in per_seed]) for g in fixed}
-    deep = [c.per_seed for s in seeds for cells in s.cross.values() for c in cells]
+def _home_advantages(seeds: list[SeedResult], names: dict[str, str], panel: tuple[str, ...]):
+    """Per seed, the home advantages of the arms ``names``; their intervals; the margin of their cells."""
+    per_seed = [home_advantage(s.matrix(names, panel), tuple(names), panel) for s in seeds]
+    effects = {g: st.interval([h[g] for h in per_seed]) for g in names}
+    cells = [c.per_seed for s in seeds for cs in s.cross(names).values() for c in cs]
+    return per_seed, effects, cells
+
+
+def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
+            seconds: float, planted: str = "momentum") -> Report:
+    """Effects per seed, intervals over seeds, the margins and the verdicts; and each control's
+    (``arms``: ``adam_hypothesis.Arm`` records; ``planted``: the positive control's optimizer)."""
+    panel = tuple(panel)
+    main = {a.fixed: a.name for a in arms if a.kind == "architectures" and not a.group}
+    fixed = tuple(main)
+    per_seed, ha, deep = _home_advantages(seeds, main, panel)
     margin = st.margin(deep)
     both_margin = st.margin(deep + [c.per_seed for s in seeds for c in s.nondeep])
     adam = panel.index("adam")
-    p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(fixed, panel))[:, adam].mean())
+    p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(main, panel))[:, adam].mean())
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
     p4 = st.interval([s.joint["joint-noadam"].adam_like_share[-1] - 0.5 for s in seeds])
     effects = {"P1": (p1, both_margin), "P2": (ha["adam"], margin), "P3": (p3, margin), "P4": (p4, 0.0)}
     predictions = [Prediction(k, STATEMENTS[k], e, m, +1, st.verdict(e, m, +1)) for k, (e, m) in effects.items()]
-    return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions)
+    controls = []
+    for group in dict.fromkeys(a.group for a in arms if a.group):
+        members = [a for a in arms if a.group == group]
+        names = {a.fixed: a.name for a in members}
+        _, effects, cells = _home_advantages(seeds, names, members[0].panel)
+        family = dict(members[0].overrides)["coevolution.family"]
+        controls.append(Control(group, family, tuple(names), members[0].panel, effects, st.margin(cells),
+                                planted if group == "positive" else None))
+    return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions, controls)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -254,6 +344,7 @@ def markdown(report: Report) -> str:
     for p in report.predictions:
         lines.append(f"- **{p.key}: {p.verdict}.** {p.statement}. Effect {p.effect.text(3)}, margin "
                      f"{p.margin:.3f}, predicted {'> 0' if p.predicted > 0 else '< 0'}.")
+    lines += _control_lines(report)
     lines += ["", "## Joint co-evolution (rules and architectures) without Adam", "",
               "| arm | Adam-like share per generation (mean over seeds) | best rule (seed 0) | "
               "distance to adam / lion / momentum (mean) |", "|---|---|---|---|"]
@@ -273,6 +364,42 @@ def markdown(report: Report) -> str:
         lines.append(f"| {t} | {st.interval(tuned).text(3)} | {st.interval(box).text(3)} |")
     lines += ["", "Run folders: " + ", ".join(p for s in report.seeds for p in s.runs)]
     return "\n".join(lines) + "\n"
+
+
+CONTROL_TEXT = {
+    "positive": "a planted home advantage: a gene that multiplies every weight's gradient, channel by "
+                "channel, by fixed factors exp(sigma z) (Adam and other diagonal preconditioners are "
+                "invariant to it, SGD-type methods are not); evolved with {planted} fixed, sigma is "
+                "selected down, with Adam fixed it drifts: HA({planted}) > 0 by construction, and must be "
+                "called supported",
+    "negative": "a gene that changes every optimizer's loss alike: label noise mixing the uniform "
+                "distribution into the targets (a higher floor for all); no home advantage may be "
+                "called supported",
+}
+
+
+def _control_lines(report: Report) -> list[str]:
+    if not report.controls:
+        return ["", "## Controls", "", "None ran: the family has no control genes "
+                "(`tasks.control_family`), so this report cannot say what it could have detected."]
+    lines = ["", "## Controls: could this design see a home advantage?", ""]
+    for c in report.controls:
+        lines += [f"**{c.group.capitalize()} control** (family `{c.family}`, evolved with "
+                  f"{' / '.join(c.fixed)}, panel {' '.join(c.panel)}): "
+                  + CONTROL_TEXT[c.group].format(planted=c.planted) + ".", "",
+                  "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
+        lines += [f"| {g} | {e.text(3)} | {c.verdicts[g]} |" for g, e in c.home_advantage.items()]
+        lines += ["", f"Margin {c.margin:.3f} decades. The control **{'passed' if c.passed else 'FAILED'}**"
+                  + (f": HA({c.planted}) = {c.home_advantage[c.planted].mean:+.3f} decades, "
+                     f"{c.verdicts[c.planted]}." if c.planted else
+                     f": {'no' if c.passed else 'a'} home advantage called supported."), ""]
+    positive = next((c for c in report.controls if c.group == "positive"), None)
+    if positive is not None:
+        lines.append(f"Power: with this preset on this family a home advantage must exceed about "
+                     f"**{positive.detectable:.3f} decades** (the margin {positive.margin:.3f} plus the mean "
+                     "half-width of the intervals, from the positive control's numbers) to be called "
+                     "supported; smaller ones read as ties or inconclusive.")
+    return lines
 
 
 def _task_relative(cells: list[Cell], task: str, field: str) -> float:

@@ -220,10 +220,21 @@ def _imported(path: str, size: str) -> Task:
 
 # --- architecture families ----------------------------------------------------------------------
 
-_FAMILIES: dict[str, Family] = {f.name: f for f in (architecture.MLP_FAMILY, token_family.TOKEN_FAMILY)}
+_FAMILIES: dict[str, Family] = {f.name: f for f in (architecture.MLP_FAMILY, token_family.TOKEN_FAMILY,
+                                                   *token_family.CONTROLS.values())}
 _BUILT_IN_FAMILIES = frozenset(_FAMILIES)
 DEFAULT_FAMILY = "mlp"
 _BY_GENES: dict[type, Family] = {f.genes: f for f in _FAMILIES.values()}
+
+
+# A family's controls for the hypothesis experiment: the same family with one planted gene free
+# to evolve (``token_family.CONTROLS``), by kind ("positive" | "negative").
+_CONTROLS: dict[str, dict[str, str]] = {"token_model": {k: f.name for k, f in token_family.CONTROLS.items()}}
+
+
+def control_family(name: str, kind: str) -> str | None:
+    """The name of family ``name``'s ``kind`` control, or None if it has none."""
+    return _CONTROLS.get(name, {}).get(kind)
 
 
 def register_family(fam: Family) -> Family:

@@ -34,6 +34,7 @@ import functools
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .base import Params, PyTree, Task, float32, int32, row_sampler
@@ -42,6 +43,7 @@ from .family import Family, GenesRecord, choice, flag, integer, ladder, scale
 from .token_model import (
     NORMS,
     PLACEMENTS,
+    SCALED,
     apply_token_model,
     init_token_model,
     switches,
@@ -56,6 +58,7 @@ BETA_BIGRAM = 3.0
 BETA_TOPIC = 1.0
 EXPONENT = 1.0
 N_TEST = 256
+CONTROL_SEED = 7
 MAX_DEPTH = 3
 WIDTHS = (16, 32, 64)
 DATA_SIZES = {
@@ -84,6 +87,9 @@ class TokenArchitecture(GenesRecord):
     head_scale: float = scale(1.0, sigma=1.0, doc="multiplier on the logits")
     tied: bool = flag(False, "the output head is the transposed token embedding")
     head_bias: bool = flag(False, "a bias on the logits (a language model's head, GPT-2's, has none)")
+    # The hypothesis experiment's controls (token_model.py); fixed at 0 here, genes of CONTROLS.
+    gradient_spread: float = ladder(0.0, (0.0,), "sigma: channel c's gradient times exp(sigma z_c), every weight")
+    label_noise: float = ladder(0.0, (0.0,), "share of the uniform distribution mixed into the targets")
 
     def check(self) -> None:
         if self.depth and not (self.attention or self.mlp):
@@ -119,9 +125,11 @@ class TokenArchitecture(GenesRecord):
         d = self.width
         stds = (self.embed_scale, self.attn_scale / math.sqrt(d), self.mlp_scale * math.sqrt(2.0 / d),
                 self.mlp_scale / math.sqrt(4 * d), 1.0 / math.sqrt(d))
+        z = np.random.default_rng(CONTROL_SEED).standard_normal(SCALED)  # fixed: a property of the task
         return switches(width=d, depth=self.depth, attention=self.attention, heads=self.heads, mlp=self.mlp,
                         norm=self.norm, placement=self.placement, residual=self.residual, tied=self.tied,
-                        head_bias=self.head_bias, stds=stds, head_scale=self.head_scale)
+                        head_bias=self.head_bias, stds=stds, head_scale=self.head_scale,
+                        gradient_scales=np.exp(self.gradient_spread * z).tolist(), label_noise=self.label_noise)
 
     def summary(self) -> str:
         """E.g. ``d32 x1 attn(2h)+mlp layernorm pre residual``, then the non-default scales."""
@@ -132,10 +140,22 @@ class TokenArchitecture(GenesRecord):
         parts += ["residual"] * self.residual + ["tied"] * self.tied + ["head bias"] * self.head_bias
         parts += [f"{name.removesuffix('_scale')} x{getattr(self, name):g}"
                   for name in ("embed_scale", "attn_scale", "mlp_scale", "head_scale") if getattr(self, name) != 1.0]
+        parts += [f"{name.replace('_', ' ')} {getattr(self, name):g}"
+                  for name in ("gradient_spread", "label_noise") if getattr(self, name)]
         return " ".join(parts)
 
 
 GENE_NAMES = frozenset(f.name for f in dataclasses.fields(TokenArchitecture))
+
+
+def noisy_kl(log_q: jax.Array, log_p: jax.Array, noise: jax.Array) -> jax.Array:
+    """The loss against targets ``p' = (1 - noise) p + noise / VOCAB``: the cross-entropy of the
+    model's ``q`` under ``p'`` minus ``p``'s entropy. With no noise it is ``KL(p || q)``; noise
+    adds ``H(p') - H(p)`` (and a smoother target) whatever the optimizer: a higher floor for all."""
+    p = jnp.exp(log_p)
+    noisy = (1.0 - noise) * p + noise / VOCAB
+    with_noise = jnp.mean(jnp.sum(p * log_p - noisy * log_q, axis=-1))
+    return jnp.where(noise > 0, with_noise, kl_from_truth(log_q, log_p))
 
 
 @functools.lru_cache(maxsize=8)
@@ -148,11 +168,11 @@ def stream_arrays(n: int, seed: int, stream: int) -> tuple[np.ndarray, np.ndarra
 
 
 def make_zipf_tokens(*, n_sequences: int, batch_size: int, seed: int, slots: int | None = None,
-                     **genes) -> Task:
+                     genes_class: type = TokenArchitecture, **genes) -> Task:
     """The ``zipf_tokens`` task for the architecture ``genes`` in a network of ``slots`` blocks
     (default: its depth). The shape (slots, width) is code; the genes are data: ``train_data`` and
     ``test_data`` carry them under ``"arch"``."""
-    arch = TokenArchitecture.from_dict(genes)
+    arch = genes_class.from_dict(genes)
     slots = arch.depth if slots is None else slots
     if slots < arch.depth:
         raise ValueError(f"an architecture of depth {arch.depth} does not fit {slots} slots")
@@ -166,7 +186,7 @@ def make_zipf_tokens(*, n_sequences: int, batch_size: int, seed: int, slots: int
 
     def loss(params: Params, data: PyTree) -> jax.Array:
         logits = apply_token_model(params, data["x"], data["arch"])
-        return kl_from_truth(jax.nn.log_softmax(logits, axis=-1), data["log_p"])
+        return noisy_kl(jax.nn.log_softmax(logits, axis=-1), data["log_p"], data["arch"].label_noise)
 
     def sample_batch(data: PyTree, key: jax.Array) -> PyTree:
         return {**rows({"x": data["x"], "log_p": data["log_p"]}, key), "arch": data["arch"]}
@@ -197,7 +217,8 @@ def from_token_architecture(arch: TokenArchitecture, size: str = "small", budget
     width within ``budget`` parameters shares (``TokenArchitecture.slots``)."""
     if size not in DATA_SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(DATA_SIZES)}")
-    return make_zipf_tokens(**DATA_SIZES[size], slots=arch.slots(budget), **arch.to_dict())
+    return make_zipf_tokens(**DATA_SIZES[size], slots=arch.slots(budget), genes_class=type(arch),
+                            **arch.to_dict())
 
 
 def shapes(budget: int) -> list[tuple[int, int]]:
@@ -222,3 +243,36 @@ TOKEN_FAMILY = Family(
     edits=lambda arch, rng: arch.edits(rng),
     shapes=shapes,
 )
+
+
+# ----------------------------------------------------------------------------- controls
+# The token family with one planted gene free to evolve (the hypothesis experiment's controls).
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientSpreadArchitecture(TokenArchitecture):
+    """Positive control: the spread of every weight's per-channel gradient factors evolves. Adam is
+    invariant to it (a fixed diagonal rescaling of the gradient), SGD-type optimizers are not:
+    evolved with momentum fixed it is pushed down, with Adam fixed it drifts."""
+
+    FAMILY = "token_model_gradient_spread"
+    gradient_spread: float = ladder(0.0, (0.0, 1.0, 2.0, 3.0), "sigma: channel c's gradient times "
+                                                                     "exp(sigma z_c), every weight")
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelNoiseArchitecture(TokenArchitecture):
+    """Negative control: the label noise evolves: it raises every optimizer's floor alike."""
+
+    FAMILY = "token_model_label_noise"
+    label_noise: float = ladder(0.0, (0.0, 0.1, 0.2, 0.3, 0.4), "share of the uniform distribution mixed "
+                                                                "into the targets")
+
+
+def _controlled(genes: type, what: str) -> Family:
+    return dataclasses.replace(TOKEN_FAMILY, name=genes.FAMILY, genes=genes, random=genes.random,
+                               description=f"the token-model family with {what} (a control)")
+
+
+CONTROLS = {"positive": _controlled(GradientSpreadArchitecture, "an evolving gradient spread"),
+            "negative": _controlled(LabelNoiseArchitecture, "an evolving label noise")}

@@ -15,6 +15,14 @@ The network has ``slots`` blocks of width d; an architecture uses the first
     logits = head_scale * (N_final(h) U) [+ c if head_bias],  U = E^T if tied else its own
              matrix; N_final only with pre placement (post already normalizes).
 
+Two genes are the hypothesis experiment's controls, planted by construction (1 and 0 in every
+ordinary architecture): ``gradient_scales`` multiply the gradient of every parameter, channel
+by channel of its last axis (each leaf enters as ``w * s + stop_gradient(w - w * s)``: the
+same values, gradients times ``s``), a fixed per-coordinate rescaling to which Adam and the
+other diagonal preconditioners are invariant and SGD is not; ``label_noise`` mixes the true next-token distribution with the
+uniform one (the loss ``token_family.noisy_kl``), which raises the floor for every optimizer
+alike.
+
 Heads are data: ``MAX_HEADS`` heads are always computed, each over the channels a
 mask gives it (``heads`` groups of d / heads channels; the other heads have an
 empty mask and contribute nothing). Init: E, P ~ N(0, embed_std^2); W_qkv, W_o
@@ -41,6 +49,7 @@ from .switched_mlp import unless_skipped
 
 MAX_HEADS = 4
 MLP_RATIO = 4
+SCALED = 512  # the longest last axis of a parameter: 4 d at the widest width (128), or the vocabulary
 NORMS = ("none", "layernorm", "rmsnorm")
 PLACEMENTS = ("pre", "post")
 KEYS = {"embed": 0, "pos": 1, "unembed": 2, "qkv": 0, "o": 1, "w1": 2, "w2": 3}
@@ -66,6 +75,8 @@ class Switches(NamedTuple):
     head_bias: jax.Array      # int32 0 | 1
     stds: jax.Array           # float32 [5]: embed, attention, w1, w2, unembed
     head_scale: jax.Array     # float32
+    gradient_scales: jax.Array  # float32 [SCALED]: gradient factors of channels 0.. of a last axis (control)
+    label_noise: jax.Array    # float32: share of the uniform distribution in the targets (control)
 
 
 def head_mask(width: int, heads: int) -> list[list[float]]:
@@ -76,11 +87,19 @@ def head_mask(width: int, heads: int) -> list[list[float]]:
 
 
 def switches(*, width: int, depth: int, attention: bool, heads: int, mlp: bool, norm: str, placement: str,
-             residual: bool, tied: bool, head_bias: bool, stds: tuple[float, ...], head_scale: float) -> Switches:
+             residual: bool, tied: bool, head_bias: bool, stds: tuple[float, ...], head_scale: float,
+             gradient_scales=None, label_noise: float = 0.0) -> Switches:
+    scales = [1.0] * SCALED if gradient_scales is None else gradient_scales
     return Switches(int32(depth), int32(attention), int32(mlp), float32(head_mask(width, heads)),
                     float32(1.0 / math.sqrt(width // heads)), int32(NORMS.index(norm)),
                     int32(PLACEMENTS.index(placement)), int32(residual), int32(tied), int32(head_bias),
-                    float32(stds), float32(head_scale))
+                    float32(stds), float32(head_scale), float32(scales), float32(label_noise))
+
+
+def _gradient_scaled(x: jax.Array, scales: jax.Array) -> jax.Array:
+    """``x`` itself, its gradient times ``scales[:n]`` (channel by channel of its last axis, n long)."""
+    s = scales[: x.shape[-1]]
+    return x * s + jax.lax.stop_gradient(x - x * s)
 
 
 def init_token_model(key: jax.Array, vocab: int, length: int, width: int, slots: int, s: Switches) -> dict:
@@ -168,11 +187,13 @@ def _block(s: Switches, h: jax.Array, p: dict) -> jax.Array:
 
 def apply_token_model(params: dict, tokens: jax.Array, s: Switches) -> jax.Array:
     """Next-token logits [n, length, vocab] of the architecture ``s`` for ``tokens`` [n, length]."""
-    h = params["embed"][tokens] + params["pos"]
+    params = jax.tree.map(lambda w: _gradient_scaled(w, s.gradient_scales), params)
+    embed = params["embed"]
+    h = embed[tokens] + params["pos"]
     for i, block in enumerate(params["blocks"]):
         h = unless_skipped(i < s.depth, lambda h, p: _block(s, h, p), h, block)
     post = s.post != 0  # post placement reads no final norm: its gain and bias never enter
     final_g, final_b = jnp.where(post, 1.0, params["final_g"]), jnp.where(post, 0.0, params["final_b"])
     final = jnp.where(post, h, _normalize(s, h, final_g, final_b))
-    unembed = jnp.where(s.tied != 0, params["embed"].T, params["unembed"])
+    unembed = jnp.where(s.tied != 0, embed.T, params["unembed"])
     return s.head_scale * (final @ unembed) + jnp.where(s.head_bias != 0, params["head_bias"], 0.0)
