@@ -79,6 +79,10 @@ def test_token_shapes_are_bounded_and_mutation_stays_within_them():
     a, b = TokenArchitecture(width=16, tied=True), TokenArchitecture(width=32, norm="rmsnorm", depth=0)
     child, _ = architectures.crossover(a, b, random.Random(1), 20_000)
     assert all(getattr(child, f) in (getattr(a, f), getattr(b, f)) for f in ("width", "tied", "norm", "depth"))
+    # Parents whose mixtures can break a rule between genes (a block with neither sub-block).
+    a, b = TokenArchitecture(attention=False, mlp=True), TokenArchitecture(attention=True, mlp=False)
+    children = {architectures.crossover(a, b, random.Random(seed), 20_000)[0] for seed in range(40)}
+    assert all(c.attention or c.mlp for c in children) and len(children) == 3
 
 
 def test_token_genes_are_validated_plain_data():

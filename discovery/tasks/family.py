@@ -65,9 +65,15 @@ class Genes(Protocol):
     def shape(self, budget: int | None = None) -> tuple: ...
 
 
-def uniform_crossover(a: Any, b: Any, rng: random.Random) -> Any:
-    """Each field of the child from ``a`` or ``b`` with equal odds."""
-    return type(a)(**{f.name: getattr(rng.choice((a, b)), f.name) for f in dataclasses.fields(a)})
+def uniform_crossover(a: Any, b: Any, rng: random.Random, tries: int = 8) -> Any:
+    """Each field of the child from ``a`` or ``b`` with equal odds, drawn again while a rule
+    between genes (the record's validation) refuses the mixture; ``a`` itself after ``tries``."""
+    for _ in range(tries):
+        try:
+            return type(a)(**{f.name: getattr(rng.choice((a, b)), f.name) for f in dataclasses.fields(a)})
+        except ValueError:
+            continue
+    return a
 
 
 @dataclasses.dataclass(frozen=True)
