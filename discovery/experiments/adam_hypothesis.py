@@ -8,13 +8,21 @@ starting grid and parameter budget, repeated for every seed:
                    of ``Preset.fixed`` (Adam, SGD with momentum, Lion, Adagrad);
 * ``joint-noadam`` rules and architectures evolve jointly from starts without Adam;
 * ``joint-random`` the same from random rules;
-* ``nondeep``      rules evolve on the non-deep suite.
+* ``nondeep``      rules evolve on the non-deep suite;
+* ``positive-arch-<f>``, ``negative-arch-<f>`` for ``f`` in ``Preset.control_fixed``: the
+                   controls, the same architecture arms on the family's control families
+                   (``tasks.control_family``): a planted gene with a known home advantage
+                   (``PLANTED``'s), and one that moves every optimizer alike.
+
+Each arm is an ``Arm`` record (name, config overrides, how its result is summarized), and a
+seed's result maps arm names to ``findings.ArmResult``: a new arm is one entry in ``arms``.
 
 Then panels, every optimizer of ``PANEL`` fairly tuned (``tuning.tune``:
 natural scale, bracketing) and scored by log10 of its loss:
 
 * ``cross-<f>``  on each of the top ``Preset.top_k`` architectures of ``arch-<f>``
-                 (held-out loss, one value per training seed);
+                 (held-out loss, one value per training seed); ``cross-<control>-<f>`` the
+                 same with ``Preset.control_panel`` on a control's arms;
 * ``nondeep``    on each non-deep task (f - f*, or the training loss), tuned and at
                  the optimizer's default learning rate.
 
@@ -149,6 +157,14 @@ PRESETS: dict[str, Preset] = {
                    expected="a GPU or a cluster (--backend ray): not measured, a few hundred times medium's work per seed"),
 }
 
+# A preset's size where a family's trainings cost more than the MLP family's (the token model's
+# ~20x per candidate): fewer, smaller arms, so that the preset keeps its time on 2 CPU cores.
+FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
+    ("medium", "token_model"): dict(seeds=4, population=8, generations=5, top_k=2, param_budget=10000,
+                                    fixed=("adam", "momentum"), nondeep=("quadratic_ill", "mf_k4"),
+                                    expected="about 90 minutes on 2 CPU cores with --family token_model"),
+}
+
 
 def _log10(x: float) -> float:
     return math.log10(max(x, scoring.FLOOR))
@@ -163,12 +179,12 @@ class Experiment:
         if isinstance(preset, str) and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
         preset_name, preset = (preset, PRESETS[preset]) if isinstance(preset, str) else ("custom", preset)
+        if family is not None:
+            preset = dataclasses.replace(preset, family=family, **FAMILY_SIZES.get((preset_name, family), {}))
         if seeds is not None:
             if seeds < 2:
                 raise ValueError(f"--seeds must be >= 2 (intervals need two seeds), got {seeds}")
             preset = dataclasses.replace(preset, seeds=seeds)
-        if family is not None:
-            preset = dataclasses.replace(preset, family=family)
         self.out, self.name, self.preset = Path(out), preset_name, preset
         self.backend, self.address, self.progress = backend, address, progress
         self._claim()
