@@ -15,9 +15,9 @@ literal factor left that does not change the direction of its updates:
 * the result is simplified (``dsl.simplify``); complexity never grows.
 
 ``rounded(rule)`` then shows each constant (and hyper-parameter default) with the fewest
-significant digits, at least ``MIN_DIGITS``, that keep the updates within ``dsl.prune``'s
-tolerance of the rule's, element by element, relative to the element or to the RMS update of
-its row (so that a cancellation, ``1.4641e-06 + g`` at a gradient of -1.46e-06, does not pin
+significant digits, at least ``MIN_DIGITS``, that keep the updates within
+``ROUNDING_TOLERANCE`` (1%) of the rule's, element by element, relative to the element or to
+the RMS update of its row (so that a cancellation, ``1.4641e-06 + g`` at a gradient of -1.46e-06, does not pin
 digits) (for a value in (0.5, 1), the digits of
 ``1 - c``: a decay 0.99857 keeps the digits of 0.00143).
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import DSLError
 from .expr import Assign, Const, Expr, Op, replace_at, walk
-from .prune import TOLERANCE, agree
+from .prune import agree
 from .rule import Rule
 from .semantics import resolve_hyperparams
 from .simplify import simplify
@@ -43,6 +43,9 @@ from .stress import run_stress
 
 EXACT = 1e-9
 MIN_DIGITS = 2
+# How far a shown constant may move the updates (relative): far inside seed noise, and loose
+# enough that a constant beside a cancellation does not keep five digits.
+ROUNDING_TOLERANCE = 1e-2
 
 
 class Canonical(NamedTuple):
@@ -171,7 +174,7 @@ def _close(u: np.ndarray, reference: np.ndarray, tolerance: float) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def rounded(rule: Rule, tolerance: float = TOLERANCE) -> Rule:
+def rounded(rule: Rule, tolerance: float = ROUNDING_TOLERANCE) -> Rule:
     """``rule`` with each constant and hyper-parameter default at the fewest significant digits
     (at least ``MIN_DIGITS``) that keep its updates within ``tolerance`` of the rule's."""
     settings = _settings(rule)
