@@ -229,9 +229,9 @@ def test_a_preset_is_sized_for_the_family_it_runs_on(tmp_path):
     mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False).preset
     token = hx.Experiment(tmp_path / "token", "medium", progress=False, family="token_model").preset
     assert mlp == hx.PRESETS["medium"] and token.family == "token_model"
-    assert (token.seeds, token.param_budget, token.fixed) == (4, 10000, ("adam", "momentum"))
-    more = hx.Experiment(tmp_path / "token", "medium", seeds=6, progress=False, family="token_model").preset
-    assert more == dataclasses.replace(token, seeds=6)  # --seeds still wins; the folder is reused
+    assert (token.seeds, token.param_budget, token.fixed) == (6, 10000, ("adam", "momentum"))
+    more = hx.Experiment(tmp_path / "token", "medium", seeds=8, progress=False, family="token_model").preset
+    assert more == dataclasses.replace(token, seeds=8)  # --seeds still wins; the folder is reused
     assert [a.name for a in hx.Experiment(tmp_path / "token", "medium", progress=False,
                                           family="token_model").arms()][-4:] == [
         "positive-arch-adam", "positive-arch-momentum", "negative-arch-adam", "negative-arch-momentum"]

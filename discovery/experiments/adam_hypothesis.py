@@ -160,7 +160,7 @@ PRESETS: dict[str, Preset] = {
 # A preset's size where a family's trainings cost more than the MLP family's (the token model's
 # ~20x per candidate): fewer, smaller arms, so that the preset keeps its time on 2 CPU cores.
 FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
-    ("medium", "token_model"): dict(seeds=4, population=8, generations=5, top_k=2, param_budget=10000,
+    ("medium", "token_model"): dict(seeds=6, population=8, generations=5, top_k=2, param_budget=10000,
                                     fixed=("adam", "momentum"), nondeep=("quadratic_ill", "mf_k4"),
                                     expected="about 90 minutes on 2 CPU cores with --family token_model"),
 }

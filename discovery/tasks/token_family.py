@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import random
 
 import jax
 import jax.numpy as jnp
@@ -249,6 +250,9 @@ TOKEN_FAMILY = Family(
 # The token family with one planted gene free to evolve (the hypothesis experiment's controls).
 
 
+START_SPREAD = 2.0
+
+
 @dataclasses.dataclass(frozen=True)
 class GradientSpreadArchitecture(TokenArchitecture):
     """Positive control: the spread of every weight's per-channel gradient factors evolves. Adam is
@@ -258,6 +262,14 @@ class GradientSpreadArchitecture(TokenArchitecture):
     FAMILY = "token_model_gradient_spread"
     gradient_spread: float = ladder(0.0, (0.0, 1.0, 2.0, 3.0), "sigma: channel c's gradient times "
                                                                      "exp(sigma z_c), every weight")
+
+    @classmethod
+    def random(cls, rng: random.Random) -> GradientSpreadArchitecture:
+        """A varied start (every other gene drawn as the family's) at sigma = ``START_SPREAD``,
+        where SGD-type optimizers are hurt: evolution with momentum fixed has to push it down,
+        with Adam fixed nothing does (drawn uniformly, a seed whose Adam arm happens to end at
+        sigma = 0 plants nothing)."""
+        return dataclasses.replace(super().random(rng), gradient_spread=START_SPREAD)
 
 
 @dataclasses.dataclass(frozen=True)
