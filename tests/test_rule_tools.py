@@ -85,6 +85,19 @@ def test_simplify_orders_commutative_operands_canonically():
     assert a == b
 
 
+def test_simplify_stops_before_a_rewrite_nests_beyond_the_depth_limit():
+    """Found by a search from random block rules: regrouping a sum nested the result 13 deep."""
+    deep = parse_body("""
+        m = 0.9 * m + 0.0454 * g
+        v = 0.9 * v + square(g)
+        w = 0.99581 * w + 0.01 * square(clip(sqrt(sign(clip(v, -0.1, 0.0719))) + w, -10, 10))
+        return clip(m / clip(sqrt(sign(clip(v / (1 - 0.876 ** t), -0.1, 0.1))) + (sqrt(v) + 1.82e-08), -10, 10) / clip(clip(sqrt(w) + 1e-08, -10, 10), -0.1, 0.1), -10, 10)
+    """)
+    simple = dsl.simplify(deep)  # a valid rule (Rule validates on construction)
+    assert simple.size <= deep.size
+    assert_same_probe_updates(deep, simple)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules())
 def test_simplify_never_changes_what_a_rule_computes(rule):
