@@ -153,8 +153,10 @@ def test_a_family_registered_by_a_researcher_runs_in_coevolution(tmp_path):
 def test_the_hypothesis_experiment_takes_the_family_everywhere(tmp_path, capsys):
     tiny = dataclasses.replace(hx.PRESETS["quick"], param_budget=20_000)
     experiment = hx.Experiment(tmp_path / "h", tiny, progress=False, family="token_model")
-    for arm, overrides in experiment.arms().items():
-        assert experiment.config(arm, 0, **overrides).coevolution.family == "token_model", arm
+    for arm in experiment.arms():
+        family = experiment.config(arm.name, 0, **dict(arm.overrides)).coevolution.family
+        expected = tasks.control_family("token_model", arm.group) if arm.group else "token_model"
+        assert family == expected, arm.name  # a control's arms use the family's control copy
     assert json.loads((tmp_path / "h" / "experiment.json").read_text())["config"]["family"] == "token_model"
     with pytest.raises(ValueError, match="holds another experiment"):
         hx.Experiment(tmp_path / "h", tiny, progress=False)  # the MLP family on the token family's folder
