@@ -15,7 +15,12 @@ from discovery import cli, config, tasks
 from discovery.evolution import architectures
 from discovery.experiments import adam_hypothesis as hx
 from discovery.records import Candidate, decode_candidate, encode_candidate
-from discovery.tasks.token_family import TokenArchitecture
+from discovery.tasks.token_family import (
+    START_SPREAD,
+    GradientSpreadArchitecture,
+    LabelNoiseArchitecture,
+    TokenArchitecture,
+)
 from discovery.training import scoring, trainer, tuning
 from tests.per_token_build import reference_token_task
 from tests.test_architecture_data import sgd_run
@@ -211,8 +216,6 @@ def test_the_controls_genes_do_what_the_hypothesis_experiment_plants():
     unchanged (a fixed diagonal rescaling of the gradient; up to eps) and moves SGD's. Negative
     control: label noise raises the loss of every optimizer. Every start of the positive control
     sits at sigma = START_SPREAD, where SGD-type methods are hurt."""
-    from discovery.tasks.token_family import START_SPREAD, GradientSpreadArchitecture, LabelNoiseArchitecture
-
     def final(name: str, arch) -> float:
         task = tasks.family(arch.FAMILY).build(arch, "small", BUDGET)
         return float(trainer.train(dsl.library.get(name), task, [1e-2], [0], 20).value[0, 0])
