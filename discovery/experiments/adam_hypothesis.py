@@ -132,7 +132,8 @@ class Preset:
                 not set(self.control_fixed) <= set(self.control_panel)):
             raise ValueError(f"fixed {self.fixed} and panel {self.panel} must be Optax baselines "
                              f"({list(OPTIMIZERS)}): adam fixed and first in the panel, every fixed "
-                             "one in the panel")
+                             f"one in the panel, and each of control_fixed {self.control_fixed} in "
+                             f"control_panel {self.control_panel}")
         if unknown_controls := set(self.controls) - set(CONTROL_KINDS):
             raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROL_KINDS)}")
 
@@ -341,7 +342,7 @@ class Experiment:
             run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
                        lambda arm=arm: self.run(arm.name, seed))
             if arm.kind == "architectures":
-                found = cells(f"cross-{arm.name.removesuffix('arch-' + arm.fixed)}{arm.fixed}",
+                found = cells(f"cross-{arm.name.replace('arch-', '', 1)}",
                               f"every optimizer on {arm.name}'s top {self.preset.top_k}",
                               lambda arm=arm, run=run: self.cross_cells(run, seed, arm.panel))
                 results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found))

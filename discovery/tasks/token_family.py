@@ -60,6 +60,8 @@ BETA_TOPIC = 1.0
 EXPONENT = 1.0
 N_TEST = 256
 CONTROL_SEED = 7
+# z_c of the positive control's gradient factors exp(sigma z_c): fixed, a property of the task.
+CONTROL_Z = np.random.default_rng(CONTROL_SEED).standard_normal(SCALED)
 MAX_DEPTH = 3
 WIDTHS = (16, 32, 64)
 DATA_SIZES = {
@@ -126,11 +128,10 @@ class TokenArchitecture(GenesRecord):
         d = self.width
         stds = (self.embed_scale, self.attn_scale / math.sqrt(d), self.mlp_scale * math.sqrt(2.0 / d),
                 self.mlp_scale / math.sqrt(4 * d), 1.0 / math.sqrt(d))
-        z = np.random.default_rng(CONTROL_SEED).standard_normal(SCALED)  # fixed: a property of the task
         return switches(width=d, depth=self.depth, attention=self.attention, heads=self.heads, mlp=self.mlp,
                         norm=self.norm, placement=self.placement, residual=self.residual, tied=self.tied,
                         head_bias=self.head_bias, stds=stds, head_scale=self.head_scale,
-                        gradient_scales=np.exp(self.gradient_spread * z).tolist(), label_noise=self.label_noise)
+                        gradient_scales=np.exp(self.gradient_spread * CONTROL_Z).tolist(), label_noise=self.label_noise)
 
     def summary(self) -> str:
         """E.g. ``d32 x1 attn(2h)+mlp layernorm pre residual``, then the non-default scales."""
