@@ -45,12 +45,17 @@ class Rule:
     body: tuple[Assign, ...]
     result: Expr
     state: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "params", tuple((str(n), float(v)) for n, v in self.params))
         object.__setattr__(self, "body", tuple(Assign(a.target, _canonical(a.value)) for a in self.body))
         object.__setattr__(self, "result", _canonical(self.result))
         object.__setattr__(self, "state", _validate(self))
+        object.__setattr__(self, "_hash", hash((self.name, self.params, self.body, self.result)))
+
+    def __hash__(self) -> int:  # computed once: rules key the caches of probes and niches
+        return self._hash
 
     @property
     def hyperparams(self) -> dict[str, float]:

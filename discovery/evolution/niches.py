@@ -30,29 +30,30 @@ from collections.abc import Iterable
 import numpy as np
 
 from discovery.records import Candidate
-from dsl.probe import NICHE_SHAPES, direction_similarity, directions
+from dsl.probe import niche_vectors
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _directions(rule: Rule) -> tuple[np.ndarray, ...]:
-    return tuple(directions(rule, shapes) for shapes in NICHE_SHAPES)
+def _vectors(rule: Rule) -> tuple[np.ndarray, ...]:
+    return niche_vectors(rule)
 
 
 def similarity(a: Rule, b: Rule) -> float:
-    """Mean per-step cosine of the two rules' update directions (``dsl.probe.directions``), the
-    larger over parameters in two tensors and in one."""
-    return max(direction_similarity(x, y) for x, y in zip(_directions(a), _directions(b)))
+    """Mean per-step cosine of the two rules' update directions (``dsl.probe.niche_vectors``),
+    the larger over parameters in two tensors and in one."""
+    return max(float(x @ y) for x, y in zip(_vectors(a), _vectors(b)))
+
+
+def _architecture(c: Candidate):
+    return None if c.architecture is None else c.architecture.key()
 
 
 def same_optimizer(a: Candidate, b: Candidate) -> bool:
     """One optimizer (and, for pairs, one architecture)."""
-    if (a.architecture is None) != (b.architecture is None) or (
-            a.architecture is not None and a.architecture.key() != b.architecture.key()):
-        return False
-    return similarity(a.rule, b.rule) >= SAME_OPTIMIZER
+    return _architecture(a) == _architecture(b) and similarity(a.rule, b.rule) >= SAME_OPTIMIZER
 
 
 def _order(c: Candidate) -> tuple:
@@ -78,15 +79,25 @@ class Niche:
 
 def niches(candidates: Iterable[Candidate]) -> list[Niche]:
     """The candidates grouped into niches, best niche first (see the module docstring);
-    candidates with the same ``key`` are one behaviour and count once."""
+    candidates with the same ``key`` are one behaviour and count once. Each candidate is
+    compared with every leader of its architecture at once: one matrix product per shape set."""
     unique = {c.key: c for c in sorted(candidates, key=_order, reverse=True)}  # the best of a key wins
     groups: list[list[Candidate]] = []
+    leaders: dict = {}  # architecture key -> (indices into groups, one leader matrix per shape set)
     for c in sorted(unique.values(), key=_order):
-        home = next((g for g in groups if same_optimizer(g[0], c)), None)
-        if home is None:
-            groups.append([c])
-        else:
+        vectors = _vectors(c.rule)
+        indices, matrices = leaders.get(_architecture(c), ([], None))
+        home = None
+        if indices:
+            agree = np.max([m @ v for m, v in zip(matrices, vectors)], axis=0) >= SAME_OPTIMIZER
+            home = groups[indices[int(np.argmax(agree))]] if agree.any() else None
+        if home is not None:
             home.append(c)
+            continue
+        groups.append([c])
+        matrices = [v[None] for v in vectors] if matrices is None else [
+            np.vstack([m, v]) for m, v in zip(matrices, vectors)]
+        leaders[_architecture(c)] = ([*indices, len(groups) - 1], matrices)
     return [Niche(tuple(g)) for g in groups]
 
 

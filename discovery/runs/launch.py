@@ -29,6 +29,7 @@ from discovery.records import Candidate, Evaluation, decode
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import Checkpoint, RunStore, RunWarning
+from discovery.training import compiler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,6 +219,7 @@ def run(
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         else:
             store, state = None, None
+        compiler.use_compilation_cache(config.evaluation.compilation_cache)
         evaluator = Evaluator(config, None if state is None else state.reference)
         backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
         with contextlib.closing(backend):
