@@ -76,8 +76,11 @@ def _updates(rule: Rule) -> list[list[np.ndarray]]:
 
 
 def _digest(updates: list[list[np.ndarray]]) -> str:
+    """The hash of ``quantize(u)`` for each leaf ``u`` of each step, in order (quantized at once)."""
+    arrays = [u for row in updates for u in row]
+    codes = quantize(np.concatenate([np.ravel(u) for u in arrays]))
+    ends = np.cumsum([np.size(u) for u in arrays])
     digest = hashlib.sha256()
-    for row in updates:
-        for u in row:
-            digest.update(quantize(u).tobytes())
+    for start, end in zip([0, *ends[:-1]], ends):
+        digest.update(np.ascontiguousarray(codes[:, start:end]).tobytes())
     return digest.hexdigest()[:16]

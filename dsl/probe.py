@@ -15,7 +15,7 @@ import numpy as np
 
 from .leaves import Leaves
 from .rule import Rule
-from .semantics import resolve_hyperparams, run_body
+from .semantics import compile_body, resolve_hyperparams
 
 PROBE_SHAPES = ((7,), (3, 4))
 PROBE_STEPS = 6
@@ -40,19 +40,24 @@ def run_packed(rule: Rule, leaves: Leaves, grads: np.ndarray, params: np.ndarray
     """Updates ``[steps, *lanes, leaves, width]`` of ``rule`` fed packed streams (``Leaves``):
     ``grads[step]`` and ``params[step]`` broadcast together to the lanes; state starts at zero.
     One evaluation of the rule per step serves every lane and leaf."""
-    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams or {}).items()}
+    body = _body(rule, leaves, hyperparams)
     shape = np.broadcast_shapes(grads.shape[1:], params.shape[1:])
     slots = {name: np.zeros(shape) for name in rule.state}
     out = np.empty((len(grads), *shape))
     with np.errstate(all="ignore"):
         for step in range(len(grads)):
-            out[step], slots = _apply(rule, leaves, grads[step], params[step], float(step + 1), hyper, slots, shape)
+            out[step], slots = _apply(body, grads[step], params[step], float(step + 1), slots, shape)
     return out
 
 
-def _apply(rule: Rule, leaves: Leaves, g, p, t: float, hyper, slots, shape):
-    """One step of the rule on packed leaves: ``(u, new_slots)``, each broadcast to ``shape``."""
-    u, new = run_body(rule, g, p, t, hyper, slots, leaves)
+def _body(rule: Rule, leaves: Leaves, hyperparams: Mapping[str, float] | None = None):
+    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams or {}).items()}
+    return compile_body(rule, hyper, leaves)
+
+
+def _apply(body, g, p, t: float, slots, shape):
+    """One step of a compiled body on packed leaves: ``(u, new_slots)``, each broadcast to ``shape``."""
+    u, new = body(g, p, t, slots)
     return (np.broadcast_to(np.asarray(u, np.float64), shape),
             {k: np.broadcast_to(np.asarray(v, np.float64), shape) for k, v in new.items()})
 
@@ -83,10 +88,18 @@ def standard_streams() -> tuple[Leaves, np.ndarray, np.ndarray]:
     return leaves, grads, params
 
 
-@functools.lru_cache(maxsize=1 << 12)
 def standard_updates(rule: Rule) -> np.ndarray:
     """``rule``'s updates on ``standard_streams``, ``[steps, lanes, leaves, width]`` (read-only): one
-    run serves the fingerprint and the validity checks, and is kept for the rule's next asker."""
+    run serves the fingerprint and the validity checks, and is kept for the rule's next asker,
+    under any name."""
+    return _standard_updates(rule.renamed(_ANONYMOUS))
+
+
+_ANONYMOUS = "rule"
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _standard_updates(rule: Rule) -> np.ndarray:
     leaves, grads, params = standard_streams()
     out = run_packed(rule, leaves, grads, params)
     out.flags.writeable = False
@@ -119,11 +132,11 @@ def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
     Below 1: some lr of the sweep makes progress; inf for updates that are not finite.
     Every lr of the sweep is one lane of one run (``Leaves``)."""
     rng = np.random.default_rng(seed)
-    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, {}).items()}
     curvature = [np.exp(rng.uniform(np.log(1e-2), np.log(10.0), size=s)) for s in PROBE_SHAPES]
     target = [rng.normal(size=s) for s in PROBE_SHAPES]
     start = [t + rng.normal(size=s) for t, s in zip(target, PROBE_SHAPES)]
     leaves = Leaves(PROBE_SHAPES)
+    body = _body(rule, leaves)
     h, p_star = leaves.pack(curvature), leaves.pack(target)
     shape = (len(sweep), len(PROBE_SHAPES), leaves.width)
     p = np.broadcast_to(leaves.pack(start), shape)
@@ -132,7 +145,7 @@ def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
     lrs = None
     with np.errstate(all="ignore"):
         for step in range(steps):
-            u, slots = _apply(rule, leaves, h * (p - p_star), p, float(step + 1), hyper, slots, shape)
+            u, slots = _apply(body, h * (p - p_star), p, float(step + 1), slots, shape)
             if lrs is None:  # every lane's first update is the same
                 first = np.concatenate([x.ravel() for x in leaves.unpack(u[0])])
                 rms_u = float(np.sqrt(np.mean(first ** 2)))

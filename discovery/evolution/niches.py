@@ -36,8 +36,12 @@ from dsl.rule import Rule
 SAME_OPTIMIZER = 0.99
 
 
-@functools.lru_cache(maxsize=1 << 14)
 def _vectors(rule: Rule) -> tuple[np.ndarray, ...]:
+    return _vectors_of(rule.renamed("rule"))  # the name changes nothing
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _vectors_of(rule: Rule) -> tuple[np.ndarray, ...]:
     return niche_vectors(rule)
 
 

@@ -279,11 +279,13 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             candidates = evo.step()
             if every and evo.generation % every == 0:
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
+            persisting = time.perf_counter()
             offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
                                       + [{"kind": "generation", **evo.logbook[-1]}])
             store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
                                               dict(held_out.scores)))
             store.write_metrics(evo.logbook)
+            evo.persist_seconds = time.perf_counter() - persisting  # counted in the next generation
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
