@@ -111,3 +111,30 @@ def test_reductions_of_reductions_match_the_leaf_by_leaf_run():
         for new_row, old_row in zip(run_numpy(rule, grads, params), reference.run_numpy(rule, grads, params)):
             for new, old in zip(new_row, old_row):
                 np.testing.assert_array_equal(new, old)
+
+
+def test_rules_of_one_form_are_one_entry_unless_clearly_distinct(stopped_run):
+    """``m / (c - m ** t)`` for c from 0.618 to 0.717 (seven hall-of-fame entries of one quick run)
+    is one entry; ``tanh(100 * m)`` (signum) and ``tanh(0.01 * m)`` (momentum) stay two; rules
+    of different forms are never merged, however alike."""
+    from discovery.runs import load_run
+
+    template = load_run(stopped_run).population[0]
+
+    def candidate(i: int, text: str, fitness: float):
+        rule = dsl.parse("def r():\n    " + text.replace("; ", "\n    "))
+        evaluation = dataclasses.replace(template.evaluation, fitness=fitness)
+        return dataclasses.replace(template, id=i, rule=rule, key=dsl.behaviour(rule).key,
+                                   complexity=rule.size, evaluation=evaluation)
+
+    family = [candidate(i, f"m = 0.9 * m + g; return m / ({c} - m ** t)", -0.5 + 0.01 * i)
+              for i, c in enumerate((0.618, 0.65, 0.691, 0.717))]
+    tanh = [candidate(10, "m = 0.9 * m + g; return tanh(100 * m)", 0.1),
+            candidate(11, "m = 0.9 * m + g; return tanh(0.01 * m)", 0.2)]
+    lion = candidate(20, "m = 0.99 * m + 0.01 * g; return sign(0.9 * m + 0.1 * g)", 0.3)
+    groups = niches.niches(family + tanh + [lion])
+    assert len(groups) == 7  # each its own optimizer at cosine 0.99
+    entries = [sorted(c.id for c in e.members) for e in niches.by_form(groups)]
+    assert entries == [[0, 1, 2, 3], [10], [11], [20]]
+    assert niches.by_form(groups)[0].best.id == 0  # the best of the form represents it
+    assert [c.id for c in niches.one_per_niche(family + tanh)] == [0, 10, 11]

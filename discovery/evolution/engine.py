@@ -201,11 +201,11 @@ def reported(candidate: Candidate) -> Candidate:
 
 
 def report_hall_of_fame(pool: list[Candidate], size: int) -> list[Candidate]:
-    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), the best ``size``
-    niches, each by its representative as ``reported``, listing the niche's other members
-    (``Candidate.niche``); best search fitness first."""
+    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), niches of one
+    form merged (``niches.by_form``), the best ``size`` entries, each by its representative as
+    ``reported``, listing its other members (``Candidate.niche``); best search fitness first."""
     entries = []
-    for niche in niches.niches(pool)[:size]:
+    for niche in niches.by_form(niches.niches(pool))[:size]:
         rep = niche.representative
         others = tuple(c.id for c in niche.members if c.id != rep.id)
         entries.append(dataclasses.replace(reported(rep), niche=others))

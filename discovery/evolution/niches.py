@@ -29,11 +29,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
+import dsl
 from discovery.records import Candidate
 from dsl.probe import niche_vectors
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
+# Rules of one form below this mean cosine are clearly two optimizers: signum and momentum are
+# 0.82 apart, as are tanh(100 * m) and tanh(0.01 * m); m / (c - m ** t) for c from 0.618 to
+# 0.717 (one quick run's hall of fame) 0.85 and above.
+DISTINCT = 0.83
 
 
 def _vectors(rule: Rule) -> tuple[np.ndarray, ...]:
@@ -105,6 +110,32 @@ def niches(candidates: Iterable[Candidate]) -> list[Niche]:
     return [Niche(tuple(g)) for g in groups]
 
 
+def form(rule: Rule) -> Rule:
+    """The rule with its constants lifted out (``dsl.template``) and no name: rules that differ
+    only in their constants have one form (``m = 0.9 * m + g`` and ``m = 0.8 * m + g``)."""
+    return dsl.template(rule)[0].renamed("form")
+
+
+def by_form(groups: list[Niche]) -> list[Niche]:
+    """``groups`` (best first) with the niches of one form merged into the best of them (its
+    members first), unless their best rules are clearly distinct: mean per-step cosine below
+    ``DISTINCT``. Rules that differ only in their constants are then one entry of a report,
+    the others listed as its members."""
+    merged: list[list[Candidate]] = []
+    homes: dict = {}  # (form, architecture) -> indices into merged
+    for niche in groups:
+        key = (form(niche.best.rule), _architecture(niche.best))
+        home = next((i for i in homes.get(key, ())
+                     if similarity(merged[i][0].rule, niche.best.rule) >= DISTINCT), None)
+        if home is None:
+            homes.setdefault(key, []).append(len(merged))
+            merged.append(list(niche.members))
+        else:
+            merged[home].extend(niche.members)
+    return [Niche(tuple(m)) for m in merged]
+
+
 def one_per_niche(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """The representative of each niche of ``candidates``, best niche first."""
-    return [n.representative for n in niches(candidates)]
+    """The representative of each niche of ``candidates`` (niches of one form merged,
+    ``by_form``), best first."""
+    return [n.representative for n in by_form(niches(candidates))]

@@ -39,7 +39,8 @@ class Summary:
     ``log_missing`` counts the candidates the checkpoint recorded that a damaged
     ``log.jsonl`` lacks: the Pareto front (over the logged candidates) is without them.
     ``niches``: how many distinct optimizers (``evolution.niches``) the run's best behaviours
-    hold (None in summaries written before niches existed).
+    hold, ``forms`` in how many forms (``niches.by_form``: one hall-of-fame entry each); None
+    in summaries written before they existed.
     """
 
     status: str
@@ -50,20 +51,22 @@ class Summary:
     pareto_front: list[Candidate]
     log_missing: int = 0
     niches: int | None = None
+    forms: int | None = None
 
     def to_dict(self) -> dict:
         return {"status": self.status, "generations": self.generations, "totals": self.totals,
                 "reference": self.reference,
                 "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
                 "pareto_front": [c.to_dict() for c in self.pareto_front],
-                "log_missing": self.log_missing, "niches": self.niches}
+                "log_missing": self.log_missing, "niches": self.niches, "forms": self.forms}
 
     @classmethod
     def from_dict(cls, data: dict) -> Summary:
         return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
                    reference=data["reference"], hall_of_fame=_candidates(data["hall_of_fame"]),
                    pareto_front=_candidates(data["pareto_front"]),
-                   log_missing=data.get("log_missing", 0), niches=data.get("niches"))
+                   log_missing=data.get("log_missing", 0), niches=data.get("niches"),
+                   forms=data.get("forms"))
 
 
 @dataclasses.dataclass
@@ -78,6 +81,7 @@ class Run:
     logbook: list[dict]
     summary: Summary | None
     niches: int | None = None  # distinct optimizers among the run's best behaviours
+    forms: int | None = None  # the forms they take (one hall-of-fame entry each)
 
     def rule(self, rank: int = 1) -> dsl.Rule:
         """The hall-of-fame rule at 1-based ``rank``."""
@@ -120,8 +124,15 @@ def load_run(path: str | Path) -> Run:
             checkpoint.held_out) if search else []),
         logbook=list(search.logbook) if search else [],
         summary=summary,
-        niches=summary.niches if summary else len(niches.niches(search.hall_of_fame)) if search else None,
+        **(_diversity(search.hall_of_fame) if summary is None and search else
+           {"niches": summary.niches, "forms": summary.forms} if summary else {}),
     )
+
+
+def _diversity(pool) -> dict[str, int]:
+    """How many niches the pool holds, and in how many forms."""
+    found = niches.niches(pool)
+    return {"niches": len(found), "forms": len(niches.by_form(found))}
 
 
 class HeldOutChecks:
@@ -335,7 +346,7 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
         hall_of_fame=hall,
         pareto_front=front,
         log_missing=missing,
-        niches=len(niches.niches(state.search.hall_of_fame)),
+        **_diversity(state.search.hall_of_fame),
     ).to_dict())
 
 
