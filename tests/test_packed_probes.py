@@ -115,8 +115,9 @@ def test_reductions_of_reductions_match_the_leaf_by_leaf_run():
 
 def test_rules_of_one_form_are_one_entry_unless_clearly_distinct(stopped_run):
     """``m / (c - m ** t)`` for c from 0.618 to 0.717 (seven hall-of-fame entries of one quick run)
-    is one entry; ``tanh(100 * m)`` (signum) and ``tanh(0.01 * m)`` (momentum) stay two; rules
-    of different forms are never merged, however alike."""
+    is one entry; ``tanh(100 * m)`` (signum) and ``tanh(0.01 * m)`` (momentum), whose directions
+    and scores differ, stay two (one entry if their scores tie); rules of
+    different forms are never merged, however alike."""
     from discovery.runs import load_run
 
     template = load_run(stopped_run).population[0]
@@ -129,8 +130,9 @@ def test_rules_of_one_form_are_one_entry_unless_clearly_distinct(stopped_run):
 
     family = [candidate(i, f"m = 0.9 * m + g; return m / ({c} - m ** t)", -0.5 + 0.01 * i)
               for i, c in enumerate((0.618, 0.65, 0.691, 0.717))]
+    apart = 2 * template.evaluation.noise + 0.1
     tanh = [candidate(10, "m = 0.9 * m + g; return tanh(100 * m)", 0.1),
-            candidate(11, "m = 0.9 * m + g; return tanh(0.01 * m)", 0.2)]
+            candidate(11, "m = 0.9 * m + g; return tanh(0.01 * m)", 0.1 + apart)]
     lion = candidate(20, "m = 0.99 * m + 0.01 * g; return sign(0.9 * m + 0.1 * g)", 0.3)
     groups = niches.niches(family + tanh + [lion])
     assert len(groups) == 7  # each its own optimizer at cosine 0.99
@@ -138,3 +140,5 @@ def test_rules_of_one_form_are_one_entry_unless_clearly_distinct(stopped_run):
     assert entries == [[0, 1, 2, 3], [10], [11], [20]]
     assert niches.by_form(groups)[0].best.id == 0  # the best of the form represents it
     assert [c.id for c in niches.one_per_niche(family + tanh)] == [0, 10, 11]
+    tied = [tanh[0], dataclasses.replace(tanh[1], evaluation=tanh[0].evaluation)]  # within noise
+    assert [len(e.members) for e in niches.by_form(niches.niches(tied))] == [2]

@@ -35,9 +35,8 @@ from dsl.probe import niche_vectors
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
-# Rules of one form below this mean cosine are clearly two optimizers: signum and momentum are
-# 0.82 apart, as are tanh(100 * m) and tanh(0.01 * m); m / (c - m ** t) for c from 0.618 to
-# 0.717 (one quick run's hall of fame) 0.85 and above.
+# Rules of one form whose update directions are further apart than this (mean cosine) may be two
+# optimizers: signum and momentum are 0.82 apart, as are tanh(100 * m) and tanh(0.01 * m).
 DISTINCT = 0.83
 
 
@@ -111,22 +110,30 @@ def niches(candidates: Iterable[Candidate]) -> list[Niche]:
 
 
 def form(rule: Rule) -> Rule:
-    """The rule with its constants lifted out (``dsl.template``) and no name: rules that differ
-    only in their constants have one form (``m = 0.9 * m + g`` and ``m = 0.8 * m + g``)."""
-    return dsl.template(rule)[0].renamed("form")
+    """The rule as reported (pruned, without the factor tuning absorbs: ``dsl.prune``,
+    ``dsl.canonical``), its constants lifted out (``dsl.template``), without a name: rules that
+    differ only in their constants have one form (``m = 0.9 * m + g`` and ``m = 0.8 * m + g``)."""
+    return dsl.template(dsl.canonical(dsl.prune(rule)).rule)[0].renamed("form")
+
+
+def clearly_distinct(a: Candidate, b: Candidate) -> bool:
+    """Two optimizers both by what they do and by what they score: update directions below
+    ``DISTINCT`` (mean per-step cosine) and search fitness apart by more than the noise of the
+    better one (``Evaluation.noise``)."""
+    better = min(a, b, key=_order)
+    return (similarity(a.rule, b.rule) < DISTINCT
+            and abs(a.fitness - b.fitness) > better.evaluation.noise)
 
 
 def by_form(groups: list[Niche]) -> list[Niche]:
     """``groups`` (best first) with the niches of one form merged into the best of them (its
-    members first), unless their best rules are clearly distinct: mean per-step cosine below
-    ``DISTINCT``. Rules that differ only in their constants are then one entry of a report,
-    the others listed as its members."""
+    members first), unless their best rules are ``clearly_distinct``. Rules that differ only in
+    their constants are then one entry of a report, the others listed as its members."""
     merged: list[list[Candidate]] = []
     homes: dict = {}  # (form, architecture) -> indices into merged
     for niche in groups:
         key = (form(niche.best.rule), _architecture(niche.best))
-        home = next((i for i in homes.get(key, ())
-                     if similarity(merged[i][0].rule, niche.best.rule) >= DISTINCT), None)
+        home = next((i for i in homes.get(key, ()) if not clearly_distinct(merged[i][0], niche.best)), None)
         if home is None:
             homes.setdefault(key, []).append(len(merged))
             merged.append(list(niche.members))
