@@ -433,9 +433,10 @@ class Evolution:
 
     def step(self) -> list[Candidate]:
         """Breed, evaluate and select one generation; return the new candidates. The generation's
-        record splits its seconds (``TIME_SPLIT``): training the new behaviours, breeding (with the
-        validity checks), niches, and bookkeeping (candidate records, hall of fame, statistics, and
-        the launcher's log and checkpoint of the generation before, ``persist_seconds``)."""
+        record counts its ``seconds`` (with the launcher's log and checkpoint of the generation
+        before, ``persist_seconds``) and splits them (``TIME_SPLIT``): training the new behaviours,
+        breeding (with the validity checks), niches, and bookkeeping (candidate records, hall of
+        fame, statistics, that log and checkpoint)."""
         start = time.perf_counter()
         self.rejected.clear()
         children, retried, immigrants = self._children()
@@ -459,7 +460,7 @@ class Evolution:
         restart = self.settings.restart_every
         if restart and self.generation % restart == 0:
             self.population = [self.hof[0].candidate] * n
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start + self.persist_seconds
         training = work["screen_seconds"] + work["full_seconds"]
         split = {"training_s": training, "breeding_s": bred - start,
                  "niches_s": (selected - evaluated) + (counted - selected),

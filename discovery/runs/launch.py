@@ -275,7 +275,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
         store.append_log([{"kind": "calibration", "split": "search",
-                           "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+                           "tasks": {t: r.to_dict() for t, r in reference.items()}, "time": time.time()}])
     evo = Evolution(config, backend.map, state.search if state else None)
     held_out = HeldOutChecks(evaluator, store, state.held_out if state else None)
     every = config.evaluation.held_out_every
