@@ -64,7 +64,10 @@ with dsl.count_compilations() as c:
     runs.run(tiny(**{"run.generations": 1, "run.population": 3, "tasks.search": ["quadratic_ill"],
                      "tasks.held_out": [], "evaluation.compilation_cache": sys.argv[2] == "on"}),
              out=sys.argv[1], progress=False)
-print(json.dumps({"count": c.count, "loaded": c.loaded, "folder": str(compiler.use_compilation_cache(sys.argv[2] == "on"))}))
+from discovery.training import trainer
+functions, traces = trainer.traced()
+print(json.dumps({"count": c.count, "loaded": c.loaded, "functions": functions, "traces": traces,
+                  "folder": str(compiler.use_compilation_cache(sys.argv[2] == "on"))}))
 """
 
 
@@ -81,6 +84,7 @@ def test_a_second_run_compiles_nothing_new_and_the_switch_turns_the_cache_off(tm
     first = _run_in_a_fresh_process(tmp_path / "a", cache, "on")
     second = _run_in_a_fresh_process(tmp_path / "b", cache, "on")
     assert first["count"] > 0 and first["loaded"] < first["count"]
+    assert first["traces"] == first["functions"]  # the references' and candidates' blocks share each trace
     assert second["count"] == second["loaded"] == first["count"]  # every executable from the cache
     assert Path(second["folder"]).parent == cache and any(Path(second["folder"]).iterdir())
     off = _run_in_a_fresh_process(tmp_path / "c", cache, "off")

@@ -101,8 +101,11 @@ from discovery import config as config_lib
 with dsl.count_compilations() as compiles:
     run = discovery.run(config_lib.load(preset="quick", **{"run.seed": int(sys.argv[2])}), out=sys.argv[1],
                         progress=False)
+from discovery.training import trainer  # the trainers it holds, and the shapes each was traced for
+traces = sum(fn._cache_size() for fn in trainer._COMPILED.values())
 print(json.dumps({"wall": time.perf_counter() - start, "compilations": compiles.count,
-                  "loaded": compiles.loaded, "path": str(run.path)}))
+                  "loaded": compiles.loaded, "trainers": len(trainer._COMPILED), "traces": traces,
+                  "path": str(run.path)}))
 """
 
 
@@ -134,7 +137,7 @@ def _line(label: str, r: dict) -> str:
     first = "" if r["to_first_generation"] is None else f", first generation after {r['to_first_generation']:.1f}s"
     split = " ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in r["split"].items())
     return (f"  {label:9} wall {r['wall']:6.1f}s{first}; {r['compilations']} compilations "
-            f"({r['loaded']} from the cache); generations {r['generation_seconds']:.1f}s, training "
+            f"({r['loaded']} from the cache), {r['traces']} traces of {r['trainers']} trainers; generations {r['generation_seconds']:.1f}s, training "
             f"{r['training_seconds']:.1f}s = {r['training_share']:.0%} ({r['trained']} trained)"
             + (f"\n  {'':9} split: {split}" if split else ""))
 
