@@ -318,6 +318,10 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""
+        return dict(self._plain)
+
+    @functools.cached_property
+    def _plain(self) -> dict[str, Any]:  # once: every checkpoint writes the population again
         return {
             "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
             "architecture": None if self.architecture is None else architecture_record(self.architecture),
