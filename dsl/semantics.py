@@ -80,7 +80,8 @@ _STATIC, _SCALAR, _ARRAY = range(3)  # known when built; a Python float at run t
 def compile_body(rule: Rule, hyper: Mapping[str, float], xp) -> Callable:
     """``run_body`` built once into Python closures: ``body(g, p, t, slots) -> (u, new_slots)``.
 
-    For evaluators whose ``g``, ``p`` and slots are arrays and ``t`` a Python float (the probes):
+    For evaluators whose ``g``, ``p`` and slots are arrays and ``t`` a Python float (the probes,
+    which call it under ``np.errstate(all="ignore")``):
     what reads only constants and hyper-parameters is folded once here, what reads ``t`` but no
     array is folded at each call (``fold``, as ``evaluate`` would), the rest is computed with
     ``xp``. The numbers are ``run_body``'s; the per-node dispatch and fold checks are gone.
@@ -121,14 +122,19 @@ def _compiled(expr: Expr, kinds: Mapping[str, tuple[int, Any]], xp) -> tuple[int
     if kind == _STATIC:
         return _STATIC, fold(expr.op, [v for _, v in parts])
     getters = [_getter(k, v) for k, v in parts]
-    op, fn = expr.op, OPS[expr.op].fn
-    if kind == _SCALAR:
-        return _SCALAR, lambda env: fold(op, [get(env) for get in getters])
+    fn = OPS[expr.op].fn
+    if kind == _SCALAR:  # fold's arithmetic (the caller silences NumPy's warnings, as fold does)
+        return _SCALAR, lambda env: float(fn(np, *[np.float64(get(env)) for get in getters]))
     if len(getters) == 1:
         (a,) = getters
         return _ARRAY, lambda env: fn(xp, a(env))
     if len(getters) == 2:
+        (kind_a, value_a), (kind_b, value_b) = parts
         a, b = getters
+        if kind_a == _STATIC:
+            return _ARRAY, lambda env: fn(xp, value_a, b(env))
+        if kind_b == _STATIC:
+            return _ARRAY, lambda env: fn(xp, a(env), value_b)
         return _ARRAY, lambda env: fn(xp, a(env), b(env))
     a, b, c = getters  # the table's largest arity
     return _ARRAY, lambda env: fn(xp, a(env), b(env), c(env))

@@ -44,8 +44,10 @@ from .sums import linear_form, operand_order, written_sum
 from .value_sets import Values, op_values
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def simplify(rule: Rule) -> Rule:
-    """A simpler rule computing the same updates; applied until nothing changes."""
+    """A simpler rule computing the same updates; applied until nothing changes (kept per rule:
+    a search simplifies each child it records, copies included)."""
     while True:
         body, result = _simplified_statements(rule)
         body = _live_statements(body, result)
