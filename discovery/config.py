@@ -169,6 +169,9 @@ class TaskSettings(_Section):
     held_out: tuple[str, ...] = _spec(("mf_k1", "rosenbrock", "mnist1d_cnn"), list,
                                       lambda xs: _task_names(xs) and _distinct(xs), _TASKS_ALLOWED)
     size: str = _spec("small", str, lambda s: s in ("small", "default"), "'small' or 'default'")
+    held_out_size: str = _spec("", str, lambda s: s in ("", "small", "default"),
+                               "'' (the search tasks' size), 'small' or 'default' (a funnel: the "
+                               "hall of fame re-checked on larger problems than it was found on)")
 
     def check(self) -> None:
         if not self.search:

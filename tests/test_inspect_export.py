@@ -60,7 +60,7 @@ def test_table_marks_the_pareto_front_and_recommends_a_simple_rule(tiny_run, cap
     assert len(body) == 2 and hall[0].fingerprint in body[0]
     for line, row in zip(body, rows):
         assert line[:2] == ("*" if row.pareto else " ") + (">" if row.pick else " ")
-    assert inspection.verdict(rows) in out and "held-out tasks: rosenbrock" in out
+    assert inspection.verdict(rows) in out and "held-out tasks: rosenbrock (search: 30 steps at size small; held out: 40 steps at size small)" in out
     assert (f"> recommended: rank {pick.rank}" in out) == pick.beats_adam()
     front = inspection.pareto_rows(tiny_run)
     assert [r.complexity for r in front] == sorted({r.complexity for r in front})  # one row each

@@ -104,3 +104,17 @@ def test_random_search_draws_every_child_at_random_from_the_vocabulary(tmp_path)
     assert [c["mutation"] for c in children] == ["random"] * 8 and all(not c["parents"] for c in children)
     with pytest.raises(ValueError, match="mode = 'random'"):
         config.load(**{"run.mode": "random", "coevolution.mode": "architectures"})
+
+
+def test_the_funnel_rechecks_the_hall_of_fame_on_larger_held_out_problems():
+    from discovery import tasks
+    from discovery.evaluation.evaluator import Evaluator
+
+    same = Evaluator(config.load(**{"tasks.held_out": ["rosenbrock"]}))
+    larger = Evaluator(config.load(**{"tasks.held_out": ["rosenbrock"], "tasks.held_out_size": "default"}))
+    assert same.held_out_tasks[0].compile_key == tasks.get("rosenbrock", "small").compile_key
+    assert larger.held_out_tasks[0].compile_key == tasks.get("rosenbrock", "default").compile_key
+    assert larger.held_out_tasks[0].compile_key != same.held_out_tasks[0].compile_key
+    assert larger.search_tasks[0].compile_key == same.search_tasks[0].compile_key
+    with pytest.raises(ValueError, match="held_out_size"):
+        config.load(**{"tasks.held_out_size": "huge"})

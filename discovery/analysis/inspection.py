@@ -185,9 +185,12 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
              f"; {run.niches} distinct optimizers among its best {POOL_PER_ENTRY * run.config.evaluation.hall_of_fame}"
              " behaviours" + (", one entry each" if run.forms is None else
                               f", in {run.forms} forms, one entry per form"))
+    protocol = run.config.protocol
+    horizons = (f"search: {protocol.steps} steps at size {cfg.size}; held out: {protocol.held_out_steps} "
+                f"steps at size {cfg.held_out_size or cfg.size}")
     lines = [
         f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame{found})",
-        f"search tasks: {', '.join(cfg.search)}; held-out tasks: {held}",
+        f"search tasks: {', '.join(cfg.search)}; held-out tasks: {held} ({horizons})",
         _SCORES[run.config.evolves_architectures],
         "",
         f"{'rank':>6}  {'search':^15}  {'held-out':^15}  {'cplx':>4}  {'fingerprint':16}  rule",

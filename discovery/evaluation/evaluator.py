@@ -96,7 +96,7 @@ class Evaluator:
         self.config = config
         size = config.tasks.size
         self.search_tasks = [tasks.get(n, size) for n in config.tasks.search]
-        self.held_out_tasks = [tasks.get(n, size) for n in config.tasks.held_out]
+        self.held_out_tasks = [tasks.get(n, config.tasks.held_out_size or size) for n in config.tasks.held_out]
         self.protocols = {"search": config.protocol.training(),
                           "held_out": config.protocol.training(held_out=True),
                           "screen": config.protocol.screening(config.screening)}
