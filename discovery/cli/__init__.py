@@ -44,8 +44,9 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def subparser(subparsers, name: str, help: str, description: str = "") -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` shows every option's default."""
-    return subparsers.add_parser(name, help=help, description=description or help,
+    """A subcommand whose ``--help`` shows every option's default. ``help`` and ``description``
+    are plain text (a ``%`` is printed as it is); an option's help is a format string (``%%``)."""
+    return subparsers.add_parser(name, help=help.replace("%", "%%"), description=description or help,
                                  formatter_class=_DefaultsFormatter)
 
 
