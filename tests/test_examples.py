@@ -1,0 +1,72 @@
+"""The examples run: the README's quick start (kept equal to examples/quickstart.py), the
+example notebook (executed with nbclient), and the hypothesis check's tiny preset."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from discovery.experiments import adam_hypothesis
+from tests.exported_modules import imported_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def _env() -> dict[str, str]:
+    """This process's environment (the shared compilation cache, XLA flags), this checkout first."""
+    return {**os.environ, "JAX_PLATFORMS": "cpu",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "the README has no python example"
+    return blocks[0]
+
+
+def test_the_readme_example_is_the_quickstart_file_and_short():
+    code = readme_example()
+    assert code == (EXAMPLES / "quickstart.py").read_text()
+    assert len(code.splitlines()) <= 20
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(readme) <= 250
+    assert any("```python" in line for line in readme[:80]), "the example is not on the first screens"
+
+
+def test_the_quickstart_searches_inspects_and_exports(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    pick = re.search(r"^> .*?recommended: rank (\d+)", done.stdout, flags=re.M)
+    assert pick, done.stdout[-3000:]
+    module = (tmp_path / "my_optimizer.py").read_text()
+    assert f"rank {pick[1]} (the recommended pick)" in " ".join(module.split())
+    assert imported_modules(tmp_path / "my_optimizer.py") <= {"typing", "jax", "optax", "math"}
+
+
+def test_the_example_notebook_executes(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(EXAMPLES / "own_loss.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), "stored outputs"
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute(env=_env())
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    before, after = map(float, re.search(r"exported optimizer: test loss (\S+) -> (\S+)", printed).groups())
+    assert after < 0.5 * before and "recommended rank:" in printed
+    assert (tmp_path / "my_optimizer.py").exists()
+
+
+def test_the_hypothesis_check_example_builds_its_tiny_preset():
+    spec = importlib.util.spec_from_file_location("hypothesis_check", EXAMPLES / "hypothesis_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    preset = module.tiny_preset()
+    assert isinstance(preset, adam_hypothesis.Preset) and preset.seeds == 1 and preset.generations == 1
+    assert set(preset.fixed) <= set(preset.panel)
