@@ -96,7 +96,7 @@ def search(
 
     A ``Task`` object is registered (``tasks.register``) under its name. ``settings``
     holds any other config key, ``{"protocol.learning_rates": [...], "run.parsimony": 0}``
-    (see the README's configuration reference); the run folder is ``out/<name>-s<seed>-<time>``.
+    (see docs/evolution.md, Configuration); the run folder is ``out/<name>-s<seed>-<time>``.
     """
     def named(items, what: str) -> list[str]:
         if isinstance(items, (str, tasks.Task)):

@@ -15,5 +15,5 @@ task = tasks.make_task("my_logreg", loss, lambda key: {"w": jnp.zeros(10), "b": 
                        {"x": x, "y": y}, batch_size=64)
 run = discovery.search([task], held_out=["mf_k1"], generations=3, population=8, steps=50)
 print(run.table(top=5))             # scores vs tuned Adam; '>' marks the recommended rule
-opt = run.to_optax()                # that rule as an optax.GradientTransformation
-run.export(path="my_optimizer.py")  # ... or as a module that needs only jax and optax
+opt = run.to_optax()                # that rule as an optax.GradientTransformation, or as a module
+run.export(path="my_optimizer.py", name="my_optimizer", force=True)  # that needs only jax and optax

@@ -46,7 +46,7 @@ def test_the_quickstart_searches_inspects_and_exports(tmp_path):
     pick = re.search(r"^> .*?recommended: rank (\d+)", done.stdout, flags=re.M)
     assert pick, done.stdout[-3000:]
     module = (tmp_path / "my_optimizer.py").read_text()
-    assert f"rank {pick[1]} (the recommended pick)" in " ".join(module.split())
+    assert f"rank {pick[1]} (the recommended pick)" in " ".join(module.split()) and "def my_optimizer(" in module
     assert imported_modules(tmp_path / "my_optimizer.py") <= {"typing", "jax", "optax", "math"}
 
 
@@ -61,6 +61,21 @@ def test_the_example_notebook_executes(tmp_path):
     before, after = map(float, re.search(r"exported optimizer: test loss (\S+) -> (\S+)", printed).groups())
     assert after < 0.5 * before and "recommended rank:" in printed
     assert (tmp_path / "my_optimizer.py").exists()
+
+
+def test_the_readme_rule_is_adam():
+    import numpy as np
+
+    import dsl
+
+    text = re.findall(r"```text\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)[0]
+    mine, adam = (dsl.to_optax(r, 1e-2) for r in (dsl.parse(text), dsl.library.get("adam")))
+    params = {"w": np.linspace(-1.0, 1.0, 7, dtype=np.float32)}
+    states = [mine.init(params), adam.init(params)]
+    for step in range(5):
+        grads = {"w": np.sin(params["w"] * (step + 1)) * 10.0 ** (step - 2)}
+        (u, states[0]), (v, states[1]) = mine.update(grads, states[0]), adam.update(grads, states[1])
+        np.testing.assert_allclose(u["w"], v["w"], rtol=1e-5, atol=1e-9)
 
 
 def test_the_hypothesis_check_example_builds_its_tiny_preset():
