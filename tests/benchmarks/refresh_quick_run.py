@@ -28,16 +28,18 @@ RESULTS = ROOT / "docs" / "results"
 
 
 def commit() -> str:
-    """The checkout's commit, ``+dirty`` if tracked files differ from it."""
+    """The checkout's commit, ``+dirty`` if the code (``dsl/``, ``discovery/``) differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no", "--", "dsl", "discovery")
+                   else "")
 
 
-def numbers(run: discovery.Run, seconds: float | None, command: str) -> dict:
-    """What the run reports, as plain data (the JSON file's content)."""
+def numbers(run: discovery.Run, seconds: float | None, command: str, code: str | None = None) -> dict:
+    """What the run reports, as plain data (the JSON file's content); ``code``: the commit the
+    run ran (default: the checkout's now)."""
     rows = inspection.table(run)
     pick = run.pick()
     cfg = run.config
@@ -47,7 +49,7 @@ def numbers(run: discovery.Run, seconds: float | None, command: str) -> dict:
                 "complexity": r.complexity, "recommended_lr": r.recommended_lr, "text": r.text}
 
     return {
-        "command": command, "commit": commit(),
+        "command": command, "commit": code or commit(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end, "
                    f"Python {platform.python_version()}, jax {metadata.version('jax')}",
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", default=str(RESULTS), help="folder of the files written")
     args = parser.parse_args(argv)
     command = f"discovery run --preset quick --seed {args.seed}"
+    code = commit()  # the code that runs: read before the run, during which files may change
     if args.run_dir:
         run, seconds = discovery.load_run(args.run_dir), None
         command = f"discovery run ... (the run folder {run.path.name})"
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         run = discovery.run(config.load(preset="quick", **{"run.seed": args.seed}), out=args.out)
         seconds = time.perf_counter() - start
-    for path in write(numbers(run, seconds, command), Path(args.results)):
+    for path in write(numbers(run, seconds, command, code), Path(args.results)):
         print(f"wrote {path}")
 
 
