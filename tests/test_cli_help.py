@@ -38,9 +38,13 @@ def test_the_hypothesis_help_states_its_intervals_once(capsys):
     assert "95% intervals" in " ".join(_help(["hypothesis", "--help"], capsys).split())
 
 
-def test_a_percent_in_a_subcommand_summary_prints_as_one(capsys):
+@pytest.mark.parametrize("percent", ["%", "%%"])
+def test_a_percent_in_a_subcommand_summary_prints_as_one(percent):
     parser = argparse.ArgumentParser(prog="p")
     sub = parser.add_subparsers()
-    cli.subparser(sub, "x", "100% plain text")
-    assert "100% plain" in parser.format_help()
-    assert "100% plain" in sub.choices["x"].format_help()
+    cli.subparser(sub, "x", f"100{percent} plain text", f"95{percent} intervals")
+    cli.subparser(sub, "y", f"50{percent} summary")
+    top = parser.format_help()
+    assert "100% plain" in top and "50% summary" in top and "%%" not in top
+    assert "95% intervals" in sub.choices["x"].format_help() and "%%" not in sub.choices["x"].format_help()
+    assert "50% summary" in sub.choices["y"].format_help()

@@ -45,8 +45,10 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def subparser(subparsers, name: str, help: str, description: str = "") -> argparse.ArgumentParser:
     """A subcommand whose ``--help`` shows every option's default. ``help`` and ``description``
-    are plain text (a ``%`` is printed as it is); an option's help is a format string (``%%``)."""
-    return subparsers.add_parser(name, help=help.replace("%", "%%"), description=description or help,
+    print as plain text: ``%`` and ``%%`` both print as one ``%`` (argparse formats the first,
+    not the second); an option's help is a format string (``%%``)."""
+    help, description = help.replace("%%", "%"), (description or help).replace("%%", "%")
+    return subparsers.add_parser(name, help=help.replace("%", "%%"), description=description,
                                  formatter_class=_DefaultsFormatter)
 
 

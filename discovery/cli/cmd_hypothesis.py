@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
                   "Home advantage (architectures evolved with each of several optimizers held "
                   "fixed, every optimizer evaluated on every population's architectures), joint "
                   "co-evolution from starts without Adam, and the non-deep suite; effects with "
-                  "95% intervals over seeds and verdicts. Re-running with the same --out resumes. "
+                  "95%% intervals over seeds and verdicts. Re-running with the same --out resumes. "
                   + " ".join(f"{k}: {v.expected}." for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="experiment size")
     p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's); more seeds on an "
