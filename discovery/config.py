@@ -227,6 +227,8 @@ class EvaluationSettings(_Section):
     backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
     address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
                          "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
+    compilation_cache: bool = _spec(True, bool, None, "true or false (keep compiled trainings in "
+                                    "the persistent cache, training.compiler.cache_folder)")
 
     def check(self) -> None:
         if self.address and self.backend != "ray":

@@ -39,7 +39,7 @@ def _listener(event: str, duration: float, **_) -> None:
     if event in _PHASES or event == _LOADED:
         with _lock:
             for counter in _active:
-                counter.count += event in (_EVENT, _LOADED)
+                counter.count += event == _EVENT  # emitted for a cache hit too
                 counter.loaded += event == _LOADED
                 counter.seconds += duration
 

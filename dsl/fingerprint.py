@@ -9,21 +9,15 @@ learning rate is tuned (``u`` and ``1000 * u``) share its key.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from typing import NamedTuple
 
 import numpy as np
 
-from .probe import probe_streams, run_numpy
+from .probe import PROBE_STEPS, standard_streams, standard_updates
 from .rule import Rule
 
 MANTISSA_BITS = 18  # updates agreeing to ~4e-6 relative hash alike
-
-
-@functools.cache
-def _streams():
-    return probe_streams(seed=20230213)
 
 
 def quantize(x: np.ndarray) -> np.ndarray:
@@ -75,13 +69,18 @@ def behaviour(rule: Rule) -> Behaviour:
 
 
 def _updates(rule: Rule) -> list[list[np.ndarray]]:
-    grads, params = _streams()
-    return run_numpy(rule, grads, params)
+    """``u[step][leaf]`` on the fingerprint's stream (lane 0 of ``dsl.probe.standard_streams``)."""
+    leaves = standard_streams()[0]
+    per_leaf = leaves.unpack(standard_updates(rule)[:, 0], lanes=(PROBE_STEPS,))
+    return [[x[step] for x in per_leaf] for step in range(PROBE_STEPS)]
 
 
 def _digest(updates: list[list[np.ndarray]]) -> str:
+    """The hash of ``quantize(u)`` for each leaf ``u`` of each step, in order (quantized at once)."""
+    arrays = [u for row in updates for u in row]
+    codes = quantize(np.concatenate([np.ravel(u) for u in arrays]))
+    ends = np.cumsum([np.size(u) for u in arrays])
     digest = hashlib.sha256()
-    for row in updates:
-        for u in row:
-            digest.update(quantize(u).tobytes())
+    for start, end in zip([0, *ends[:-1]], ends):
+        digest.update(np.ascontiguousarray(codes[:, start:end]).tobytes())
     return digest.hexdigest()[:16]

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .leaves import Leaves
 from .rule import Rule
-from .semantics import resolve_hyperparams, run_body
+from .semantics import compile_body, resolve_hyperparams
 
 PROBE_SHAPES = ((7,), (3, 4))
 PROBE_STEPS = 6
@@ -34,21 +35,74 @@ def probe_streams(seed: int = 0, steps: int = PROBE_STEPS, shapes=PROBE_SHAPES):
     return grads, params
 
 
-def run_numpy(rule: Rule, grads, params, hyperparams: Mapping[str, float] | None = None):
-    """Updates ``u[step][leaf]`` of ``rule`` fed the given streams (state starts at zero)."""
-    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams or {}).items()}
-    n_leaves = len(grads[0])
-    slots = [{name: np.zeros_like(grads[0][i]) for name in rule.state} for i in range(n_leaves)]
-    out = []
+def run_packed(rule: Rule, leaves: Leaves, grads: np.ndarray, params: np.ndarray,
+               hyperparams: Mapping[str, float] | None = None) -> np.ndarray:
+    """Updates ``[steps, *lanes, leaves, width]`` of ``rule`` fed packed streams (``Leaves``):
+    ``grads[step]`` and ``params[step]`` broadcast together to the lanes; state starts at zero.
+    One evaluation of the rule per step serves every lane and leaf."""
+    body = _body(rule, leaves, hyperparams)
+    shape = np.broadcast_shapes(grads.shape[1:], params.shape[1:])
+    slots = {name: np.zeros(shape) for name in rule.state}
+    out = np.empty((len(grads), *shape))
     with np.errstate(all="ignore"):
-        for step, (gs, ps) in enumerate(zip(grads, params)):
-            t = float(step + 1)
-            row = []
-            for i, (g, p) in enumerate(zip(gs, ps)):
-                u, new = run_body(rule, g, p, t, hyper, slots[i], np)
-                row.append(np.broadcast_to(np.asarray(u, np.float64), g.shape))
-                slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), g.shape) for k, v in new.items()}
-            out.append(row)
+        for step in range(len(grads)):
+            out[step], slots = _apply(body, grads[step], params[step], float(step + 1), slots, shape)
+    return out
+
+
+def _body(rule: Rule, leaves: Leaves, hyperparams: Mapping[str, float] | None = None):
+    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams or {}).items()}
+    return compile_body(rule, hyper, leaves)
+
+
+def _apply(body, g, p, t: float, slots, shape):
+    """One step of a compiled body on packed leaves: ``(u, new_slots)``, each broadcast to ``shape``."""
+    u, new = body(g, p, t, slots)
+    return (np.broadcast_to(np.asarray(u, np.float64), shape),
+            {k: np.broadcast_to(np.asarray(v, np.float64), shape) for k, v in new.items()})
+
+
+def run_numpy(rule: Rule, grads, params, hyperparams: Mapping[str, float] | None = None):
+    """Updates ``u[step][leaf]`` of ``rule`` fed the given streams (state starts at zero): each
+    leaf on its own, as in the native compiler (``run_packed`` on the leaves packed)."""
+    leaves = Leaves([np.shape(x) for x in grads[0]])
+    packed = run_packed(rule, leaves, np.stack([leaves.pack(gs) for gs in grads]),
+                        np.stack([leaves.pack(ps) for ps in params]), hyperparams)
+    return [leaves.unpack(u) for u in packed]
+
+
+FINGERPRINT_SEED = 20230213  # the stream ``dsl.fingerprint`` hashes
+GRADIENT_SEEDS = (101, 202, 303, 404)  # independent gradient streams over the first one's parameters
+
+
+@functools.cache
+def standard_streams() -> tuple[Leaves, np.ndarray, np.ndarray]:
+    """The probe streams every rule is run on, as lanes of packed arrays ``[steps, lanes, leaves,
+    width]``: lane 0 the fingerprint's stream, lanes 1... one per ``GRADIENT_SEEDS`` (the validity
+    checks'), all on ``PROBE_SHAPES``."""
+    leaves = Leaves(PROBE_SHAPES)
+    shared = probe_streams(seed=GRADIENT_SEEDS[0])[1]
+    streams = [probe_streams(seed=FINGERPRINT_SEED)] + [(probe_streams(seed=s)[0], shared) for s in GRADIENT_SEEDS]
+    grads, params = (np.stack([np.stack([leaves.pack(stream[k][step]) for stream in streams])
+                               for step in range(PROBE_STEPS)]) for k in (0, 1))
+    return leaves, grads, params
+
+
+def standard_updates(rule: Rule) -> np.ndarray:
+    """``rule``'s updates on ``standard_streams``, ``[steps, lanes, leaves, width]`` (read-only): one
+    run serves the fingerprint and the validity checks, and is kept for the rule's next asker,
+    under any name."""
+    return _standard_updates(rule.renamed(_ANONYMOUS))
+
+
+_ANONYMOUS = "rule"
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _standard_updates(rule: Rule) -> np.ndarray:
+    leaves, grads, params = standard_streams()
+    out = run_packed(rule, leaves, grads, params)
+    out.flags.writeable = False
     return out
 
 
@@ -75,43 +129,34 @@ def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
     ``f(p) = 1/2 sum h (p - p*)^2`` (curvatures ``h`` from 1e-2 to 10), the rule run in closed
     loop (``p <- p - lr * u``, ``g = h (p - p*)``) from ``p_0 = p* + N(0, 1)``; each lr is
     ``sweep[k]`` times ``rms(p_0 - p*) / rms(u_1)``, so the sweep is the same for ``c * u``.
-    Below 1: some lr of the sweep makes progress; inf for updates that are not finite."""
+    Below 1: some lr of the sweep makes progress; inf for updates that are not finite.
+    Every lr of the sweep is one lane of one run (``Leaves``)."""
     rng = np.random.default_rng(seed)
-    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, {}).items()}
     curvature = [np.exp(rng.uniform(np.log(1e-2), np.log(10.0), size=s)) for s in PROBE_SHAPES]
     target = [rng.normal(size=s) for s in PROBE_SHAPES]
     start = [t + rng.normal(size=s) for t, s in zip(target, PROBE_SHAPES)]
-
-    def loss(ps):
-        return 0.5 * sum(float(np.sum(h * (p - t) ** 2)) for h, p, t in zip(curvature, ps, target))
-
-    def run(lr: float | None):
-        ps = [p.copy() for p in start]
-        slots = [{name: np.zeros_like(p) for name in rule.state} for p in ps]
-        with np.errstate(all="ignore"):
-            for step in range(steps):
-                us = []
-                for i, (h, p, t) in enumerate(zip(curvature, ps, target)):
-                    u, new = run_body(rule, h * (p - t), p, float(step + 1), hyper, slots[i], np)
-                    us.append(np.broadcast_to(np.asarray(u, np.float64), p.shape))
-                    slots[i] = {k: np.broadcast_to(np.asarray(v, np.float64), p.shape) for k, v in new.items()}
-                if lr is None:
-                    return us
-                ps = [p - lr * u for p, u in zip(ps, us)]
-        return ps
-
-    first = np.concatenate([u.ravel() for u in run(None)])
-    rms_u = float(np.sqrt(np.mean(first ** 2)))
-    if not (np.all(np.isfinite(first)) and rms_u > 0):
-        return float("inf")
-    distance = float(np.sqrt(np.mean(np.concatenate([(p - t).ravel() for p, t in zip(start, target)]) ** 2)))
-    f0, best = loss(start), float("inf")
-    for s in sweep:
-        with np.errstate(all="ignore"):
-            f = loss(run(s * distance / rms_u))
-        if np.isfinite(f):
-            best = min(best, f / f0)
-    return best
+    leaves = Leaves(PROBE_SHAPES)
+    body = _body(rule, leaves)
+    h, p_star = leaves.pack(curvature), leaves.pack(target)
+    shape = (len(sweep), len(PROBE_SHAPES), leaves.width)
+    p = np.broadcast_to(leaves.pack(start), shape)
+    slots = {name: np.zeros(shape) for name in rule.state}
+    distance = float(np.sqrt(np.mean(np.concatenate([(s - t).ravel() for s, t in zip(start, target)]) ** 2)))
+    lrs = None
+    with np.errstate(all="ignore"):
+        for step in range(steps):
+            u, slots = _apply(body, h * (p - p_star), p, float(step + 1), slots, shape)
+            if lrs is None:  # every lane's first update is the same
+                first = np.concatenate([x.ravel() for x in leaves.unpack(u[0])])
+                rms_u = float(np.sqrt(np.mean(first ** 2)))
+                if not (np.all(np.isfinite(first)) and rms_u > 0):
+                    return float("inf")
+                lrs = np.asarray([s * distance / rms_u for s in sweep])[:, None, None]
+            p = p - lrs * u
+        final = 0.5 * leaves.total(h * (p - p_star) ** 2)
+    f0 = 0.5 * sum(float(np.sum(c * (s - t) ** 2)) for c, s, t in zip(curvature, start, target))
+    ratios = [f / f0 for f in final if np.isfinite(f)]
+    return min(ratios, default=float("inf"))
 
 
 NICHE_STEPS = 40
@@ -130,16 +175,33 @@ def _niche_streams(shapes: tuple, steps: int = NICHE_STEPS, seed: int = 41):
     return grads, [params] * steps
 
 
-def directions(rule: Rule, shapes: tuple = NICHE_SHAPES[0]) -> np.ndarray:
-    """The rule's unit update direction at each step of the niche stream over parameters of
-    ``shapes``, ``[steps, elements]`` (a zero row where the update is zero or not finite)."""
-    grads, params = _niche_streams(shapes)
-    rows = np.stack([np.concatenate([np.ravel(u) for u in row]) for row in run_numpy(rule, grads, params)])
-    rows = np.where(np.isfinite(rows).all(axis=1, keepdims=True), rows, 0.0)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+@functools.cache
+def _niche_packed() -> tuple[Leaves, np.ndarray, np.ndarray]:
+    """The niche streams of every shape set of ``NICHE_SHAPES``, their leaves side by side."""
+    streams = [_niche_streams(group) for group in NICHE_SHAPES]
+    leaves = Leaves([s for group in NICHE_SHAPES for s in group])
+    grads = np.stack([leaves.pack([x for g, _ in streams for x in g[i]]) for i in range(NICHE_STEPS)])
+    params = leaves.pack([x for _, p in streams for x in p[0]])
+    return leaves, grads, np.broadcast_to(params, grads.shape)
 
 
-def direction_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean per-step cosine of two ``directions`` arrays: 1 for the same optimizer up to scale."""
-    return float(np.mean(np.sum(a * b, axis=1)))
+def directions(rule: Rule) -> tuple[np.ndarray, ...]:
+    """For each shape set of ``NICHE_SHAPES``, the rule's unit update direction at each step of
+    the niche stream over parameters of those shapes, ``[steps, elements]`` (a zero row where
+    the update is zero or not finite). One run serves every set (``run_packed``)."""
+    leaves, grads, params = _niche_packed()
+    per_leaf = iter(leaves.unpack(run_packed(rule, leaves, grads, params), lanes=(NICHE_STEPS,)))
+    out = []
+    for group in NICHE_SHAPES:
+        rows = np.concatenate([next(per_leaf).reshape(NICHE_STEPS, -1) for _ in group], axis=1)
+        rows = np.where(np.isfinite(rows).all(axis=1, keepdims=True), rows, 0.0)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        out.append(np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0))
+    return tuple(out)
+
+
+def niche_vectors(rule: Rule) -> tuple[np.ndarray, ...]:
+    """``directions`` flattened and divided by ``sqrt(steps)``: for each shape set, the dot
+    product of two rules' vectors is the mean per-step cosine of their updates (1 for the same
+    optimizer up to scale)."""
+    return tuple(d.ravel() / np.sqrt(NICHE_STEPS) for d in directions(rule))

@@ -45,12 +45,29 @@ class Rule:
     body: tuple[Assign, ...]
     result: Expr
     state: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    _structure_hash: int = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "params", tuple((str(n), float(v)) for n, v in self.params))
         object.__setattr__(self, "body", tuple(Assign(a.target, _canonical(a.value)) for a in self.body))
         object.__setattr__(self, "result", _canonical(self.result))
         object.__setattr__(self, "state", _validate(self))
+        object.__setattr__(self, "_structure_hash", hash((self.params, self.body, self.result)))
+        object.__setattr__(self, "_hash", hash((self.name, self._structure_hash)))
+
+    def __hash__(self) -> int:  # computed once: rules key the caches of probes and niches
+        return self._hash
+
+    def renamed(self, name: str) -> Rule:
+        """The same rule under another name (only the name is checked: the rest already was)."""
+        check_name(name, "rule name")
+        copy = object.__new__(Rule)
+        for f in ("params", "body", "result", "state", "_structure_hash"):
+            object.__setattr__(copy, f, getattr(self, f))
+        object.__setattr__(copy, "name", name)
+        object.__setattr__(copy, "_hash", hash((name, self._structure_hash)))
+        return copy
 
     @property
     def hyperparams(self) -> dict[str, float]:

@@ -15,7 +15,7 @@ through ``fold_constants``. No JAX here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,65 @@ def run_body(rule: Rule, g, p, t, hyper: Mapping[str, Any], slots: Mapping[str, 
     for stmt in rule.body:
         env[stmt.target] = evaluate(stmt.value, env, xp, record)
     return evaluate(rule.result, env, xp, record), {name: env[name] for name in rule.state}
+
+
+_STATIC, _SCALAR, _ARRAY = range(3)  # known when built; a Python float at run time; an array
+
+
+def compile_body(rule: Rule, hyper: Mapping[str, float], xp) -> Callable:
+    """``run_body`` built once into Python closures: ``body(g, p, t, slots) -> (u, new_slots)``.
+
+    For evaluators whose ``g``, ``p`` and slots are arrays and ``t`` a Python float (the probes):
+    what reads only constants and hyper-parameters is folded once here, what reads ``t`` but no
+    array is folded at each call (``fold``, as ``evaluate`` would), the rest is computed with
+    ``xp``. The numbers are ``run_body``'s; the per-node dispatch and fold checks are gone.
+    """
+    kinds = {"g": (_ARRAY, None), "p": (_ARRAY, None), "t": (_SCALAR, None),
+             **{n: (_STATIC, float(v)) for n, v in hyper.items()},
+             **{n: (_ARRAY, None) for n in rule.state}}
+    statements = []
+    for stmt in rule.body:
+        kind, value = _compiled(stmt.value, kinds, xp)
+        kinds[stmt.target] = (kind, value if kind == _STATIC else None)
+        statements.append((stmt.target, _getter(kind, value)))
+    result = _getter(*_compiled(rule.result, kinds, xp))
+    state = rule.state
+
+    def body(g, p, t, slots):
+        env = {"g": g, "p": p, "t": t, **slots}
+        for target, get in statements:
+            env[target] = get(env)
+        return result(env), {name: env[name] for name in state}
+
+    return body
+
+
+def _getter(kind: int, value) -> Callable:
+    return (lambda env: value) if kind == _STATIC else value
+
+
+def _compiled(expr: Expr, kinds: Mapping[str, tuple[int, Any]], xp) -> tuple[int, Any]:
+    """``(kind, value)``: the folded value of a static node, else a function of the environment."""
+    if isinstance(expr, Const):
+        return _STATIC, expr.value
+    if isinstance(expr, Name):
+        kind, value = kinds[expr.id]
+        return (kind, value) if kind == _STATIC else (kind, lambda env, name=expr.id: env[name])
+    parts = [_compiled(a, kinds, xp) for a in expr.args]
+    kind = max(k for k, _ in parts)
+    if kind == _STATIC:
+        return _STATIC, fold(expr.op, [v for _, v in parts])
+    getters = [_getter(k, v) for k, v in parts]
+    op, fn = expr.op, OPS[expr.op].fn
+    if kind == _SCALAR:
+        return _SCALAR, lambda env: fold(op, [get(env) for get in getters])
+    if len(getters) == 1:
+        (a,) = getters
+        return _ARRAY, lambda env: fn(xp, a(env))
+    if len(getters) == 2:
+        a, b = getters
+        return _ARRAY, lambda env: fn(xp, a(env), b(env))
+    return _ARRAY, lambda env: fn(xp, *(get(env) for get in getters))
 
 
 def resolve_hyperparams(rule: Rule, overrides: Mapping[str, Any]) -> dict[str, Any]:

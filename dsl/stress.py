@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .leaves import Leaves
 from .rule import Rule
 from .semantics import run_body
 
@@ -30,13 +31,14 @@ LEAF_SIZE = 8
 ORDINARY_ROWS = 4
 SCALED_ROWS = (1e-6, 1e-10, 1e-14, 1e-20, 1e3, 1e6, 0.0)  # gradient magnitude of each row
 PERSISTENT_ROWS = 1
+ROWS = ORDINARY_ROWS + len(SCALED_ROWS) + PERSISTENT_ROWS
 
 
 @functools.cache
 def stress_streams() -> tuple[np.ndarray, np.ndarray]:
     """``(grads, params)``, each of shape ``(STEPS, rows, LEAF_SIZE)``, read-only."""
     rng = np.random.default_rng(20230213)
-    rows = ORDINARY_ROWS + len(SCALED_ROWS) + PERSISTENT_ROWS
+    rows = ROWS
     shape = (STEPS, rows, LEAF_SIZE)
     noise = rng.normal(size=shape)
     scale = np.exp(rng.uniform(-3, 1, size=shape))
@@ -50,23 +52,7 @@ def stress_streams() -> tuple[np.ndarray, np.ndarray]:
     return grads, params
 
 
-class _PerRow:
-    """NumPy with ``sum`` and ``size`` acting on the last axis, kept for broadcasting:
-    each row of an array is one leaf for the table's reductions."""
-
-    def __getattr__(self, name: str):
-        return getattr(np, name)
-
-    @staticmethod
-    def sum(x: np.ndarray) -> np.ndarray:
-        return np.sum(x, axis=-1, keepdims=True)
-
-    @staticmethod
-    def size(x: np.ndarray) -> int:
-        return np.shape(x)[-1]
-
-
-PER_ROW = _PerRow()
+PER_ROW = Leaves([(LEAF_SIZE,)] * ROWS)  # each row is one leaf for the reductions
 
 
 class Step(NamedTuple):

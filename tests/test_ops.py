@@ -96,7 +96,7 @@ def test_a_new_function_is_one_edit_of_the_table(tmp_path):
 
 
 # What the language is without its compilers (native, interpreter, compilation counting).
-JAX_FREE = ("errors", "expr", "ops", "rule", "printer", "parser", "semantics", "probe", "fingerprint",
+JAX_FREE = ("errors", "expr", "ops", "rule", "printer", "parser", "semantics", "leaves", "probe", "fingerprint",
             "sums", "value_sets", "simplify", "stress", "prune", "serialize", "template", "library",
             "python_module")
 LOADED = """

@@ -30,6 +30,7 @@ import statistics
 
 import dsl
 from discovery import runs
+from discovery.evolution import niches
 from discovery.evolution.engine import POOL_PER_ENTRY, report_pareto_front
 from discovery.records import Candidate, Evaluation, Recommendation, TaskResult, pareto_front
 from discovery.runs.files import json_text
@@ -191,7 +192,8 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
         held = "not scored yet (the top rules are re-checked during the run, all at its end)"
     found = ("" if run.niches is None else
              f"; {run.niches} distinct optimizers among its best {POOL_PER_ENTRY * run.config.evaluation.hall_of_fame}"
-             " behaviours, one entry each")
+             " behaviours" + (", one entry each" if run.forms is None else
+                              f", in {run.forms} forms, one entry per form"))
     lines = [
         f"run {run.path.name} ({_status(run)}; {len(run.hall_of_fame)} rules in the hall of fame{found})",
         f"search tasks: {', '.join(cfg.search)}; held-out tasks: {held}",
@@ -403,8 +405,9 @@ def format_rule(run: runs.Run, rank: int) -> str:
                                               "were tried (none trains every task without divergence)"),
                   "out of the box at that lr, log10(score / Adam's tuned score): "
                   + ", ".join(f"{t} {r:+.3f}" for t, r in rec.ratios.items())]
-    lines += ["", f"its niche: {len(d.niche)} other rules are the same optimizer (update directions "
-              "within cosine 0.99 at every step of a 40-step stream)" + (":" if d.niche else "")]
+    lines += ["", f"its entry: {len(d.niche)} other rules are the same optimizer (update directions "
+              f"within cosine {niches.SAME_OPTIMIZER} at every step of a 40-step stream) or the same "
+              f"form with other constants (within cosine {niches.DISTINCT})" + (":" if d.niche else "")]
     lines += [f"  #{c.id:<6} gen {c.generation:<4} fitness {c.fitness:+.3f}  cplx {c.complexity:<3} "
               f"{_one_line(c.text)}" for c in d.niche[:NICHE_SHOWN]]
     if len(d.niche) > NICHE_SHOWN:

@@ -154,7 +154,8 @@ class Individual:
         self.fitness = FitnessMin((candidate.fitness,))
 
 
-TIMINGS = ("seconds", "candidates_per_s", "screened_per_s", "evaluated_per_s")  # in a generation record: not outcomes
+TIME_SPLIT = ("training_s", "breeding_s", "niches_s", "bookkeeping_s")  # a generation's seconds, by what they bought
+TIMINGS = ("seconds", "candidates_per_s", "screened_per_s", "evaluated_per_s", *TIME_SPLIT)  # not outcomes
 COLLAPSE_SHARE = 0.5  # a generation with more cache hits than this share of its children is collapsing
 POOL_PER_ENTRY = 10  # the pool the hall of fame's niches are drawn from: this many behaviours per entry
 
@@ -200,11 +201,11 @@ def reported(candidate: Candidate) -> Candidate:
 
 
 def report_hall_of_fame(pool: list[Candidate], size: int) -> list[Candidate]:
-    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), the best ``size``
-    niches, each by its representative as ``reported``, listing the niche's other members
-    (``Candidate.niche``); best search fitness first."""
+    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), niches of one
+    form merged (``niches.by_form``), the best ``size`` entries, each by its representative as
+    ``reported``, listing its other members (``Candidate.niche``); best search fitness first."""
     entries = []
-    for niche in niches.niches(pool)[:size]:
+    for niche in niches.by_form(niches.niches(pool))[:size]:
         rep = niche.representative
         others = tuple(c.id for c in niche.members if c.id != rep.id)
         entries.append(dataclasses.replace(reported(rep), niche=others))
@@ -247,6 +248,7 @@ class Evolution:
                        "fully_evaluated": 0, "children": 0}
         self.shapes: set[tuple[int, ...]] = set()
         self.rejected: collections.Counter = collections.Counter()  # this generation's, by kind
+        self.persist_seconds = 0.0  # the launcher's log and checkpoint since the last step
         if state is not None:
             version, internal, gauss = state.rng
             self.rng.setstate((version, tuple(internal), gauss))
@@ -430,11 +432,17 @@ class Evolution:
         return children, retried, immigrants
 
     def step(self) -> list[Candidate]:
-        """Breed, evaluate and select one generation; return the new candidates."""
+        """Breed, evaluate and select one generation; return the new candidates. The generation's
+        record counts its ``seconds`` (with the launcher's log and checkpoint of the generation
+        before, ``persist_seconds``) and splits them (``TIME_SPLIT``): training the new behaviours,
+        breeding (with the validity checks), niches, and bookkeeping (candidate records, hall of
+        fame, statistics, that log and checkpoint)."""
         start = time.perf_counter()
         self.rejected.clear()
         children, retried, immigrants = self._children()
+        bred = time.perf_counter()
         candidates, work = self.evaluate(children)
+        evaluated = time.perf_counter()
         n, cap = self.settings.population, self.settings.niche_cap
         if not self.population:
             self.population = candidates
@@ -444,12 +452,20 @@ class Evolution:
             best = [ind.candidate for ind in tools.selBest(
                 [Individual(c) for c in self.population + candidates], len(self.population) + len(candidates))]
             self.population = _survivors(best[::-1], n, cap)[::-1]
+        selected = time.perf_counter()
+        niche_counts = len(niches.niches(self.pool)), len(niches.niches(self.population))
+        counted = time.perf_counter()
         update_hall_of_fame(self.hof, candidates)
         self.generation += 1
         restart = self.settings.restart_every
         if restart and self.generation % restart == 0:
             self.population = [self.hof[0].candidate] * n
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start + self.persist_seconds
+        training = work["screen_seconds"] + work["full_seconds"]
+        split = {"training_s": training, "breeding_s": bred - start,
+                 "niches_s": (selected - evaluated) + (counted - selected),
+                 "bookkeeping_s": (evaluated - bred - training) + (time.perf_counter() - counted) + self.persist_seconds}
+        self.persist_seconds = 0.0
         shapes = {"compiled_shapes": len(self.shapes)} if self.coevolution.evolves_architectures else {}
         self.logbook.record(
             gen=self.generation,
@@ -465,11 +481,12 @@ class Evolution:
             distinct_per_1000=round(1000 * self.totals["evaluated"] / max(self.totals["children"], 1), 1),
             rejected=dict(sorted(self.rejected.items())),
             seconds=round(seconds, 3),
+            **{k: round(v, 3) for k, v in split.items()},
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
             hall_of_fame_best=min(ind.candidate.evaluation.fitness for ind in self.hof),
-            niches=len(niches.niches(self.pool)),
-            population_niches=len(niches.niches(self.population)),
+            niches=niche_counts[0],
+            population_niches=niche_counts[1],
             **shapes,
             **self.stats.compile([Individual(c) for c in self.population]),
         )
@@ -502,5 +519,5 @@ def _named(rule: dsl.Rule, parent: dsl.Rule | None = None) -> dsl.Rule:
     one keeps its name (the warm start and lineage stay in the candidate record)."""
     if rule == parent:
         return rule
-    return dataclasses.replace(rule, name=f"evolved_{dsl.behaviour(rule).key[:8]}")
+    return rule.renamed(f"evolved_{dsl.behaviour(rule).key[:8]}")
 

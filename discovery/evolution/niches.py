@@ -29,30 +29,39 @@ from collections.abc import Iterable
 
 import numpy as np
 
+import dsl
 from discovery.records import Candidate
-from dsl.probe import NICHE_SHAPES, direction_similarity, directions
+from dsl.probe import niche_vectors
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
+# Rules of one form whose update directions are further apart than this (mean cosine) may be two
+# optimizers: signum and momentum are 0.82 apart, as are tanh(100 * m) and tanh(0.01 * m).
+DISTINCT = 0.83
+
+
+def _vectors(rule: Rule) -> tuple[np.ndarray, ...]:
+    return _vectors_of(rule.renamed("rule"))  # the name changes nothing
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _directions(rule: Rule) -> tuple[np.ndarray, ...]:
-    return tuple(directions(rule, shapes) for shapes in NICHE_SHAPES)
+def _vectors_of(rule: Rule) -> tuple[np.ndarray, ...]:
+    return niche_vectors(rule)
 
 
 def similarity(a: Rule, b: Rule) -> float:
-    """Mean per-step cosine of the two rules' update directions (``dsl.probe.directions``), the
-    larger over parameters in two tensors and in one."""
-    return max(direction_similarity(x, y) for x, y in zip(_directions(a), _directions(b)))
+    """Mean per-step cosine of the two rules' update directions (``dsl.probe.niche_vectors``),
+    the larger over parameters in two tensors and in one."""
+    return max(float(x @ y) for x, y in zip(_vectors(a), _vectors(b)))
+
+
+def _architecture(c: Candidate):
+    return None if c.architecture is None else c.architecture.key()
 
 
 def same_optimizer(a: Candidate, b: Candidate) -> bool:
     """One optimizer (and, for pairs, one architecture)."""
-    if (a.architecture is None) != (b.architecture is None) or (
-            a.architecture is not None and a.architecture.key() != b.architecture.key()):
-        return False
-    return similarity(a.rule, b.rule) >= SAME_OPTIMIZER
+    return _architecture(a) == _architecture(b) and similarity(a.rule, b.rule) >= SAME_OPTIMIZER
 
 
 def _order(c: Candidate) -> tuple:
@@ -78,18 +87,62 @@ class Niche:
 
 def niches(candidates: Iterable[Candidate]) -> list[Niche]:
     """The candidates grouped into niches, best niche first (see the module docstring);
-    candidates with the same ``key`` are one behaviour and count once."""
+    candidates with the same ``key`` are one behaviour and count once. Each candidate is
+    compared with every leader of its architecture at once: one matrix product per shape set."""
     unique = {c.key: c for c in sorted(candidates, key=_order, reverse=True)}  # the best of a key wins
     groups: list[list[Candidate]] = []
+    leaders: dict = {}  # architecture key -> (indices into groups, one leader matrix per shape set)
     for c in sorted(unique.values(), key=_order):
-        home = next((g for g in groups if same_optimizer(g[0], c)), None)
-        if home is None:
-            groups.append([c])
-        else:
+        vectors = _vectors(c.rule)
+        indices, matrices = leaders.get(_architecture(c), ([], None))
+        home = None
+        if indices:
+            agree = np.max([m @ v for m, v in zip(matrices, vectors)], axis=0) >= SAME_OPTIMIZER
+            home = groups[indices[int(np.argmax(agree))]] if agree.any() else None
+        if home is not None:
             home.append(c)
+            continue
+        groups.append([c])
+        matrices = [v[None] for v in vectors] if matrices is None else [
+            np.vstack([m, v]) for m, v in zip(matrices, vectors)]
+        leaders[_architecture(c)] = ([*indices, len(groups) - 1], matrices)
     return [Niche(tuple(g)) for g in groups]
 
 
+def form(rule: Rule) -> Rule:
+    """The rule as reported (pruned, without the factor tuning absorbs: ``dsl.prune``,
+    ``dsl.canonical``), its constants lifted out (``dsl.template``), without a name: rules that
+    differ only in their constants have one form (``m = 0.9 * m + g`` and ``m = 0.8 * m + g``)."""
+    return dsl.template(dsl.canonical(dsl.prune(rule)).rule)[0].renamed("form")
+
+
+def clearly_distinct(a: Candidate, b: Candidate) -> bool:
+    """Two optimizers both by what they do and by what they score: update directions below
+    ``DISTINCT`` (mean per-step cosine) and search fitness apart by more than the noise of the
+    better one (``Evaluation.noise``)."""
+    better = min(a, b, key=_order)
+    return (similarity(a.rule, b.rule) < DISTINCT
+            and abs(a.fitness - b.fitness) > better.evaluation.noise)
+
+
+def by_form(groups: list[Niche]) -> list[Niche]:
+    """``groups`` (best first) with the niches of one form merged into the best of them (its
+    members first), unless their best rules are ``clearly_distinct``. Rules that differ only in
+    their constants are then one entry of a report, the others listed as its members."""
+    merged: list[list[Candidate]] = []
+    homes: dict = {}  # (form, architecture) -> indices into merged
+    for niche in groups:
+        key = (form(niche.best.rule), _architecture(niche.best))
+        home = next((i for i in homes.get(key, ()) if not clearly_distinct(merged[i][0], niche.best)), None)
+        if home is None:
+            homes.setdefault(key, []).append(len(merged))
+            merged.append(list(niche.members))
+        else:
+            merged[home].extend(niche.members)
+    return [Niche(tuple(m)) for m in merged]
+
+
 def one_per_niche(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """The representative of each niche of ``candidates``, best niche first."""
-    return [n.representative for n in niches(candidates)]
+    """The representative of each niche of ``candidates`` (niches of one form merged,
+    ``by_form``), best first."""
+    return [n.representative for n in by_form(niches(candidates))]

@@ -7,7 +7,7 @@ hopeless, or ``None``:
 * a NaN or infinite update;
 * an update that is identically zero;
 * an absurd scale: median ``|u| > MAX_SCALE`` on these unit-scale gradients;
-* too little dependence on the gradient: fed ``GRADIENT_STREAMS`` independent gradient
+* too little dependence on the gradient: fed ``dsl.probe.GRADIENT_SEEDS`` independent gradient
   streams (same parameters), the part of ``u`` that varies with the gradient,
   ``mean_k ||u_k - mean_j u_j|| / ||u_k||``, is below ``MIN_GRADIENT_SHARE``.
   Library rules score 0.82-0.88 (four streams of pure noise give sqrt(3/4));
@@ -26,7 +26,6 @@ and ``random_rule`` draws random rules that pass, for initial populations.
 from __future__ import annotations
 
 import collections
-import functools
 import random
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -34,7 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from dsl.errors import DSLError
-from dsl.probe import descent, probe_streams, run_numpy
+from dsl.leaves import Leaves
+from dsl.probe import PROBE_STEPS, descent, standard_streams, standard_updates
 from dsl.rule import Rule
 
 from . import blocks
@@ -43,7 +43,6 @@ from .variation import VariationConfig, crossover, mutate
 
 MAX_SCALE = 1e6
 MIN_GRADIENT_SHARE = 0.5
-GRADIENT_STREAMS = (101, 202, 303, 404)
 SWEEP = tuple(10.0 ** k for k in range(-4, 1))  # lrs, times 1 / RMS of the rule's first updates
 KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", "no-op")
 
@@ -58,20 +57,31 @@ class Rejection(NamedTuple):
 _NOT_FINITE = Rejection("not finite", "update is NaN or infinite on the probe streams")
 
 
-@functools.cache
-def _streams():
-    _, params = probe_streams(seed=GRADIENT_STREAMS[0])
-    return [probe_streams(seed=seed)[0] for seed in GRADIENT_STREAMS], params
+def _per_stream(leaves: Leaves, packed: np.ndarray) -> np.ndarray:
+    """``[streams, elements]``: each stream's values, step by step and leaf by leaf."""
+    steps, lanes = packed.shape[:2]
+    per_leaf = leaves.unpack(packed, lanes=(steps, lanes))
+    return np.concatenate([x.reshape(steps, lanes, -1) for x in per_leaf], axis=2).transpose(1, 0, 2).reshape(lanes, -1)
 
 
-def _updates(rule: Rule, grads, params) -> np.ndarray:
-    return np.concatenate([u.ravel() for row in run_numpy(rule, grads, params) for u in row])
+def _updates(rule: Rule) -> np.ndarray:
+    """``[streams, elements]``: the rule's updates on the gradient streams (``GRADIENT_SEEDS``)."""
+    leaves = standard_streams()[0]
+    return _per_stream(leaves, standard_updates(rule)[:, 1:])
+
+
+def probe_cosine(rule: Rule, updates: np.ndarray | None = None) -> float:
+    """Mean over the steps of the first probe stream of ``cos(u, g)`` (all leaves of a step
+    together): -1 for ``return -g``; every library rule is above 0.4."""
+    leaves, grads, _ = standard_streams()
+    u = (_updates(rule) if updates is None else updates)[0]
+    return gradient_cosine(u.reshape(PROBE_STEPS, -1), _per_stream(leaves, grads[:, 1:])[0].reshape(PROBE_STEPS, -1))
 
 
 def rejection(rule: Rule) -> Rejection | None:
     """``None`` if the rule may be worth training, else why it is not."""
-    streams, params = _streams()
-    u = _updates(rule, streams[0], params)
+    updates = _updates(rule)
+    u = updates[0]
     if not np.all(np.isfinite(u)):
         return _NOT_FINITE
     if not np.any(u):
@@ -79,14 +89,13 @@ def rejection(rule: Rule) -> Rejection | None:
     scale = float(np.median(np.abs(u)))
     if scale > MAX_SCALE:
         return Rejection("scale", f"absurd scale: median |u| = {scale:.3g} on unit-scale gradients")
-    others = [_updates(rule, grads, params) for grads in streams[1:]]
-    if not all(np.all(np.isfinite(x)) for x in others):
+    if not np.all(np.isfinite(updates)):
         return _NOT_FINITE
-    share = gradient_share(np.stack([u, *others]))
+    share = gradient_share(updates)
     if share < MIN_GRADIENT_SHARE:
         return Rejection("gradient share", f"update barely depends on the gradient (gradient share "
                                            f"{share:.2f} < {MIN_GRADIENT_SHARE})")
-    cosine = gradient_cosine(rule, streams[0], params)
+    cosine = probe_cosine(rule, updates)
     if not cosine > 0:
         return Rejection("ascent", f"not a descent direction: mean cos(u, g) = {cosine:.2f} <= 0")
     progress = descent(rule, SWEEP)
@@ -102,12 +111,11 @@ def check(rule: Rule) -> str | None:
     return None if found is None else found.message
 
 
-def gradient_cosine(rule: Rule, grads, params) -> float:
-    """Mean over steps of the cosine between the update and the gradient (all leaves together)."""
+def gradient_cosine(updates: np.ndarray, grads: np.ndarray) -> float:
+    """Mean over steps of the cosine between the update and the gradient, both ``[steps, elements]``
+    (all leaves of a step together)."""
     cosines = []
-    for row, g_row in zip(run_numpy(rule, grads, params), grads):
-        u = np.concatenate([x.ravel() for x in row])
-        g = np.concatenate([x.ravel() for x in g_row])
+    for u, g in zip(updates, grads):
         norm = np.linalg.norm(u) * np.linalg.norm(g)
         cosines.append(float(u @ g / norm) if norm > 0 else 0.0)
     return float(np.mean(cosines))

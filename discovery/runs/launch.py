@@ -29,6 +29,7 @@ from discovery.records import Candidate, Evaluation, decode
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import Checkpoint, RunStore, RunWarning
+from discovery.training import compiler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Summary:
     ``log_missing`` counts the candidates the checkpoint recorded that a damaged
     ``log.jsonl`` lacks: the Pareto front (over the logged candidates) is without them.
     ``niches``: how many distinct optimizers (``evolution.niches``) the run's best behaviours
-    hold (None in summaries written before niches existed).
+    hold, ``forms`` in how many forms (``niches.by_form``: one hall-of-fame entry each); None
+    in summaries written before they existed.
     """
 
     status: str
@@ -49,20 +51,22 @@ class Summary:
     pareto_front: list[Candidate]
     log_missing: int = 0
     niches: int | None = None
+    forms: int | None = None
 
     def to_dict(self) -> dict:
         return {"status": self.status, "generations": self.generations, "totals": self.totals,
                 "reference": self.reference,
                 "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
                 "pareto_front": [c.to_dict() for c in self.pareto_front],
-                "log_missing": self.log_missing, "niches": self.niches}
+                "log_missing": self.log_missing, "niches": self.niches, "forms": self.forms}
 
     @classmethod
     def from_dict(cls, data: dict) -> Summary:
         return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
                    reference=data["reference"], hall_of_fame=_candidates(data["hall_of_fame"]),
                    pareto_front=_candidates(data["pareto_front"]),
-                   log_missing=data.get("log_missing", 0), niches=data.get("niches"))
+                   log_missing=data.get("log_missing", 0), niches=data.get("niches"),
+                   forms=data.get("forms"))
 
 
 @dataclasses.dataclass
@@ -77,6 +81,7 @@ class Run:
     logbook: list[dict]
     summary: Summary | None
     niches: int | None = None  # distinct optimizers among the run's best behaviours
+    forms: int | None = None  # the forms they take (one hall-of-fame entry each)
 
     def rule(self, rank: int = 1) -> dsl.Rule:
         """The hall-of-fame rule at 1-based ``rank``."""
@@ -119,8 +124,15 @@ def load_run(path: str | Path) -> Run:
             checkpoint.held_out) if search else []),
         logbook=list(search.logbook) if search else [],
         summary=summary,
-        niches=summary.niches if summary else len(niches.niches(search.hall_of_fame)) if search else None,
+        **(_diversity(search.hall_of_fame) if summary is None and search else
+           {"niches": summary.niches, "forms": summary.forms} if summary else {}),
     )
+
+
+def _diversity(pool) -> dict[str, int]:
+    """How many niches the pool holds, and in how many forms."""
+    found = niches.niches(pool)
+    return {"niches": len(found), "forms": len(niches.by_form(found))}
 
 
 class HeldOutChecks:
@@ -218,6 +230,7 @@ def run(
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
         else:
             store, state = None, None
+        compiler.use_compilation_cache(config.evaluation.compilation_cache)
         evaluator = Evaluator(config, None if state is None else state.reference)
         backend = make_backend(config.evaluation.backend, evaluator)  # fails early if unreachable
         with contextlib.closing(backend):
@@ -262,7 +275,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
         store.append_log([{"kind": "calibration", "split": "search",
-                           "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+                           "tasks": {t: r.to_dict() for t, r in reference.items()}, "time": time.time()}])
     evo = Evolution(config, backend.map, state.search if state else None)
     held_out = HeldOutChecks(evaluator, store, state.held_out if state else None)
     every = config.evaluation.held_out_every
@@ -277,11 +290,13 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             candidates = evo.step()
             if every and evo.generation % every == 0:
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
+            persisting = time.perf_counter()
             offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
                                       + [{"kind": "generation", **evo.logbook[-1]}])
             store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
                                               dict(held_out.scores)))
             store.write_metrics(evo.logbook)
+            evo.persist_seconds = time.perf_counter() - persisting  # counted in the next generation
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
@@ -331,7 +346,7 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
         hall_of_fame=hall,
         pareto_front=front,
         log_missing=missing,
-        niches=len(niches.niches(state.search.hall_of_fame)),
+        **_diversity(state.search.hall_of_fame),
     ).to_dict())
 
 

@@ -36,7 +36,7 @@ import msgpack
 
 from discovery import config as config_lib
 from discovery.evaluation.evaluator import References, references_from_dict, references_to_dict
-from discovery.evolution.engine import SearchState
+from discovery.evolution.engine import TIME_SPLIT, SearchState
 from discovery.records import (
     Candidate,
     Evaluation,
@@ -52,7 +52,7 @@ from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 CHECKPOINT = "checkpoint.msgpack"
 METRICS = ("gen", "best", "median", "hall_of_fame_best", "complexity", "trained", "cache_hits",
            "screened", "fully_evaluated", "screened_per_s", "evaluated_per_s", "distinct_per_1000",
-           "niches", "population_niches", "candidates_per_s", "seconds")
+           "niches", "population_niches", "candidates_per_s", "seconds", *TIME_SPLIT)
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
 # 3: a Checkpoint record (search state nested) as a msgpack payload with its SHA-256; 2: the same

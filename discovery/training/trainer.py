@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -187,14 +188,20 @@ def trainer_for(optimizer: OptimizerSpec, path: str = "interpreter", **hyperpara
     return kind, lambda _, lr: optimizer(lr, **hyperparams), None
 
 
-def _spread_over_devices(lrs: np.ndarray) -> jax.Array:
-    """``lrs`` padded to a multiple of the local device count and sharded over the devices.
+LANE_MULTIPLE = 2  # lr lanes are padded to a multiple of this: a grid and the grid plus a default share a trace
 
-    The padding repeats the last learning rate (a valid value, never NaN);
-    callers keep only the first ``len(lrs)`` results.
-    """
+
+def _lanes(lrs: np.ndarray) -> jax.Array:
+    """``lrs`` padded to a multiple of ``LANE_MULTIPLE`` and of the local device count (sharded over
+    the devices when there are several), so that the blocks of lrs tuning asks for (``n`` and
+    ``n + 1``) trace and compile one trainer. The padding repeats the last learning rate (a valid
+    value, never NaN); callers keep only the first ``len(lrs)`` results, which the padding
+    leaves unchanged (every lane trains apart)."""
     devices = jax.local_devices()
-    padded = np.pad(lrs, (0, -len(lrs) % len(devices)), mode="edge")
+    multiple = math.lcm(LANE_MULTIPLE, len(devices))
+    padded = np.pad(lrs, (0, -len(lrs) % multiple), mode="edge")
+    if len(devices) == 1:
+        return jnp.asarray(padded)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("lr",))
     return jax.device_put(padded, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("lr")))
 
@@ -224,8 +231,7 @@ def train(
     lrs = np.asarray(learning_rates, np.float32)
     seed_arr = np.asarray(seeds, np.uint32)
     fn = compiled_trainer(task, kind, make_optimizer, steps)
-    lr_arg = jnp.asarray(lrs) if jax.local_device_count() == 1 else _spread_over_devices(lrs)
-    outputs = jax.device_get(fn(arg, lr_arg, jnp.asarray(seed_arr), task.train_data, task.test_data))
+    outputs = jax.device_get(fn(arg, _lanes(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data))
     return _result(task, learning_rates, seed_arr, steps, jax.tree.map(lambda x: x[: len(lrs)], outputs))
 
 

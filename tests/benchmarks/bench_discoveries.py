@@ -27,8 +27,8 @@ import dsl
 from discovery import config as config_lib
 from discovery import tasks
 from discovery.analysis import inspection
-from discovery.evolution import niches, validity
-from discovery.evolution.validity import gradient_cosine
+from discovery.evolution import niches
+from discovery.evolution.validity import probe_cosine
 from discovery.training import trainer
 from dsl.expr import walk
 from dsl.probe import similarity
@@ -75,7 +75,7 @@ def report(run, label: str, seconds: float) -> None:
     complexity = [c.complexity for c in hall]
     best = hall[0]
     closest = max((niches.similarity(a.rule, b.rule) for i, a in enumerate(hall) for b in hall[:i]), default=0.0)
-    ascent = sum(gradient_cosine(c.rule, *_streams_of()) <= 0 for c in hall)
+    ascent = sum(probe_cosine(c.rule) <= 0 for c in hall)
     longest = max((digits(v) for c in hall for v in constants(c.rule)), default=0)
     print(f"{label}: {seconds:.0f}s; hall of fame {len(hall)} entries ({run.niches} distinct optimizers found), "
           f"complexity median {statistics.median(complexity):g} max {max(complexity)}, "
@@ -86,11 +86,6 @@ def report(run, label: str, seconds: float) -> None:
           f"held-out {run.candidate(pick).held_out.fitness:+.3f}, recommended lr {lr:.3g} trains "
           f"every held-out task: {trains_everywhere(run, pick, lr)}")
     print("    rank 1: " + " ; ".join(line.strip() for line in best.text.splitlines()[1:]))
-
-
-def _streams_of():
-    streams, params = validity._streams()
-    return streams[0], params
 
 
 def measure(overrides: dict, label: str) -> None:

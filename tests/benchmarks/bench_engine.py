@@ -1,4 +1,15 @@
-"""Benchmark: one generation of candidates, the engine vs the naive DEAP-user loop.
+"""Benchmark: where a search's time goes, and one generation, the engine vs the naive loop.
+
+``--only run`` (first by default): ``discovery run --preset quick`` end to end in fresh
+processes, with an empty persistent compilation cache (cold) and again with the one it
+filled (warm); with ``--reference TREE`` (a checkout of an older commit, e.g. ``git worktree
+add /tmp/base <commit>``) the same run of that tree, without a persistent cache, measured in
+turn with ours (the machine's load hits both alike). Prints per run: wall seconds, seconds
+to the first generation, compilations (new and loaded from the cache), the generations'
+seconds and the share of them spent training candidates (candidates' own training seconds
+over generation seconds, from ``log.jsonl``), and the split of ``metrics.csv``
+(training, breeding with validity, niches, bookkeeping); ratios against the reference.
+Writes ``tests/benchmarks/results/engine_run.json`` (appends one dated entry).
 
 (a) the engine: fingerprint dedup, cost model choosing interpreter or native
     per task, one compiled trainer per task shape (native: per rule structure);
@@ -7,14 +18,22 @@
 
 Prints candidates/s for both, the ratio, compilations per generation, at 200,
 1,000 and 5,000 steps, and generation time for populations of 16, 32 and 64.
-Run: ``make bench-engine`` or ``python tests/benchmarks/bench_engine.py [--quick]``.
+Run: ``make bench-engine`` or ``python tests/benchmarks/bench_engine.py [--quick]
+[--only run|steps|population] [--reference TREE] [--seed N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -71,11 +90,87 @@ def naive_generation(evaluator: Evaluator, rules: list[dsl.Rule], steps: int) ->
         return time.perf_counter() - start, compiles.count
 
 
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "tests" / "benchmarks" / "results" / "engine_run.json"
+SPLIT = ("training_s", "breeding_s", "niches_s", "bookkeeping_s")
+_ONE_RUN = """
+import json, sys, time
+start = time.perf_counter()
+import dsl, discovery
+from discovery import config as config_lib
+with dsl.count_compilations() as compiles:
+    run = discovery.run(config_lib.load(preset="quick", **{"run.seed": int(sys.argv[2])}), out=sys.argv[1],
+                        progress=False)
+print(json.dumps({"wall": time.perf_counter() - start, "compilations": compiles.count,
+                  "loaded": compiles.loaded, "path": str(run.path)}))
+"""
+
+
+def one_run(tree: Path, seed: int, cache: Path | None) -> dict:
+    """``discovery run --preset quick`` in a fresh process on the code of ``tree``: what it measured
+    of itself, and what its log says of its generations."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    env.update(PYTHONPATH=str(tree), JAX_PLATFORMS=env.get("JAX_PLATFORMS", "cpu"),
+               DISCOVERY_COMPILATION_CACHE=str(cache) if cache else "off")
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run([sys.executable, "-c", _ONE_RUN, out, str(seed)], env=env, cwd=tree,
+                              capture_output=True, text=True, check=True)
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        records = [json.loads(line) for line in (Path(measured["path"]) / "log.jsonl").open()]
+    generations = [r for r in records if r["kind"] == "generation"]
+    start = next(r["time"] for r in records if r["kind"] == "start")
+    calibrated = next((r["time"] for r in records if r["kind"] == "calibration" and "time" in r), None)
+    seconds = sum(g["seconds"] for g in generations)
+    training = sum(r["seconds"] for r in records if r["kind"] == "candidate" and not r["cached"])
+    return {**{k: v for k, v in measured.items() if k != "path"},
+            "to_first_generation": None if calibrated is None else calibrated - start,
+            "generations": len(generations), "generation_seconds": seconds, "training_seconds": training,
+            "training_share": training / seconds,
+            "trained": sum(r["kind"] == "candidate" and not r["cached"] for r in records),
+            "split": {k: sum(g[k] for g in generations) for k in SPLIT if k in generations[0]}}
+
+
+def _line(label: str, r: dict) -> str:
+    first = "" if r["to_first_generation"] is None else f", first generation after {r['to_first_generation']:.1f}s"
+    split = " ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in r["split"].items())
+    return (f"  {label:9} wall {r['wall']:6.1f}s{first}; {r['compilations']} compilations "
+            f"({r['loaded']} from the cache); generations {r['generation_seconds']:.1f}s, training "
+            f"{r['training_seconds']:.1f}s = {r['training_share']:.0%} ({r['trained']} trained)"
+            + (f"\n  {'':9} split: {split}" if split else ""))
+
+
+def run_part(seed: int, reference: Path | None) -> None:
+    print(f"discovery run --preset quick --seed {seed}, fresh processes, one after another")
+    results = {}
+    with tempfile.TemporaryDirectory() as cache:
+        if reference:
+            results["reference"] = one_run(reference, seed, None)
+            print(_line("reference", results["reference"]) + f"  [{reference}, no persistent cache]")
+        for label in ("cold", "warm"):
+            results[label] = one_run(ROOT, seed, Path(cache))
+            print(_line(label, results[label]))
+    if reference:
+        base = results["reference"]["wall"]
+        print("  wall vs reference: " + ", ".join(f"{k} {results[k]['wall'] / base:.2f}x" for k in ("cold", "warm")))
+    entry = {"date": datetime.date.today().isoformat(), "seed": seed, "load": os.getloadavg()[0],
+             "reference": str(reference) if reference else None, **results}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    RESULTS.write_text(json.dumps(history + [entry], indent=1) + "\n")
+    print(f"  written to {RESULTS.relative_to(ROOT)}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer candidates for the naive loop")
-    parser.add_argument("--only", choices=("steps", "population"), help="run one part only")
+    parser.add_argument("--only", choices=("run", "steps", "population"), help="run one part only")
+    parser.add_argument("--reference", type=Path, help="a checkout of older code to time the run against")
+    parser.add_argument("--seed", type=int, default=4, help="the quick run's seed")
     args = parser.parse_args()
+    if args.only in (None, "run"):
+        run_part(args.seed, args.reference)
+    if args.only == "run":
+        return
     n = 32
     naive_n = 8 if args.quick else n
     print(f"tasks {TASKS} (small), {len(LRS)} lrs x {len(SEEDS)} seeds, {n} candidates per generation")

@@ -1,0 +1,87 @@
+"""What makes a search spend its time training: a compilation cache shared by every process,
+and a generation record that says where its seconds went."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jaxlib
+import pytest
+
+from discovery import config
+from discovery.evolution.engine import TIME_SPLIT
+from discovery.training import compiler
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_each_generation_splits_its_seconds_by_what_they_bought(stopped_run):
+    generations = [json.loads(line) for line in (stopped_run / "log.jsonl").open()
+                   if json.loads(line)["kind"] == "generation"]
+    assert len(generations) == 2
+    for record in generations:
+        parts = [record[k] for k in TIME_SPLIT]
+        assert all(p >= 0 for p in parts) and record["training_s"] > 0
+        assert sum(parts) == pytest.approx(record["seconds"], abs=0.005)  # rounded to ms each
+    with (stopped_run / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["training_s"]) for r in rows] == [g["training_s"] for g in generations]
+    assert set(TIME_SPLIT) <= set(rows[0])
+
+
+def test_the_cache_folder_is_per_user_per_version_and_can_be_moved_or_switched_off(monkeypatch, tmp_path):
+    monkeypatch.delenv(compiler.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    versions = f"jax-{jax.__version__}-jaxlib-{jaxlib.__version__}"
+    assert compiler.cache_folder() == tmp_path / "xdg" / "optimizer-discovery" / versions
+    monkeypatch.setenv(compiler.CACHE_ENV, str(tmp_path / "mine"))
+    assert compiler.cache_folder() == tmp_path / "mine" / versions
+    for off in ("off", "0", "false", "OFF"):
+        monkeypatch.setenv(compiler.CACHE_ENV, off)
+        assert compiler.cache_folder() is None
+
+
+def test_the_config_key_switches_the_cache_and_bad_values_are_refused():
+    assert config.load().evaluation.compilation_cache is True
+    assert config.load(**{"evaluation.compilation_cache": False}).evaluation.compilation_cache is False
+    with pytest.raises(ValueError, match="compilation_cache"):
+        config.load(**{"evaluation.compilation_cache": "yes"})
+
+
+_TRAIN_ONCE = """
+import json, sys
+import dsl
+from discovery import runs
+from discovery.training import compiler
+from tests.tiny import tiny
+with dsl.count_compilations() as c:
+    runs.run(tiny(**{"run.generations": 1, "run.population": 3, "tasks.search": ["quadratic_ill"],
+                     "tasks.held_out": [], "evaluation.compilation_cache": sys.argv[2] == "on"}),
+             out=sys.argv[1], progress=False)
+print(json.dumps({"count": c.count, "loaded": c.loaded, "folder": str(compiler.use_compilation_cache(sys.argv[2] == "on"))}))
+"""
+
+
+def _run_in_a_fresh_process(out: Path, cache: Path, switch: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    env[compiler.CACHE_ENV] = str(cache)
+    done = subprocess.run([sys.executable, "-c", _TRAIN_ONCE, str(out), switch], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_run_compiles_nothing_new_and_the_switch_turns_the_cache_off(tmp_path):
+    cache = tmp_path / "cache"
+    first = _run_in_a_fresh_process(tmp_path / "a", cache, "on")
+    second = _run_in_a_fresh_process(tmp_path / "b", cache, "on")
+    assert first["count"] > 0 and first["loaded"] < first["count"]
+    assert second["count"] == second["loaded"] == first["count"]  # every executable from the cache
+    assert Path(second["folder"]).parent == cache and any(Path(second["folder"]).iterdir())
+    off = _run_in_a_fresh_process(tmp_path / "c", cache, "off")
+    assert off["loaded"] == 0 and off["count"] == first["count"] and off["folder"] == "None"
