@@ -85,3 +85,20 @@ def test_the_hypothesis_check_example_builds_its_tiny_preset():
     preset = module.tiny_preset()
     assert isinstance(preset, adam_hypothesis.Preset) and preset.seeds == 1 and preset.generations == 1
     assert set(preset.fixed) <= set(preset.panel)
+
+
+def test_the_quick_run_page_shows_rank_1_the_pick_and_how_it_was_measured():
+    from tests.benchmarks import refresh_quick_run
+
+    rows = [{"rank": k, "search": -0.3 + k / 100, "held_out": 0.5 if k == 1 else -0.4, "held_out_noise": 0.2,
+             "complexity": 10 + k, "recommended_lr": 0.01, "text": f"() return g * {k}"} for k in (1, 2)]
+    n = {"command": "discovery run --preset quick --seed 0", "commit": "abc1234", "date": "2026-12-06 10:00 UTC",
+         "machine": "2 CPU cores", "seconds": 81.4, "compilation": "compiled from an empty persistent cache",
+         "seed": 0, "generations": 40, "population": 32, "search_tasks": ["mf_k4"], "held_out_tasks": ["mf_k1"],
+         "totals": {"children": 1280, "evaluated": 636}, "distinct_optimizers": 16, "pick": 2,
+         "verdict": "> recommended: rank 2", "hall_of_fame": rows}
+    page = refresh_quick_run.markdown(n)
+    assert "at commit `abc1234`" in page and "| wall time | 81 s; compiled from an empty persistent cache |" in page
+    assert "| the pick (rank 2, what `export` gives) | search -0.280, held-out -0.400 ± 0.200" in page
+    assert "| rank 1 (best search fitness) | search -0.290, held-out +0.500" in page
+    assert "| 2 (pick) | -0.280 |" in page and "`inspect`'s verdict: recommended: rank 2" in page

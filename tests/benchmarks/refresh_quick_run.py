@@ -4,7 +4,9 @@ and write what it reports to ``docs/results/quick-run.json`` and ``quick-run.gen
 
 Run: ``make quick-numbers`` (seed 0), or ``python -m tests.benchmarks.refresh_quick_run --seed 5``;
 ``--run-dir runs/quick-s0-...`` renders a finished run instead of launching one (its wall time
-is then unknown).
+is then unknown). The run compiles from an empty persistent compilation cache unless ``--warm``
+(then it uses the machine's cache, ``discovery.training.compiler.cache_folder()``), and the page
+says which.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime
 import os
 import platform
 import subprocess
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +25,7 @@ import discovery
 from discovery import config
 from discovery.analysis import inspection
 from discovery.runs.files import json_text
+from discovery.training import compiler
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
@@ -37,9 +41,10 @@ def commit() -> str:
                    else "")
 
 
-def numbers(run: discovery.Run, seconds: float | None, command: str, code: str | None = None) -> dict:
+def numbers(run: discovery.Run, seconds: float | None, command: str, code: str | None = None,
+            compilation: str = "") -> dict:
     """What the run reports, as plain data (the JSON file's content); ``code``: the commit the
-    run ran (default: the checkout's now)."""
+    run ran (default: the checkout's now); ``compilation``: the compilation cache's state."""
     rows = inspection.table(run)
     pick = run.pick()
     cfg = run.config
@@ -53,7 +58,7 @@ def numbers(run: discovery.Run, seconds: float | None, command: str, code: str |
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end, "
                    f"Python {platform.python_version()}, jax {metadata.version('jax')}",
-        "seconds": seconds, "seed": cfg.run.seed, "generations": run.generation,
+        "seconds": seconds, "compilation": compilation, "seed": cfg.run.seed, "generations": run.generation,
         "population": cfg.run.population, "search_tasks": list(cfg.tasks.search),
         "held_out_tasks": list(cfg.tasks.held_out), "totals": run.summary.totals if run.summary else {},
         "distinct_optimizers": run.niches, "pick": pick, "verdict": inspection.verdict(rows),
@@ -77,7 +82,7 @@ def markdown(n: dict) -> str:
         "| | |",
         "|---|---|",
         f"| command | `{n['command']}` |",
-        f"| wall time | {time_} |",
+        f"| wall time | {time_}{'; ' + n['compilation'] if n.get('compilation') else ''} |",
         f"| search | {n['generations']} generations of {n['population']} on {', '.join(n['search_tasks'])}; "
         f"held out: {', '.join(n['held_out_tasks']) or 'none'} |",
         f"| children bred / trained | {totals.get('children', '-')} / {totals.get('evaluated', '-')} |",
@@ -111,17 +116,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="runs", help="where the run folder goes")
     parser.add_argument("--run-dir", help="render this finished run instead of launching one")
     parser.add_argument("--results", default=str(RESULTS), help="folder of the files written")
+    parser.add_argument("--warm", action="store_true", help="use the machine's compilation cache "
+                        "(default: an empty one, so the time includes compiling)")
     args = parser.parse_args(argv)
     command = f"discovery run --preset quick --seed {args.seed}"
     code = commit()  # the code that runs: read before the run, during which files may change
+    compilation = ""
     if args.run_dir:
         run, seconds = discovery.load_run(args.run_dir), None
         command = f"discovery run ... (the run folder {run.path.name})"
     else:
+        if not args.warm:
+            os.environ[compiler.CACHE_ENV] = tempfile.mkdtemp(prefix="quick-run-cache-")
+        folder = compiler.cache_folder()
+        entries = sum(1 for p in folder.rglob("*") if p.is_file()) if folder and folder.exists() else 0
+        compilation = (f"compiled from an empty persistent cache ({folder})" if entries == 0 else
+                       f"persistent compilation cache warm: {entries} files in {folder} before the run")
         start = time.perf_counter()
         run = discovery.run(config.load(preset="quick", **{"run.seed": args.seed}), out=args.out)
         seconds = time.perf_counter() - start
-    for path in write(numbers(run, seconds, command, code), Path(args.results)):
+    for path in write(numbers(run, seconds, command, code, compilation), Path(args.results)):
         print(f"wrote {path}")
 
 
