@@ -32,7 +32,7 @@ from discovery import tasks
 from discovery.training import scoring
 from discovery.training.tuning import LIMITS
 
-MODES = ("regularized", "mu_plus_lambda")
+MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
 # The variation kinds (evolution.variation implements them; evolution.blocks the blocks).
 VOCABULARIES = ("primitive", "blocks")
 PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
@@ -358,6 +358,11 @@ class Config:
     coevolution: CoevolutionSettings = dataclasses.field(default_factory=CoevolutionSettings)
     variation: VariationSettings = dataclasses.field(default_factory=VariationSettings)
     screening: ScreeningSettings = dataclasses.field(default_factory=ScreeningSettings)
+
+    def __post_init__(self):
+        if self.run.mode == "random" and not self.evolves_rules:
+            raise ValueError("[run] mode = 'random' draws random rules; [coevolution] mode "
+                             f"{self.coevolution.mode!r} holds the rule fixed: use 'rules' or 'joint'")
 
     @property
     def evolves_architectures(self) -> bool:

@@ -17,6 +17,7 @@ receives: a rule, or a (rule, architecture) pair, as plain msgpack data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
@@ -215,6 +216,11 @@ class Evaluation:
         return fitness.noise([t.spread for t in self.tasks.values()])
 
     def to_dict(self) -> dict[str, Any]:
+        return dict(self._plain)
+
+    @functools.cached_property
+    def _plain(self) -> dict[str, Any]:
+        """Computed once: every checkpoint writes every evaluation of the search's cache again."""
         return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
                 "hurdle_failed": self.hurdle_failed, "seconds": self.seconds, "screened": self.screened}
 
@@ -312,6 +318,10 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""
+        return dict(self._plain)
+
+    @functools.cached_property
+    def _plain(self) -> dict[str, Any]:  # once: every checkpoint writes the population again
         return {
             "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
             "architecture": None if self.architecture is None else architecture_record(self.architecture),

@@ -58,8 +58,14 @@ def _body(rule: Rule, leaves: Leaves, hyperparams: Mapping[str, float] | None = 
 def _apply(body, g, p, t: float, slots, shape):
     """One step of a compiled body on packed leaves: ``(u, new_slots)``, each broadcast to ``shape``."""
     u, new = body(g, p, t, slots)
-    return (np.broadcast_to(np.asarray(u, np.float64), shape),
-            {k: np.broadcast_to(np.asarray(v, np.float64), shape) for k, v in new.items()})
+    return _full(u, shape), {k: _full(v, shape) for k, v in new.items()}
+
+
+def _full(x, shape) -> np.ndarray:
+    """``x`` as float64 of ``shape`` (a view where it broadcasts)."""
+    if type(x) is np.ndarray and x.shape == shape and x.dtype == np.float64:
+        return x
+    return np.broadcast_to(np.asarray(x, np.float64), shape)
 
 
 def run_numpy(rule: Rule, grads, params, hyperparams: Mapping[str, float] | None = None):

@@ -130,7 +130,8 @@ def _compiled(expr: Expr, kinds: Mapping[str, tuple[int, Any]], xp) -> tuple[int
     if len(getters) == 2:
         a, b = getters
         return _ARRAY, lambda env: fn(xp, a(env), b(env))
-    return _ARRAY, lambda env: fn(xp, *(get(env) for get in getters))
+    a, b, c = getters  # the table's largest arity
+    return _ARRAY, lambda env: fn(xp, a(env), b(env), c(env))
 
 
 def resolve_hyperparams(rule: Rule, overrides: Mapping[str, Any]) -> dict[str, Any]:

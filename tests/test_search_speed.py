@@ -17,6 +17,7 @@ import pytest
 from discovery import config
 from discovery.evolution.engine import TIME_SPLIT
 from discovery.training import compiler
+from tests.tiny import tiny
 
 ROOT = Path(__file__).parents[1]
 
@@ -60,11 +61,15 @@ import dsl
 from discovery import runs
 from discovery.training import compiler
 from tests.tiny import tiny
+from tests.tiny import tiny
 with dsl.count_compilations() as c:
     runs.run(tiny(**{"run.generations": 1, "run.population": 3, "tasks.search": ["quadratic_ill"],
                      "tasks.held_out": [], "evaluation.compilation_cache": sys.argv[2] == "on"}),
              out=sys.argv[1], progress=False)
-print(json.dumps({"count": c.count, "loaded": c.loaded, "folder": str(compiler.use_compilation_cache(sys.argv[2] == "on"))}))
+from discovery.training import trainer
+functions, traces = trainer.traced()
+print(json.dumps({"count": c.count, "loaded": c.loaded, "functions": functions, "traces": traces,
+                  "folder": str(compiler.use_compilation_cache(sys.argv[2] == "on"))}))
 """
 
 
@@ -81,7 +86,21 @@ def test_a_second_run_compiles_nothing_new_and_the_switch_turns_the_cache_off(tm
     first = _run_in_a_fresh_process(tmp_path / "a", cache, "on")
     second = _run_in_a_fresh_process(tmp_path / "b", cache, "on")
     assert first["count"] > 0 and first["loaded"] < first["count"]
+    assert first["traces"] == first["functions"]  # the references' and candidates' blocks share each trace
     assert second["count"] == second["loaded"] == first["count"]  # every executable from the cache
     assert Path(second["folder"]).parent == cache and any(Path(second["folder"]).iterdir())
     off = _run_in_a_fresh_process(tmp_path / "c", cache, "off")
     assert off["loaded"] == 0 and off["count"] == first["count"] and off["folder"] == "None"
+
+
+def test_random_search_draws_every_child_at_random_from_the_vocabulary(tmp_path):
+    from discovery import runs
+
+    run = runs.run(tiny(**{"run.mode": "random", "run.warm_start": [], "run.generations": 2,
+                           "run.population": 4, "tasks.search": ["quadratic_ill"], "tasks.held_out": []}),
+                   out=tmp_path, progress=False)
+    records = [json.loads(line) for line in (run.path / "log.jsonl").open()]
+    children = [r for r in records if r["kind"] == "candidate"]
+    assert [c["mutation"] for c in children] == ["random"] * 8 and all(not c["parents"] for c in children)
+    with pytest.raises(ValueError, match="mode = 'random'"):
+        config.load(**{"run.mode": "random", "coevolution.mode": "architectures"})

@@ -1,11 +1,13 @@
-"""The evolution loop: regularized evolution (default) or DEAP-style mu + lambda.
+"""The evolution loop: regularized evolution (default), DEAP-style mu + lambda, or random search.
 
 Regularized evolution (Real et al. 2019; Lion; AutoML-Zero), batch-synchronous:
 each generation breeds ``population`` children from tournaments over the
 current population (crossover with ``crossover_prob``, else mutation; invalid
 children are re-mutated before any training), evaluates them, appends them,
 and removes as many of the oldest members. ``mu_plus_lambda`` keeps instead
-the best ``population`` of parents and children (``deap.tools.selBest``).
+the best ``population`` of parents and children (``deap.tools.selBest``). ``random`` draws every
+generation's children as random rules of the vocabulary (``validity.random_rule``), nothing
+bred from the population: the baseline a search must beat at the same number of evaluations.
 
 Each child is fingerprinted (``dsl.fingerprint``, plus the architecture record
 in co-evolution); a behaviour already evaluated is never trained again (cache
@@ -415,6 +417,9 @@ class Evolution:
         n = self.settings.population
         if not self.population:
             return self.initial_children(), 0, 0
+        if self.settings.mode == "random":  # random search: fresh rules of the vocabulary, no selection
+            return [Child(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)),
+                          self._tournament().architecture, (), "random") for _ in range(n)], 0, 0
         collapsing = self.coevolution.evolves_rules and self._collapsing()
         immigrants = round(self.settings.immigrants * n) if collapsing else 0
         children, seen, retried = [], set(), 0
@@ -446,7 +451,7 @@ class Evolution:
         n, cap = self.settings.population, self.settings.niche_cap
         if not self.population:
             self.population = candidates
-        elif self.settings.mode == "regularized":
+        elif self.settings.mode in ("regularized", "random"):
             self.population = _survivors(self.population + candidates, n, cap)
         else:
             best = [ind.candidate for ind in tools.selBest(

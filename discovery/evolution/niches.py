@@ -94,18 +94,18 @@ def niches(candidates: Iterable[Candidate]) -> list[Niche]:
     leaders: dict = {}  # architecture key -> (indices into groups, one leader matrix per shape set)
     for c in sorted(unique.values(), key=_order):
         vectors = _vectors(c.rule)
-        indices, matrices = leaders.get(_architecture(c), ([], None))
-        home = None
-        if indices:
-            agree = np.max([m @ v for m, v in zip(matrices, vectors)], axis=0) >= SAME_OPTIMIZER
-            home = groups[indices[int(np.argmax(agree))]] if agree.any() else None
-        if home is not None:
-            home.append(c)
-            continue
+        indices, matrices = leaders.setdefault(
+            _architecture(c), ([], [np.empty((len(unique), v.size)) for v in vectors]))
+        k = len(indices)
+        if k:
+            agree = np.max([m[:k] @ v for m, v in zip(matrices, vectors)], axis=0) >= SAME_OPTIMIZER
+            if agree.any():
+                groups[indices[int(np.argmax(agree))]].append(c)
+                continue
         groups.append([c])
-        matrices = [v[None] for v in vectors] if matrices is None else [
-            np.vstack([m, v]) for m, v in zip(matrices, vectors)]
-        leaders[_architecture(c)] = ([*indices, len(groups) - 1], matrices)
+        indices.append(len(groups) - 1)
+        for m, v in zip(matrices, vectors):
+            m[k] = v
     return [Niche(tuple(g)) for g in groups]
 
 

@@ -135,6 +135,13 @@ def peak_compiled() -> int:
     return _PEAK
 
 
+def traced() -> tuple[int, int]:
+    """``(functions, traces)``: the compiled functions this process holds and how many input
+    shapes they were traced for in all. A warm compilation cache saves compiling, not tracing:
+    a function traced more than once pays again (tests keep ``traces == functions`` on runs)."""
+    return len(_COMPILED), sum(fn._cache_size() for fn in _COMPILED.values())
+
+
 def compiled(key: tuple, build: Callable[[], Callable]) -> Callable:
     """The jitted function cached under ``key``, built by ``build()`` on a miss (LRU of ``MAX_COMPILED``)."""
     if key in _COMPILED:

@@ -101,8 +101,11 @@ from discovery import config as config_lib
 with dsl.count_compilations() as compiles:
     run = discovery.run(config_lib.load(preset="quick", **{"run.seed": int(sys.argv[2])}), out=sys.argv[1],
                         progress=False)
+from discovery.training import trainer  # the trainers it holds, and the shapes each was traced for
+traces = sum(fn._cache_size() for fn in trainer._COMPILED.values())
 print(json.dumps({"wall": time.perf_counter() - start, "compilations": compiles.count,
-                  "loaded": compiles.loaded, "path": str(run.path)}))
+                  "loaded": compiles.loaded, "trainers": len(trainer._COMPILED), "traces": traces,
+                  "path": str(run.path)}))
 """
 
 
@@ -134,7 +137,7 @@ def _line(label: str, r: dict) -> str:
     first = "" if r["to_first_generation"] is None else f", first generation after {r['to_first_generation']:.1f}s"
     split = " ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in r["split"].items())
     return (f"  {label:9} wall {r['wall']:6.1f}s{first}; {r['compilations']} compilations "
-            f"({r['loaded']} from the cache); generations {r['generation_seconds']:.1f}s, training "
+            f"({r['loaded']} from the cache), {r['traces']} traces of {r['trainers']} trainers; generations {r['generation_seconds']:.1f}s, training "
             f"{r['training_seconds']:.1f}s = {r['training_share']:.0%} ({r['trained']} trained)"
             + (f"\n  {'':9} split: {split}" if split else ""))
 
@@ -160,16 +163,45 @@ def run_part(seed: int, reference: Path | None) -> None:
     print(f"  written to {RESULTS.relative_to(ROOT)}")
 
 
+def probes_part(n: int = 1000) -> None:
+    """Validity checks, fingerprints and niche vectors per second: the packed probes against the
+    leaf-by-leaf ones they replaced (``tests/reference_probe.py``), on the same rules."""
+    from discovery.evolution import niches, validity
+    from tests import reference_probe as reference
+    from tests.test_packed_probes import random_rules
+
+    rules = random_rules(n, seed=7)
+    timings = {}
+    for label, check in (("leaf by leaf", reference.rejection_kind), ("packed", validity.rejection)):
+        start = time.perf_counter()
+        for rule in rules:
+            check(rule)
+        timings[label] = time.perf_counter() - start
+    pairs = list(zip(rules[:200], rules[1:201]))
+    for label, sim in (("similarity, leaf by leaf", reference.similarity), ("similarity, vectors", niches.similarity)):
+        start = time.perf_counter()
+        for a, b in pairs:
+            sim(a, b)
+        timings[label] = time.perf_counter() - start
+    print(f"probes on {n} rules (library, random primitive and block rules, mutants):")
+    print(f"  validity: {n / timings['leaf by leaf']:.0f} rules/s leaf by leaf, {n / timings['packed']:.0f} packed: "
+          f"{timings['leaf by leaf'] / timings['packed']:.1f}x")
+    print(f"  niche similarity of 200 pairs (first call computes vectors): "
+          f"{timings['similarity, leaf by leaf'] / timings['similarity, vectors']:.1f}x")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer candidates for the naive loop")
-    parser.add_argument("--only", choices=("run", "steps", "population"), help="run one part only")
+    parser.add_argument("--only", choices=("run", "probes", "steps", "population"), help="run one part only")
     parser.add_argument("--reference", type=Path, help="a checkout of older code to time the run against")
     parser.add_argument("--seed", type=int, default=4, help="the quick run's seed")
     args = parser.parse_args()
     if args.only in (None, "run"):
         run_part(args.seed, args.reference)
-    if args.only == "run":
+    if args.only in (None, "probes"):
+        probes_part()
+    if args.only in ("run", "probes"):
         return
     n = 32
     naive_n = 8 if args.quick else n
