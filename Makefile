@@ -2,12 +2,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery lint clean
+.PHONY: run test docs quick-numbers bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	PIP_CONSTRAINT=constraints.txt $(PY) -m pip install -q -e '.[test]'
+	PIP_CONSTRAINT=constraints.txt $(PY) -m pip install -q -e '.[test,docs]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -15,6 +15,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+quick-numbers: $(STAMP)
+	$(PY) -m tests.benchmarks.refresh_quick_run --seed 0
 
 bench: bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution
 
@@ -41,7 +47,7 @@ bench-discovery: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_discovery
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check dsl discovery tests
+	$(VENV)/bin/ruff check dsl discovery tests examples
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info site

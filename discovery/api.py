@@ -8,8 +8,8 @@ Example::
     task = tasks.make_task("my_logreg", loss, init, {"x": x, "y": y}, batch_size=64)
     run = discovery.search([task], held_out=["mf_k1"], generations=5, population=8)
     print(run.table())                      # the hall of fame, with the recommended pick
-    opt = run.to_optax(1)                   # an optax.GradientTransformation at the recommended lr
-    run.export(1, "my_opt.py")              # a standalone module (jax + optax only)
+    opt = run.to_optax()                    # the pick, an optax.GradientTransformation at its recommended lr
+    run.export(path="my_opt.py")            # the pick as a standalone module (jax + optax only)
 
 ``search`` returns the same ``Run`` as ``load_run(run.path)`` in any later process:
 ``inspect`` and ``export`` there need nothing registered, ``--resume`` needs the
@@ -42,9 +42,20 @@ class Run(runs.Run):
         """The hall of fame and the Pareto front: ``table`` (text), ``csv`` or ``json``."""
         return inspection.render(self, fmt, top)
 
-    def export(self, rank: int = 1, path: str | Path | None = None, fmt: str | None = None,
+    def pick(self) -> int:
+        """Rank of the recommended rule (``inspect`` marks it ``>``): the default of ``export``
+        and ``to_optax``. Rank 1 is the best search fitness, often not the best held out."""
+        return inspection.pick(self)
+
+    def to_optax(self, rank: int | None = None, learning_rate: float | None = None):
+        """Hall-of-fame rule ``rank`` (default: ``pick()``), as reported, as an
+        ``optax.GradientTransformation`` at ``learning_rate`` or the run's recommended one."""
+        return super().to_optax(export_lib.chosen_rank(self, rank), learning_rate)
+
+    def export(self, rank: int | None = None, path: str | Path | None = None, fmt: str | None = None,
                name: str | None = None, force: bool = False) -> bytes | Path:
-        """Hall-of-fame rule ``rank`` as a module (``py``), ``msgpack`` or DSL ``text``.
+        """Hall-of-fame rule ``rank`` (default: ``pick()``) as a module (``py``), ``msgpack`` or
+        DSL ``text``; its docstring or comments name the rank.
 
         With ``path``, written there (format from the suffix: .py, .msgpack, else text;
         nothing overwritten unless ``force``) and the path returned; else the bytes.
@@ -85,7 +96,7 @@ def search(
 
     A ``Task`` object is registered (``tasks.register``) under its name. ``settings``
     holds any other config key, ``{"protocol.learning_rates": [...], "run.parsimony": 0}``
-    (see the README's configuration reference); the run folder is ``out/<name>-s<seed>-<time>``.
+    (see docs/evolution.md, Configuration); the run folder is ``out/<name>-s<seed>-<time>``.
     """
     def named(items, what: str) -> list[str]:
         if isinstance(items, (str, tasks.Task)):

@@ -1,4 +1,4 @@
-"""An architecture family written in one module, as a researcher would add one (README: "Adding a
+"""An architecture family written in one module, as a researcher would add one (docs/coevolution.md: "Adding a
 family"): a one-hidden-layer MLP on the Zipf classification data whose width is its shape and whose
 init and output scales are data.
 

@@ -228,21 +228,3 @@ def test_run_options_reach_the_config(tmp_path, capsys):
     cfg = discovery.load_run(next(tmp_path.iterdir())).config
     assert (cfg.tasks.search, cfg.tasks.held_out, cfg.protocol.steps, cfg.run.generations,
             cfg.run.tournament, cfg.evaluation.hall_of_fame) == (("quadratic_ill",), (), 20, 1, 2, 4)
-
-
-# -- the README's example --------------------------------------------------------------------
-
-
-def test_the_readme_example_runs_end_to_end(tmp_path):
-    """The "Your own problem" section's code, as a user would paste it, in a fresh process."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Your own problem"):]
-    code = section[section.index("```python\n") + 10:section.index("\n```", section.index("```python"))]
-    script = tmp_path / "example.py"
-    script.write_text(code)
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin",
-                                            "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0, done.stderr[-2000:]
-    before, after = map(float, re.search(r"exported optimizer: loss (\S+) -> (\S+)", done.stdout).groups())
-    assert after < 0.5 * before and (tmp_path / "my_optimizer.py").exists()

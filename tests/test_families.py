@@ -202,7 +202,7 @@ def test_kl_tasks_score_zero_only_at_the_truth():
 
 def test_adam_beats_sgd_on_the_zipf_task_at_a_small_fixed_budget():
     """Heavy-tailed classes: gradient descent is slow on the rare ones, Adam is not (Kunstner et
-    al. 2024). Documented: Adam ahead of SGD on ``zipf_softmax`` (README, baselines table); at this
+    al. 2024). Documented: Adam ahead of SGD on ``zipf_softmax`` (docs/baselines.md); at this
     small budget (100 full-batch steps, lr swept over half decades) by more than a decade."""
     task = tasks.get("zipf_softmax")
     lrs = list(10.0 ** np.arange(-3, 2.01, 0.5))

@@ -149,7 +149,8 @@ def test_plots_are_written_into_the_run_folder(tiny_run, tmp_path, capsys):
 
 def test_exported_run_rule_matches_the_evolved_rule_in_a_fresh_process(tiny_run, tmp_path):
     """The best rule, exported simplified, gives the updates of the rule as evolved."""
-    assert cli.main(["export", str(tiny_run.path), "--name", "best", "-o", str(tmp_path / "best.py")]) == 0
+    assert cli.main(["export", str(tiny_run.path), "--rank", "1", "--name", "best",
+                     "-o", str(tmp_path / "best.py")]) == 0
     data = inputs()
     got = run_fresh(tmp_path, data, ["best:plain"])["best:plain"]
     want = trajectory(build(dsl.optimizer_factory(tiny_run.rule(1)), "plain"), data)
@@ -175,18 +176,68 @@ def test_exported_module_documents_its_origin(tiny_run, tmp_path, capsys):
 
 
 def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
-    simple = tiny_run.candidate(1).simplified
+    rank = inspection.pick(tiny_run)
+    simple = tiny_run.candidate(rank).simplified
     text, packed = tmp_path / "best.txt", tmp_path / "best.msgpack"
     assert cli.main(["export", str(tiny_run.path), "--format", "text", "-o", str(text)]) == 0
     assert cli.main(["export", str(tiny_run.path), "--format", "msgpack", "-o", str(packed)]) == 0
     from_text, from_msgpack = dsl.parse(text.read_text()), dsl.loads(packed.read_bytes())
-    assert from_text == from_msgpack and from_text.name == simple.name == tiny_run.rule(1).name
+    assert from_text == from_msgpack and from_text.name == simple.name == tiny_run.rule(rank).name
     assert (from_text.params, from_text.body, from_text.result) == (simple.params, simple.body, simple.result)
-    assert text.read_text().startswith("# Discovered by evolution: rank 1")
+    assert text.read_text().startswith(f"# Discovered by evolution: rank {rank} (the recommended pick)")
     assert export.read_rule_file(packed) == export.read_rule_file(text) == from_text
     again = tmp_path / "again.py"
     assert cli.main(["export", "--rule-file", str(packed), "--name", "mine", "-o", str(again)]) == 0
     assert again.read_text() == dsl.python_module(from_text, name="mine")
+
+
+def run_whose_pick_is_not_rank_1(run: runs.Run, tmp_path) -> runs.Run:
+    """A copy of ``run`` whose rank 1 does worst on the held-out tasks and every other rank
+    beats Adam there, so the pick is another rank."""
+    copy = copy_run(run, tmp_path)
+    summary = json.loads((copy.path / "summary.json").read_text())
+    for rank, c in enumerate(summary["hall_of_fame"], start=1):
+        c["held_out"]["fitness"] = 5.0 if rank == 1 else -1.0 - rank / 100
+        for t in c["held_out"]["tasks"].values():
+            t["spread"] = 0.0
+    (copy.path / "summary.json").write_text(json.dumps(summary))
+    return runs.load_run(copy.path)
+
+
+def test_export_without_a_rank_is_the_rule_inspect_recommends(tiny_run, tmp_path, capsys):
+    import discovery
+
+    run = run_whose_pick_is_not_rank_1(tiny_run, tmp_path)
+    rank = inspection.pick(run)
+    assert rank != 1 and [r.rank for r in inspection.table(run) if r.pick] == [rank]
+    assert cli.main(["inspect", str(run.path)]) == 0
+    assert f"recommended: rank {rank}" in capsys.readouterr().out
+
+    assert cli.main(["export", str(run.path), "--format", "text"]) == 0
+    out, err = capsys.readouterr()
+    assert dsl.parse(out) == run.candidate(rank).simplified != run.candidate(1).simplified
+    assert err.strip() == f"discovery export: exported rank {rank} (the recommended pick; --rank K for another)"
+    assert cli.main(["export", str(run.path), "-o", str(tmp_path / "o.py")]) == 0
+    assert capsys.readouterr().out.strip().endswith(f": rank {rank} (the recommended pick; --rank K for another)")
+    assert f"rank {rank} (the recommended pick) of the hall of fame" in (tmp_path / "o.py").read_text()
+    assert cli.main(["export", str(run.path), "--rank", "1", "--format", "text"]) == 0
+    out, err = capsys.readouterr()
+    assert dsl.parse(out) == run.candidate(1).simplified
+    assert err.strip() == "discovery export: exported rank 1"
+
+    loaded = discovery.load_run(run.path)
+    assert loaded.pick() == rank
+    assert loaded.export(fmt="text") == export.from_run(run, rank, "text")
+    params = {"w": np.linspace(-1.0, 1.0, 5, dtype=np.float32)}
+    grads = {"w": np.array([0.3, -2.0, 0.01, 1.5, -0.7], dtype=np.float32)}
+
+    def first_update(opt):
+        return np.asarray(opt.update(grads, opt.init(params), params)[0]["w"])
+
+    c = run.candidate(rank)
+    want = first_update(dsl.to_optax(c.simplified, c.recommended_lr))
+    np.testing.assert_array_equal(first_update(loaded.to_optax()), want)
+    assert not np.array_equal(first_update(loaded.to_optax(1)), want)
 
 
 @pytest.mark.parametrize(
@@ -201,6 +252,7 @@ def test_text_and_msgpack_exports_load_back(tiny_run, tmp_path):
         (["export", "{run}", "--name", "optax", "-o", "{out}"], "would shadow"),
         (["export", "{run}", "--format", "msgpack"], "give an output file"),
         (["export", "{run}", "--rule-file", "{out}", "-o", "{out}"], "either RUN_DIR"),
+        (["export", "--rule-file", "{out}", "--rank", "2", "-o", "{out}"], "--rank needs RUN_DIR"),
         (["export", "--rule-file", "{missing}", "-o", "{out}"], "No such file"),
         (["compare", "{missing}"], "No such file"),
     ],
@@ -225,7 +277,8 @@ def test_unreadable_checkpoint_and_existing_output(tiny_run, tmp_path, capsys):
     assert cli.main(["export", str(tiny_run.path), "-o", str(out)]) == 2
     assert "already exists" in one_line_error(capsys, "export") and out.read_text() == "mine"
     assert cli.main(["export", str(tiny_run.path), "-o", str(out), "--force"]) == 0
-    assert out.read_text().startswith(f'"""{tiny_run.rule(1).name}: an optimizer update rule')
+    pick = inspection.pick(tiny_run)
+    assert out.read_text().startswith(f'"""{tiny_run.rule(pick).name}: an optimizer update rule')
 
 
 def test_compare_adds_the_rule_as_a_column_of_the_baselines_table(tmp_path, capsys):

@@ -11,10 +11,14 @@ under its own name (``evolved_<8 hex>``) unless a name is given. Nothing is
 written over an existing file (or link) unless ``force``; writes are atomic and
 replace a link rather than write through it.
 
+Without a rank, the rule exported is the recommended pick (``inspection.pick``: the rule
+``inspect`` marks ``>``), not necessarily rank 1 (the best search fitness).
+
 Example::
 
     run = discovery.load_run("runs/quick-s0-...")
-    source = export.from_run(run, rank=1, fmt="py", name="my_opt")
+    rank = export.chosen_rank(run)                   # the recommended pick
+    source = export.from_run(run, rank, fmt="py", name="my_opt")
     export.write(source, "my_opt.py")
 """
 
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import dsl
 from discovery import runs
+from discovery.analysis import inspection
 from discovery.records import Evaluation
 from discovery.runs.files import atomic_write, read_capped
 from dsl.parser import MAX_TEXT
@@ -54,8 +59,9 @@ def provenance(run: runs.Run, rank: int) -> str:
     """Where rule ``rank`` of ``run`` comes from and how it scored, as plain text."""
     c = run.candidate(rank)
     protocol = run.config.protocol
+    picked = " (the recommended pick)" if rank == inspection.pick(run) else ""
     lines = [
-        f"Discovered by evolution: rank {rank} of the hall of fame of run {run.path.name}",
+        f"Discovered by evolution: rank {rank}{picked} of the hall of fame of run {run.path.name}",
         f"({run.path.resolve()}), candidate #{c.id}, generation {c.generation}.",
         "",
         f"Search fitness {c.fitness:+.3f}: mean over the search tasks of log10(tuned score /",
@@ -99,9 +105,18 @@ def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
             + rule.to_text()).encode()
 
 
-def from_run(run: runs.Run, rank: int = 1, fmt: str = "py", name: str | None = None) -> bytes:
-    """Hall-of-fame rule ``rank`` of ``run``, as reported (pruned: ``Candidate.simplified``),
-    in format ``fmt``."""
+def chosen_rank(run: runs.Run, rank: int | None = None) -> int:
+    """``rank`` if given (checked), else the recommended pick's rank (``inspection.pick``)."""
+    if rank is None:
+        return inspection.pick(run)
+    run.candidate(rank)  # ValueError if out of range
+    return rank
+
+
+def from_run(run: runs.Run, rank: int | None = None, fmt: str = "py", name: str | None = None) -> bytes:
+    """Hall-of-fame rule ``rank`` of ``run`` (default: the recommended pick, ``chosen_rank``),
+    as reported (pruned: ``Candidate.simplified``), in format ``fmt``."""
+    rank = chosen_rank(run, rank)
     rule = run.candidate(rank).simplified
     return render(rule, fmt, name, provenance(run, rank), run.candidate(rank).recommended_lr)
 

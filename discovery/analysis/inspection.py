@@ -142,6 +142,15 @@ def recommended(rows: list[Row]) -> int | None:
                                     r.complexity, r.rank)).rank
 
 
+def pick(run: runs.Run) -> int:
+    """Rank of the rule ``inspect`` recommends (marked ``>``): what ``export`` and ``to_optax``
+    give when no rank is named. ValueError if the hall of fame is still empty."""
+    rank = recommended(table(run))
+    if rank is None:
+        raise ValueError(f"run {run.path}: the hall of fame is empty (no generation finished yet)")
+    return rank
+
+
 def verdict(rows: list[Row]) -> str:
     """One honest sentence on the pick: whether it beats Adam on the held-out tasks."""
     pick = next((r for r in rows if r.pick), None)

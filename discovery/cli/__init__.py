@@ -44,8 +44,11 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def subparser(subparsers, name: str, help: str, description: str = "") -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` shows every option's default."""
-    return subparsers.add_parser(name, help=help, description=description or help,
+    """A subcommand whose ``--help`` shows every option's default. ``help`` and ``description``
+    print as plain text: ``%`` and ``%%`` both print as one ``%`` (argparse formats the first,
+    not the second); an option's help is a format string (``%%``)."""
+    help, description = help.replace("%%", "%"), (description or help).replace("%%", "%")
+    return subparsers.add_parser(name, help=help.replace("%", "%%"), description=description,
                                  formatter_class=_DefaultsFormatter)
 
 

@@ -14,10 +14,10 @@ def add_parser(subparsers) -> None:
     d = config_lib.Config()  # what an option left out (and no config file) gives
     p = subparser(subparsers, "run", "launch, resume or extend an evolution run",
                   "Launch an evolution run from a preset and/or a TOML config (every key has a "
-                  "default, see the README), resume one with --resume RUN_DIR, or extend a finished "
+                  "default, see docs/evolution.md), resume one with --resume RUN_DIR, or extend a finished "
                   "one with --resume RUN_DIR --generations N. Options override the config file; "
                   "an option left out keeps the config's value.")
-    p.add_argument("config", nargs="?", help="a TOML config file (see README); none: the defaults, or the preset")
+    p.add_argument("config", nargs="?", help="a TOML config file (see docs/evolution.md); none: the defaults, or the preset")
     p.add_argument("--preset", choices=tuple(config_lib.PRESETS),
                    help="start from a preset (the TOML file and options override it)")
     p.add_argument("--seed", type=int, help=f"[run] seed (config default: {d.run.seed})")

@@ -105,7 +105,8 @@ class RayBackend:
         try:
             import ray
         except ImportError:
-            raise ValueError("backend 'ray' needs Ray: pip install 'optimizer-discovery[ray]'") from None
+            raise ValueError("backend 'ray' needs Ray: pip install 'ray>=2.9' (in a checkout of this project: "
+                             "pip install -e '.[ray]')") from None
         self.ray = ray
         self.evaluator = evaluator
         self.address = address or None

@@ -197,6 +197,22 @@ def describe(size: str = "small") -> list[dict]:
     return rows
 
 
+def import_failure(module_name: str, e: ImportError) -> str:
+    """Why ``module_name`` did not import, and what makes it importable for the installed
+    ``discovery`` command, whose import path does not hold the working folder (by design: a
+    module in a downloaded run folder must not shadow a real one)."""
+    missing = getattr(e, "name", None)
+    parts = module_name.split(".")
+    if missing not in {".".join(parts[:n]) for n in range(1, len(parts) + 1)}:
+        return (f"module {module_name!r} was found but its import failed: "
+                f"{type(e).__name__}: {' '.join(str(e).split())}")
+    file = "/".join(parts) + ".py"
+    return (f"module {module_name!r} cannot be imported ({e}); the `discovery` command does not "
+            f"look in the current folder: put the folder that holds {file} on the import path "
+            f"(PYTHONPATH=/path/to/that/folder discovery ...), or run `python -m discovery.cli ...` "
+            "from that folder, or pip install the package that holds the module")
+
+
 @functools.lru_cache(maxsize=32)
 def _imported(path: str, size: str) -> Task:
     """The task that ``"package.module:factory"`` makes, named by that path, checked (once per size)."""
@@ -204,9 +220,7 @@ def _imported(path: str, size: str) -> Task:
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ValueError(f"task {path!r}: module {module_name!r} cannot be imported ({e}); make it "
-                         "importable: run from the folder that holds it, add that folder to PYTHONPATH, "
-                         "or pip install -e its package") from None
+        raise ValueError(f"task {path!r}: {import_failure(module_name, e)}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ValueError(f"task {path!r}: module {module_name!r} has no function {attr!r}")
@@ -273,7 +287,7 @@ def family(name: str) -> Family:
     try:
         found = getattr(importlib.import_module(module_name), attr, None)
     except ImportError as e:
-        raise ValueError(f"family {name!r}: module {module_name!r} cannot be imported ({e})") from None
+        raise ValueError(f"family {name!r}: {import_failure(module_name, e)}") from None
     if not isinstance(found, Family):
         raise ValueError(f"family {name!r}: {module_name}.{attr} is not a discovery.tasks.Family")
     fam = dataclasses.replace(found, name=name)

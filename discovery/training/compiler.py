@@ -6,7 +6,7 @@ compute wrong numbers: on ``softmax_regression`` a few percent of the compilatio
 ordinary training return a NaN initial loss for every lane, on every call, and a tiny
 evolution run's hall of fame changes when the cores are busy. Compiled without YNNPACK
 fusions (``xla_cpu_experimental_ynn_fusion_type`` set to the empty list) no compilation
-of the suite disagreed with another (README, "Reliability"; ``docs/xla-cpu-ynn-fault.md``
+of the suite disagreed with another (``docs/reliability.md``; ``docs/xla-cpu-ynn-fault.md``
 is the write-up with a reproduction in plain JAX).
 
 ``jit`` is ``jax.jit`` with that option; jaxlib releases before 0.8 neither have the
