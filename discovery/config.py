@@ -29,7 +29,7 @@ import tomli_w
 
 import dsl
 from discovery import tasks
-from discovery.training import scoring
+from discovery.training import scoring, trainer
 from discovery.training.tuning import LIMITS
 
 MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
@@ -41,7 +41,7 @@ MUTATION_KINDS = PRIMITIVE_MUTATIONS + BLOCK_MUTATIONS
 CROSSOVER_KINDS = ("statement", "subtree")
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
 BACKENDS = ("inprocess", "ray")
-PATHS = ("auto", "interpreter", "native")
+PATHS = ("auto", *trainer.PATHS)  # auto: the cost model chooses per task
 MAX_SEED = 2**32 - 1  # JAX PRNG seeds are uint32
 # Upper bounds: far beyond any sensible run, below what would overflow or exhaust memory later.
 MAX_GENERATIONS = 100_000
