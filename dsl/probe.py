@@ -19,6 +19,7 @@ from .semantics import compile_body, resolve_hyperparams
 
 PROBE_SHAPES = ((7,), (3, 4))
 PROBE_STEPS = 6
+PROBE_LEAVES = Leaves(PROBE_SHAPES)
 
 
 def probe_streams(seed: int = 0, steps: int = PROBE_STEPS, shapes=PROBE_SHAPES):
@@ -51,8 +52,16 @@ def run_packed(rule: Rule, leaves: Leaves, grads: np.ndarray, params: np.ndarray
 
 
 def _body(rule: Rule, leaves: Leaves, hyperparams: Mapping[str, float] | None = None):
-    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams or {}).items()}
+    if not hyperparams:
+        return _default_body(rule.renamed(_ANONYMOUS), leaves)
+    hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams).items()}
     return compile_body(rule, hyper, leaves)
+
+
+@functools.lru_cache(maxsize=1 << 10)
+def _default_body(rule: Rule, leaves: Leaves):
+    """The rule at its default hyper-parameters built for ``leaves`` (once for its probes)."""
+    return compile_body(rule, {k: float(v) for k, v in rule.params}, leaves)
 
 
 def _apply(body, g, p, t: float, slots, shape):
@@ -86,7 +95,7 @@ def standard_streams() -> tuple[Leaves, np.ndarray, np.ndarray]:
     """The probe streams every rule is run on, as lanes of packed arrays ``[steps, lanes, leaves,
     width]``: lane 0 the fingerprint's stream, lanes 1... one per ``GRADIENT_SEEDS`` (the validity
     checks'), all on ``PROBE_SHAPES``."""
-    leaves = Leaves(PROBE_SHAPES)
+    leaves = PROBE_LEAVES
     shared = probe_streams(seed=GRADIENT_SEEDS[0])[1]
     streams = [probe_streams(seed=FINGERPRINT_SEED)] + [(probe_streams(seed=s)[0], shared) for s in GRADIENT_SEEDS]
     grads, params = (np.stack([np.stack([leaves.pack(stream[k][step]) for stream in streams])
@@ -141,7 +150,7 @@ def descent(rule: Rule, sweep, steps: int = 20, seed: int = 0) -> float:
     curvature = [np.exp(rng.uniform(np.log(1e-2), np.log(10.0), size=s)) for s in PROBE_SHAPES]
     target = [rng.normal(size=s) for s in PROBE_SHAPES]
     start = [t + rng.normal(size=s) for t, s in zip(target, PROBE_SHAPES)]
-    leaves = Leaves(PROBE_SHAPES)
+    leaves = PROBE_LEAVES
     body = _body(rule, leaves)
     h, p_star = leaves.pack(curvature), leaves.pack(target)
     shape = (len(sweep), len(PROBE_SHAPES), leaves.width)

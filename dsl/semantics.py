@@ -90,11 +90,12 @@ def compile_body(rule: Rule, hyper: Mapping[str, float], xp) -> Callable:
              **{n: (_STATIC, float(v)) for n, v in hyper.items()},
              **{n: (_ARRAY, None) for n in rule.state}}
     statements = []
-    for stmt in rule.body:
-        kind, value = _compiled(stmt.value, kinds, xp)
-        kinds[stmt.target] = (kind, value if kind == _STATIC else None)
-        statements.append((stmt.target, _getter(kind, value)))
-    result = _getter(*_compiled(rule.result, kinds, xp))
+    with np.errstate(all="ignore"):
+        for stmt in rule.body:
+            kind, value = _compiled(stmt.value, kinds, xp)
+            kinds[stmt.target] = (kind, value if kind == _STATIC else None)
+            statements.append((stmt.target, _getter(kind, value)))
+        result = _getter(*_compiled(rule.result, kinds, xp))
     state = rule.state
 
     def body(g, p, t, slots):
@@ -119,8 +120,8 @@ def _compiled(expr: Expr, kinds: Mapping[str, tuple[int, Any]], xp) -> tuple[int
         return (kind, value) if kind == _STATIC else (kind, lambda env, name=expr.id: env[name])
     parts = [_compiled(a, kinds, xp) for a in expr.args]
     kind = max(k for k, _ in parts)
-    if kind == _STATIC:
-        return _STATIC, fold(expr.op, [v for _, v in parts])
+    if kind == _STATIC:  # fold's arithmetic, under the caller's silenced warnings
+        return _STATIC, float(OPS[expr.op].fn(np, *[np.float64(v) for _, v in parts]))
     getters = [_getter(k, v) for k, v in parts]
     fn = OPS[expr.op].fn
     if kind == _SCALAR:  # fold's arithmetic (the caller silences NumPy's warnings, as fold does)
