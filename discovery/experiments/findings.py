@@ -517,10 +517,9 @@ def _gene_lines(report: Report) -> list[str]:
              "of each optimizer to Adam, log10 loss(g) - log10 loss(adam) (> 0: Adam better), mean per gene "
              f"value with a 95% interval ({next(iter(effects.rows[0].gaps.values())).method if effects.rows else ''}); "
              f"`{ge.LEAD}` is Adam's lead over the rest of the panel (the mean gap). Scale genes are split at their "
-             "default. Genes are ordered by their effect in a least-squares fit of Adam's lead on all genes at once "
-             f"({effects.parameters} parameters on {effects.members} members, R^2 = {effects.r2:.2f}; with about as "
-             "many parameters as members the fit is underdetermined and its ranking unreliable): the range of "
-             "the gene's fitted contributions.", "",
+             "default. Genes are ordered by their effect in a ridge fit of Adam's lead on all genes at once "
+             f"(penalty {ge.RIDGE:g}; {effects.parameters} parameters on {effects.members} members, R^2 = "
+             f"{effects.r2:.2f}): the range of the gene's fitted contributions.", "",
              "| gene | value | n | " + " | ".join([*effects.optimizers, ge.LEAD]) + " |",
              "|---|---|---|" + "---|" * (len(effects.optimizers) + 1)]
     for row in effects.rows:

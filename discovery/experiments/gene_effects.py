@@ -8,12 +8,12 @@ each member ``a``, tuned on training seeds that selected nothing):
 * per gene and value (``values``: a scale gene in two bins, below its default and from it
   up), the mean gap over the members with that value, with a percentile bootstrap interval
   over the pool's blocks (``ValueGap``);
-* a least-squares fit of ``lead`` on all the genes at once, ``lead(a) ~ c + sum_j x_j(a) b_j``
-  (a flag as 0/1, an unordered or ordered choice one-hot against its first value, a scale as
-  ``log2`` of its value), and per gene the size of its effect: the range of its fitted
-  contributions over the pool (one-hot: ``max(0, b) - min(0, b)``; a scale: ``|b|`` times the
-  10-90% range of ``log2`` value), with a bootstrap interval over blocks (``GeneFit``). The
-  genes are ranked by it: the fit separates genes that the pool happens to correlate.
+* a ridge fit of ``lead`` on all the genes at once, ``lead(a) ~ c + sum_j x_j(a) b_j``,
+  minimizing ``|lead - c - X b|^2 + RIDGE |b|^2`` (``x_j``: one indicator per value label of
+  each gene but its first), and per gene the size of its effect: the range of its fitted
+  contributions, ``max(0, b) - min(0, b)`` over its indicators, with a bootstrap interval over
+  blocks (``GeneFit``). The genes are ranked by it: the fit separates genes that the pool
+  happens to correlate.
 
 Example::
 
@@ -32,6 +32,10 @@ import numpy as np
 from discovery.experiments import statistics as st
 
 RESAMPLES = 500
+# The fit's ridge penalty: as if each coefficient had one more member pulling it to zero. A pool
+# has about as many members as the genes have values, so the plain least-squares fit would
+# reproduce every base exactly, with coefficients that mean nothing.
+RIDGE = 1.0
 LEAD = "panel"  # the column of Adam's lead over the rest of the panel
 
 
@@ -90,34 +94,27 @@ def value_label(value, spec, default) -> str:
     return str(value)
 
 
-def _columns(genes: Sequence[Mapping], specs: Mapping) -> tuple[np.ndarray, list[tuple[str, list[int], np.ndarray]]]:
-    """The design matrix (intercept first) and per gene its columns and what scales them: a
-    one-hot block's columns with ``None`` spread, or a scale's column with its 10-90% range."""
+def _columns(genes: Sequence[Mapping], specs: Mapping) -> tuple[np.ndarray, list[tuple[str, list[int]]]]:
+    """The design matrix (intercept first) and each varying gene's columns: one indicator per
+    value label (``value_label``) but the first."""
     cols, groups = [np.ones(len(genes))], []
-    for name, (spec, _) in specs.items():
-        values = [g[name] for g in genes]
-        if len(set(values)) < 2:
+    for name, (spec, default) in specs.items():
+        labels = [value_label(g[name], spec, default) for g in genes]
+        levels = sorted(set(labels))
+        if len(levels) < 2:
             continue
         start = len(cols)
-        if spec.kind == "scale":
-            x = np.log2(np.asarray(values, np.float64))
-            cols.append(x)
-            spread = np.quantile(x, 0.9) - np.quantile(x, 0.1)
-            groups.append((name, [start], np.array([spread])))
-        else:
-            levels = sorted(set(values), key=str)
-            for level in levels[1:]:
-                cols.append(np.array([float(v == level) for v in values]))
-            groups.append((name, list(range(start, len(cols))), np.array([])))
+        cols += [np.array([float(v == level) for v in labels]) for level in levels[1:]]
+        groups.append((name, list(range(start, len(cols)))))
     return np.column_stack(cols), groups
 
 
 def _fit_effects(x: np.ndarray, y: np.ndarray, groups) -> tuple[np.ndarray, float]:
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    out = []
-    for _, cols, spread in groups:
-        b = coef[cols]
-        out.append(float(abs(b[0]) * spread[0]) if len(spread) else float(max(0.0, b.max()) - min(0.0, b.min())))
+    """Ridge fit (``RIDGE``; the intercept unpenalized): each gene's effect, and R^2."""
+    penalty = RIDGE * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0
+    coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+    out = [float(max(0.0, coef[cols].max()) - min(0.0, coef[cols].min())) for _, cols in groups]
     residual = y - x @ coef
     total = float(np.sum((y - y.mean()) ** 2))
     return np.array(out), (1.0 - float(np.sum(residual ** 2)) / total) if total > 0 else 0.0
@@ -161,7 +158,7 @@ def gene_effects(genes: Sequence[Mapping], scores: Mapping[str, np.ndarray], blo
     point, r2 = _fit_effects(x, y, groups)
     draws = np.array([_fit_effects(x[s], y[s], groups)[0] for s in samples])
     fit = [GeneFit(name, _interval(float(point[i]), draws[:, i], (), method))
-           for i, (name, _, _) in enumerate(groups)]
+           for i, (name, _) in enumerate(groups)]
     order = {name: i for i, name in enumerate(f.gene for f in sorted(fit, key=lambda f: -f.effect.mean))}
     rows.sort(key=lambda r: order[r.gene])
     return GeneEffects(tuple(others), tuple(rows), tuple(sorted(fit, key=lambda f: -f.effect.mean)), r2,
