@@ -159,17 +159,21 @@ def test_the_hypothesis_experiment_takes_the_family_everywhere(tmp_path, capsys)
     tiny = dataclasses.replace(hx.PRESETS["quick"], param_budget=20_000)
     experiment = hx.Experiment(tmp_path / "h", tiny, progress=False, family="token_model")
     for arm in experiment.arms():
-        family = experiment.config(arm.name, 0, **dict(arm.overrides)).coevolution.family
-        expected = tasks.control_family("token_model", arm.group) if arm.group else "token_model"
-        assert family == expected, arm.name  # a control's arms use the family's control copy
+        assert experiment.config(arm.name, 0, **dict(arm.overrides)).coevolution.family == "token_model", arm.name
+    assert [d.family for d in experiment.designs()] == [None, tasks.control_family("token_model", "positive"),
+                                                        tasks.control_family("token_model", "negative")]
     assert json.loads((tmp_path / "h" / "experiment.json").read_text())["config"]["family"] == "token_model"
     with pytest.raises(ValueError, match="holds another experiment"):
-        hx.Experiment(tmp_path / "h", tiny, progress=False)  # the MLP family on the token family's folder
-    old = hx.Experiment(tmp_path / "old", tiny, progress=False)
+        hx.Experiment(tmp_path / "h", tiny, progress=False, family="mlp")  # the MLP family on the token family's folder
+    old = hx.Experiment(tmp_path / "old", "quick", progress=False, family="mlp")
     record = json.loads((old.out / "experiment.json").read_text())
-    del record["config"]["family"]  # written before families existed: the MLP family
+    for field in ("family", "pool", "pool_top_k", "measure_seeds"):  # written before families and pools
+        del record["config"][field]
+    record["config"]["control_fixed"] = ["adam", "momentum"]  # a field presets no longer have
     (old.out / "experiment.json").write_text(json.dumps(record))
-    hx.Experiment(tmp_path / "old", tiny, progress=False)
+    hx.Experiment(tmp_path / "old", "quick", progress=False, family="mlp")  # resumed as the MLP experiment
+    with pytest.raises(ValueError, match="holds another experiment"):
+        hx.Experiment(tmp_path / "old", "quick", progress=False)  # not as the token family's
     assert cli.main(["hypothesis", "--family", "resnet", "--out", str(tmp_path / "x")]) == 2
     assert "unknown architecture family 'resnet'" in capsys.readouterr().err
 

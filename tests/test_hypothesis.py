@@ -7,9 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from discovery import cli, runs
+from discovery import cli, runs, tasks
 from discovery.experiments import adam_hypothesis as hx
 from discovery.experiments import findings
+from discovery.experiments import gene_effects as ge
+from discovery.experiments import pool as pool_lib
+from discovery.experiments import selection as sel
+from discovery.runs.store import RunStore
 
 FIXED = ("adam", "momentum", "lion")
 PANEL = ("adam", "momentum", "lion", "sgd")
@@ -18,8 +22,8 @@ PANEL = ("adam", "momentum", "lion", "sgd")
 ARMS = [hx.Arm(f"arch-{f}", "architectures", fixed=f, panel=PANEL) for f in FIXED] + [
     hx.Arm("joint-noadam", "joint"), hx.Arm("joint-random", "joint"), hx.Arm("nondeep", "rules", panel=PANEL)]
 CONTROL_PANEL = ("adam", "momentum", "sgd")
-CONTROLS = [hx.Arm(f"{g}-arch-{f}", "architectures", (("coevolution.family", f"token_model_{g}"),), fixed=f,
-                   panel=CONTROL_PANEL, group=g) for g in ("positive", "negative") for f in ("adam", "momentum")]
+DESIGNS = [pool_lib.Design("main", PANEL, 3), pool_lib.Design("positive", CONTROL_PANEL, 6, "token_model_gradient_spread"),
+           pool_lib.Design("negative", CONTROL_PANEL, 6, "token_model_label_noise")]
 
 
 def _cells(where: str, base: dict, gain: dict, panel, rng) -> tuple[findings.Cell, ...]:
@@ -27,9 +31,30 @@ def _cells(where: str, base: dict, gain: dict, panel, rng) -> tuple[findings.Cel
                  for g in panel)
 
 
+def synthetic_pool(seed: int, design: pool_lib.Design, bases: int, rng, gain: float = 0.0,
+                   noise: float = 0.01) -> findings.PoolSeed:
+    """A pool of random token architectures whose scores are a base effect per member plus
+    training noise (independent per seed); on a member with the planted gene at its non-zero
+    value, momentum and SGD lose ``gain`` decades (positive), or everyone loses 0.3 (negative)."""
+    archs = pool_lib.draw_bases(seed, bases, 10_000, "token_model")
+    members = pool_lib.members(design, archs)
+    cells = []
+    for m in members:
+        base = rng.normal(0, 0.1)
+        genes = m.architecture
+        for g in design.panel:
+            true = base + {"adam": -1.0, "momentum": -0.8, "lion": -0.9, "sgd": -0.6}[g]
+            if genes.get("gradient_spread") and g in ("momentum", "sgd"):
+                true += gain
+            true += 0.3 * bool(genes.get("label_noise"))
+            cells.append(pool_lib.PoolCell(g, m.key, tuple(true + rng.normal(0, noise, 1)),
+                                           tuple(true + rng.normal(0, noise, 2)), 1e-2, 1e-2))
+    return findings.PoolSeed(seed, tuple(members), tuple(cells))
+
+
 def synthetic_seed(seed: int, home: float, rng, planted: float = 0.0) -> findings.SeedResult:
-    """Cells where every optimizer gains ``home`` decades on architectures evolved for it; in the
-    positive control momentum gains ``planted`` at home, in the negative control nothing does."""
+    """Cells where every optimizer gains ``home`` decades on architectures evolved for it; pools
+    (``synthetic_pool``) where the positive control plants ``planted`` decades."""
     base = {"adam": -1.0, "momentum": -0.9, "lion": -0.95, "sgd": -0.6}
     arms = {f"arch-{f}": findings.ArmResult("architectures", f"runs/arch-{f}-s{seed}",
                                             _cells(f"arch-{f}", base, {f: home}, PANEL, rng)) for f in FIXED}
@@ -39,18 +64,16 @@ def synthetic_seed(seed: int, home: float, rng, planted: float = 0.0) -> finding
         (0.0, 0.2, 0.9), "def r():\n    return g\n", {"adam": 0.1, "lion": 0.5, "momentum": 0.4}))
         for name in ("joint-noadam", "joint-random")}
     arms["nondeep"] = findings.ArmResult("rules", f"runs/nondeep-s{seed}", nondeep, rule="def r():\n    return g\n")
-    control_rng = np.random.default_rng(100 + seed)  # the main cells' noise stays as it was
-    for arm in CONTROLS:
-        gain = {"momentum": planted} if arm.group == "positive" and arm.fixed == "momentum" else {}
-        arms[arm.name] = findings.ArmResult("architectures", f"runs/{arm.name}-s{seed}",
-                                            _cells(arm.name, base, gain, CONTROL_PANEL, control_rng))
-    return findings.SeedResult(seed, arms)
+    pool_rng = np.random.default_rng(100 + seed)  # the main cells' noise stays as it was
+    pools = {d.group: synthetic_pool(seed, d, 8, pool_rng, planted) for d in DESIGNS}
+    return findings.SeedResult(seed, arms, pools)
 
 
-def analyse(home: float, seeds: int = 3, planted: float = 0.0) -> findings.Report:
+def analyse(home: float, seeds: int = 3, planted: float = 0.0, designs=()) -> findings.Report:
     rng = np.random.default_rng(0)
-    return findings.analyse("synthetic", {}, [synthetic_seed(s, home, rng, planted) for s in range(seeds)],
-                            ARMS + CONTROLS, PANEL, 1.0)
+    return findings.analyse("synthetic", {"family": "token_model"},
+                            [synthetic_seed(s, home, rng, planted) for s in range(seeds)], ARMS, PANEL, 1.0,
+                            designs=designs)
 
 
 def test_home_advantage_is_the_stated_difference_in_differences():
@@ -101,17 +124,68 @@ def test_a_small_advantage_near_the_margin_is_inconclusive():
 
 
 def test_a_planted_home_advantage_is_supported_and_a_null_control_is_not():
-    report = analyse(home=0.0, planted=0.3)
-    positive, negative = report.controls
-    assert positive.group == "positive" and positive.planted == "momentum" and positive.passed
-    assert positive.verdicts["momentum"] == "supported"
-    assert positive.home_advantage["momentum"].mean == pytest.approx(0.3 * (1 - 1 / 3), abs=0.03)  # vs the row mean
+    report = analyse(home=0.0, planted=1.0, designs=DESIGNS)
+    main, positive, negative = report.pools
+    assert [c.group for c in report.controls] == ["positive", "negative"] and report.pool is main
+    assert positive.planted == "momentum" and positive.planted_gene == "gradient_spread" and positive.passed
+    # Momentum and SGD select the unspread copies, Adam half of each (it ties within a base):
+    # R[adam][momentum] - R[momentum][momentum] = 1/2 (1 - 2/3); HA is its mean over the two away rows.
+    assert positive.home_advantage["momentum"].mean == pytest.approx(0.5 * (1 / 6), abs=0.03)
     assert negative.planted is None and negative.passed and "supported" not in negative.verdicts.values()
     assert positive.margin < positive.detectable < 0.1  # noise 0.01 per training: small effects are seen
-    failed = analyse(home=0.0, planted=0.0).controls[0]  # nothing planted: the positive control fails
+    assert positive.planted_rank == 1 and positive.genes.fit[0].effect.mean == pytest.approx(1.0, abs=0.1)
+    failed = analyse(home=0.0, planted=0.0, designs=DESIGNS).controls[0]  # nothing planted: the control fails
     assert not failed.passed and failed.verdicts["momentum"] != "supported"
     text = findings.markdown(report)
     assert "**Positive control**" in text and "The control **passed**" in text and "Power:" in text
+    assert "ranks **#1**" in text and "| gradient_spread |" not in text  # the table reads the main pool
+    assert "pool selection: HA" in text and "evolution arms: HA" in text  # both estimators
+
+
+def test_measuring_on_the_selecting_seeds_gives_every_optimizer_a_home_advantage():
+    """No interaction: every optimizer scores every member alike but for independent training noise.
+    Selected and measured on the same trainings, the winner's curse makes each look better at
+    home; measured on other trainings, the home advantage is zero up to its noise."""
+    rng = np.random.default_rng(0)
+    panel = ("adam", "momentum", "sgd")
+    same, split = [], []
+    for _ in range(200):
+        base = rng.normal(0, 0.05, 16)  # architectures that differ about as much as trainings do
+        selecting = {g: base + rng.normal(0, 0.05, 16) for g in panel}
+        measuring = {g: base + rng.normal(0, 0.05, 16) for g in panel}
+        order = rng.permutation(16)
+        for out, measured in ((same, selecting), (split, measuring)):
+            pool = sel.SeedPool(selecting, measured, np.arange(16), order)
+            out.append(np.mean(list(sel.home_advantage(sel.matrix(pool, panel, panel, 4), panel, panel).values())))
+    assert np.mean(same) > 0.03  # the noise selected for comes back as a home advantage (0.042 here)
+    assert abs(np.mean(split)) < 0.004 < np.std(split)  # unbiased (-0.001 +- 0.001), though each pool varies
+
+
+def test_selection_breaks_exact_ties_in_the_seeded_order_and_resamples_whole_blocks():
+    scores = np.array([1.0, 0.0, 0.0, 2.0])
+    assert sel.top_k(scores, 2, np.array([0, 3, 1, 2])).tolist() == [2, 1]
+    with pytest.raises(ValueError, match="top 5 of a pool of 4"):
+        sel.top_k(scores, 5, np.arange(4))
+    pool = sel.SeedPool({"adam": scores}, {"adam": scores}, np.array([0, 0, 1, 1]), np.arange(4))
+    drawn = pool.resample(np.random.default_rng(1))
+    assert len(drawn.blocks) == 4 and all(np.sum(drawn.blocks == b) in (0, 2, 4) for b in (0, 1))
+
+
+def test_gene_effects_find_the_gene_that_moves_the_gap_to_adam():
+    rng = np.random.default_rng(0)
+    archs = pool_lib.draw_bases(0, 60, 10_000, "token_model")
+    genes = [a.to_dict() for a in archs]
+    tied = np.array([g["tied"] for g in genes], float)
+    adam = rng.normal(0, 0.1, 60)
+    scores = {"adam": adam, "sgd": adam + 0.2 + 0.5 * tied + rng.normal(0, 0.02, 60)}
+    effects = ge.gene_effects(genes, scores, np.arange(60), ge.specs_of(tasks.TokenArchitecture), resamples=100)
+    assert effects.fit[0].gene == "tied" and effects.fit[0].effect.mean == pytest.approx(0.5, abs=0.05)
+    rows = {r.value: r for r in effects.rows if r.gene == "tied"}
+    assert rows["True"].gaps["sgd"].mean == pytest.approx(0.7, abs=0.02)
+    assert rows["False"].gaps[ge.LEAD].mean == pytest.approx(0.2, abs=0.02)
+    assert rows["True"].n + rows["False"].n == 60
+    with pytest.raises(ValueError, match="needs adam"):
+        ge.gene_effects(genes, {"sgd": adam}, np.arange(60), ge.specs_of(tasks.TokenArchitecture))
 
 
 def test_the_report_round_trips_and_renders(tmp_path):
@@ -121,14 +195,20 @@ def test_the_report_round_trips_and_renders(tmp_path):
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
     text = paths[0].read_text()
     assert "P2: supported" in text and "margin" in text and "| adam |" in text
-    assert paths[2].read_bytes()[:4] == b"\x89PNG"
+    assert paths[2].read_bytes()[:4] == b"\x89PNG" and len(paths) == 3  # no pool: no gene figure
+    pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
+    paths = findings.write(pooled, tmp_path)
+    doc = json.loads(paths[1].read_text())
+    assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
+    assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]
+    assert paths[3].name == "genes.png" and paths[3].read_bytes()[:4] == b"\x89PNG"
 
 
 # The token-model family: it has control genes, so the pipeline check runs the controls too.
 TINY = hx.Preset(seeds=2, population=2, generations=1, steps=8, size="small",
-                 learning_rates=(1e-3, 1e-2, 1e-1), train_seeds=(0, 1), nondeep=("mf_k4",),
+                 learning_rates=(1e-3, 1e-2, 1e-1), train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",),
                  param_budget=2500, fixed=("adam", "momentum"), panel=("adam", "momentum", "sgd"),
-                 top_k=1, family="token_model", control_panel=("adam", "momentum", "sgd"))
+                 top_k=1, family="token_model", control_panel=("adam", "momentum", "sgd"), pool=2, pool_top_k=1)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +228,20 @@ def _outcome(report: findings.Report) -> dict:
 def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp_path, monkeypatch):
     report, out = uninterrupted
     experiment = hx.Experiment(tmp_path, TINY, progress=False)
+    original_tune = pool_lib.tune_member
+    tuned = []
+
+    def crash_in_pool(*args, **kwargs):
+        tuned.append(args[0])
+        if len(tuned) == 2:
+            raise KeyboardInterrupt  # the process dies while the pool's second member trains
+        return original_tune(*args, **kwargs)
+
+    monkeypatch.setattr(pool_lib, "tune_member", crash_in_pool)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.execute()
+    assert len(experiment.pool_store(0).cells) == len(TINY.panel)  # the first member's cells were kept
+    monkeypatch.setattr(pool_lib, "tune_member", original_tune)
     original_run = hx.runs.run
     monkeypatch.setattr(hx.runs, "run", lambda *a, **k: original_run(*a, **k, stop_after=1))
     with pytest.raises(KeyboardInterrupt, match="arch-adam-s0-.* interrupted"):
@@ -177,9 +271,22 @@ def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp
 def test_each_seed_is_an_independent_replicate(uninterrupted):
     report, _ = uninterrupted
     experiment = hx.Experiment(uninterrupted[1], TINY, progress=False)
-    assert [experiment.panel_seeds(s) for s in range(3)] == [(0, 1), (2, 3), (4, 5)]
+    assert [experiment.selection_seeds(s) for s in range(3)] == [(0,), (3,), (6,)]
+    assert [experiment.panel_seeds(s) for s in range(3)] == [(1, 2), (4, 5), (7, 8)]  # never a selecting seed
+    assert experiment.config("arch-adam", 1).protocol.seeds == (3,)  # evolution selects on seed 1's own
     first, second = ([c.per_seed for c in s.nondeep] for s in report.seeds)
     assert first != second  # the non-deep panel trains with each seed's own training seeds
+    assert report.seeds[0].pools["main"].members != report.seeds[1].pools["main"].members  # its own pool
+    legacy = hx.Experiment(uninterrupted[1].parent / "legacy", "quick", family="mlp", progress=False)
+    assert legacy.selection_seeds(1) == (0, 1) and legacy.panel_seeds(1) == (2, 3)  # as before pools
+
+
+def test_every_arm_of_a_seed_starts_from_the_same_population(uninterrupted):
+    report, _ = uninterrupted
+    for s in report.seeds:
+        starts = [[c.architecture for c in RunStore.open(s.arms[f"arch-{f}"].run).candidates() if c.generation == 0]
+                  for f in TINY.fixed]
+        assert starts[0] == starts[1] and len(starts[0]) == TINY.population
 
 
 def test_more_seeds_reuse_the_finished_ones(uninterrupted, tmp_path, monkeypatch):
@@ -202,17 +309,17 @@ def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):
     report, out = uninterrupted
     text = (out / "report.md").read_text()
     folders = [p for s in report.seeds for p in s.runs]
-    assert len(folders) == 2 * (2 + 3 + 4) and all(p in text for p in folders)
-    for arm in ("arch-adam", "arch-momentum", "joint-noadam", "joint-random", "nondeep",
-                "positive-arch-adam", "positive-arch-momentum", "negative-arch-adam", "negative-arch-momentum"):
+    assert len(folders) == 2 * (2 + 3) and all(p in text for p in folders)
+    for arm in ("arch-adam", "arch-momentum", "joint-noadam", "joint-random", "nondeep"):
         for seed in (0, 1):
             assert any(f"/{arm}-s{seed}-" in p for p in folders)
     assert {p.key for p in report.predictions} == {"P1", "P2", "P3", "P4"}
-    assert [(c.group, c.family, c.planted) for c in report.controls] == [
-        ("positive", "token_model_gradient_spread", "momentum"), ("negative", "token_model_label_noise", None)]
+    assert [(c.group, c.family, c.planted, c.members) for c in report.controls] == [
+        ("positive", "token_model_gradient_spread", "momentum", 4), ("negative", "token_model_label_noise", None, 4)]
     assert "**Positive control**" in text and "**Negative control**" in text and "Power:" in text
-    cfg = runs.load_run(next(p for p in folders if "/positive-arch-adam-s0-" in p)).config
-    assert cfg.coevolution.family == "token_model_gradient_spread"
+    assert "## What in an architecture favours Adam" in text and (out / "genes.png").exists()
+    pool = json.loads((out / "pools" / "s0.json").read_text())
+    assert len(pool["cells"]) == 3 * 2 + 3 * 2 * 2  # the bases once for every design, the copies once each
 
 
 def test_hypothesis_cli_errors(tmp_path, capsys):
@@ -226,12 +333,20 @@ def test_hypothesis_cli_errors(tmp_path, capsys):
 
 
 def test_a_preset_is_sized_for_the_family_it_runs_on(tmp_path):
-    mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False).preset
-    token = hx.Experiment(tmp_path / "token", "medium", progress=False, family="token_model").preset
-    assert mlp == hx.PRESETS["medium"] and token.family == "token_model"
-    assert (token.seeds, token.param_budget, token.fixed) == (6, 10000, ("adam", "momentum"))
-    more = hx.Experiment(tmp_path / "token", "medium", seeds=8, progress=False, family="token_model").preset
+    token = hx.Experiment(tmp_path / "token", "medium", progress=False).preset
+    assert token == hx.PRESETS["medium"] and token.family == "token_model" and token.pool > 0
+    mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").preset
+    # The MLP experiment as the README's report ran it: no pool, four fixed optimizers, 8 seeds.
+    assert (mlp.family, mlp.pool, mlp.measure_seeds, mlp.seeds, mlp.population, mlp.generations) == (
+        "mlp", 0, (), 8, 12, 8)
+    assert (mlp.train_seeds, mlp.param_budget, mlp.top_k, mlp.fixed) == (
+        (0, 1), 20000, 3, ("adam", "momentum", "lion", "adagrad"))
+    assert hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").designs() == []
+    more = hx.Experiment(tmp_path / "token", "medium", seeds=8, progress=False).preset
     assert more == dataclasses.replace(token, seeds=8)  # --seeds still wins; the folder is reused
-    assert [a.name for a in hx.Experiment(tmp_path / "token", "medium", progress=False,
-                                          family="token_model").arms()][-4:] == [
-        "positive-arch-adam", "positive-arch-momentum", "negative-arch-adam", "negative-arch-momentum"]
+    assert [d.group for d in hx.Experiment(tmp_path / "token", "medium", progress=False).designs()] == [
+        "main", "positive", "negative"]
+    with pytest.raises(ValueError, match="disjoint"):
+        dataclasses.replace(TINY, measure_seeds=(0, 1))
+    with pytest.raises(ValueError, match="pool_top_k"):
+        dataclasses.replace(TINY, pool_top_k=2)

@@ -12,18 +12,20 @@ def add_parser(subparsers) -> None:
     from discovery.experiments.adam_hypothesis import PRESETS
 
     p = subparser(subparsers, "hypothesis", "run (or resume) the Adam hypothesis experiment",
-                  "Home advantage (architectures evolved with each of several optimizers held "
-                  "fixed, every optimizer evaluated on every population's architectures), joint "
-                  "co-evolution from starts without Adam, and the non-deep suite; effects with "
-                  "95%% intervals over seeds and verdicts. Re-running with the same --out resumes. "
+                  "Home advantage by selection on a shared pool of random architectures (selection "
+                  "and measurement on disjoint training seeds, with a planted positive and a negative "
+                  "control) beside evolution arms with each of several optimizers held fixed; what in "
+                  "an architecture favours Adam; joint co-evolution from starts without Adam, and the "
+                  "non-deep suite; effects with 95%% intervals and verdicts. Re-running with the same "
+                  "--out resumes. "
                   + " ".join(f"{k}: {v.expected}." for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="experiment size")
     p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's); more seeds on an "
                    "existing --out reuse the finished ones")
     p.add_argument("--out", default="runs/hypothesis", help="output folder (resumed if it exists)")
-    p.add_argument("--family", help="architecture family of every arm and panel (default: the preset's, "
-                   f"{tasks.DEFAULT_FAMILY}); built in: {', '.join(tasks.family_names())}, or "
-                   "'package.module:FAMILY'")
+    p.add_argument("--family", help="architecture family of every arm, pool and panel (default: the "
+                   "preset's, token_model, with controls; mlp: the MNIST-1D MLP experiment as it ran before "
+                   f"pools); built in: {', '.join(tasks.family_names())}, or 'package.module:FAMILY'")
     p.add_argument("--backend", choices=config_lib.BACKENDS, default="inprocess",
                    help="where evolution runs and architecture panels are evaluated")
     p.add_argument("--address", default="", help="with --backend ray: 'auto' or HOST:PORT of a cluster "
@@ -39,5 +41,6 @@ def command(args: argparse.Namespace) -> int:
     report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
                                             family=args.family)
     print(findings.markdown(report))
-    print(f"written: {', '.join(f'{args.out}/{name}' for name in findings.REPORT_FILES)}")
+    written = findings.REPORT_FILES if report.pools else findings.REPORT_FILES[:3]
+    print(f"written: {', '.join(f'{args.out}/{name}' for name in written)}")
     return 0

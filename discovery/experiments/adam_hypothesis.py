@@ -1,44 +1,43 @@
 """The hypothesis experiment: did architectures evolve to make Adam look best?
 
 (Orabona, "Neural Networks (Maybe) Evolved to Make Adam The Best Optimizer".)
-Arms, each an evolution run with the same population, generations, steps,
-starting grid and parameter budget, repeated for every seed:
+Two estimators of each optimizer's home advantage, per replicate seed, side by side:
 
-* ``arch-<f>``     architectures evolve with optimizer ``f`` held fixed, for every ``f``
-                   of ``Preset.fixed`` (Adam, SGD with momentum, Lion, Adagrad);
+* **selection on a shared pool** (``pool``, ``selection``): ``Preset.pool`` random
+  architectures of the family within the parameter budget; every optimizer of the panel
+  fairly tuned on every member once (``pools/s<seed>.json``); each panel optimizer ``f``
+  selects its top ``Preset.pool_top_k`` by its scores on the *selection* training seeds,
+  and the home advantage is computed from the *measurement* seeds only. Adding a fixed
+  optimizer costs its selection. The controls are pools too: every base at each value of a
+  planted gene (``pool.Design``): ``positive`` (``gradient_spread``: a home advantage of
+  ``PLANTED`` by construction) and ``negative`` (``label_noise``: moves every optimizer
+  alike). The pool also says which genes favour Adam (``gene_effects``).
+* **evolution** (``arch-<f>`` arms): architectures evolve with ``f`` held fixed for every ``f``
+  of ``Preset.fixed``; every arm of a seed starts from the same population (the run's seed
+  draws it); the panel is then tuned on each arm's top ``Preset.top_k`` architectures on the
+  measurement seeds, which never selected anything (``cross-<f>``). Several rounds of
+  selection can go where a random pool does not; its power is not measured by a control.
+
+And the arms that ask the other questions:
+
 * ``joint-noadam`` rules and architectures evolve jointly from starts without Adam;
 * ``joint-random`` the same from random rules;
-* ``nondeep``      rules evolve on the non-deep suite;
-* ``positive-arch-<f>``, ``negative-arch-<f>`` for ``f`` in ``Preset.control_fixed``: the
-                   controls, the same architecture arms on the family's control families
-                   (``tasks.control_family``): a planted gene with a known home advantage
-                   (``PLANTED``'s), and one that moves every optimizer alike.
+* ``nondeep``      rules evolve on the non-deep suite, and the panel is tuned (and run at
+                   its default lr) on each non-deep task.
 
-Each arm is an ``Arm`` record (name, config overrides, how its result is summarized), and a
-seed's result maps arm names to ``findings.ArmResult``: a new arm is one entry in ``arms``.
+Each arm is an ``Arm`` record and a seed's result maps arm names to ``findings.ArmResult``:
+a new arm is one entry in ``arms``. Each seed is an independent replicate: its own pool,
+evolution runs and training seeds (``selection_seeds``, ``panel_seeds``). Everything is
+written under ``--out``: ``experiment.json`` (the preset), ``runs/<arm>-s<seed>-...``,
+``pools/s<seed>.json`` and ``cells/<panel>-s<seed>.json``; a second call with the same
+``--out`` resumes each unfinished run and pool and skips finished panels, and gives the same
+report as an uninterrupted one; a call with more ``seeds`` reuses the finished ones. With
+``backend="ray"`` the evolution runs go to Ray (the pools and the panels run in-process; before
+pools, the evolution arms' panels went too). The statistics and the report are in ``findings``.
 
-Then panels, every optimizer of ``PANEL`` fairly tuned (``tuning.tune``:
-natural scale, bracketing) and scored by log10 of its loss:
-
-* ``cross-<f>``  on each of the top ``Preset.top_k`` architectures of ``arch-<f>``
-                 (held-out loss, one value per training seed); ``cross-<control>-<f>`` the
-                 same with ``Preset.control_panel`` on a control's arms;
-* ``nondeep``    on each non-deep task (f - f*, or the training loss), tuned and at
-                 the optimizer's default learning rate.
-
-Each seed is an independent replicate: its own evolution runs, and panels trained with
-its own training seeds (``Experiment.panel_seeds``). Everything is written under ``--out``: ``experiment.json`` (the preset),
-``runs/<arm>-s<seed>-...`` (run folders) and ``cells/<panel>-s<seed>.json``;
-a second call with the same ``--out`` resumes each unfinished run and skips
-finished panels, and gives the same report as an uninterrupted one; a call with
-more ``seeds`` reuses the finished ones and adds the others. With
-``backend="ray"`` the evolution runs and the architecture panels go to Ray
-(the small non-deep panels run in-process). The statistics and the report are
-in ``findings``.
-
-The architectures come from the preset's ``family`` (``tasks.family``: "mlp", the
-MNIST-1D MLP, by default; "token_model", the token model on the Zipf stream;
-``--family`` on the command line): every arm's config and every panel use it.
+The architectures come from the preset's ``family``: ``token_model`` (the token model on the
+Zipf stream, with controls) by default; ``--family mlp`` runs the MNIST-1D MLP experiment as
+it was before pools (``FAMILY_SIZES``: no pool, panels on ``panel_seeds`` as then).
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ from discovery.analysis.baselines import OPTIMIZERS
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
 from discovery.experiments import findings
+from discovery.experiments import pool as pool_lib
 from discovery.experiments.findings import ArmResult, Cell
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
@@ -84,15 +84,13 @@ class Arm:
     result is summarized (``kind``): ``"architectures"``, the panel ``panel`` tuned on its top
     architectures (``fixed``: the optimizer held fixed while they evolved); ``"joint"``, the
     Adam-like share per generation and the best rule's distances; ``"rules"``, the best rule,
-    and the panel on the non-deep tasks. ``group``: "" for the experiment itself, else the control
-    (``CONTROL_KINDS``) the arm belongs to, evolving its family's control gene."""
+    and the panel on the non-deep tasks."""
 
     name: str
     kind: str
     overrides: tuple[tuple[str, Any], ...] = ()
     fixed: str | None = None
     panel: tuple[str, ...] = ()
-    group: str = ""
 
     @property
     def units(self) -> int:
@@ -102,7 +100,15 @@ class Arm:
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """The experiment's size: every arm gets the same budget."""
+    """The experiment's size: every arm gets the same budget.
+
+    ``train_seeds``: the training seeds that select (evolution's fitness, the pool's selection
+    scores); ``measure_seeds``: disjoint ones that measure (the panels); each replicate seed
+    shifts both by a stride (``Experiment.selection_seeds``). ``measure_seeds=()`` is the design
+    before pools (the MLP family's): evolution trains on ``train_seeds`` in every replicate and
+    the panels on the replicate's shifted ``train_seeds``. ``pool``: random base architectures
+    per seed (0: no pool); ``pool_top_k``: members each panel optimizer selects from them (the
+    controls' blocked pools, with a base at each planted value, select as many per base)."""
 
     seeds: int
     population: int
@@ -117,54 +123,70 @@ class Preset:
     panel: tuple[str, ...] = PANEL
     top_k: int = 3
     expected: str = ""
-    family: str = tasks.DEFAULT_FAMILY
+    family: str = "token_model"
     controls: tuple[str, ...] = ("positive", "negative")  # run where the family has them
-    control_fixed: tuple[str, ...] = ("adam", "momentum")
     control_panel: tuple[str, ...] = ("adam", "momentum", "sgd", "adabelief")
+    measure_seeds: tuple[int, ...] = ()
+    pool: int = 0
+    pool_top_k: int = 2
 
     def __post_init__(self):
         if not tasks.is_known_family(self.family):
             raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
                              f"{tasks.family_names()}")
-        unknown = [n for n in (*self.fixed, *self.panel, *self.control_fixed, *self.control_panel)
-                   if n not in OPTIMIZERS]
+        unknown = [n for n in (*self.fixed, *self.panel, *self.control_panel) if n not in OPTIMIZERS]
         if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel) or (
-                not set(self.control_fixed) <= set(self.control_panel)):
-            raise ValueError(f"fixed {self.fixed} and panel {self.panel} must be Optax baselines "
-                             f"({list(OPTIMIZERS)}): adam fixed and first in the panel, every fixed "
-                             f"one in the panel, and each of control_fixed {self.control_fixed} in "
-                             f"control_panel {self.control_panel}")
+                self.control_panel[0] != "adam" or PLANTED not in self.control_panel):
+            raise ValueError(f"fixed {self.fixed}, panel {self.panel} and control_panel {self.control_panel} "
+                             f"must be Optax baselines ({list(OPTIMIZERS)}): adam fixed and first in both "
+                             f"panels, every fixed one in the panel, {PLANTED} in the control panel")
         if unknown_controls := set(self.controls) - set(CONTROL_KINDS):
             raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROL_KINDS)}")
+        if set(self.measure_seeds) & set(self.train_seeds) or (self.pool and len(self.measure_seeds) < 2):
+            raise ValueError(f"measure_seeds {self.measure_seeds} must be disjoint from train_seeds "
+                             f"{self.train_seeds}, and at least two where there is a pool (its margin)")
+        if self.pool and not 0 < self.pool_top_k < self.pool:
+            raise ValueError(f"pool_top_k {self.pool_top_k} must be between 1 and pool - 1 ({self.pool - 1})")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 _SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
+_TOKEN_PANEL = ("adam", "momentum", "sgd", "adabelief")
 PRESETS: dict[str, Preset] = {
-    "quick": Preset(seeds=2, population=6, generations=3, steps=60, size="small",
-                    learning_rates=_SMALL_GRID[1:-1], train_seeds=(0, 1),
-                    nondeep=("quadratic_ill", "mf_k4"), param_budget=20000, top_k=2,
-                    expected="pipeline check: about 10 minutes on 2 CPU cores"),
-    "medium": Preset(seeds=8, population=12, generations=8, steps=150, size="small",
-                     learning_rates=_SMALL_GRID, train_seeds=(0, 1),
-                     nondeep=("quadratic_ill", "mf_k4", "klr_mushrooms", "rosenbrock"),
-                     param_budget=20000, top_k=3,
+    "quick": Preset(seeds=2, population=4, generations=2, steps=60, size="small",
+                    learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
+                    nondeep=("mf_k4",), param_budget=10000, fixed=("adam", "momentum"),
+                    panel=_TOKEN_PANEL, top_k=2, pool=6, pool_top_k=2,
+                    expected="pipeline check with controls: 9 min 54 s on 2 CPU cores shared with other jobs"),
+    "medium": Preset(seeds=4, population=6, generations=2, steps=150, size="small",
+                     learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
+                     nondeep=("quadratic_ill", "mf_k4"), param_budget=10000, fixed=("adam", "momentum"),
+                     panel=_TOKEN_PANEL, top_k=2, pool=8, pool_top_k=2,
                      expected="about an hour on 2 CPU cores"),
     "full": Preset(seeds=5, population=32, generations=40, steps=500, size="default",
-                   learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1, 2),
-                   nondeep=tuple(tasks.names("nondeep")), param_budget=50000, top_k=5,
+                   learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1),
+                   measure_seeds=(2, 3, 4), nondeep=tuple(tasks.names("nondeep")), param_budget=50000,
+                   top_k=5, pool=64, pool_top_k=8,
                    expected="a GPU or a cluster (--backend ray): not measured, a few hundred times medium's work per seed"),
 }
 
-# A preset's size where a family's trainings cost more than the MLP family's (the token model's
-# ~20x per candidate): fewer, smaller arms, so that the preset keeps its time on 2 CPU cores.
+# The MLP family's experiment as it ran before pools (``--family mlp``): evolution arms only,
+# their panels on the replicate's shifted training seeds, the reports in the README reproduce.
+_MLP = dict(fixed=("adam", "momentum", "lion", "adagrad"), panel=PANEL, measure_seeds=(), pool=0)
 FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
-    ("medium", "token_model"): dict(seeds=6, population=8, generations=5, top_k=2, param_budget=10000,
-                                    fixed=("adam", "momentum"), nondeep=("quadratic_ill", "mf_k4"),
-                                    expected="about 90 minutes on 2 CPU cores with --family token_model"),
+    ("quick", "mlp"): dict(_MLP, seeds=2, population=6, generations=3, train_seeds=(0, 1),
+                           nondeep=("quadratic_ill", "mf_k4"), param_budget=20000, top_k=2,
+                           expected="pipeline check: about 5 minutes on 2 CPU cores with --family mlp"),
+    ("medium", "mlp"): dict(_MLP, seeds=8, population=12, generations=8, train_seeds=(0, 1),
+                            nondeep=("quadratic_ill", "mf_k4", "klr_mushrooms", "rosenbrock"),
+                            param_budget=20000, top_k=3, expected="about an hour on 2 CPU cores with --family mlp"),
+    ("full", "mlp"): dict(_MLP, train_seeds=(0, 1, 2)),
 }
+# What a record written before a field existed ran with (``_settings``).
+_LEGACY = {"family": "mlp", "measure_seeds": [], "pool": 0, "pool_top_k": 2,
+           "control_panel": ["adam", "momentum", "sgd", "adabelief"]}
 
 
 def _log10(x: float) -> float:
@@ -172,7 +194,7 @@ def _log10(x: float) -> float:
 
 
 class Experiment:
-    """The experiment folder: runs and panels, each computed once and resumed after a crash."""
+    """The experiment folder: runs, pools and panels, each computed once and resumed after a crash."""
 
     def __init__(self, out: str | Path, preset: str | Preset, seeds: int | None = None,
                  backend: str = "inprocess", address: str = "", progress: bool = True,
@@ -202,12 +224,34 @@ class Experiment:
             if _settings(found) != _settings(record):
                 preset = found.get("preset") if isinstance(found, dict) else None
                 raise ValueError(f"{self.out} holds another experiment ({preset!r}, other settings); "
-                                 "resume it with the same preset (--seeds may differ), or choose another --out")
+                                 "resume it with the same preset and family (--seeds may differ), or "
+                                 "choose another --out")
             if found != record:  # another number of seeds (or note): the finished seeds are reused
                 outputs.write_json(file, record)
         else:
             self.out.mkdir(parents=True, exist_ok=True)
             outputs.write_json(file, record)
+
+    # -- training seeds ------------------------------------------------------------------------
+
+    def _stride(self) -> int:
+        return max((*self.preset.train_seeds, *self.preset.measure_seeds)) + 1
+
+    def selection_seeds(self, seed: int) -> tuple[int, ...]:
+        """The training seeds that select in replicate ``seed`` (evolution's fitness, the pool's
+        selection scores); before pools, ``train_seeds`` in every replicate."""
+        p = self.preset
+        if not p.measure_seeds:
+            return p.train_seeds
+        return tuple(seed * self._stride() + t for t in p.train_seeds)
+
+    def panel_seeds(self, seed: int) -> tuple[int, ...]:
+        """The training seeds that measure in replicate ``seed`` (every panel, the pool's
+        measurement scores): disjoint from every seed that selected and from every other
+        replicate's. Before pools, the replicate's shifted ``train_seeds`` (seed 0's panels then
+        trained on the seeds its evolution selected with)."""
+        p = self.preset
+        return tuple(seed * self._stride() + t for t in (p.measure_seeds or p.train_seeds))
 
     # -- configs and runs ----------------------------------------------------------------------
 
@@ -216,39 +260,40 @@ class Experiment:
         return config_lib.load(**{
             "run.name": arm, "run.seed": seed, "run.population": p.population,
             "run.generations": p.generations, "run.tournament": min(4, p.population),
-            "protocol.learning_rates": list(p.learning_rates), "protocol.seeds": list(p.train_seeds),
+            "protocol.learning_rates": list(p.learning_rates), "protocol.seeds": list(self.selection_seeds(seed)),
             "protocol.steps": p.steps, "tasks.size": p.size, "tasks.held_out": [],
             "evaluation.path": "interpreter", "evaluation.backend": self.backend,
             "evaluation.address": self.address, "coevolution.param_budget": p.param_budget,
             "coevolution.family": p.family, **overrides})
 
     def arms(self) -> list[Arm]:
-        """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one, then
-        each control's fixed-optimizer arms on its family (where the family has controls)."""
+        """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one."""
         p = self.preset
-
-        def architectures(f: str, prefix: str = "", group: str = "", family: str = p.family,
-                          panel: tuple[str, ...] = p.panel) -> Arm:
-            return Arm(f"{prefix}arch-{f}", "architectures", (
-                ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
-                ("coevolution.start_architectures", "varied"), ("coevolution.family", family)),
-                fixed=f, panel=panel, group=group)
-
+        arms = [Arm(f"arch-{f}", "architectures", (
+            ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
+            ("coevolution.start_architectures", "varied")), fixed=f, panel=p.panel) for f in p.fixed]
         joint = (("coevolution.mode", "joint"), ("coevolution.start_architectures", "varied"),
                  *JOINT_SEARCH.items())
-        arms = [architectures(f) for f in p.fixed]
-        arms += [Arm("joint-noadam", "joint", (*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
-                 Arm("joint-random", "joint", (*joint, ("run.warm_start", []))),
-                 Arm("nondeep", "rules", (("tasks.search", list(p.nondeep)),
-                                          ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
-        for kind in p.controls:
-            family = tasks.control_family(p.family, kind)
-            if family is not None:
-                arms += [architectures(f, f"{kind}-", kind, family, p.control_panel) for f in p.control_fixed]
-        return arms
+        return arms + [Arm("joint-noadam", "joint", (*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
+                       Arm("joint-random", "joint", (*joint, ("run.warm_start", []))),
+                       Arm("nondeep", "rules", (("tasks.search", list(p.nondeep)),
+                                                ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms() if a.name == name)
+
+    def designs(self) -> list[pool_lib.Design]:
+        """How the pool is read: the main design, then each control the family has."""
+        p = self.preset
+        if not p.pool:
+            return []
+        out = [pool_lib.Design("main", p.panel, p.pool_top_k)]
+        for kind in p.controls:
+            family = tasks.control_family(p.family, kind)
+            if family is not None:
+                per_base = len(tasks.family(family).genes.PLANTED[1])
+                out.append(pool_lib.Design(kind, p.control_panel, p.pool_top_k * per_base, family))
+        return out
 
     def _run_folder(self, arm: str, seed: int) -> Path | None:
         """The arm's run folder for ``seed``, if it was started."""
@@ -274,6 +319,49 @@ class Experiment:
             raise KeyboardInterrupt(f"{result.path} interrupted; run the same command again to continue")
         return result
 
+    # -- the pool ------------------------------------------------------------------------------
+
+    def pool_members(self, seed: int) -> dict[str, list[pool_lib.Member]]:
+        """Each design's members for ``seed`` (the bases are drawn from the seed)."""
+        p = self.preset
+        bases = pool_lib.draw_bases(seed, p.pool, p.param_budget, p.family)
+        return {d.group: pool_lib.members(d, bases) for d in self.designs()}
+
+    def _pool_work(self, seed: int) -> list[tuple[pool_lib.Member, tuple[str, ...]]]:
+        """Every distinct member of the seed's designs, with the optimizers any design needs."""
+        need: dict[str, tuple[pool_lib.Member, list[str]]] = {}
+        for design, members in zip(self.designs(), self.pool_members(seed).values()):
+            for m in members:
+                _, panel = need.setdefault(m.key, (m, []))
+                panel += [g for g in design.panel if g not in panel]
+        return [(m, tuple(sorted(panel, key=lambda g: g != "adam"))) for m, panel in need.values()]
+
+    def pool_store(self, seed: int) -> pool_lib.PoolStore:
+        p = self.preset
+        protocol = {"learning_rates": list(p.learning_rates), "steps": p.steps, "size": p.size,
+                    "budget": p.param_budget, "selection_seeds": list(self.selection_seeds(seed)),
+                    "measurement_seeds": list(self.panel_seeds(seed))}
+        return pool_lib.PoolStore(self.out / "pools" / f"s{seed}.json", protocol)
+
+    def pool_seeds(self, seed: int, bar: Progress | None = None) -> dict[str, findings.PoolSeed]:
+        """The seed's pool, every missing cell trained (saved member by member), as each design reads it."""
+        p = self.preset
+        store = self.pool_store(seed)
+        protocol = scoring.Protocol(p.learning_rates, self.selection_seeds(seed) + self.panel_seeds(seed), p.steps)
+        for member, panel in self._pool_work(seed):
+            missing = tuple(g for g in panel if not store.has(member, g))
+            if bar is not None:
+                bar.advance(0, status=f"seed {seed}: pool member {member.block} ({member.genes().summary()})")
+            if missing:
+                adam = store.get(member, "adam") if store.has(member, "adam") else None
+                store.add(pool_lib.tune_member(member, missing, protocol, len(p.train_seeds), p.size,
+                                               p.param_budget, adam))
+            if bar is not None:
+                bar.advance(1, status=f"seed {seed}: pool member {member.block} {'loaded' if not missing else 'done'}",
+                            reused=not missing)
+        return {d.group: findings.PoolSeed(seed, tuple(ms), tuple(store.get(m, g) for m in ms for g in d.panel))
+                for d, ms in zip(self.designs(), self.pool_members(seed).values())}
+
     # -- panels --------------------------------------------------------------------------------
 
     def cells(self, panel: str, seed: int, compute: Callable[[], list[Cell]]) -> list[Cell]:
@@ -287,10 +375,25 @@ class Experiment:
         return cells
 
     def cross_cells(self, run: runs.Run, seed: int, panel: tuple[str, ...] | None = None) -> list[Cell]:
-        """Every ``panel`` optimizer (default: the preset's) on the top-k distinct architectures of ``run``."""
-        archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())
-        archs = archs[:self.preset.top_k]
-        pairs = [(g, arch) for arch in archs for g in (panel or self.preset.panel)]
+        """Every ``panel`` optimizer (default: the preset's) on the top-k distinct architectures of
+        ``run``: log10 held-out loss on the measurement seeds (``panel_seeds``), trained as a pool's
+        cells are (``pool.tune_member``: one compilation serves both) and the measurement half kept.
+        Before pools, as then: the evaluator (and its backend) tunes on the panel seeds alone."""
+        p = self.preset
+        archs = list({c.architecture.key(): c.architecture for c in run.hall_of_fame}.values())[:p.top_k]
+        pairs = [(g, arch) for arch in archs for g in (panel or p.panel)]
+        if not p.measure_seeds:
+            return self._evaluated_cells(run, seed, pairs)
+        protocol = scoring.Protocol(p.learning_rates, self.selection_seeds(seed) + self.panel_seeds(seed), p.steps)
+        out = []
+        for arch in archs:
+            member = pool_lib.Member(0, tasks.architecture_record(arch))
+            cells = pool_lib.tune_member(member, panel or p.panel, protocol, len(p.train_seeds), p.size,
+                                         p.param_budget)
+            out += [Cell(c.optimizer, arch.summary(), c.measurement) for c in cells]
+        return out
+
+    def _evaluated_cells(self, run: runs.Run, seed: int, pairs: list[tuple[str, Any]]) -> list[Cell]:
         config = self.config("panel", seed, **{"coevolution.mode": "joint", "coevolution.start_architectures": "varied",
                                                "protocol.seeds": list(self.panel_seeds(seed)),
                                                "coevolution.family": run.config.coevolution.family})
@@ -302,12 +405,6 @@ class Experiment:
             backend.close()
         return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks["architecture"].per_seed))
                 for (g, arch), result in zip(pairs, results)]
-
-    def panel_seeds(self, seed: int) -> tuple[int, ...]:
-        """The training seeds of ``seed``'s panels, disjoint from every other seed's: each seed
-        is an independent replicate, so intervals over seeds carry the training noise too."""
-        stride = max(self.preset.train_seeds) + 1
-        return tuple(seed * stride + t for t in self.preset.train_seeds)
 
     def nondeep_cells(self, seed: int) -> list[Cell]:
         """Every panel optimizer on every non-deep task: tuned, and at its default lr."""
@@ -337,6 +434,7 @@ class Experiment:
             return step(f"{panel} panel ({what})", self._cells_file(panel, seed).exists(),
                         lambda: self.cells(panel, seed, compute))
 
+        pools = self.pool_seeds(seed, bar)
         results = {}
         for arm in self.arms():
             run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
@@ -351,15 +449,16 @@ class Experiment:
             else:
                 found = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
                 results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found), rule=run.candidate(1).text)
-        return findings.SeedResult(seed=seed, arms=results)
+        return findings.SeedResult(seed=seed, arms=results, pools=pools)
 
     def execute(self) -> findings.Report:
         start = time.perf_counter()
-        units = self.preset.seeds * sum(arm.units for arm in self.arms())
+        members = len(self._pool_work(0)) if self.preset.pool else 0
+        units = self.preset.seeds * (sum(arm.units for arm in self.arms()) + members)
         with Progress(units, f"hypothesis ({self.name})", stream=None if self.progress else _Quiet()) as bar:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
         report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
-                                  time.perf_counter() - start, planted=PLANTED)
+                                  time.perf_counter() - start, planted=PLANTED, designs=self.designs())
         findings.write(report, self.out)
         return report
 
@@ -369,13 +468,15 @@ _DOING = {"architectures": "architectures evolve with the rule fixed", "joint": 
 
 
 def _settings(record) -> object:
-    """An ``experiment.json`` record without what a seed's work does not depend on: the number
-    of seeds and the preset's note on its expected time (a record written before families
-    existed evolved the MLP family)."""
+    """An ``experiment.json`` record's settings that a seed's work depends on: the preset's
+    fields but the number of seeds and the note on the expected time, those a record written
+    before they existed lacks at what it ran with (``_LEGACY``: before families, the MLP
+    family; before pools, none), and no field the preset no longer has."""
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         return record
-    config = {"family": tasks.DEFAULT_FAMILY, **record["config"]}
-    return {**record, "config": {k: v for k, v in config.items() if k not in ("seeds", "expected")}}
+    config = {**_LEGACY, **record["config"]}
+    keep = {f.name for f in dataclasses.fields(Preset)} - {"seeds", "expected"}
+    return {**record, "config": {k: v for k, v in config.items() if k in keep}}
 
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:

@@ -1,9 +1,14 @@
 """What the hypothesis experiment's numbers say: effects, intervals, verdicts, the report.
 
-Per seed ``s``, from the cells of ``adam_hypothesis`` (log10 losses, lower is better):
+Two estimators of the home advantage, from the cells of ``adam_hypothesis`` (log10
+held-out losses, lower is better). On the shared pool (``selection``: each panel
+optimizer selects its top k on selection seeds; ``M_s[f][g]`` is ``g``'s mean on them on
+measurement seeds; intervals over seeds and the pool's blocks) for the main pool and the
+controls (``PoolResult``, with the gene effects of ``gene_effects``); and from the
+evolution arms, per seed ``s``:
 
 * ``M_s[f][g]``  optimizer ``g``'s log10 held-out loss on the top architectures evolved
-  with ``f`` fixed (mean over architectures and training seeds);
+  with ``f`` fixed (mean over architectures and measurement seeds);
 * ``R_s[f][g] = M_s[f][g] - mean_h M_s[f][h]``  ``g`` relative to the panel there;
 * home advantage ``HA_s(g) = mean_{f != g} R_s[f][g] - R_s[g][g]``: how much better ``g``
   does, relative to the panel, on architectures evolved for it than on those evolved
@@ -14,17 +19,18 @@ interval over seeds, the margin and the verdict):
 
 * P1  Adam is better on deep than on non-deep problems, relative to the panel:
       ``mean_tasks(log10 Adam - mean_h log10 h) - mean_f R_s[f][adam]``, predicted > 0;
-* P2  the home advantage of Adam is positive: ``HA_s(adam)``, predicted > 0;
-* P3  home advantage is general: ``mean_{g in F} HA_s(g)``, predicted > 0;
+* P2  the home advantage of Adam is positive: ``HA(adam)``, predicted > 0;
+* P3  home advantage is general: ``mean_{g in F} HA(g)``, predicted > 0 (P2 and P3 on the
+      main pool where there is one, its ``F`` the whole panel; else on the evolution arms);
 * P4  joint co-evolution from starts without Adam converges to Adam-like rules: the
       last generation's share of Adam-like children (similarity to Adam >=
       ``ADAM_LIKE``) minus one half, predicted > 0.
 
 The margin of P1-P3 is the pooled seed-to-seed standard deviation of identical
 trainings (each cell's log10 loss over its training seeds) among the cells its
-effect is made of: the architecture cells for P2 and P3 (``Report.margin``, also
-the home-advantage table's), those and the non-deep cells for P1 (whose tasks are
-far noisier). P4 counts rules, so its margin is 0 and its interval carries the
+effect is made of: for P2 and P3 the pool's selected members' measurement cells
+(``PoolResult.margin``), or the evolved architectures' cells (``Report.margin``);
+those and the non-deep cells for P1 (whose tasks are far noisier). P4 counts rules, so its margin is 0 and its interval carries the
 seed-to-seed variation.
 """
 
@@ -37,12 +43,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from discovery import tasks
 from discovery.analysis import outputs
+from discovery.experiments import gene_effects as ge
+from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
+from discovery.experiments.pool import Design, Member, PoolCell
+from discovery.experiments.selection import home_advantage, relative
 from discovery.records import real
 
 ADAM_LIKE = 0.95
-REPORT_FILES = ("report.md", "report.json", "report.png")
+REPORT_FILES = ("report.md", "report.json", "report.png", "genes.png")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,11 +120,43 @@ class ArmResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class PoolSeed:
+    """One design's pool in one replicate seed: its members (in order) and the panel's cells on
+    them (``pool.PoolCell``)."""
+
+    seed: int
+    members: tuple[Member, ...]
+    cells: tuple[PoolCell, ...]
+
+    def scores(self, panel: Sequence[str]) -> sel.SeedPool:
+        """The pool as ``selection.SeedPool`` arrays over members; exact ties in selection are
+        broken in an order drawn from the seed."""
+        by = {(c.member, c.optimizer): c for c in self.cells}
+        keys = [m.key for m in self.members]
+        return sel.SeedPool(
+            {g: np.array([by[k, g].selection_score for k in keys]) for g in panel},
+            {g: np.array([by[k, g].measurement_score for k in keys]) for g in panel},
+            np.array([m.block for m in self.members]),
+            np.random.default_rng(self.seed).permutation(len(keys)))
+
+    def to_dict(self) -> dict:
+        return {"seed": self.seed, "members": [dataclasses.asdict(m) for m in self.members],
+                "cells": [c.to_dict() for c in self.cells]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PoolSeed:
+        return cls(data["seed"], tuple(Member(m["block"], m["architecture"]) for m in data["members"]),
+                   tuple(PoolCell.from_dict(c) for c in data["cells"]))
+
+
+@dataclasses.dataclass(frozen=True)
 class SeedResult:
-    """Everything one seed measured: each arm's result, by arm name."""
+    """Everything one seed measured: each arm's result, by arm name, and each pool design's
+    members and cells, by group ("main", "positive", "negative")."""
 
     seed: int
     arms: dict[str, ArmResult]
+    pools: dict[str, PoolSeed] = dataclasses.field(default_factory=dict)
 
     def cross(self, names: dict[str, str]) -> dict[str, list[Cell]]:
         """``{fixed optimizer: cells}`` of the architecture arms ``names`` (``{fixed: arm name}``)."""
@@ -142,26 +185,36 @@ class SeedResult:
         return [a.run for a in self.arms.values()]
 
     def to_dict(self) -> dict:
-        return {"seed": self.seed, "arms": {name: a.to_dict() for name, a in self.arms.items()}}
+        return {"seed": self.seed, "arms": {name: a.to_dict() for name, a in self.arms.items()},
+                "pools": {group: p.to_dict() for group, p in self.pools.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> SeedResult:
-        return cls(seed=data["seed"], arms={name: ArmResult.from_dict(a) for name, a in data["arms"].items()})
+        return cls(seed=data["seed"], arms={name: ArmResult.from_dict(a) for name, a in data["arms"].items()},
+                   pools={group: PoolSeed.from_dict(p) for group, p in data.get("pools", {}).items()})
 
 
 @dataclasses.dataclass(frozen=True)
-class Control:
-    """A control's fixed-optimizer arms, tuned by its own panel: its home advantages, their
-    margin, and ``planted``: the optimizer whose home advantage the control plants (the positive
-    control), or None (the negative one: no home advantage may be called supported)."""
+class PoolResult:
+    """One pool design read by selection (``selection``): every panel optimizer selects its top
+    ``k`` on selection seeds; the home advantages from measurement seeds, with intervals over
+    seeds and blocks; their margin (the pooled seed-to-seed spread of the measurement scores of
+    the members any optimizer selected); the mean ``M`` over seeds; the gene effects. ``planted``:
+    the optimizer whose home advantage the positive control plants, else None; a control
+    (``group`` not "main") passes when it calls that one supported, or (the negative) none."""
 
     group: str
     family: str
-    fixed: tuple[str, ...]
     panel: tuple[str, ...]
+    k: int
+    members: int
     home_advantage: dict[str, st.Effect]
+    mean_home_advantage: st.Effect
     margin: float
-    planted: str | None
+    matrix: np.ndarray
+    genes: ge.GeneEffects
+    planted: str | None = None
+    planted_gene: str | None = None
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -176,15 +229,43 @@ class Control:
 
     @property
     def detectable(self) -> float:
-        """The smallest home advantage this design can call supported, from the control's own
-        numbers: the margin plus the mean half-width of the home advantages' intervals."""
+        """The smallest home advantage this design can call supported, from its own numbers: the
+        margin plus the mean half-width of the home advantages' intervals."""
         return self.margin + float(np.mean([(e.high - e.low) / 2 for e in self.home_advantage.values()]))
 
+    @property
+    def planted_rank(self) -> int | None:
+        """Where the planted gene ranks in the gene-effect fit (1: the largest), if there is one."""
+        names = [f.gene for f in self.genes.fit]
+        return names.index(self.planted_gene) + 1 if self.planted_gene in names else None
+
     def to_dict(self) -> dict:
-        return {"group": self.group, "family": self.family, "fixed": list(self.fixed), "panel": list(self.panel),
-                "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
-                "margin": self.margin, "planted": self.planted, "verdicts": self.verdicts,
-                "passed": self.passed, "detectable": self.detectable}
+        return {"group": self.group, "family": self.family, "panel": list(self.panel), "k": self.k,
+                "members": self.members, "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
+                "mean_home_advantage": self.mean_home_advantage.to_dict(),
+                "margin": self.margin, "matrix": self.matrix.tolist(), "genes": self.genes.to_dict(),
+                "planted": self.planted, "planted_gene": self.planted_gene, "verdicts": self.verdicts,
+                "passed": self.passed, "detectable": self.detectable, "planted_rank": self.planted_rank}
+
+
+def analyse_pool(design: Design, family: str, seeds: Sequence[PoolSeed], planted: str | None) -> PoolResult:
+    """A design's home advantages, margin, mean matrix and gene effects over the seeds' pools."""
+    panel = design.panel
+    pools = [p.scores(panel) for p in seeds]
+    effects, mean = sel.home_advantage_intervals(pools, panel, panel, design.k)
+    repeats = []
+    for p, arrays in zip(seeds, pools):
+        chosen = {p.members[i].key for i in sel.selected(arrays, panel, design.k)}
+        repeats += [c.measurement for c in p.cells if c.member in chosen]
+    matrix = np.mean([sel.matrix(a, panel, panel, design.k) for a in pools], axis=0)
+    genes_class = tasks.family(design.family or family).genes
+    genes = [{k: v for k, v in m.architecture.items() if k != "family"} for p in seeds for m in p.members]
+    blocks = np.array([p.seed * 100_000 + m.block for p in seeds for m in p.members])
+    scores = {g: np.concatenate([a.measurement[g] for a in pools]) for g in panel}
+    effects_of_genes = ge.gene_effects(genes, scores, blocks, ge.specs_of(genes_class))
+    gene = design.planted[0] if design.planted else None
+    return PoolResult(design.group, design.family or family, panel, design.k, len(seeds[0].members), effects,
+                      mean, st.margin(repeats), matrix, effects_of_genes, planted, gene)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +296,16 @@ class Report:
     margin: float  # of the architecture cells: the home advantage's tie (P2, P3); P1 has its own
     home_advantage: dict[str, st.Effect]
     predictions: list[Prediction]
-    controls: list[Control] = dataclasses.field(default_factory=list)
+    pools: list[PoolResult] = dataclasses.field(default_factory=list)
+
+    @property
+    def pool(self) -> PoolResult | None:
+        """The main pool's reading, if the experiment has a pool."""
+        return next((p for p in self.pools if p.group == "main"), None)
+
+    @property
+    def controls(self) -> list[PoolResult]:
+        return [p for p in self.pools if p.group != "main"]
 
     @property
     def matrix(self) -> np.ndarray:
@@ -230,23 +320,7 @@ class Report:
                 "matrix": self.matrix.tolist(),
                 "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
                 "predictions": [p.to_dict() for p in self.predictions], "rule": st.RULE,
-                "controls": [c.to_dict() for c in self.controls]}
-
-
-def relative(m: np.ndarray) -> np.ndarray:
-    """``R[f][g] = M[f][g] - mean_h M[f][h]``."""
-    return m - m.mean(axis=1, keepdims=True)
-
-
-def home_advantage(m: np.ndarray, fixed: Sequence[str], panel: Sequence[str]) -> dict[str, float]:
-    """``HA(g) = mean_{f != g} R[f][g] - R[g][g]`` for every ``g`` of ``fixed`` (>0: better at home)."""
-    r = relative(m)
-    out = {}
-    for i, g in enumerate(fixed):
-        j = list(panel).index(g)
-        away = [r[k, j] for k in range(len(fixed)) if k != i]
-        out[g] = float(np.mean(away) - r[i, j])
-    return out
+                "pools": [p.to_dict() for p in self.pools]}
 
 
 def _nondeep_relative(cells: list[Cell], optimizer: str) -> float:
@@ -276,11 +350,13 @@ def _home_advantages(seeds: list[SeedResult], names: dict[str, str], panel: tupl
 
 
 def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
-            seconds: float, planted: str = "momentum") -> Report:
-    """Effects per seed, intervals over seeds, the margins and the verdicts; and each control's
-    (``arms``: ``adam_hypothesis.Arm`` records; ``planted``: the positive control's optimizer)."""
+            seconds: float, planted: str = "momentum", designs: Sequence[Design] = ()) -> Report:
+    """Effects per seed, intervals over seeds, the margins and the verdicts (``arms``:
+    ``adam_hypothesis.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
+    the positive control's optimizer). P2 and P3 read the main pool where there is one (its
+    power is measured by the controls), the evolution arms otherwise."""
     panel = tuple(panel)
-    main = {a.fixed: a.name for a in arms if a.kind == "architectures" and not a.group}
+    main = {a.fixed: a.name for a in arms if a.kind == "architectures"}
     fixed = tuple(main)
     per_seed, ha, deep = _home_advantages(seeds, main, panel)
     margin = st.margin(deep)
@@ -290,17 +366,15 @@ def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, 
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
     p4 = st.interval([s.joint["joint-noadam"].adam_like_share[-1] - 0.5 for s in seeds])
-    effects = {"P1": (p1, both_margin), "P2": (ha["adam"], margin), "P3": (p3, margin), "P4": (p4, 0.0)}
+    family = config.get("family", "mlp")
+    pools = [analyse_pool(d, family, [s.pools[d.group] for s in seeds], planted if d.group == "positive" else None)
+             for d in designs]
+    home = (ha["adam"], margin), (p3, margin)
+    if pools:
+        home = (pools[0].home_advantage["adam"], pools[0].margin), (pools[0].mean_home_advantage, pools[0].margin)
+    effects = {"P1": (p1, both_margin), "P2": home[0], "P3": home[1], "P4": (p4, 0.0)}
     predictions = [Prediction(k, STATEMENTS[k], e, m, +1, st.verdict(e, m, +1)) for k, (e, m) in effects.items()]
-    controls = []
-    for group in dict.fromkeys(a.group for a in arms if a.group):
-        members = [a for a in arms if a.group == group]
-        names = {a.fixed: a.name for a in members}
-        _, effects, cells = _home_advantages(seeds, names, members[0].panel)
-        family = dict(members[0].overrides)["coevolution.family"]
-        controls.append(Control(group, family, tuple(names), members[0].panel, effects, st.margin(cells),
-                                planted if group == "positive" else None))
-    return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions, controls)
+    return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions, pools)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -310,41 +384,70 @@ def _short(text: str) -> str:
     return " ; ".join(line.strip() for line in text.strip().splitlines()[1:])
 
 
+def _matrix_lines(m: np.ndarray, rows: Sequence[str], panel: Sequence[str], what: str) -> list[str]:
+    lines = [f"| {what} \\ evaluated | " + " | ".join(panel) + " |", "|---|" + "---|" * len(panel)]
+    for i, f in enumerate(rows):
+        cells = [f"**{v:+.3f}**" if g == f else f"{v:+.3f}" for g, v in zip(panel, m[i])]
+        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+ESTIMATORS = (
+    "**Selection on the shared pool** compares like with like: every optimizer chooses among the same "
+    "random architectures, every cell is trained once, and what selected (selection seeds) never "
+    "measures (measurement seeds), so training noise cannot give any optimizer a home advantage; its "
+    "power is measured by the controls on the same pool. It cannot see what several rounds of "
+    "selection would reach: a home advantage that needs architectures far from random ones.",
+    "**Evolution** (arch-f arms: several rounds of selection from one common start per seed; the panel "
+    "on each arm's top architectures, on measurement seeds) can go where a random pool does not, but "
+    "each arm keeps a few architectures of one small search, so most of its spread is which ones the "
+    "search happened to keep; no control measures its power here.",
+)
+
+
 def markdown(report: Report) -> str:
-    m, r = report.matrix, relative(report.matrix)
     n = len(report.seeds)
+    pool = report.pool
     lines = [
         "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
         f"Preset `{report.preset}`, architecture family `{report.config.get('family', 'mlp')}`, {n} seeds, "
-        f"{report.seconds / 60:.0f} min in the call that finished it. Losses are log10 "
-        "(lower is better); every optimizer is tuned with bracketing. Intervals are 95% over seeds "
-        f"({report.predictions[0].effect.method}). Margins (pooled seed-to-seed standard deviation of "
-        f"identical trainings among the cells an effect is made of): {report.margin:.3f} decades on the "
-        f"evolved architectures (home advantage, P2, P3), {report.predictions[0].margin:.3f} with the "
-        "non-deep tasks too (P1).", "",
-        "## M[evolved with f][evaluated g]: log10 held-out loss (mean over seeds, top architectures, "
-        "training seeds)", "",
-        "| evolved with \\ evaluated | " + " | ".join(report.panel) + " |",
-        "|---|" + "---|" * len(report.panel),
-    ]
-    for i, f in enumerate(report.fixed):
-        cells = [f"**{v:+.3f}**" if g == f else f"{v:+.3f}" for g, v in zip(report.panel, m[i])]
-        lines.append(f"| {f} | " + " | ".join(cells) + " |")
-    lines += ["", "Relative to the panel, R = M - row mean (bold: at home):", "",
-              "| evolved with \\ evaluated | " + " | ".join(report.panel) + " |",
-              "|---|" + "---|" * len(report.panel)]
-    for i, f in enumerate(report.fixed):
-        cells = [f"**{v:+.3f}**" if g == f else f"{v:+.3f}" for g, v in zip(report.panel, r[i])]
-        lines.append(f"| {f} | " + " | ".join(cells) + " |")
-    lines += ["", "## Home advantage HA(g) = mean_{f != g} R[f][g] - R[g][g] (> 0: better at home)", "",
-              "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
-    for g, e in report.home_advantage.items():
-        lines.append(f"| {g} | {e.text(3)} | {st.verdict(e, report.margin, +1)} |")
-    lines += ["", "## Verdicts", "", f"Rule: {st.RULE}", ""]
-    for p in report.predictions:
-        lines.append(f"- **{p.key}: {p.verdict}.** {p.statement}. Effect {p.effect.text(3)}, margin "
-                     f"{p.margin:.3f}, predicted {'> 0' if p.predicted > 0 else '< 0'}.")
+        f"{report.seconds / 60:.0f} min in the call that finished it. Losses are log10 held-out loss "
+        "(lower is better); every optimizer is tuned with bracketing. Margins are the pooled seed-to-seed "
+        "standard deviation of identical trainings among the cells an effect is made of.", ""]
+    if pool is not None:
+        lines += [f"Pool: {pool.members} random architectures per seed, every optimizer of {' '.join(pool.panel)} "
+                  f"tuned on each; each selects its top {pool.k} on selection seeds "
+                  f"{report.config.get('train_seeds')} (shifted per seed), measured on "
+                  f"{report.config.get('measure_seeds')}. Intervals: {pool.mean_home_advantage.method}.", "",
+                  "## Home advantage, two estimators side by side", "",
+                  "HA(g) = mean_{f != g} R[f][g] - R[g][g], R = M - row mean (> 0: g does better, relative to "
+                  "the panel, on architectures selected for it).", "",
+                  f"| optimizer | pool selection: HA [95%] | verdict (margin {pool.margin:.3f}) | "
+                  f"evolution arms: HA [95%] | verdict (margin {report.margin:.3f}) |", "|---|---|---|---|---|"]
+        for g, e in pool.home_advantage.items():
+            evo = report.home_advantage.get(g)
+            lines.append(f"| {g} | {e.text(3)} | {pool.verdicts[g]} | "
+                         + (f"{evo.text(3)} | {st.verdict(evo, report.margin, +1)} |" if evo else "not an arm | |"))
+        lines += ["", *(f"- {text}" for text in ESTIMATORS), "",
+                  "### M[selected by f][evaluated g] on the pool (mean over seeds)", "",
+                  *_matrix_lines(pool.matrix, pool.panel, pool.panel, "selected by"), ""]
+    lines += ["## Evolution arms: M[evolved with f][evaluated g] (mean over seeds, top architectures, "
+              "measurement seeds)", "", *_matrix_lines(report.matrix, report.fixed, report.panel, "evolved with"),
+              "", "Relative to the panel, R = M - row mean (bold: at home):", "",
+              *_matrix_lines(relative(report.matrix), report.fixed, report.panel, "evolved with"), "",
+              f"Intervals over seeds: {report.predictions[0].effect.method}."]
+    if pool is None:
+        lines += ["", "## Home advantage HA(g) = mean_{f != g} R[f][g] - R[g][g] (> 0: better at home)", "",
+                  "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
+        lines += [f"| {g} | {e.text(3)} | {st.verdict(e, report.margin, +1)} |"
+                  for g, e in report.home_advantage.items()]
+    lines += ["", "## Verdicts", "", f"Rule: {st.RULE}", "",
+              *(f"- **{p.key}: {p.verdict}.** {p.statement}. Effect {p.effect.text(3)}, margin {p.margin:.3f}, "
+                f"predicted {'> 0' if p.predicted > 0 else '< 0'}." for p in report.predictions)]
+    if pool is not None:
+        lines += ["", "P2 and P3 read the pool (the estimator whose power the controls measure)."]
     lines += _control_lines(report)
+    lines += _gene_lines(report)
     lines += ["", "## Joint co-evolution (rules and architectures) without Adam", "",
               "| arm | Adam-like share per generation (mean over seeds) | best rule (seed 0) | "
               "distance to adam / lion / momentum (mean) |", "|---|---|---|---|"]
@@ -357,8 +460,8 @@ def markdown(report: Report) -> str:
               f"Rule evolved there (seed 0): `{_short(report.seeds[0].nondeep_rule)}`", "",
               "| task | Adam tuned - panel mean | Adam out of the box - panel mean (out of the box) |",
               "|---|---|---|"]
-    tasks = list(dict.fromkeys(c.where for c in report.seeds[0].nondeep))
-    for t in tasks:
+    tasks_ = list(dict.fromkeys(c.where for c in report.seeds[0].nondeep))
+    for t in tasks_:
         tuned = [_task_relative(s.nondeep, t, "log10") for s in report.seeds]
         box = [_task_relative(s.nondeep, t, "out_of_box") for s in report.seeds]
         lines.append(f"| {t} | {st.interval(tuned).text(3)} | {st.interval(box).text(3)} |")
@@ -367,26 +470,27 @@ def markdown(report: Report) -> str:
 
 
 CONTROL_TEXT = {
-    "positive": "a planted home advantage: a gene that multiplies every weight's gradient, channel by "
-                "channel, by fixed factors exp(sigma z) (Adam and other diagonal preconditioners are "
-                "invariant to it, SGD-type methods are not); evolved with {planted} fixed, sigma is "
-                "selected down, with Adam fixed it drifts: HA({planted}) > 0 by construction, and must be "
-                "called supported",
-    "negative": "a gene that changes every optimizer's loss alike: label noise mixing the uniform "
-                "distribution into the targets (a higher floor for all); no home advantage may be "
-                "called supported",
+    "positive": "a planted home advantage: every base architecture of the pool also at {gene} = {values}, a "
+                "gene that multiplies every weight's gradient, channel by channel, by fixed factors exp(sigma z) "
+                "(Adam and other diagonal preconditioners are invariant to it, SGD-type methods are not), so "
+                "{planted} selects the unspread copies and Adam does not mind: HA({planted}) > 0 by construction, "
+                "and must be called supported",
+    "negative": "a gene that moves every optimizer alike: every base also at {gene} = {values}, label noise "
+                "mixing the uniform distribution into the targets (a higher floor for all); no home advantage "
+                "may be called supported",
 }
 
 
 def _control_lines(report: Report) -> list[str]:
     if not report.controls:
-        return ["", "## Controls", "", "None ran: the family has no control genes "
-                "(`tasks.control_family`), so this report cannot say what it could have detected."]
+        return ["", "## Controls", "", "None ran: the family has no control genes (`tasks.control_family`) or "
+                "the experiment has no pool, so this report cannot say what it could have detected."]
     lines = ["", "## Controls: could this design see a home advantage?", ""]
     for c in report.controls:
-        lines += [f"**{c.group.capitalize()} control** (family `{c.family}`, evolved with "
-                  f"{' / '.join(c.fixed)}, panel {' '.join(c.panel)}): "
-                  + CONTROL_TEXT[c.group].format(planted=c.planted) + ".", "",
+        gene, values = tasks.family(c.family).genes.PLANTED
+        lines += [f"**{c.group.capitalize()} control** (family `{c.family}`, a blocked pool of {c.members} "
+                  f"members per seed, each optimizer selecting {c.k}; panel {' '.join(c.panel)}): "
+                  + CONTROL_TEXT[c.group].format(planted=c.planted, gene=gene, values=list(values)) + ".", "",
                   "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
         lines += [f"| {g} | {e.text(3)} | {c.verdicts[g]} |" for g, e in c.home_advantage.items()]
         lines += ["", f"Margin {c.margin:.3f} decades. The control **{'passed' if c.passed else 'FAILED'}**"
@@ -398,7 +502,40 @@ def _control_lines(report: Report) -> list[str]:
         lines.append(f"Power: with this preset on this family a home advantage must exceed about "
                      f"**{positive.detectable:.3f} decades** (the margin {positive.margin:.3f} plus the mean "
                      "half-width of the intervals, from the positive control's numbers) to be called "
-                     "supported; smaller ones read as ties or inconclusive.")
+                     "supported; smaller ones read as ties or inconclusive. The controls share the main pool's "
+                     "base architectures, so each control's home advantages include the family's own.")
+    return lines
+
+
+def _gene_lines(report: Report) -> list[str]:
+    if not report.pools:
+        return []
+    pool = report.pool
+    effects = pool.genes
+    lines = ["", "## What in an architecture favours Adam", "",
+             f"From the main pool's measurement scores ({effects.members} architectures over all seeds): the gap "
+             "of each optimizer to Adam, log10 loss(g) - log10 loss(adam) (> 0: Adam better), mean per gene "
+             f"value with a 95% interval ({next(iter(effects.rows[0].gaps.values())).method if effects.rows else ''}); "
+             f"`{ge.LEAD}` is Adam's lead over the rest of the panel (the mean gap). Scale genes are split at their "
+             "default. Genes are ordered by their effect in a ridge fit of Adam's lead on all genes at once "
+             f"(penalty {ge.RIDGE:g}; {effects.parameters} parameters on {effects.members} members, R^2 = "
+             f"{effects.r2:.2f}): the range of the gene's fitted contributions.", "",
+             "| gene | value | n | " + " | ".join([*effects.optimizers, ge.LEAD]) + " |",
+             "|---|---|---|" + "---|" * (len(effects.optimizers) + 1)]
+    for row in effects.rows:
+        lines.append(f"| {row.gene} | {row.value} | {row.n} | "
+                     + " | ".join(row.gaps[g].text(2) for g in (*effects.optimizers, ge.LEAD)) + " |")
+    lines += ["", "Fit over the genes (effect on Adam's lead, decades; largest first):", "",
+              "| pool | " + " | ".join(f"#{i}" for i in range(1, 6)) + " |", "|---|" + "---|" * 5]
+    for p in report.pools:
+        top = [f"{f.gene} {f.effect.text(2)}" for f in p.genes.fit[:5]]
+        lines.append(f"| {p.group} | " + " | ".join(top + [""] * (5 - len(top))) + " |")
+    positive = next((c for c in report.controls if c.group == "positive"), None)
+    if positive is not None:
+        lines += ["", f"In the positive control the planted gene `{positive.planted_gene}` ranks "
+                  f"**#{positive.planted_rank}** of {len(positive.genes.fit)} genes in the fit"
+                  + (" (it must rank first)." if positive.planted_rank == 1 else ": **not first, the gene "
+                     "analysis missed the plant**.")]
     return lines
 
 
@@ -419,13 +556,18 @@ def figure(report: Report) -> Figure:
         for j in range(r.shape[1]):
             heat.text(j, i, f"{r[i, j]:+.2f}", ha="center", va="center", fontsize=7,
                       fontweight="bold" if report.panel[j] == report.fixed[i] else "normal")
-    heat.set_title("R = log10 held-out loss - panel mean (blue: better)")
+    heat.set_title("evolution arms: R = log10 held-out loss - panel mean (blue: better)")
     fig.colorbar(image, ax=heat, shrink=0.8)
-    names = list(report.home_advantage)
-    effects = [report.home_advantage[g] for g in names]
-    bars.bar(names, [e.mean for e in effects], color="C0",
-             yerr=[[e.mean - e.low for e in effects], [e.high - e.mean for e in effects]], capsize=4)
-    bars.axhspan(-report.margin, report.margin, color="grey", alpha=0.25, label="margin (tie)")
+    series = [("evolution", report.home_advantage, report.margin)]
+    series += [(p.group if p.group != "main" else "pool", p.home_advantage, p.margin) for p in report.pools]
+    names = list(dict.fromkeys(g for _, effects, _ in series for g in effects))
+    width = 0.8 / len(series)
+    for i, (label, effects, margin) in enumerate(series):
+        x = [names.index(g) + (i - (len(series) - 1) / 2) * width for g in effects]
+        e = list(effects.values())
+        bars.bar(x, [v.mean for v in e], width, label=f"{label} (margin {margin:.3f})", color=f"C{i}",
+                 yerr=[[v.mean - v.low for v in e], [v.high - v.mean for v in e]], capsize=3)
+    bars.set_xticks(range(len(names)), names, rotation=45, ha="right")
     bars.axhline(0, color="black", lw=0.8)
     bars.set_title("home advantage, 95% interval")
     bars.set_ylabel("decades (> 0: better at home)")
@@ -441,10 +583,44 @@ def figure(report: Report) -> Figure:
     return fig
 
 
+def gene_figure(report: Report) -> Figure:
+    """Per pool, each gene's effect on Adam's lead in the fit over genes, with its interval; and
+    the main pool's gap to Adam per value of its top gene."""
+    fig = Figure(figsize=(5 * (len(report.pools) + 1), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(report.pools) + 1)
+    for ax, p in zip(axes, report.pools):
+        fit = list(reversed(p.genes.fit))
+        # A range's bootstrap interval need not hold its point estimate: whiskers clipped at the bar.
+        ax.barh([f.gene for f in fit], [f.effect.mean for f in fit], color="C0",
+                xerr=[[max(0.0, f.effect.mean - f.effect.low) for f in fit],
+                      [max(0.0, f.effect.high - f.effect.mean) for f in fit]], capsize=3)
+        planted = f", planted: {p.planted_gene}" if p.planted_gene else ""
+        ax.set(title=f"{p.group} pool{planted}", xlabel="effect on Adam's lead (decades, fit over genes)")
+        ax.tick_params(axis="y", labelsize=7)
+    top = report.pool.genes.fit[0].gene if report.pool.genes.fit else None
+    rows = [r for r in report.pool.genes.rows if r.gene == top]
+    ax = axes[-1]
+    for i, g in enumerate([*report.pool.genes.optimizers, ge.LEAD]):
+        x = [j + (i - len(report.pool.genes.optimizers) / 2) * 0.18 for j in range(len(rows))]
+        e = [r.gaps[g] for r in rows]
+        ax.bar(x, [v.mean for v in e], 0.18, label=g, color=f"C{i}",
+               yerr=[[max(0.0, v.mean - v.low) for v in e], [max(0.0, v.high - v.mean) for v in e]], capsize=3)
+    ax.set_xticks(range(len(rows)), [r.value for r in rows])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(title=f"main pool: gap to Adam by {top}", ylabel="log10 loss(g) - log10 loss(adam)")
+    ax.legend(fontsize=7)
+    fig.suptitle("What in an architecture favours Adam")
+    return fig
+
+
 def write(report: Report, out: Path) -> list[Path]:
-    """``report.md``, ``report.json`` and ``report.png`` into ``out`` (replacing earlier ones)."""
+    """``report.md``, ``report.json``, ``report.png`` and, with a pool, ``genes.png`` into ``out``
+    (replacing earlier ones)."""
     paths = [out / name for name in REPORT_FILES]
     outputs.write_text(paths[0], markdown(report))
     outputs.write_json(paths[1], report.to_dict())
     outputs.write_png(figure(report), paths[2])
-    return paths
+    if report.pools:
+        outputs.write_png(gene_figure(report), paths[3])
+        return paths
+    return paths[:3]

@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import math
 import random
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -261,8 +262,10 @@ class GradientSpreadArchitecture(TokenArchitecture):
     evolved with momentum fixed it is pushed down, with Adam fixed it drifts."""
 
     FAMILY = "token_model_gradient_spread"
-    gradient_spread: float = ladder(0.0, (0.0, 1.0, 2.0, 3.0), "sigma: channel c's gradient times "
-                                                                     "exp(sigma z_c), every weight")
+    # The hypothesis experiment's blocked pool: every base architecture at each of these values.
+    PLANTED: ClassVar[tuple[str, tuple[float, ...]]] = ("gradient_spread", (0.0, 4.0))
+    gradient_spread: float = ladder(0.0, (0.0, 1.0, 2.0, 3.0, 4.0), "sigma: channel c's gradient times "
+                                                                          "exp(sigma z_c), every weight")
 
     @classmethod
     def random(cls, rng: random.Random) -> GradientSpreadArchitecture:
@@ -278,6 +281,7 @@ class LabelNoiseArchitecture(TokenArchitecture):
     """Negative control: the label noise evolves: it raises every optimizer's floor alike."""
 
     FAMILY = "token_model_label_noise"
+    PLANTED: ClassVar[tuple[str, tuple[float, ...]]] = ("label_noise", (0.0, 0.4))
     label_noise: float = ladder(0.0, (0.0, 0.1, 0.2, 0.3, 0.4), "share of the uniform distribution mixed "
                                                                 "into the targets")
 

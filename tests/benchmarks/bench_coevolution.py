@@ -25,6 +25,7 @@ Run: ``make bench-coevolution`` or ``python -m tests.benchmarks.bench_coevolutio
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import resource
 import time
@@ -34,13 +35,13 @@ from discovery import config as config_lib
 from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
-from discovery.experiments.adam_hypothesis import NO_ADAM_STARTS, PRESETS
+from discovery.experiments.adam_hypothesis import FAMILY_SIZES, NO_ADAM_STARTS, PRESETS
 from discovery.records import encode_candidate
 from discovery.training import trainer
 from tests.per_architecture_build import reference_task
 from tests.per_token_build import reference_token_task
 
-QUICK = PRESETS["quick"]
+QUICK = dataclasses.replace(PRESETS["quick"], **FAMILY_SIZES[("quick", "mlp")])  # the quick preset before pools
 REFERENCES = {"mlp": reference_task, "token_model": reference_token_task}
 FAMILY = "mlp"  # set by --family
 

@@ -21,6 +21,7 @@ Run: ``python -m tests.benchmarks.family_spread --family token_model --n 30 --ou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import random
@@ -55,6 +56,12 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
+# The protocol the README's spread tables were measured with (the medium preset before pools):
+# 7 lrs, training seeds (0, 1), the preset's steps and budget; no pool.
+SPREAD_PROTOCOL = dict(learning_rates=(1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1), train_seeds=(0, 1),
+                       measure_seeds=(), pool=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--family", default="token_model")
@@ -64,7 +71,9 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = Path(args.out)
-    experiment = hx.Experiment(out, args.preset, progress=False, family=args.family)
+    preset = dataclasses.replace(hx.PRESETS[args.preset], family=args.family,
+                                 **hx.FAMILY_SIZES.get((args.preset, args.family), {}))
+    experiment = hx.Experiment(out, dataclasses.replace(preset, **SPREAD_PROTOCOL), progress=False)
     preset = experiment.preset
     config = experiment.config("spread", 0, **{"coevolution.mode": "joint",
                                                "coevolution.start_architectures": "varied"})

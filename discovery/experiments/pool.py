@@ -1,0 +1,185 @@
+"""The shared pool: random architectures, every panel optimizer tuned on each, computed once.
+
+Per replicate seed ``s`` the pool's *bases* are ``n`` random architectures of the family
+within the parameter budget (``random_architecture`` from ``random.Random("pool-<s>")``).
+Three designs read them (``Design``):
+
+* ``main``: the bases themselves (a random pool: each member its own block);
+* ``positive`` / ``negative``: a *blocked* pool: every base at each value of its control's
+  planted gene (``genes.PLANTED``: ``gradient_spread`` sigma in {0, 4}; ``label_noise`` in
+  {0, 0.4}), one block per base, so that a base's copies differ in that gene alone. A copy
+  at the gene's default is the base itself: its cells are the main pool's.
+
+Each cell is one optimizer on one member, fairly tuned (``tuning.tune``: natural scale,
+bracketing, Adam's tuned lr as the centre) on the union of the seed's *selection* and
+*measurement* training seeds; the two halves are then scored apart (``split``): per
+half, the lr with the lowest mean held-out loss over that half's seeds and, at it, log10
+of each seed's held-out loss. A score that selects and a score that measures thus share
+no training. Cells are written to ``pools/s<seed>.json`` member by member (resumed
+after a crash: a stored cell is never trained again) and read by every design and arm.
+
+Example::
+
+    bases = draw_bases(0, 8, 10_000, "token_model")
+    members(Design("positive", ("adam", "momentum"), 4, "token_model_gradient_spread"), bases)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+
+import dsl
+from discovery import tasks
+from discovery.analysis import outputs
+from discovery.evolution.architectures import random_architecture
+from discovery.records import real
+from discovery.training import scoring, trainer, tuning
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """How a pool is read: ``group`` ("main" or a control kind), its ``panel`` (every member of
+    it also selects), ``k`` (members each optimizer selects) and the ``family`` whose planted
+    gene blocks it (None: a random pool of the bases)."""
+
+    group: str
+    panel: tuple[str, ...]
+    k: int
+    family: str | None = None
+
+    @property
+    def planted(self) -> tuple[str, tuple[float, ...]] | None:
+        """(gene, values) of the blocked design, or None."""
+        return None if self.family is None else tasks.family(self.family).genes.PLANTED
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A pool member: its block and its architecture (``tasks.architecture_record``)."""
+
+    block: int
+    architecture: dict
+
+    @property
+    def key(self) -> str:
+        return json.dumps(self.architecture, sort_keys=True)
+
+    def genes(self):
+        return tasks.architecture_from_record(self.architecture)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolCell:
+    """One optimizer on one member: log10 held-out loss per selection seed and per measurement
+    seed, each at the lr tuned on its own half (``selection_lr``, ``measurement_lr``)."""
+
+    optimizer: str
+    member: str
+    selection: tuple[float, ...]
+    measurement: tuple[float, ...]
+    selection_lr: float
+    measurement_lr: float
+
+    @property
+    def selection_score(self) -> float:
+        return float(np.mean(self.selection))
+
+    @property
+    def measurement_score(self) -> float:
+        return float(np.mean(self.measurement))
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "selection": list(self.selection),
+                "measurement": list(self.measurement)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PoolCell:
+        return cls(str(data["optimizer"]), str(data["member"]), tuple(map(real, data["selection"])),
+                   tuple(map(real, data["measurement"])), real(data["selection_lr"]), real(data["measurement_lr"]))
+
+
+def draw_bases(seed: int, n: int, budget: int, family: str) -> list:
+    """The seed's ``n`` random base architectures of ``family`` within ``budget`` parameters."""
+    rng = random.Random(f"pool-{seed}")
+    return [random_architecture(rng, budget, family) for _ in range(n)]
+
+
+def members(design: Design, bases: list) -> list[Member]:
+    """The design's members: the bases, or each base at every value of the planted gene."""
+    if design.planted is None:
+        return [Member(i, tasks.architecture_record(b)) for i, b in enumerate(bases)]
+    gene, values = design.planted
+    genes = tasks.family(design.family).genes
+    out = []
+    for i, base in enumerate(bases):
+        for v in values:
+            arch = base if getattr(base, gene) == v else genes.from_dict({**base.to_dict(), gene: v})
+            out.append(Member(i, tasks.architecture_record(arch)))
+    return out
+
+
+def split(result: trainer.TrainResult, n_selection: int) -> tuple[tuple[float, ...], float, tuple[float, ...], float]:
+    """(selection log10 per seed, its lr, measurement log10 per seed, its lr): the first
+    ``n_selection`` seeds of ``result`` select, the others measure, each at its own best lr."""
+    values = np.maximum(result.test_value, scoring.FLOOR)
+    out = []
+    for cols in (slice(0, n_selection), slice(n_selection, None)):
+        half = values[:, cols]
+        best = int(np.argmin(half.mean(axis=1)))
+        out += [tuple(math.log10(float(x)) for x in half[best]), float(result.learning_rates[best])]
+    return tuple(out)
+
+
+class PoolStore:
+    """``pools/s<seed>.json``: the seed's cells, with the protocol they were trained under."""
+
+    def __init__(self, file: Path, protocol: dict):
+        self.file, self.protocol = file, protocol
+        self.cells: dict[tuple[str, str], PoolCell] = {}
+        if file.exists():
+            try:
+                doc = json.loads(file.read_text())
+                stored = [PoolCell.from_dict(c) for c in doc["cells"]]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{file} is not a readable pool ({e}); remove it to recompute") from None
+            if doc.get("protocol") != protocol:
+                raise ValueError(f"{file} was trained under another protocol {doc.get('protocol')}; "
+                                 f"this experiment's is {protocol}")
+            self.cells = {(c.member, c.optimizer): c for c in stored}
+
+    def has(self, member: Member, optimizer: str) -> bool:
+        return (member.key, optimizer) in self.cells
+
+    def get(self, member: Member, optimizer: str) -> PoolCell:
+        return self.cells[member.key, optimizer]
+
+    def add(self, cells: list[PoolCell]) -> None:
+        """Store ``cells`` (atomically: a crash leaves the file as it was)."""
+        self.cells.update({(c.member, c.optimizer): c for c in cells})
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        outputs.write_json(self.file, {"protocol": self.protocol,
+                                       "cells": [c.to_dict() for c in self.cells.values()]})
+
+
+def tune_member(member: Member, panel: tuple[str, ...], protocol: scoring.Protocol, n_selection: int,
+                size: str, budget: int, adam: PoolCell | None = None) -> list[PoolCell]:
+    """Every optimizer of ``panel`` tuned on ``member`` and split (``split``). Adam (first in the
+    panel, or given as ``adam``, its stored cell) is tuned first; the others start around the lr
+    it selected with, a stored number, so that a resumed pool trains exactly as a fresh one."""
+    arch = member.genes()
+    task = tasks.family_of(arch).build(arch, size, budget)
+    cells = []
+    for g in panel:
+        center = None if adam is None else adam.selection_lr
+        tuned = tuning.tune(dsl.library.get(g), task, protocol, metric="test", center=center)
+        sel, sel_lr, meas, meas_lr = split(tuned.result, n_selection)
+        cells.append(PoolCell(g, member.key, sel, meas, sel_lr, meas_lr))
+        if g == "adam":
+            adam = cells[-1]
+    return cells
