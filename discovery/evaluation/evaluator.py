@@ -40,9 +40,10 @@ from discovery.records import (
     decode_screening,
 )
 from discovery.training import fitness, scoring, trainer, tuning
+from discovery.training.optimizers import OPTIMIZERS
 
 RECOMMEND_STEPS = 3  # candidate lrs per task: its tuned lr and 1, 2 half decades below
-ADAM_DEFAULT_LR = 1e-3
+ADAM_DEFAULT_LR = OPTIMIZERS["adam"].default_lr
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,7 +54,6 @@ import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import outputs
-from discovery.analysis.baselines import OPTIMIZERS
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
 from discovery.experiments import findings
@@ -64,6 +63,7 @@ from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
 from discovery.training import scoring, tuning
+from discovery.training.optimizers import OPTIMIZERS
 from dsl.probe import similarity
 
 PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
