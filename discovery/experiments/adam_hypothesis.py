@@ -506,5 +506,6 @@ def run_experiment(preset: str | Preset = "quick", seeds: int | None = None, out
                    backend: str = "inprocess", address: str = "", progress: bool = True,
                    family: str | None = None) -> findings.Report:
     """Run (or resume) the experiment in ``out`` with architectures of ``family`` (default: the
-    preset's, the MLP family); write ``report.md``, ``report.json``, ``report.png``."""
+    preset's, ``token_model``; "mlp" runs the MLP experiment as before pools); write ``report.md``,
+    ``report.json``, ``report.png`` and, with a pool, ``genes.png``."""
     return Experiment(out, preset, seeds, backend, address, progress, family).execute()
