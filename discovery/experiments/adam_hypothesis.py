@@ -159,12 +159,12 @@ PRESETS: dict[str, Preset] = {
                     learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
                     nondeep=("mf_k4",), param_budget=10000, fixed=("adam", "momentum"),
                     panel=_TOKEN_PANEL, top_k=2, pool=6, pool_top_k=2,
-                    expected="pipeline check with controls: 9 min 54 s on 2 CPU cores shared with other jobs"),
+                    expected="pipeline check with controls: 5 min 26 s on 2 CPU cores (9 min 54 s shared with other jobs)"),
     "medium": Preset(seeds=4, population=6, generations=2, steps=150, size="small",
                      learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
                      nondeep=("quadratic_ill", "mf_k4"), param_budget=10000, fixed=("adam", "momentum"),
                      panel=_TOKEN_PANEL, top_k=2, pool=8, pool_top_k=2,
-                     expected="about an hour on 2 CPU cores"),
+                     expected="35 minutes on 2 CPU cores shared with other jobs"),
     "full": Preset(seeds=5, population=32, generations=40, steps=500, size="default",
                    learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1),
                    measure_seeds=(2, 3, 4), nondeep=tuple(tasks.names("nondeep")), param_budget=50000,
@@ -506,5 +506,6 @@ def run_experiment(preset: str | Preset = "quick", seeds: int | None = None, out
                    backend: str = "inprocess", address: str = "", progress: bool = True,
                    family: str | None = None) -> findings.Report:
     """Run (or resume) the experiment in ``out`` with architectures of ``family`` (default: the
-    preset's, the MLP family); write ``report.md``, ``report.json``, ``report.png``."""
+    preset's, ``token_model``; "mlp" runs the MLP experiment as before pools); write ``report.md``,
+    ``report.json``, ``report.png`` and, with a pool, ``genes.png``."""
     return Experiment(out, preset, seeds, backend, address, progress, family).execute()

@@ -432,10 +432,14 @@ def markdown(report: Report) -> str:
                   "### M[selected by f][evaluated g] on the pool (mean over seeds)", "",
                   *_matrix_lines(pool.matrix, pool.panel, pool.panel, "selected by"), ""]
     lines += ["## Evolution arms: M[evolved with f][evaluated g] (mean over seeds, top architectures, "
-              "measurement seeds)", "", *_matrix_lines(report.matrix, report.fixed, report.panel, "evolved with"),
+              "the panel's training seeds)", "", *_matrix_lines(report.matrix, report.fixed, report.panel, "evolved with"),
               "", "Relative to the panel, R = M - row mean (bold: at home):", "",
               *_matrix_lines(relative(report.matrix), report.fixed, report.panel, "evolved with"), "",
               f"Intervals over seeds: {report.predictions[0].effect.method}."]
+    if not report.config.get("measure_seeds"):
+        lines += ["", "The design before pools: the panels trained on each seed's shifted training seeds, so "
+                  "seed 0's panels trained on the very seeds its evolution selected with (a winner's curse "
+                  "toward a home advantage in that seed)."]
     if pool is None:
         lines += ["", "## Home advantage HA(g) = mean_{f != g} R[f][g] - R[g][g] (> 0: better at home)", "",
                   "| optimizer | HA, mean [95% interval] | verdict (> 0) |", "|---|---|---|"]
