@@ -420,7 +420,7 @@ def markdown(report: Report) -> str:
                   f"{report.config.get('train_seeds')} (shifted per seed), measured on "
                   f"{report.config.get('measure_seeds')}. Intervals: {pool.mean_home_advantage.method}.", "",
                   "## Home advantage, two estimators side by side", "",
-                  "HA(g) = mean_{f != g} R[f][g] - R[g][g], R = M - row mean (> 0: g does better, relative to "
+                  "`HA(g) = mean_{f != g} R[f][g] - R[g][g]`, `R = M - row mean` (> 0: g does better, relative to "
                   "the panel, on architectures selected for it).", "",
                   f"| optimizer | pool selection: HA [95%] | verdict (margin {pool.margin:.3f}) | "
                   f"evolution arms: HA [95%] | verdict (margin {report.margin:.3f}) |", "|---|---|---|---|---|"]
@@ -429,9 +429,9 @@ def markdown(report: Report) -> str:
             lines.append(f"| {g} | {e.text(3)} | {pool.verdicts[g]} | "
                          + (f"{evo.text(3)} | {st.verdict(evo, report.margin, +1)} |" if evo else "not an arm | |"))
         lines += ["", *(f"- {text}" for text in ESTIMATORS), "",
-                  "### M[selected by f][evaluated g] on the pool (mean over seeds)", "",
+                  "### `M[selected by f][evaluated g]` on the pool (mean over seeds)", "",
                   *_matrix_lines(pool.matrix, pool.panel, pool.panel, "selected by"), ""]
-    lines += ["## Evolution arms: M[evolved with f][evaluated g] (mean over seeds, top architectures, "
+    lines += ["## Evolution arms: `M[evolved with f][evaluated g]` (mean over seeds, top architectures, "
               "the panel's training seeds)", "", *_matrix_lines(report.matrix, report.fixed, report.panel, "evolved with"),
               "", "Relative to the panel, R = M - row mean (bold: at home):", "",
               *_matrix_lines(relative(report.matrix), report.fixed, report.panel, "evolved with"), "",
