@@ -25,8 +25,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # The slowest modules (minutes of compilation each) run first, so that the two xdist workers
 # (one module each at a time: --dist loadscope) finish together.
 SLOWEST_FIRST = ("test_hypothesis", "test_scaleout", "test_runs", "test_architecture_data",
-                 "test_coevolution", "test_custom_tasks", "test_examples", "test_inspect_export",
-                 "test_hostile_cli")
+                 "test_coevolution", "test_custom_tasks", "test_examples", "test_packed_probes",
+                 "test_search_speed", "test_inspect_export", "test_hostile_cli")
 
 
 def pytest_collection_modifyitems(items):
