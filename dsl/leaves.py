@@ -35,8 +35,10 @@ class Leaves:
         self._uniform = all(n == self.width for n in self.sizes)
         self._size_column = np.asarray(self.sizes, np.int64)[:, None]
 
-    def __getattr__(self, name: str):  # every other function is NumPy's
-        return getattr(np, name)
+    def __getattr__(self, name: str):  # every other function is NumPy's (looked up once)
+        function = getattr(np, name)
+        setattr(self, name, function)
+        return function
 
     def pack(self, arrays: Sequence[np.ndarray], lanes: tuple[int, ...] = ()) -> np.ndarray:
         """``[*lanes, leaves, width]`` float64 from one array per leaf of shape ``[*lanes, *shape]``."""
