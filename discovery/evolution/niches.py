@@ -127,16 +127,20 @@ def clearly_distinct(a: Candidate, b: Candidate) -> bool:
 
 def by_form(groups: list[Niche]) -> list[Niche]:
     """``groups`` (best first) with the niches of one form merged into the best of them (its
-    members first), unless their best rules are ``clearly_distinct``. Rules that differ only in
-    their constants are then one entry of a report, the others listed as its members."""
+    members first), unless their representatives (the rules a report shows) are
+    ``clearly_distinct``. Rules that differ only in their constants are then one entry of a
+    report, the others listed as its members."""
     merged: list[list[Candidate]] = []
+    shown: list[Candidate] = []  # each merged entry's first representative
     homes: dict = {}  # (form, architecture) -> indices into merged
     for niche in groups:
-        key = (form(niche.best.rule), _architecture(niche.best))
-        home = next((i for i in homes.get(key, ()) if not clearly_distinct(merged[i][0], niche.best)), None)
+        rep = niche.representative
+        key = (form(rep.rule), _architecture(rep))
+        home = next((i for i in homes.get(key, ()) if not clearly_distinct(shown[i], rep)), None)
         if home is None:
             homes.setdefault(key, []).append(len(merged))
             merged.append(list(niche.members))
+            shown.append(rep)
         else:
             merged[home].extend(niche.members)
     return [Niche(tuple(m)) for m in merged]
