@@ -51,9 +51,12 @@ def run_packed(rule: Rule, leaves: Leaves, grads: np.ndarray, params: np.ndarray
     return out
 
 
+ANONYMOUS = "rule"  # the name probe caches key rules under: a rule's name changes no update
+
+
 def _body(rule: Rule, leaves: Leaves, hyperparams: Mapping[str, float] | None = None):
     if not hyperparams:
-        return _default_body(rule.renamed(_ANONYMOUS), leaves)
+        return _default_body(rule.renamed(ANONYMOUS), leaves)
     hyper = {k: float(v) for k, v in resolve_hyperparams(rule, hyperparams).items()}
     return compile_body(rule, hyper, leaves)
 
@@ -107,10 +110,7 @@ def standard_updates(rule: Rule) -> np.ndarray:
     """``rule``'s updates on ``standard_streams``, ``[steps, lanes, leaves, width]`` (read-only): one
     run serves the fingerprint and the validity checks, and is kept for the rule's next asker,
     under any name."""
-    return _standard_updates(rule.renamed(_ANONYMOUS))
-
-
-_ANONYMOUS = "rule"
+    return _standard_updates(rule.renamed(ANONYMOUS))
 
 
 @functools.lru_cache(maxsize=1 << 12)

@@ -29,7 +29,12 @@ from .rule import Rule
 def fold(op: str, args: Sequence[float]) -> float:
     """``op`` applied to Python floats in float64; inf and NaN come out as IEEE says, no warning."""
     with np.errstate(all="ignore"):
-        return float(OPS[op].fn(np, *(np.float64(a) for a in args)))
+        return _fold_quietly(op, args)
+
+
+def _fold_quietly(op: str, args: Sequence[float]) -> float:
+    """``fold`` for callers that already silence NumPy's warnings."""
+    return float(OPS[op].fn(np, *[np.float64(a) for a in args]))
 
 
 def fold_constants(op: str, args: Sequence[object]) -> float | None:
@@ -120,12 +125,12 @@ def _compiled(expr: Expr, kinds: Mapping[str, tuple[int, Any]], xp) -> tuple[int
         return (kind, value) if kind == _STATIC else (kind, lambda env, name=expr.id: env[name])
     parts = [_compiled(a, kinds, xp) for a in expr.args]
     kind = max(k for k, _ in parts)
-    if kind == _STATIC:  # fold's arithmetic, under the caller's silenced warnings
-        return _STATIC, float(OPS[expr.op].fn(np, *[np.float64(v) for _, v in parts]))
+    if kind == _STATIC:
+        return _STATIC, _fold_quietly(expr.op, [v for _, v in parts])
     getters = [_getter(k, v) for k, v in parts]
-    fn = OPS[expr.op].fn
-    if kind == _SCALAR:  # fold's arithmetic (the caller silences NumPy's warnings, as fold does)
-        return _SCALAR, lambda env: float(fn(np, *[np.float64(get(env)) for get in getters]))
+    op, fn = expr.op, OPS[expr.op].fn
+    if kind == _SCALAR:
+        return _SCALAR, lambda env: _fold_quietly(op, [get(env) for get in getters])
     if len(getters) == 1:
         (a,) = getters
         return _ARRAY, lambda env: fn(xp, a(env))

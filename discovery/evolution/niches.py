@@ -31,7 +31,7 @@ import numpy as np
 
 import dsl
 from discovery.records import Candidate
-from dsl.probe import niche_vectors
+from dsl.probe import ANONYMOUS, niche_vectors
 from dsl.rule import Rule
 
 SAME_OPTIMIZER = 0.99
@@ -41,7 +41,7 @@ DISTINCT = 0.83
 
 
 def _vectors(rule: Rule) -> tuple[np.ndarray, ...]:
-    return _vectors_of(rule.renamed("rule"))  # the name changes nothing
+    return _vectors_of(rule.renamed(ANONYMOUS))
 
 
 @functools.lru_cache(maxsize=1 << 14)

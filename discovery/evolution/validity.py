@@ -26,6 +26,7 @@ and ``random_rule`` draws random rules that pass, for initial populations.
 from __future__ import annotations
 
 import collections
+import functools
 import random
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -70,12 +71,18 @@ def _updates(rule: Rule) -> np.ndarray:
     return _per_stream(leaves, standard_updates(rule)[:, 1:])
 
 
+@functools.cache
+def _first_gradients() -> np.ndarray:
+    """``[steps, elements]``: the first gradient stream, laid out as ``_updates``' rows."""
+    leaves, grads, _ = standard_streams()
+    return _per_stream(leaves, grads[:, 1:])[0].reshape(PROBE_STEPS, -1)
+
+
 def probe_cosine(rule: Rule, updates: np.ndarray | None = None) -> float:
     """Mean over the steps of the first probe stream of ``cos(u, g)`` (all leaves of a step
     together): -1 for ``return -g``; every library rule is above 0.4."""
-    leaves, grads, _ = standard_streams()
     u = (_updates(rule) if updates is None else updates)[0]
-    return gradient_cosine(u.reshape(PROBE_STEPS, -1), _per_stream(leaves, grads[:, 1:])[0].reshape(PROBE_STEPS, -1))
+    return gradient_cosine(u.reshape(PROBE_STEPS, -1), _first_gradients())
 
 
 def rejection(rule: Rule) -> Rejection | None:

@@ -59,13 +59,13 @@ def use_compilation_cache(enabled: bool = True) -> Path | None:
     A folder given to JAX from outside (``JAX_COMPILATION_CACHE_DIR``) is kept."""
     global _settled
     _settled = True
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        folder = cache_folder() if enabled else None
-        if str(folder or "") != (jax.config.jax_compilation_cache_dir or "") or not enabled:
-            jax.config.update("jax_compilation_cache_dir", None if folder is None else str(folder))
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-            compilation_cache.reset_cache()  # JAX decides once per process otherwise
+    folder = cache_folder() if enabled else None
+    wanted = None if folder is None else str(folder)
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR") and wanted != jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", wanted)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        compilation_cache.reset_cache()  # JAX decides once per process otherwise
     folder = jax.config.jax_compilation_cache_dir
     return Path(folder) if folder and jax.config.jax_enable_compilation_cache else None
 
