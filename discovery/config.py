@@ -151,7 +151,7 @@ class RunSettings(_Section):
                              "a number >= 0 (decades of fitness within which the simpler rule wins)")
     niche_cap: int = _spec(4, int, lambda x: 0 <= x <= MAX_POPULATION,
                            "an integer >= 0 (most population members of one niche; 0: no cap)")
-    fresh_retries: int = _spec(3, int, *_ints(0, 100))
+    fresh_retries: int = _spec(20, int, *_ints(0, 100))
     immigrants: float = _spec(0.25, (int, float), lambda x: 0 <= x <= 1,
                               "a share in [0, 1] (random rules among a collapsing generation's children)")
 

@@ -132,10 +132,12 @@ def test_a_collapsing_generation_mutates_repeats_again_and_takes_in_immigrants()
     evo = Evolution(tiny(**{"run.population": 8, "run.tournament": 3}), evaluate_batch)
     evo.step()  # eight copies of the warm start: one trained, seven cache hits
     assert evo.logbook[-1]["cache_hits"] == 7 and evo._collapsing()
-    evo.step()
+    candidates = evo.step()
     last = evo.logbook[-1]
     assert last["immigrants"] == 2 and last["retried"] >= 1
     assert last["trained"] >= 6 and last["distinct_per_1000"] > 1000 * 2 / 16
+    fresh = [c for c in candidates if "; again: " in c.mutation]
+    assert len(fresh) == last["retried"] and all(not c.cached for c in fresh)  # new behaviours only
     quiet = Evolution(tiny(**{"run.population": 8, "run.tournament": 3, "run.immigrants": 0,
                               "run.fresh_retries": 0}), evaluate_batch)
     quiet.step()

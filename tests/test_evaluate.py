@@ -41,6 +41,16 @@ def test_a_new_rule_trains_without_compiling(quadratic):
     assert np.isfinite(result.value).all()
 
 
+def test_a_short_grid_padded_to_a_longer_ones_lanes_trains_alike_on_its_trace(quadratic):
+    lion = dsl.library.get("lion")
+    long = trainer.train(lion, quadratic, LRS, SEEDS, STEPS)
+    before = trainer.traced()
+    short = trainer.train(lion, quadratic, LRS[:1], SEEDS, STEPS, lanes=len(LRS))
+    assert trainer.traced() == before  # one lane padded to four: the four-lane trace
+    np.testing.assert_array_equal(short.curves, long.curves[:1])
+    assert short.curves.shape == (1, len(SEEDS), STEPS)
+
+
 def test_divergence_is_scored_not_raised(quadratic):
     result = trainer.train(optax.sgd, quadratic, (1e-3, 10.0), SEEDS, STEPS)
     assert not result.diverged[0].any() and result.diverged[1].all()

@@ -1,6 +1,7 @@
 """DEAP genomes of rules: lossless round trips, variation, size limits, determinism, validity."""
 
 import ast
+import collections
 import pathlib
 import random
 
@@ -261,6 +262,19 @@ def test_mutate_valid_children_pass_check():
         if description != "no-op":
             assert child != parent
     assert noops <= 5  # measured: 3 / 60 since check() also rejects gradient-starved rules
+
+
+def test_mutate_valid_asks_whether_a_child_is_new_before_checking_it(monkeypatch):
+    parent = dsl.library.get("adam")
+    plain = validity.mutate_valid(parent, random.Random(3))
+    assert validity.mutate_valid(parent, random.Random(3), new=lambda rule: True) == plain
+    checked, rejected = [], collections.Counter()
+    real = validity.rejection
+    monkeypatch.setattr(validity, "rejection", lambda rule: checked.append(rule) or real(rule))
+    child, description = validity.mutate_valid(parent, random.Random(3), max_tries=7, rejected=rejected,
+                                               new=lambda rule: False)
+    assert (child, description) == (parent, "no-op") and not checked
+    assert rejected["known"] + rejected["no-op"] == 7 and rejected["known"] >= 1
 
 
 def test_crossover_valid_children_pass_check():

@@ -225,7 +225,8 @@ class Evaluator:
         ratios, bad = {}, np.zeros(len(lrs), int)
         for task in self._tasks(split):
             result = trainer.train(rule, task, list(lrs), protocol.seeds, protocol.steps,
-                                   path=reference[task.name].path)
+                                   path=reference[task.name].path,
+                                   lanes=tuning.block_lanes(protocol))
             means = np.maximum(result.value.mean(axis=1), scoring.FLOOR)
             ratios[task.name] = np.log10(means / max(reference[task.name].adam.tuned, scoring.FLOOR))
             bad += result.diverged.any(axis=1)

@@ -396,18 +396,21 @@ class Evolution:
         return last["cache_hits"] > COLLAPSE_SHARE * (last["trained"] + last["cache_hits"])
 
     def _fresh(self, child: Child, seen: set[str]) -> tuple[Child, bool]:
-        """``child``, mutated again (up to ``[run] fresh_retries`` times) while its behaviour was
-        evaluated before or already bred this generation; whether it was."""
-        again = False
-        for _ in range(self.settings.fresh_retries):
-            if child.key not in self.cache and child.key not in seen:
-                break
-            rule, what = mutate_valid(child.rule, self.rng, config=self.variation, rejected=self.rejected)
-            if rule == child.rule:
-                break
-            child, again = Child(_named(rule, child.rule), child.architecture, child.parents,
-                                 f"{child.mutation}; again: {what}"), True
-        return child, again
+        """``child``, or, if its behaviour was evaluated before or already bred this generation,
+        the first of up to ``[run] fresh_retries`` valid mutants of it whose behaviour is new
+        (a known one is thrown away before the validity checks); whether it was replaced."""
+        def new(key: str) -> bool:
+            return key not in self.cache and key not in seen
+
+        if new(child.key) or not self.settings.fresh_retries:
+            return child, False
+        arch = "" if child.architecture is None else child.architecture.key()
+        rule, what = mutate_valid(child.rule, self.rng, self.settings.fresh_retries, self.variation,
+                                  self.rejected, new=lambda r: new(dsl.behaviour(r).key + arch))
+        if what == "no-op":
+            return child, False
+        return Child(_named(rule, child.rule), child.architecture, child.parents,
+                     f"{child.mutation}; again: {what}"), True
 
     def _children(self) -> tuple[list[Child], int, int]:
         """This generation's children: bred by tournaments; when the population is collapsing

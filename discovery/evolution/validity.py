@@ -20,7 +20,10 @@ hopeless, or ``None``:
 
 Each rejection has a kind (``KINDS``); ``mutate_valid`` / ``crossover_valid`` vary until the
 child passes, counting the kinds of the children they threw away in ``rejected`` if given,
-and ``random_rule`` draws random rules that pass, for initial populations.
+and ``random_rule`` draws random rules that pass, for initial populations. Given ``new``, a
+predicate, ``mutate_valid`` also throws away children that are not new (kind ``"known"``),
+before checking them: a search asks for children whose behaviour it has not trained yet, and
+a behaviour's key costs a fraction of the checks.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from .variation import VariationConfig, crossover, mutate
 MAX_SCALE = 1e6
 MIN_GRADIENT_SHARE = 0.5
 SWEEP = tuple(10.0 ** k for k in range(-4, 1))  # lrs, times 1 / RMS of the rule's first updates
-KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", "no-op")
+KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", "no-op", "known")
 
 
 class Rejection(NamedTuple):
@@ -134,11 +137,17 @@ def gradient_share(updates: np.ndarray) -> float:
     return float(np.mean(spread / np.maximum(np.linalg.norm(updates, axis=1), 1e-300)))
 
 
+_NO_OP = Rejection("no-op", "the variation changed nothing")
+_KNOWN = Rejection("known", "a behaviour already known")
+
+
 def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: int,
-                 rejected: collections.Counter | None) -> tuple[Rule, str]:
+                 rejected: collections.Counter | None,
+                 new: Callable[[Rule], bool] | None = None) -> tuple[Rule, str]:
     for _ in range(max_tries):
         child, description = vary()
-        found = Rejection("no-op", "") if description == "no-op" else rejection(child)
+        found = (_NO_OP if description == "no-op" else
+                 _KNOWN if new is not None and not new(child) else rejection(child))
         if found is None:
             return child, description
         if rejected is not None:
@@ -148,9 +157,11 @@ def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: 
 
 def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
                  config: VariationConfig | None = None,
-                 rejected: collections.Counter | None = None) -> tuple[Rule, str]:
-    """``mutate`` until the child passes ``check``; ``(parent, "no-op")`` after ``max_tries``."""
-    return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries, rejected)
+                 rejected: collections.Counter | None = None,
+                 new: Callable[[Rule], bool] | None = None) -> tuple[Rule, str]:
+    """``mutate`` until the child passes ``check`` (and ``new``, if given, holds for it, asked
+    first); ``(parent, "no-op")`` after ``max_tries``."""
+    return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries, rejected, new)
 
 
 def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,

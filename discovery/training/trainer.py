@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -188,25 +189,32 @@ def trainer_for(optimizer: OptimizerSpec, path: str = "interpreter", **hyperpara
         raise ValueError(f"unknown path {path!r}; use one of {PATHS}")
     if isinstance(optimizer, dsl.Rule):
         if path == "interpreter":
-            return "interpreter", _interpreted, dsl.encode(optimizer, **hyperparams)
+            return "interpreter", _interpreted, _program(optimizer, tuple(sorted(hyperparams.items())))
         structure, values = dsl.template(optimizer, **hyperparams)
         return structure, _native(structure), jnp.asarray(values, jnp.float32)
     kind = (optimizer, tuple(sorted(hyperparams.items())))
     return kind, lambda _, lr: optimizer(lr, **hyperparams), None
 
 
+@functools.lru_cache(maxsize=256)
+def _program(rule: dsl.Rule, hyperparams: tuple) -> dsl.Program:
+    """``rule`` encoded for the interpreter, once for the several calls tuning makes per task."""
+    return dsl.encode(rule, **dict(hyperparams))
+
+
 LANE_MULTIPLE = 2  # lr lanes are padded to a multiple of this: a grid and the grid plus a default share a trace
 
 
-def _lanes(lrs: np.ndarray) -> jax.Array:
-    """``lrs`` padded to a multiple of ``LANE_MULTIPLE`` and of the local device count (sharded over
-    the devices when there are several), so that the blocks of lrs tuning asks for (``n`` and
-    ``n + 1``) trace and compile one trainer. The padding repeats the last learning rate (a valid
-    value, never NaN); callers keep only the first ``len(lrs)`` results, which the padding
-    leaves unchanged (every lane trains apart)."""
+def _lanes(lrs: np.ndarray, at_least: int = 0) -> jax.Array:
+    """``lrs`` padded to ``at_least`` lanes and then to a multiple of ``LANE_MULTIPLE`` and of the
+    local device count (sharded over the devices when there are several), so that the blocks of
+    lrs tuning asks for (``n`` and ``n + 1``) trace and compile one trainer. The padding repeats
+    the last learning rate (a valid value, never NaN); callers keep only the first ``len(lrs)``
+    results, which the padding leaves unchanged (every lane trains apart)."""
     devices = jax.local_devices()
     multiple = math.lcm(LANE_MULTIPLE, len(devices))
-    padded = np.pad(lrs, (0, -len(lrs) % multiple), mode="edge")
+    count = max(len(lrs), at_least)
+    padded = np.pad(lrs, (0, count - len(lrs) + -count % multiple), mode="edge")
     if len(devices) == 1:
         return jnp.asarray(padded)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("lr",))
@@ -220,6 +228,8 @@ def train(
     seeds: Sequence[int],
     steps: int,
     path: str = "interpreter",
+    *,
+    lanes: int = 0,
     **hyperparams,
 ) -> TrainResult:
     """Train ``optimizer`` on ``task`` for every learning rate x seed, in one jitted call.
@@ -228,7 +238,8 @@ def train(
     rate (``optax.adam``); ``hyperparams`` override its defaults. A rule runs
     on ``path="interpreter"`` (no compilation per rule) or ``"native"`` (one
     compilation per rule *structure*: rules differing only in constants share it).
-    The lr grid is spread over all local devices when there are several.
+    The lr grid is spread over all local devices when there are several, and padded to at
+    least ``lanes`` lanes: a short grid then reuses the trace of a longer one.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -238,7 +249,7 @@ def train(
     lrs = np.asarray(learning_rates, np.float32)
     seed_arr = np.asarray(seeds, np.uint32)
     fn = compiled_trainer(task, kind, make_optimizer, steps)
-    outputs = jax.device_get(fn(arg, _lanes(lrs), jnp.asarray(seed_arr), task.train_data, task.test_data))
+    outputs = jax.device_get(fn(arg, _lanes(lrs, lanes), jnp.asarray(seed_arr), task.train_data, task.test_data))
     return _result(task, learning_rates, seed_arr, steps, jax.tree.map(lambda x: x[: len(lrs)], outputs))
 
 

@@ -195,6 +195,12 @@ def _first_block(grid: np.ndarray, default_lr: float | None) -> np.ndarray:
     return np.asarray(sorted(lrs))
 
 
+def block_lanes(protocol: scoring.Protocol) -> int:
+    """The most lrs tuning trains in one call (the grid and a default lr): another call padded to
+    as many lanes (``trainer.train(lanes=...)``) reuses tuning's trainer instead of tracing one."""
+    return len(protocol.learning_rates) + 1
+
+
 class _Bracketing:
     """One optimizer's fair tuning on one task in progress: what to train next, the result so far."""
 
