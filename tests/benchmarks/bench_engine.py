@@ -155,6 +155,9 @@ def run_part(seed: int, reference: Path | None) -> None:
     if reference:
         base = results["reference"]["wall"]
         print("  wall vs reference: " + ", ".join(f"{k} {results[k]['wall'] / base:.2f}x" for k in ("cold", "warm")))
+        rate = {k: r["trained"] / r["wall"] for k, r in results.items()}  # behaviours trained per wall second
+        print("  behaviours trained per wall second vs reference: "
+              + ", ".join(f"{k} {rate[k] / rate['reference']:.2f}x" for k in ("cold", "warm")))
     entry = {"date": datetime.date.today().isoformat(), "seed": seed, "load": os.getloadavg()[0],
              "reference": str(reference) if reference else None, **results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
