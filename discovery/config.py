@@ -78,34 +78,36 @@ def _ints(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
     return (lambda x: low <= x <= high), f"an integer in [{low}, {high}]"
 
 
-_STORED = contextvars.ContextVar("stored", default=False)
+_READING_STORED = contextvars.ContextVar("reading_stored", default=False)
 _TASKS_ALLOWED = (f"distinct task names from {tasks.names()}, tasks registered with "
                   "discovery.tasks.register, or 'package.module:factory' import paths")
 
 
 def _task_names(xs) -> bool:
-    """Known task names; in a stored config (``stored()``), any name: a task registered in the
+    """Known task names; in a stored config (``reading_stored()``), any name: a task registered in the
     process that ran need not exist where the run is read."""
-    known = (lambda n: bool(re.fullmatch(r"[\w.:-]{1,200}", n))) if _STORED.get() else tasks.is_known
+    known = (lambda n: bool(re.fullmatch(r"[\w.:-]{1,200}", n))) if _READING_STORED.get() else tasks.is_known
     return _list_of(str, known)(xs)
 
 
 def _family_name(name) -> bool:
     """A known architecture family; in a stored config, any family-like name (one registered in
     the process that ran need not exist where the run is read)."""
-    if _STORED.get():
+    if _READING_STORED.get():
         return bool(re.fullmatch(r"[\w.:-]{1,200}", name))
     return tasks.is_known_family(name)
 
 
 @contextlib.contextmanager
-def stored():
-    """Read a run folder's config: task names are not looked up (inspect and export need no task)."""
-    token = _STORED.set(True)
+def reading_stored():
+    """Within it, configs are read as a run folder stores them: task and family names are not
+    looked up (inspect and export need no task; a task registered in the process that ran need
+    not exist where the run is read)."""
+    token = _READING_STORED.set(True)
     try:
         yield
     finally:
-        _STORED.reset(token)
+        _READING_STORED.reset(token)
 
 
 class _Section:
@@ -270,7 +272,7 @@ class CoevolutionSettings(_Section):
 
     def check(self) -> None:
         if not (self.evolves_architectures and self.start_architectures == "default") or (
-                _STORED.get() and self.family not in tasks.family_names()):
+                _READING_STORED.get() and self.family not in tasks.family_names()):
             return
         default_size = self.architecture_family.default().n_params()
         if default_size > self.param_budget:

@@ -128,7 +128,7 @@ def test_config_takes_the_family_by_name_or_import_path():
     with pytest.raises(ValueError, match="below the default architecture's 16992 parameters"):
         config.load(**{"coevolution.mode": "joint", "coevolution.family": "token_model",
                        "coevolution.param_budget": 10_000})
-    with config.stored():  # a run of a family registered elsewhere can still be read
+    with config.reading_stored():  # a run of a family registered elsewhere can still be read
         assert config.load(**{"coevolution.family": "someones_family"}).coevolution.family == "someones_family"
     example = tasks.family("tests.example_family:FAMILY")
     assert example.name == "tests.example_family:FAMILY"

@@ -20,7 +20,7 @@ from pathlib import Path
 import optax
 
 import dsl
-from discovery.config import Config, stored
+from discovery.config import Config, reading_stored
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_to_dict
 from discovery.evolution import niches
@@ -226,7 +226,7 @@ def run(
                     raise ValueError(f"--generations {generations} is below the {done} generations "
                                      f"{store.path} has run; give at least {done}")
                 lengthened = generations != config.run.generations
-                with stored():  # a registered task is looked up by the evaluator, with its advice
+                with reading_stored():  # a registered task is looked up by the evaluator, with its advice
                     config = config.replace(**{"run.generations": generations})
         elif config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")

@@ -132,7 +132,7 @@ class RunStore:
         return cls(path)
 
     def config(self) -> config_lib.Config:
-        with config_lib.stored():
+        with config_lib.reading_stored():
             return config_lib.load(self.path / "config.toml")
 
     def remove_temp_files(self) -> None:
