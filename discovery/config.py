@@ -1,4 +1,4 @@
-"""Run configuration: typed sections, presets, a TOML file, overrides, validation.
+"""Run configuration: typed sections, presets (``RUN_PRESETS``), a TOML file, overrides, validation.
 
 A ``Config`` is five frozen sections (``run``, ``tasks``, ``protocol``,
 ``evaluation``, ``coevolution``), each validated when it is built: unknown
@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -32,6 +32,7 @@ from discovery import tasks
 from discovery.training import scoring, trainer
 from discovery.training.tuning import LIMITS
 
+T = TypeVar("T")
 MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
 # The variation kinds (evolution.variation implements them; evolution.blocks the blocks).
 VOCABULARIES = ("primitive", "blocks")
@@ -393,7 +394,9 @@ class Config:
         return Config.from_dict(merge(self.to_dict(), _nested(dotted)))
 
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+# A run's presets: partial configs. The hypothesis experiment's presets are experiment sizes
+# (``experiments.adam_hypothesis.EXPERIMENT_PRESETS``); both are looked up by ``named_preset``.
+RUN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "run": {"name": "quick", "generations": 40, "population": 32},
         "tasks": {"search": ["quadratic_ill", "mf_k4", "klr_mushrooms"],
@@ -409,6 +412,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "protocol": {"steps": 300, "held_out_steps": 1000},
     },
 }
+
+
+def named_preset(presets: Mapping[str, T], name: str) -> T:
+    """``presets[name]``; an unknown name is a ValueError that lists the presets."""
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; presets: {list(presets)}")
+    return presets[name]
 
 
 def merge(base: Mapping, override: Mapping, where: str = "") -> dict:
@@ -439,9 +449,7 @@ def load(path: str | Path | None = None, preset: str | None = None, **overrides)
     """Defaults, then ``preset``, then the TOML file, then ``overrides`` (``section.key`` names)."""
     data = Config().to_dict()
     if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
-        data = merge(data, PRESETS[preset])
+        data = merge(data, named_preset(RUN_PRESETS, preset))
     if path is not None:
         data = merge(data, _toml(_read_text(Path(path)), str(path)), f" of {path}")
     return Config.from_dict(merge(data, _nested(overrides)))

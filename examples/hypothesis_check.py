@@ -19,7 +19,7 @@ from discovery.experiments import adam_hypothesis, findings
 
 def tiny_preset() -> adam_hypothesis.Preset:
     """``quick`` cut to the least that runs every arm: 1 seed of 2 x 1 generation, 8 steps."""
-    return dataclasses.replace(adam_hypothesis.PRESETS["quick"], seeds=1, population=2, generations=1,
+    return dataclasses.replace(adam_hypothesis.EXPERIMENT_PRESETS["quick"], seeds=1, population=2, generations=1,
                                steps=8, learning_rates=(1e-3, 1e-2, 1e-1), nondeep=("mf_k4",),
                                param_budget=2500, top_k=1, fixed=("adam", "momentum"),
                                panel=("adam", "momentum", "sgd"))

@@ -156,7 +156,7 @@ def test_a_family_registered_by_a_researcher_runs_in_coevolution(tmp_path):
 
 
 def test_the_hypothesis_experiment_takes_the_family_everywhere(tmp_path, capsys):
-    tiny = dataclasses.replace(hx.PRESETS["quick"], param_budget=20_000)
+    tiny = dataclasses.replace(hx.EXPERIMENT_PRESETS["quick"], param_budget=20_000)
     experiment = hx.Experiment(tmp_path / "h", tiny, progress=False, family="token_model")
     for arm in experiment.arms():
         assert experiment.config(arm.name, 0, **dict(arm.overrides)).coevolution.family == "token_model", arm.name

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from discovery import cli, runs, tasks
+from discovery import cli, config, runs, tasks
 from discovery.experiments import adam_hypothesis as hx
 from discovery.experiments import findings
 from discovery.experiments import gene_effects as ge
@@ -332,9 +332,17 @@ def test_hypothesis_cli_errors(tmp_path, capsys):
     assert "holds another experiment" in capsys.readouterr().err
 
 
+def test_an_unknown_preset_names_the_presets_of_its_kind(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown preset 'standard'; presets: \['quick', 'medium', 'full'\]"):
+        hx.Experiment(tmp_path / "h", "standard", progress=False)  # a run's preset, not an experiment's
+    with pytest.raises(ValueError, match=r"unknown preset 'medium'; presets: \['quick', 'standard'\]"):
+        config.load(preset="medium")
+    assert not (tmp_path / "h").exists()
+
+
 def test_a_preset_is_sized_for_the_family_it_runs_on(tmp_path):
     token = hx.Experiment(tmp_path / "token", "medium", progress=False).preset
-    assert token == hx.PRESETS["medium"] and token.family == "token_model" and token.pool > 0
+    assert token == hx.EXPERIMENT_PRESETS["medium"] and token.family == "token_model" and token.pool > 0
     mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").preset
     # The MLP experiment as the README's report ran it: no pool, four fixed optimizers, 8 seeds.
     assert (mlp.family, mlp.pool, mlp.measure_seeds, mlp.seeds, mlp.population, mlp.generations) == (

@@ -154,7 +154,7 @@ class Preset:
 
 _SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
 _TOKEN_PANEL = ("adam", "momentum", "sgd", "adabelief")
-PRESETS: dict[str, Preset] = {
+EXPERIMENT_PRESETS: dict[str, Preset] = {  # experiment sizes; a run's presets are config.RUN_PRESETS
     "quick": Preset(seeds=2, population=4, generations=2, steps=60, size="small",
                     learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
                     nondeep=("mf_k4",), param_budget=10000, fixed=("adam", "momentum"),
@@ -199,9 +199,8 @@ class Experiment:
     def __init__(self, out: str | Path, preset: str | Preset, seeds: int | None = None,
                  backend: str = "inprocess", address: str = "", progress: bool = True,
                  family: str | None = None):
-        if isinstance(preset, str) and preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
-        preset_name, preset = (preset, PRESETS[preset]) if isinstance(preset, str) else ("custom", preset)
+        preset_name, preset = ((preset, config_lib.named_preset(EXPERIMENT_PRESETS, preset))
+                               if isinstance(preset, str) else ("custom", preset))
         if family is not None:
             preset = dataclasses.replace(preset, family=family, **FAMILY_SIZES.get((preset_name, family), {}))
         if seeds is not None:
