@@ -13,14 +13,15 @@ from discovery.experiments import findings
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
+from discovery.experiments.arms import Arm
 from discovery.runs.store import RunStore
 
 FIXED = ("adam", "momentum", "lion")
 PANEL = ("adam", "momentum", "lion", "sgd")
 
 
-ARMS = [hx.Arm(f"arch-{f}", "architectures", fixed=f, panel=PANEL) for f in FIXED] + [
-    hx.Arm("joint-noadam", "joint"), hx.Arm("joint-random", "joint"), hx.Arm("nondeep", "rules", panel=PANEL)]
+ARMS = [Arm("architectures", fixed=f, panel=PANEL) for f in FIXED] + [
+    Arm("joint", start="noadam"), Arm("joint", start="random"), Arm("rules", panel=PANEL)]
 CONTROL_PANEL = ("adam", "momentum", "sgd")
 DESIGNS = [pool_lib.Design("main", PANEL, 3), pool_lib.Design("positive", CONTROL_PANEL, 6, "token_model_gradient_spread"),
            pool_lib.Design("negative", CONTROL_PANEL, 6, "token_model_label_noise")]
@@ -74,6 +75,21 @@ def analyse(home: float, seeds: int = 3, planted: float = 0.0, designs=()) -> fi
     return findings.analyse("synthetic", {"family": "token_model"},
                             [synthetic_seed(s, home, rng, planted) for s in range(seeds)], ARMS, PANEL, 1.0,
                             designs=designs)
+
+
+def test_an_arm_name_is_spelled_in_one_place_and_found_by_it(tmp_path):
+    assert [a.name for a in ARMS] == ["arch-adam", "arch-momentum", "arch-lion", "joint-noadam", "joint-random",
+                                      "nondeep"]
+    for bad in (dict(kind="architectures"), dict(kind="joint", start="adam"), dict(kind="rules", fixed="adam"),
+                dict(kind="evolution")):
+        with pytest.raises(ValueError, match="arm"):
+            Arm(**bad)
+    experiment = hx.Experiment(tmp_path, TINY, progress=False)
+    assert [a.name for a in experiment.arms()] == ["arch-adam", "arch-momentum", "joint-noadam", "joint-random",
+                                                  "nondeep"]
+    assert dict(experiment.arm("arch-momentum").overrides)["coevolution.fixed_rule"] == "momentum"
+    with pytest.raises(ValueError, match=r"unknown arm 'arch-sgd'; arms: \['arch-adam'"):
+        experiment.arm("arch-sgd")
 
 
 def test_home_advantage_is_the_stated_difference_in_differences():

@@ -48,6 +48,7 @@ from discovery.analysis import outputs
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
+from discovery.experiments.arms import Arm
 from discovery.experiments.pool import Design, Member, PoolCell
 from discovery.experiments.selection import home_advantage, relative
 from discovery.records import real
@@ -99,7 +100,7 @@ class JointArm:
 
 @dataclasses.dataclass(frozen=True)
 class ArmResult:
-    """What one arm's run gave for one seed, as its kind summarizes it (``adam_hypothesis.Arm``):
+    """What one arm's run gave for one seed, as its kind summarizes it (``arms.Arm``):
     ``cells`` (the panel on its top architectures, or on the non-deep tasks), ``joint`` (a joint
     arm's summary), ``rule`` (a rules arm's best rule); ``run``: its run folder."""
 
@@ -310,7 +311,7 @@ class Report:
     @property
     def matrix(self) -> np.ndarray:
         """``M[f][g]`` averaged over seeds."""
-        names = {f: f"arch-{f}" for f in self.fixed}
+        names = {f: Arm("architectures", fixed=f).name for f in self.fixed}
         return np.mean([s.matrix(names, self.panel) for s in self.seeds], axis=0)
 
     def to_dict(self) -> dict:
@@ -352,7 +353,7 @@ def _home_advantages(seeds: list[SeedResult], names: dict[str, str], panel: tupl
 def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
             seconds: float, planted: str = "momentum", designs: Sequence[Design] = ()) -> Report:
     """Effects per seed, intervals over seeds, the margins and the verdicts (``arms``:
-    ``adam_hypothesis.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
+    ``arms.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
     the positive control's optimizer). P2 and P3 read the main pool where there is one (its
     power is measured by the controls), the evolution arms otherwise."""
     panel = tuple(panel)
@@ -365,7 +366,7 @@ def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, 
     p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(main, panel))[:, adam].mean())
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
-    p4 = st.interval([s.joint["joint-noadam"].adam_like_share[-1] - 0.5 for s in seeds])
+    p4 = st.interval([s.joint[Arm("joint", start="noadam").name].adam_like_share[-1] - 0.5 for s in seeds])
     family = config.get("family", "mlp")
     pools = [analyse_pool(d, family, [s.pools[d.group] for s in seeds], planted if d.group == "positive" else None)
              for d in designs]
