@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from discovery.experiments import adam_hypothesis, findings
+from discovery.experiments import adam_hypothesis, findings, report_files
 
 
 def tiny_preset() -> adam_hypothesis.Preset:
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> findings.Report:
     args = parser.parse_args(argv)
     preset = tiny_preset() if args.tiny else "quick"
     report = adam_hypothesis.run_experiment(preset, out=args.out, progress=not args.tiny)
-    print(findings.markdown(report))
-    print(f"written: {', '.join(f'{args.out}/{name}' for name in findings.REPORT_FILES)}")
+    print(report_files.markdown(report))
+    print(f"written: {', '.join(f'{args.out}/{name}' for name in report_files.REPORT_FILES)}")
     return report
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from discovery import cli, config, runs, tasks
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments import findings
+from discovery.experiments import findings, report_files
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
@@ -152,7 +152,7 @@ def test_a_planted_home_advantage_is_supported_and_a_null_control_is_not():
     assert positive.planted_rank == 1 and positive.genes.fit[0].effect.mean == pytest.approx(1.0, abs=0.1)
     failed = analyse(home=0.0, planted=0.0, designs=DESIGNS).controls[0]  # nothing planted: the control fails
     assert not failed.passed and failed.verdicts["momentum"] != "supported"
-    text = findings.markdown(report)
+    text = report_files.markdown(report)
     assert "**Positive control**" in text and "The control **passed**" in text and "Power:" in text
     assert "ranks **#1**" in text and "| gradient_spread |" not in text  # the table reads the main pool
     assert "pool selection: HA" in text and "evolution arms: HA" in text  # both estimators
@@ -206,14 +206,14 @@ def test_gene_effects_find_the_gene_that_moves_the_gap_to_adam():
 
 def test_the_report_round_trips_and_renders(tmp_path):
     report = analyse(home=0.5)
-    paths = findings.write(report, tmp_path)
+    paths = report_files.write(report, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
     text = paths[0].read_text()
     assert "P2: supported" in text and "margin" in text and "| adam |" in text
     assert paths[2].read_bytes()[:4] == b"\x89PNG" and len(paths) == 3  # no pool: no gene figure
     pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
-    paths = findings.write(pooled, tmp_path)
+    paths = report_files.write(pooled, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
     assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]

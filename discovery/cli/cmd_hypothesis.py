@@ -34,13 +34,13 @@ def add_parser(subparsers) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from discovery.experiments import adam_hypothesis, findings
+    from discovery.experiments import adam_hypothesis, report_files
 
     if args.address and args.backend != "ray":
         raise ValueError("--address needs --backend ray")
     report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
                                             family=args.family)
-    print(findings.markdown(report))
-    written = findings.REPORT_FILES if report.pools else findings.REPORT_FILES[:3]
+    print(report_files.markdown(report))
+    written = report_files.REPORT_FILES if report.pools else report_files.REPORT_FILES[:3]
     print(f"written: {', '.join(f'{args.out}/{name}' for name in written)}")
     return 0

@@ -33,7 +33,7 @@ written under ``--out``: ``experiment.json`` (the preset), ``runs/<arm>-s<seed>-
 ``--out`` resumes each unfinished run and pool and skips finished panels, and gives the same
 report as an uninterrupted one; a call with more ``seeds`` reuses the finished ones. With
 ``backend="ray"`` the evolution runs go to Ray (the pools and the panels run in-process; before
-pools, the evolution arms' panels went too). The statistics and the report are in ``findings``.
+pools, the evolution arms' panels went too). The statistics are in ``findings``, the report in ``report_files``.
 
 The architectures come from the preset's ``family``: ``token_model`` (the token model on the
 Zipf stream, with controls) by default; ``--family mlp`` runs the MNIST-1D MLP experiment as
@@ -56,7 +56,7 @@ from discovery import runs, tasks
 from discovery.analysis import outputs
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
-from discovery.experiments import findings
+from discovery.experiments import findings, report_files
 from discovery.experiments import pool as pool_lib
 from discovery.experiments.arms import Arm
 from discovery.experiments.findings import ArmResult, Cell
@@ -443,7 +443,7 @@ class Experiment:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
         report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
                                   time.perf_counter() - start, planted=PLANTED, designs=self.designs())
-        findings.write(report, self.out)
+        report_files.write(report, self.out)
         return report
 
 
