@@ -222,8 +222,8 @@ class PoolResult:
     def passed(self) -> bool:
         """The positive control calls its planted effect supported; the negative calls none."""
         if self.planted is not None:
-            return self.verdicts[self.planted] == "supported"
-        return "supported" not in self.verdicts.values()
+            return self.verdicts[self.planted] == st.SUPPORTED
+        return st.SUPPORTED not in self.verdicts.values()
 
     @property
     def detectable(self) -> float:
