@@ -34,7 +34,8 @@ from discovery.training.tuning import LIMITS
 
 T = TypeVar("T")
 MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
-# The variation kinds (evolution.variation implements them; evolution.blocks the blocks).
+# The variation kinds (evolution.variation implements them; evolution.blocks the blocks); a
+# variation's vocabulary and weights obey ``check_variation``.
 VOCABULARIES = ("primitive", "blocks")
 PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
 BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
@@ -329,10 +330,7 @@ class VariationSettings(_Section):
                 object.__setattr__(self, name, tuple(sorted(value.items())))
 
     def check(self) -> None:
-        mutation = dict(self.mutation_weights or ())
-        if self.vocabulary == "primitive" and any(mutation.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
-            raise ValueError(f"[variation] mutation_weights gives weight to block mutations "
-                             f"{BLOCK_MUTATIONS}: they need vocabulary = 'blocks'")
+        check_variation(self.vocabulary, dict(self.mutation_weights or ()), dict(self.crossover_weights or ()))
         for name in ("mutation_weights", "crossover_weights"):
             weights = dict(getattr(self, name) or ())
             if weights and len(weights) == len(MUTATION_KINDS if name[0] == "m" else CROSSOVER_KINDS) and not any(
@@ -344,6 +342,21 @@ class VariationSettings(_Section):
         for name in ("mutation_weights", "crossover_weights"):
             out[name] = dict(getattr(self, name) or {})
         return out
+
+
+def check_variation(vocabulary: str, mutation_weights: Mapping[str, float],
+                    crossover_weights: Mapping[str, float]) -> None:
+    """The rules of every variation, read from a config (``VariationSettings``) or built
+    (``evolution.variation.VariationConfig``): a known vocabulary, known kinds, and block
+    mutations only with the blocks vocabulary."""
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"[variation] unknown vocabulary {vocabulary!r}; vocabularies: {VOCABULARIES}")
+    for weights, kinds in ((mutation_weights, MUTATION_KINDS), (crossover_weights, CROSSOVER_KINDS)):
+        if unknown := set(weights) - set(kinds):
+            raise ValueError(f"[variation] unknown variation kind(s) {sorted(unknown)}; known: {kinds}")
+    if vocabulary == "primitive" and any(mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+        raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
+                         "they need vocabulary = 'blocks'")
 
 
 SECTIONS: dict[str, type[_Section]] = {
