@@ -278,10 +278,6 @@ class Prediction:
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "effect": self.effect.to_dict()}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Prediction:
-        return cls(**{**data, "effect": st.Effect.from_dict(data["effect"])})
-
 
 @dataclasses.dataclass(frozen=True)
 class Report:
