@@ -1,4 +1,4 @@
-"""Run configuration: typed sections, presets, a TOML file, overrides, validation.
+"""Run configuration: typed sections, presets (``RUN_PRESETS``), a TOML file, overrides, validation.
 
 A ``Config`` is five frozen sections (``run``, ``tasks``, ``protocol``,
 ``evaluation``, ``coevolution``), each validated when it is built: unknown
@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -32,8 +32,10 @@ from discovery import tasks
 from discovery.training import scoring, trainer
 from discovery.training.tuning import LIMITS
 
+T = TypeVar("T")
 MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
-# The variation kinds (evolution.variation implements them; evolution.blocks the blocks).
+# The variation kinds (evolution.variation implements them; evolution.blocks the blocks); a
+# variation's vocabulary and weights obey ``check_variation``.
 VOCABULARIES = ("primitive", "blocks")
 PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
 BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
@@ -78,34 +80,36 @@ def _ints(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
     return (lambda x: low <= x <= high), f"an integer in [{low}, {high}]"
 
 
-_STORED = contextvars.ContextVar("stored", default=False)
+_READING_STORED = contextvars.ContextVar("reading_stored", default=False)
 _TASKS_ALLOWED = (f"distinct task names from {tasks.names()}, tasks registered with "
                   "discovery.tasks.register, or 'package.module:factory' import paths")
 
 
 def _task_names(xs) -> bool:
-    """Known task names; in a stored config (``stored()``), any name: a task registered in the
+    """Known task names; in a stored config (``reading_stored()``), any name: a task registered in the
     process that ran need not exist where the run is read."""
-    known = (lambda n: bool(re.fullmatch(r"[\w.:-]{1,200}", n))) if _STORED.get() else tasks.is_known
+    known = (lambda n: bool(re.fullmatch(r"[\w.:-]{1,200}", n))) if _READING_STORED.get() else tasks.is_known
     return _list_of(str, known)(xs)
 
 
 def _family_name(name) -> bool:
     """A known architecture family; in a stored config, any family-like name (one registered in
     the process that ran need not exist where the run is read)."""
-    if _STORED.get():
+    if _READING_STORED.get():
         return bool(re.fullmatch(r"[\w.:-]{1,200}", name))
     return tasks.is_known_family(name)
 
 
 @contextlib.contextmanager
-def stored():
-    """Read a run folder's config: task names are not looked up (inspect and export need no task)."""
-    token = _STORED.set(True)
+def reading_stored():
+    """Within it, configs are read as a run folder stores them: task and family names are not
+    looked up (inspect and export need no task; a task registered in the process that ran need
+    not exist where the run is read)."""
+    token = _READING_STORED.set(True)
     try:
         yield
     finally:
-        _STORED.reset(token)
+        _READING_STORED.reset(token)
 
 
 class _Section:
@@ -270,7 +274,7 @@ class CoevolutionSettings(_Section):
 
     def check(self) -> None:
         if not (self.evolves_architectures and self.start_architectures == "default") or (
-                _STORED.get() and self.family not in tasks.family_names()):
+                _READING_STORED.get() and self.family not in tasks.family_names()):
             return
         default_size = self.architecture_family.default().n_params()
         if default_size > self.param_budget:
@@ -326,10 +330,7 @@ class VariationSettings(_Section):
                 object.__setattr__(self, name, tuple(sorted(value.items())))
 
     def check(self) -> None:
-        mutation = dict(self.mutation_weights or ())
-        if self.vocabulary == "primitive" and any(mutation.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
-            raise ValueError(f"[variation] mutation_weights gives weight to block mutations "
-                             f"{BLOCK_MUTATIONS}: they need vocabulary = 'blocks'")
+        check_variation(self.vocabulary, dict(self.mutation_weights or ()), dict(self.crossover_weights or ()))
         for name in ("mutation_weights", "crossover_weights"):
             weights = dict(getattr(self, name) or ())
             if weights and len(weights) == len(MUTATION_KINDS if name[0] == "m" else CROSSOVER_KINDS) and not any(
@@ -341,6 +342,21 @@ class VariationSettings(_Section):
         for name in ("mutation_weights", "crossover_weights"):
             out[name] = dict(getattr(self, name) or {})
         return out
+
+
+def check_variation(vocabulary: str, mutation_weights: Mapping[str, float],
+                    crossover_weights: Mapping[str, float]) -> None:
+    """The rules of every variation, read from a config (``VariationSettings``) or built
+    (``evolution.variation.VariationConfig``): a known vocabulary, known kinds, and block
+    mutations only with the blocks vocabulary."""
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"[variation] unknown vocabulary {vocabulary!r}; vocabularies: {VOCABULARIES}")
+    for weights, kinds in ((mutation_weights, MUTATION_KINDS), (crossover_weights, CROSSOVER_KINDS)):
+        if unknown := set(weights) - set(kinds):
+            raise ValueError(f"[variation] unknown variation kind(s) {sorted(unknown)}; known: {kinds}")
+    if vocabulary == "primitive" and any(mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+        raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
+                         "they need vocabulary = 'blocks'")
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -391,7 +407,9 @@ class Config:
         return Config.from_dict(merge(self.to_dict(), _nested(dotted)))
 
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+# A run's presets: partial configs. The hypothesis experiment's presets are experiment sizes
+# (``experiments.adam_hypothesis.EXPERIMENT_PRESETS``); both are looked up by ``named_preset``.
+RUN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "run": {"name": "quick", "generations": 40, "population": 32},
         "tasks": {"search": ["quadratic_ill", "mf_k4", "klr_mushrooms"],
@@ -407,6 +425,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "protocol": {"steps": 300, "held_out_steps": 1000},
     },
 }
+
+
+def named_preset(presets: Mapping[str, T], name: str) -> T:
+    """``presets[name]``; an unknown name is a ValueError that lists the presets."""
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; presets: {list(presets)}")
+    return presets[name]
 
 
 def merge(base: Mapping, override: Mapping, where: str = "") -> dict:
@@ -437,9 +462,7 @@ def load(path: str | Path | None = None, preset: str | None = None, **overrides)
     """Defaults, then ``preset``, then the TOML file, then ``overrides`` (``section.key`` names)."""
     data = Config().to_dict()
     if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
-        data = merge(data, PRESETS[preset])
+        data = merge(data, named_preset(RUN_PRESETS, preset))
     if path is not None:
         data = merge(data, _toml(_read_text(Path(path)), str(path)), f" of {path}")
     return Config.from_dict(merge(data, _nested(overrides)))

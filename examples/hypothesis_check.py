@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from discovery.experiments import adam_hypothesis, findings
+from discovery.experiments import adam_hypothesis, findings, report_files
 
 
 def tiny_preset() -> adam_hypothesis.Preset:
     """``quick`` cut to the least that runs every arm: 1 seed of 2 x 1 generation, 8 steps."""
-    return dataclasses.replace(adam_hypothesis.PRESETS["quick"], seeds=1, population=2, generations=1,
+    return dataclasses.replace(adam_hypothesis.EXPERIMENT_PRESETS["quick"], seeds=1, population=2, generations=1,
                                steps=8, learning_rates=(1e-3, 1e-2, 1e-1), nondeep=("mf_k4",),
                                param_budget=2500, top_k=1, fixed=("adam", "momentum"),
                                panel=("adam", "momentum", "sgd"))
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> findings.Report:
     args = parser.parse_args(argv)
     preset = tiny_preset() if args.tiny else "quick"
     report = adam_hypothesis.run_experiment(preset, out=args.out, progress=not args.tiny)
-    print(findings.markdown(report))
-    print(f"written: {', '.join(f'{args.out}/{name}' for name in findings.REPORT_FILES)}")
+    print(report_files.markdown(report))
+    print(f"written: {', '.join(f'{args.out}/{name}' for name in report_files.REPORT_FILES)}")
     return report
 
 

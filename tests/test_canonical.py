@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 
 import dsl
 from discovery.evolution import niches, validity
-from discovery.evolution.engine import reported
+from discovery.evolution.reporting import reported
 from discovery.records import Candidate, Evaluation, Recommendation, TaskResult
 from dsl.canonical import proportion
 from dsl.probe import probe_streams, run_numpy

@@ -18,7 +18,7 @@ import pytest
 import discovery
 from discovery import cli, config, runs, tasks
 from discovery.cli.cmd_run import parse_setting
-from discovery.evolution.engine import TIMINGS
+from discovery.evolution.generation import TIMINGS
 from tests.custom_task import logreg_data, logreg_init, logreg_loss
 from tests.tiny import TINY
 

@@ -10,6 +10,7 @@ from deap import gp
 from hypothesis import given, settings
 
 import dsl
+from discovery import config as config_lib
 from discovery.evolution import genome as G
 from discovery.evolution import validity
 from discovery.evolution import variation as V
@@ -228,6 +229,11 @@ def test_config_rejects_unknown_kinds():
         V.VariationConfig(mutation_weights={"teleport": 1.0})
     with pytest.raises(ValueError, match="no positive weight"):
         V.VariationConfig(crossover_weights={"statement": 0.0})
+    # One rule for a config read and a variation built: block mutations need the blocks vocabulary.
+    with pytest.raises(ValueError, match="block mutations .* need vocabulary = 'blocks'"):
+        V.VariationConfig(mutation_weights={"ema": 1.0})
+    with pytest.raises(ValueError, match="block mutations .* need vocabulary = 'blocks'"):
+        config_lib.load(**{"variation.mutation_weights": {"ema": 1.0}})
 
 
 # ----------------------------------------------------------------------------- validity

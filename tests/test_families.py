@@ -128,7 +128,7 @@ def test_config_takes_the_family_by_name_or_import_path():
     with pytest.raises(ValueError, match="below the default architecture's 16992 parameters"):
         config.load(**{"coevolution.mode": "joint", "coevolution.family": "token_model",
                        "coevolution.param_budget": 10_000})
-    with config.stored():  # a run of a family registered elsewhere can still be read
+    with config.reading_stored():  # a run of a family registered elsewhere can still be read
         assert config.load(**{"coevolution.family": "someones_family"}).coevolution.family == "someones_family"
     example = tasks.family("tests.example_family:FAMILY")
     assert example.name == "tests.example_family:FAMILY"
@@ -156,7 +156,7 @@ def test_a_family_registered_by_a_researcher_runs_in_coevolution(tmp_path):
 
 
 def test_the_hypothesis_experiment_takes_the_family_everywhere(tmp_path, capsys):
-    tiny = dataclasses.replace(hx.PRESETS["quick"], param_budget=20_000)
+    tiny = dataclasses.replace(hx.EXPERIMENT_PRESETS["quick"], param_budget=20_000)
     experiment = hx.Experiment(tmp_path / "h", tiny, progress=False, family="token_model")
     for arm in experiment.arms():
         assert experiment.config(arm.name, 0, **dict(arm.overrides)).coevolution.family == "token_model", arm.name

@@ -7,20 +7,21 @@ import shutil
 import numpy as np
 import pytest
 
-from discovery import cli, runs, tasks
+from discovery import cli, config, runs, tasks
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments import findings
+from discovery.experiments import findings, report_files
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
+from discovery.experiments.arms import Arm
 from discovery.runs.store import RunStore
 
 FIXED = ("adam", "momentum", "lion")
 PANEL = ("adam", "momentum", "lion", "sgd")
 
 
-ARMS = [hx.Arm(f"arch-{f}", "architectures", fixed=f, panel=PANEL) for f in FIXED] + [
-    hx.Arm("joint-noadam", "joint"), hx.Arm("joint-random", "joint"), hx.Arm("nondeep", "rules", panel=PANEL)]
+ARMS = [Arm("architectures", fixed=f, panel=PANEL) for f in FIXED] + [
+    Arm("joint", start="noadam"), Arm("joint", start="random"), Arm("rules", panel=PANEL)]
 CONTROL_PANEL = ("adam", "momentum", "sgd")
 DESIGNS = [pool_lib.Design("main", PANEL, 3), pool_lib.Design("positive", CONTROL_PANEL, 6, "token_model_gradient_spread"),
            pool_lib.Design("negative", CONTROL_PANEL, 6, "token_model_label_noise")]
@@ -74,6 +75,21 @@ def analyse(home: float, seeds: int = 3, planted: float = 0.0, designs=()) -> fi
     return findings.analyse("synthetic", {"family": "token_model"},
                             [synthetic_seed(s, home, rng, planted) for s in range(seeds)], ARMS, PANEL, 1.0,
                             designs=designs)
+
+
+def test_an_arm_name_is_spelled_in_one_place_and_found_by_it(tmp_path):
+    assert [a.name for a in ARMS] == ["arch-adam", "arch-momentum", "arch-lion", "joint-noadam", "joint-random",
+                                      "nondeep"]
+    for bad in (dict(kind="architectures"), dict(kind="joint", start="adam"), dict(kind="rules", fixed="adam"),
+                dict(kind="evolution")):
+        with pytest.raises(ValueError, match="arm"):
+            Arm(**bad)
+    experiment = hx.Experiment(tmp_path, TINY, progress=False)
+    assert [a.name for a in experiment.arms()] == ["arch-adam", "arch-momentum", "joint-noadam", "joint-random",
+                                                  "nondeep"]
+    assert dict(experiment.arm("arch-momentum").overrides)["coevolution.fixed_rule"] == "momentum"
+    with pytest.raises(ValueError, match=r"unknown arm 'arch-sgd'; arms: \['arch-adam'"):
+        experiment.arm("arch-sgd")
 
 
 def test_home_advantage_is_the_stated_difference_in_differences():
@@ -136,7 +152,7 @@ def test_a_planted_home_advantage_is_supported_and_a_null_control_is_not():
     assert positive.planted_rank == 1 and positive.genes.fit[0].effect.mean == pytest.approx(1.0, abs=0.1)
     failed = analyse(home=0.0, planted=0.0, designs=DESIGNS).controls[0]  # nothing planted: the control fails
     assert not failed.passed and failed.verdicts["momentum"] != "supported"
-    text = findings.markdown(report)
+    text = report_files.markdown(report)
     assert "**Positive control**" in text and "The control **passed**" in text and "Power:" in text
     assert "ranks **#1**" in text and "| gradient_spread |" not in text  # the table reads the main pool
     assert "pool selection: HA" in text and "evolution arms: HA" in text  # both estimators
@@ -190,14 +206,14 @@ def test_gene_effects_find_the_gene_that_moves_the_gap_to_adam():
 
 def test_the_report_round_trips_and_renders(tmp_path):
     report = analyse(home=0.5)
-    paths = findings.write(report, tmp_path)
+    paths = report_files.write(report, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
     text = paths[0].read_text()
     assert "P2: supported" in text and "margin" in text and "| adam |" in text
     assert paths[2].read_bytes()[:4] == b"\x89PNG" and len(paths) == 3  # no pool: no gene figure
     pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
-    paths = findings.write(pooled, tmp_path)
+    paths = report_files.write(pooled, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
     assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]
@@ -332,9 +348,17 @@ def test_hypothesis_cli_errors(tmp_path, capsys):
     assert "holds another experiment" in capsys.readouterr().err
 
 
+def test_an_unknown_preset_names_the_presets_of_its_kind(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown preset 'standard'; presets: \['quick', 'medium', 'full'\]"):
+        hx.Experiment(tmp_path / "h", "standard", progress=False)  # a run's preset, not an experiment's
+    with pytest.raises(ValueError, match=r"unknown preset 'medium'; presets: \['quick', 'standard'\]"):
+        config.load(preset="medium")
+    assert not (tmp_path / "h").exists()
+
+
 def test_a_preset_is_sized_for_the_family_it_runs_on(tmp_path):
     token = hx.Experiment(tmp_path / "token", "medium", progress=False).preset
-    assert token == hx.PRESETS["medium"] and token.family == "token_model" and token.pool > 0
+    assert token == hx.EXPERIMENT_PRESETS["medium"] and token.family == "token_model" and token.pool > 0
     mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").preset
     # The MLP experiment as the README's report ran it: no pool, four fixed optimizers, 8 seeds.
     assert (mlp.family, mlp.pool, mlp.measure_seeds, mlp.seeds, mlp.population, mlp.generations) == (

@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import msgpack
 import pytest
 
 import dsl
 from discovery import cli, config, runs, tasks
 from discovery.evolution import niches
 from discovery.evolution.engine import Child, Evolution
-from discovery.records import Evaluation, TaskResult, pareto_front
+from discovery.evolution.generation import TIME_SPLIT, Generation
+from discovery.records import Evaluation, RecordError, TaskResult, pareto_front
+from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
 from discovery.training import trainer
 from tests.tiny import tiny
@@ -57,6 +60,29 @@ def test_warm_start_is_trained_once_and_duplicates_hit_the_cache(reference):
     assert first["trained"] == 1 and first["cache_hits"] == 5 and first["best"] == 0.0  # Adam is 0
     totals = reference.summary.totals
     assert totals["evaluated"] + totals["cache_hits"] == 18
+
+
+def test_generation_records_are_typed_and_store_byte_for_byte(reference):
+    lines = [line for line in (reference.path / "log.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "generation"]
+    outer = msgpack.unpackb((reference.path / "checkpoint.msgpack").read_bytes())
+    stored = msgpack.unpackb(outer["payload"])["search"]["logbook"]
+    for line, record, raw in zip(lines, reference.logbook, stored, strict=True):
+        assert isinstance(record, Generation) and record.gen >= 1 and record.best <= record.median
+        assert sum(getattr(record, k) for k in TIME_SPLIT) == pytest.approx(record.seconds, abs=0.005)
+        assert json_text({"kind": "generation", **record.to_dict()}, sort_keys=True) == line  # the log's line
+        assert list(record.to_dict().items()) == list(raw.items())  # the checkpoint's, in its order
+        assert Generation.from_dict(raw) == record
+    # A record written before most fields existed reads, and is written again as it was.
+    old = {"gen": 1, "trained": 2, "cache_hits": 4, "seconds": 1.5, "candidates_per_s": 4.0,
+           "best": -0.1, "median": 0.2}
+    read = Generation.from_dict(old)
+    assert read.scale_equivalent is None and read.to_dict() == old and list(read) == list(old)
+    assert read["best"] == -0.1 and "niches" not in read  # reads as its stored dict too
+    with pytest.raises(RecordError, match="field 'trained' is malformed"):
+        Generation.from_dict({**old, "trained": -1})
+    with pytest.raises(RecordError, match="unknown field"):
+        Generation.from_dict({**old, "fitness": 0.0})
 
 
 def test_same_config_and_seed_give_the_same_run(reference, tmp_path):

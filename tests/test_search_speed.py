@@ -15,7 +15,7 @@ import jaxlib
 import pytest
 
 from discovery import config
-from discovery.evolution.engine import TIME_SPLIT
+from discovery.evolution.generation import TIME_SPLIT
 from discovery.training import compiler
 from tests.tiny import tiny
 

@@ -31,7 +31,8 @@ import statistics
 import dsl
 from discovery import runs
 from discovery.evolution import niches
-from discovery.evolution.engine import POOL_PER_ENTRY, report_pareto_front
+from discovery.evolution.engine import POOL_PER_ENTRY
+from discovery.evolution.reporting import report_pareto_front
 from discovery.records import Candidate, Evaluation, Recommendation, TaskResult, pareto_front
 from discovery.runs.files import json_text
 from discovery.runs.store import RunStore

@@ -67,11 +67,11 @@ def _panels(n: int, title: str) -> tuple[Figure, list]:
 
 def fitness_history(run: runs.Run) -> Figure:
     """Best and median population fitness per generation (0 is Adam, lower is better)."""
-    gens = [r["gen"] for r in run.logbook]
+    gens = [r.gen for r in run.logbook]
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
-    ax.plot(gens, [r["best"] for r in run.logbook], marker="o", label="best")
-    ax.plot(gens, [r["median"] for r in run.logbook], marker="s", label="median")
+    ax.plot(gens, [r.best for r in run.logbook], marker="o", label="best")
+    ax.plot(gens, [r.median for r in run.logbook], marker="s", label="median")
     ax.axhline(0.0, color="grey", linestyle=":", label="Adam")
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness: mean log10(score / Adam's)")

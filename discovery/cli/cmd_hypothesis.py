@@ -9,7 +9,7 @@ def add_parser(subparsers) -> None:
     from discovery import config as config_lib
     from discovery import tasks
     from discovery.cli import subparser
-    from discovery.experiments.adam_hypothesis import PRESETS
+    from discovery.experiments.adam_hypothesis import EXPERIMENT_PRESETS
 
     p = subparser(subparsers, "hypothesis", "run (or resume) the Adam hypothesis experiment",
                   "Home advantage by selection on a shared pool of random architectures (selection "
@@ -18,8 +18,8 @@ def add_parser(subparsers) -> None:
                   "an architecture favours Adam; joint co-evolution from starts without Adam, and the "
                   "non-deep suite; effects with 95%% intervals and verdicts. Re-running with the same "
                   "--out resumes. "
-                  + " ".join(f"{k}: {v.expected}." for k, v in PRESETS.items()))
-    p.add_argument("--preset", choices=tuple(PRESETS), default="quick", help="experiment size")
+                  + " ".join(f"{k}: {v.expected}." for k, v in EXPERIMENT_PRESETS.items()))
+    p.add_argument("--preset", choices=tuple(EXPERIMENT_PRESETS), default="quick", help="experiment size")
     p.add_argument("--seeds", type=int, help="number of seeds (default: the preset's); more seeds on an "
                    "existing --out reuse the finished ones")
     p.add_argument("--out", default="runs/hypothesis", help="output folder (resumed if it exists)")
@@ -34,13 +34,13 @@ def add_parser(subparsers) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from discovery.experiments import adam_hypothesis, findings
+    from discovery.experiments import adam_hypothesis, report_files
 
     if args.address and args.backend != "ray":
         raise ValueError("--address needs --backend ray")
     report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
                                             family=args.family)
-    print(findings.markdown(report))
-    written = findings.REPORT_FILES if report.pools else findings.REPORT_FILES[:3]
+    print(report_files.markdown(report))
+    written = report_files.REPORT_FILES if report.pools else report_files.REPORT_FILES[:3]
     print(f"written: {', '.join(f'{args.out}/{name}' for name in written)}")
     return 0

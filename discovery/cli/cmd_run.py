@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
                   "one with --resume RUN_DIR --generations N. Options override the config file; "
                   "an option left out keeps the config's value.")
     p.add_argument("config", nargs="?", help="a TOML config file (see docs/evolution.md); none: the defaults, or the preset")
-    p.add_argument("--preset", choices=tuple(config_lib.PRESETS),
+    p.add_argument("--preset", choices=tuple(config_lib.RUN_PRESETS),
                    help="start from a preset (the TOML file and options override it)")
     p.add_argument("--seed", type=int, help=f"[run] seed (config default: {d.run.seed})")
     p.add_argument("--out", default="runs", help="folder in which the run's folder is created")

@@ -40,6 +40,8 @@ import dsl
 from discovery import tasks
 from discovery.config import Config
 from discovery.evolution import architectures, niches
+from discovery.evolution.generation import TIME_SPLIT, Generation
+from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
 from discovery.evolution.variation import VariationConfig
 from discovery.records import (
@@ -48,7 +50,6 @@ from discovery.records import (
     encode_candidate,
     encode_screening,
     mapping,
-    pareto_front,
     read_fields,
     sequence,
     stored,
@@ -111,10 +112,6 @@ def _rng_state(value) -> tuple:
     return whole()(version), sequence(whole())(internal), gauss
 
 
-def _generation_record(value) -> dict:
-    return mapping(lambda x: x)(value)
-
-
 @dataclasses.dataclass(frozen=True)
 class SearchState:
     """Everything a search needs to continue exactly, as the checkpoint stores it (plain data
@@ -126,7 +123,7 @@ class SearchState:
     cache: dict[str, CacheEntry] = stored(mapping(CacheEntry.from_dict))
     population: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
     hall_of_fame: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
-    logbook: tuple[dict, ...] = stored(sequence(_generation_record))
+    logbook: tuple[Generation, ...] = stored(sequence(Generation.from_dict))
     totals: dict[str, int] = stored(mapping(whole()))
     shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
 
@@ -136,7 +133,7 @@ class SearchState:
                 "next_id": self.next_id, "cache": {k: v.to_dict() for k, v in self.cache.items()},
                 "population": [c.to_dict() for c in self.population],
                 "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
-                "logbook": [dict(r) for r in self.logbook], "totals": dict(self.totals),
+                "logbook": [r.to_dict() for r in self.logbook], "totals": dict(self.totals),
                 "shapes": [list(s) for s in self.shapes]}
 
     @classmethod
@@ -156,8 +153,6 @@ class Individual:
         self.fitness = FitnessMin((candidate.fitness,))
 
 
-TIME_SPLIT = ("training_s", "breeding_s", "niches_s", "bookkeeping_s")  # a generation's seconds, by what they bought
-TIMINGS = ("seconds", "candidates_per_s", "screened_per_s", "evaluated_per_s", *TIME_SPLIT)  # not outcomes
 COLLAPSE_SHARE = 0.5  # a generation with more cache hits than this share of its children is collapsing
 POOL_PER_ENTRY = 10  # the pool the hall of fame's niches are drawn from: this many behaviours per entry
 
@@ -183,51 +178,6 @@ def update_hall_of_fame(hof: tools.HallOfFame, candidates: list[Candidate]) -> N
     hof.update([Individual(c) for c in candidates])
 
 
-def reported(candidate: Candidate) -> Candidate:
-    """The candidate as a run reports it: its rule pruned (``dsl.prune``), without the constant
-    factor fair tuning absorbs (``dsl.canonical``), its constants rounded (``dsl.rounded``),
-    and its scores in that rule's units: ``u = c * u'`` is reported as ``u'`` with every
-    learning rate (tuned, tried, recommended) times ``c``. Cached per rule."""
-    canonical = dsl.canonical(dsl.prune(candidate.rule))
-    rule, factor = dsl.rounded(canonical.rule), canonical.factor
-    if rule == candidate.rule == candidate.simplified and factor == 1.0:
-        return candidate
-
-    def rescaled(e):
-        return None if e is None else e.rescaled(1.0 / factor)
-
-    return dataclasses.replace(candidate, rule=rule, simplified=rule, text=rule.to_text(),
-                               complexity=rule.size, fingerprint=dsl.fingerprint(rule),
-                               evaluation=rescaled(candidate.evaluation), held_out=rescaled(candidate.held_out),
-                               recommendation=rescaled(candidate.recommendation))
-
-
-def report_hall_of_fame(pool: list[Candidate], size: int) -> list[Candidate]:
-    """The hall of fame a run shows: one entry per niche of ``pool`` (``niches``), niches of one
-    form merged (``niches.by_form``), the best ``size`` entries, each by its representative as
-    ``reported``, listing its other members (``Candidate.niche``); best search fitness first."""
-    entries = []
-    for niche in niches.by_form(niches.niches(pool))[:size]:
-        rep = niche.representative
-        others = tuple(c.id for c in niche.members if c.id != rep.id)
-        entries.append(dataclasses.replace(reported(rep), niche=others))
-    return sorted(entries, key=lambda c: (c.fitness, c.complexity, c.id))
-
-
-def report_pareto_front(candidates: list[Candidate]) -> list[Candidate]:
-    """The Pareto front of complexity vs fitness over ``candidates``, its rules ``reported``, one
-    entry per niche (the simplest within noise of the niche's best), simplest first."""
-    front = pareto_front([reported(c) for c in pareto_front(candidates)])
-    return sorted(niches.one_per_niche(front), key=lambda c: (c.complexity, c.fitness, c.id))
-
-
-def make_statistics() -> tools.Statistics:
-    stats = tools.Statistics(lambda ind: ind.fitness.values[0])
-    stats.register("best", np.min)
-    stats.register("median", np.median)
-    return stats
-
-
 class Evolution:
     """One run's search state and its generation step; persistence lives in ``discovery.runs``."""
 
@@ -239,8 +189,7 @@ class Evolution:
         self.variation = VariationConfig.from_settings(config.variation)
         self.hof = make_hall_of_fame(POOL_PER_ENTRY * config.evaluation.hall_of_fame,
                                      [] if state is None else list(state.hall_of_fame))
-        self.stats = make_statistics()
-        self.logbook = tools.Logbook()
+        self.logbook: list[Generation] = []
         self.rng = random.Random(self.settings.seed)
         self.generation = 0
         self.next_id = 0
@@ -269,7 +218,7 @@ class Evolution:
         return SearchState(rng=self.rng.getstate(), generation=self.generation, next_id=self.next_id,
                            cache=dict(self.cache), population=tuple(self.population),
                            hall_of_fame=tuple(ind.candidate for ind in self.hof),
-                           logbook=tuple(dict(r) for r in self.logbook), totals=dict(self.totals),
+                           logbook=tuple(self.logbook), totals=dict(self.totals),
                            shapes=tuple(sorted(self.shapes)))
 
     @property
@@ -393,7 +342,7 @@ class Evolution:
         if not self.logbook:
             return False
         last = self.logbook[-1]
-        return last["cache_hits"] > COLLAPSE_SHARE * (last["trained"] + last["cache_hits"])
+        return last.cache_hits > COLLAPSE_SHARE * (last.trained + last.cache_hits)
 
     def _fresh(self, child: Child, seen: set[str]) -> tuple[Child, bool]:
         """``child``, or, if its behaviour was evaluated before or already bred this generation,
@@ -474,8 +423,8 @@ class Evolution:
                  "niches_s": (selected - evaluated) + (counted - selected),
                  "bookkeeping_s": (evaluated - bred - training) + (time.perf_counter() - counted) + self.persist_seconds}
         self.persist_seconds = 0.0
-        shapes = {"compiled_shapes": len(self.shapes)} if self.coevolution.evolves_architectures else {}
-        self.logbook.record(
+        fitness = [c.fitness for c in self.population]
+        self.logbook.append(Generation(
             gen=self.generation,
             trained=work["trained"],
             cache_hits=len(candidates) - work["trained"],
@@ -489,15 +438,16 @@ class Evolution:
             distinct_per_1000=round(1000 * self.totals["evaluated"] / max(self.totals["children"], 1), 1),
             rejected=dict(sorted(self.rejected.items())),
             seconds=round(seconds, 3),
-            **{k: round(v, 3) for k, v in split.items()},
+            **{k: round(split[k], 3) for k in TIME_SPLIT},
             candidates_per_s=round(len(candidates) / max(seconds, 1e-9), 2),
             complexity=float(np.median([c.complexity for c in self.population])),
             hall_of_fame_best=min(ind.candidate.evaluation.fitness for ind in self.hof),
             niches=niche_counts[0],
             population_niches=niche_counts[1],
-            **shapes,
-            **self.stats.compile([Individual(c) for c in self.population]),
-        )
+            compiled_shapes=len(self.shapes) if self.coevolution.evolves_architectures else None,
+            best=float(np.min(fitness)),
+            median=float(np.median(fitness)),
+        ))
         return candidates
 
 

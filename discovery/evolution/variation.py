@@ -41,10 +41,9 @@ from deap import gp
 
 from discovery.config import (
     BLOCK_MUTATIONS,
-    CROSSOVER_KINDS,
     MUTATION_KINDS,
-    VOCABULARIES,
     VariationSettings,
+    check_variation,
 )
 from dsl.errors import DSLError
 from dsl.printer import expr_text
@@ -103,16 +102,8 @@ class VariationConfig:
                       perturb_scale=float(settings.perturb_scale), **extra)
 
     def __post_init__(self):
-        if self.vocabulary not in VOCABULARIES:
-            raise ValueError(f"unknown vocabulary {self.vocabulary!r}; vocabularies: {VOCABULARIES}")
-        if self.vocabulary == "primitive" and any(
-                self.mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
-            raise ValueError(f"block mutations {BLOCK_MUTATIONS} need vocabulary = 'blocks'")
-        for weights, kinds in ((self.mutation_weights, MUTATION_KINDS),
-                               (self.crossover_weights, CROSSOVER_KINDS)):
-            unknown = set(weights) - set(kinds)
-            if unknown:
-                raise ValueError(f"unknown variation kind(s) {sorted(unknown)}; known: {kinds}")
+        check_variation(self.vocabulary, self.mutation_weights, self.crossover_weights)
+        for weights in (self.mutation_weights, self.crossover_weights):
             if not any(w > 0 for w in weights.values()):
                 raise ValueError(f"no positive weight among {dict(weights)}")
 

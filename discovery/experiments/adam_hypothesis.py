@@ -25,15 +25,15 @@ And the arms that ask the other questions:
 * ``nondeep``      rules evolve on the non-deep suite, and the panel is tuned (and run at
                    its default lr) on each non-deep task.
 
-Each arm is an ``Arm`` record and a seed's result maps arm names to ``findings.ArmResult``:
-a new arm is one entry in ``arms``. Each seed is an independent replicate: its own pool,
+Each arm is an ``arms.Arm`` record (its name spelled there) and a seed's result maps arm names
+to ``findings.ArmResult``: a new arm is one entry in ``Experiment.arms``. Each seed is an independent replicate: its own pool,
 evolution runs and training seeds (``selection_seeds``, ``panel_seeds``). Everything is
 written under ``--out``: ``experiment.json`` (the preset), ``runs/<arm>-s<seed>-...``,
 ``pools/s<seed>.json`` and ``cells/<panel>-s<seed>.json``; a second call with the same
 ``--out`` resumes each unfinished run and pool and skips finished panels, and gives the same
 report as an uninterrupted one; a call with more ``seeds`` reuses the finished ones. With
 ``backend="ray"`` the evolution runs go to Ray (the pools and the panels run in-process; before
-pools, the evolution arms' panels went too). The statistics and the report are in ``findings``.
+pools, the evolution arms' panels went too). The statistics are in ``findings``, the report in ``report_files``.
 
 The architectures come from the preset's ``family``: ``token_model`` (the token model on the
 Zipf stream, with controls) by default; ``--family mlp`` runs the MNIST-1D MLP experiment as
@@ -56,8 +56,9 @@ from discovery import runs, tasks
 from discovery.analysis import outputs
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
-from discovery.experiments import findings
+from discovery.experiments import findings, report_files
 from discovery.experiments import pool as pool_lib
+from discovery.experiments.arms import Arm
 from discovery.experiments.findings import ArmResult, Cell
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
@@ -76,26 +77,6 @@ JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
 CONTROL_KINDS = ("positive", "negative")
 # The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
 PLANTED = "momentum"
-
-
-@dataclasses.dataclass(frozen=True)
-class Arm:
-    """One arm: an evolution run per seed (``overrides`` of the experiment's config) and how its
-    result is summarized (``kind``): ``"architectures"``, the panel ``panel`` tuned on its top
-    architectures (``fixed``: the optimizer held fixed while they evolved); ``"joint"``, the
-    Adam-like share per generation and the best rule's distances; ``"rules"``, the best rule,
-    and the panel on the non-deep tasks."""
-
-    name: str
-    kind: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-    fixed: str | None = None
-    panel: tuple[str, ...] = ()
-
-    @property
-    def units(self) -> int:
-        """Steps of progress: the run, and its panel if it has one."""
-        return 1 if self.kind == "joint" else 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +135,7 @@ class Preset:
 
 _SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
 _TOKEN_PANEL = ("adam", "momentum", "sgd", "adabelief")
-PRESETS: dict[str, Preset] = {
+EXPERIMENT_PRESETS: dict[str, Preset] = {  # experiment sizes; a run's presets are config.RUN_PRESETS
     "quick": Preset(seeds=2, population=4, generations=2, steps=60, size="small",
                     learning_rates=_SMALL_GRID[1:-1], train_seeds=(0,), measure_seeds=(1, 2),
                     nondeep=("mf_k4",), param_budget=10000, fixed=("adam", "momentum"),
@@ -199,9 +180,8 @@ class Experiment:
     def __init__(self, out: str | Path, preset: str | Preset, seeds: int | None = None,
                  backend: str = "inprocess", address: str = "", progress: bool = True,
                  family: str | None = None):
-        if isinstance(preset, str) and preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; presets: {list(PRESETS)}")
-        preset_name, preset = (preset, PRESETS[preset]) if isinstance(preset, str) else ("custom", preset)
+        preset_name, preset = ((preset, config_lib.named_preset(EXPERIMENT_PRESETS, preset))
+                               if isinstance(preset, str) else ("custom", preset))
         if family is not None:
             preset = dataclasses.replace(preset, family=family, **FAMILY_SIZES.get((preset_name, family), {}))
         if seeds is not None:
@@ -269,18 +249,22 @@ class Experiment:
     def arms(self) -> list[Arm]:
         """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one."""
         p = self.preset
-        arms = [Arm(f"arch-{f}", "architectures", (
+        arms = [Arm("architectures", fixed=f, overrides=(
             ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
-            ("coevolution.start_architectures", "varied")), fixed=f, panel=p.panel) for f in p.fixed]
+            ("coevolution.start_architectures", "varied")), panel=p.panel) for f in p.fixed]
         joint = (("coevolution.mode", "joint"), ("coevolution.start_architectures", "varied"),
                  *JOINT_SEARCH.items())
-        return arms + [Arm("joint-noadam", "joint", (*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
-                       Arm("joint-random", "joint", (*joint, ("run.warm_start", []))),
-                       Arm("nondeep", "rules", (("tasks.search", list(p.nondeep)),
-                                                ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
+        return arms + [Arm("joint", start="noadam", overrides=(*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
+                       Arm("joint", start="random", overrides=(*joint, ("run.warm_start", []))),
+                       Arm("rules", overrides=(("tasks.search", list(p.nondeep)),
+                                               ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
 
     def arm(self, name: str) -> Arm:
-        return next(a for a in self.arms() if a.name == name)
+        """The arm named ``name`` (``Arm.name``); a ValueError lists the arms for another name."""
+        arms = {a.name: a for a in self.arms()}
+        if name not in arms:
+            raise ValueError(f"unknown arm {name!r}; arms: {list(arms)}")
+        return arms[name]
 
     def designs(self) -> list[pool_lib.Design]:
         """How the pool is read: the main design, then each control the family has."""
@@ -440,7 +424,7 @@ class Experiment:
             run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
                        lambda arm=arm: self.run(arm.name, seed))
             if arm.kind == "architectures":
-                found = cells(f"cross-{arm.name.replace('arch-', '', 1)}",
+                found = cells(f"cross-{arm.fixed}",
                               f"every optimizer on {arm.name}'s top {self.preset.top_k}",
                               lambda arm=arm, run=run: self.cross_cells(run, seed, arm.panel))
                 results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found))
@@ -459,7 +443,7 @@ class Experiment:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
         report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
                                   time.perf_counter() - start, planted=PLANTED, designs=self.designs())
-        findings.write(report, self.out)
+        report_files.write(report, self.out)
         return report
 
 

@@ -43,6 +43,7 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
         2.060, 2.056, 2.052, 2.048, 2.045)
 VERDICTS = ("supported", "contradicted", "inconclusive")
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = VERDICTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,15 +104,16 @@ def margin(repeats: Sequence[Sequence[float]]) -> float:
 
 
 def verdict(effect: Effect, tie_margin: float, predicted: int) -> str:
-    """``supported`` / ``contradicted`` / ``inconclusive`` for a prediction of sign ``predicted``."""
+    """One of ``VERDICTS`` (supported, contradicted, inconclusive: ``RULE``) for a prediction of
+    sign ``predicted``."""
     if predicted not in (1, -1):
         raise ValueError(f"predicted must be +1 or -1, got {predicted}")
     low, high = sorted((predicted * effect.low, predicted * effect.high))
     if low > tie_margin:
-        return "supported"
+        return SUPPORTED
     if high < -tie_margin or (low >= -tie_margin and high <= tie_margin):
-        return "contradicted"
-    return "inconclusive"
+        return CONTRADICTED
+    return INCONCLUSIVE
 
 
 RULE = ("supported when the 95% interval lies beyond the margin on the predicted side; "

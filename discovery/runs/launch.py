@@ -20,11 +20,13 @@ from pathlib import Path
 import optax
 
 import dsl
-from discovery.config import Config, stored
+from discovery.config import Config, reading_stored
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator, references_to_dict
 from discovery.evolution import niches
-from discovery.evolution.engine import Evolution, report_hall_of_fame, report_pareto_front
+from discovery.evolution.engine import Evolution
+from discovery.evolution.generation import Generation
+from discovery.evolution.reporting import report_hall_of_fame, report_pareto_front
 from discovery.records import Candidate, Evaluation, decode
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
@@ -78,7 +80,7 @@ class Run:
     generation: int
     population: list[Candidate]
     hall_of_fame: list[Candidate]
-    logbook: list[dict]
+    logbook: list[Generation]
     summary: Summary | None
     niches: int | None = None  # distinct optimizers among the run's best behaviours
     forms: int | None = None  # the forms they take (one hall-of-fame entry each)
@@ -94,7 +96,7 @@ class Run:
         return self.hall_of_fame[rank - 1]
 
     def to_optax(self, rank: int = 1, learning_rate: float | None = None) -> optax.GradientTransformation:
-        """Hall-of-fame rule ``rank`` (as reported: ``engine.reported``) as an Optax optimizer, at
+        """Hall-of-fame rule ``rank`` (as reported: ``reporting.reported``) as an Optax optimizer, at
         ``learning_rate`` or the run's recommended one (``Candidate.recommended_lr``)."""
         c = self.candidate(rank)
         return dsl.to_optax(c.simplified, c.recommended_lr if learning_rate is None else learning_rate)
@@ -224,7 +226,7 @@ def run(
                     raise ValueError(f"--generations {generations} is below the {done} generations "
                                      f"{store.path} has run; give at least {done}")
                 lengthened = generations != config.run.generations
-                with stored():  # a registered task is looked up by the evaluator, with its advice
+                with reading_stored():  # a registered task is looked up by the evaluator, with its advice
                     config = config.replace(**{"run.generations": generations})
         elif config is None:
             raise ValueError("pass a config (discovery.config.load(...)) or resume=RUN_DIR")
@@ -292,7 +294,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
             persisting = time.perf_counter()
             offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
-                                      + [{"kind": "generation", **evo.logbook[-1]}])
+                                      + [{"kind": "generation", **evo.logbook[-1].to_dict()}])
             store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
                                               dict(held_out.scores)))
             store.write_metrics(evo.logbook)
@@ -300,7 +302,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             done_here += 1
             if bar:
                 last = evo.logbook[-1]
-                shapes = f" | {last['compiled_shapes']} shapes" if config.evolves_architectures else ""
+                shapes = f" | {last.compiled_shapes} shapes" if config.evolves_architectures else ""
                 bar.advance(status=_progress(last, len(candidates), unit) + shapes)
             if stop.requested or (stop_after is not None and done_here >= stop_after):
                 store.append_log([{"kind": "interrupted", "generation": evo.generation}])
@@ -308,12 +310,12 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     return "complete"
 
 
-def _progress(last: dict, children: int, unit: str) -> str:
+def _progress(last: Generation, children: int, unit: str) -> str:
     """A generation on the progress line: fitness, niches, cache hits and throughput."""
-    work = (f"{last['screened_per_s']:.1f} screened/s, {last['evaluated_per_s']:.1f} evaluated/s"
-            if last["screened"] else f"{last['candidates_per_s']:.1f} cand/s")
-    return (f"best {last['best']:+.3f} median {last['median']:+.3f} {unit} | {last['niches']} niches "
-            f"| cache {last['cache_hits']}/{children} | {work}")
+    work = (f"{last.screened_per_s:.1f} screened/s, {last.evaluated_per_s:.1f} evaluated/s"
+            if last.screened else f"{last.candidates_per_s:.1f} cand/s")
+    return (f"best {last.best:+.3f} median {last.median:+.3f} {unit} | {last.niches} niches "
+            f"| cache {last.cache_hits}/{children} | {work}")
 
 
 def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> None:

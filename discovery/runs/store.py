@@ -6,7 +6,7 @@
 * ``log.jsonl``           one JSON line per event: every evaluated candidate,
   the cost model's path choices, each generation, resumes, interruptions
 * ``summary.json``        written at the end: hall of fame, Pareto front, scores
-* ``metrics.csv``         one row per generation (``METRICS``), for any plotting tool
+* ``metrics.csv``         one row per generation (``generation.METRICS``), for any plotting tool
 * ``history/summary-g<N>.json``  the summary of the run when it had N generations,
   kept when ``--generations`` extends a finished run
 * ``run.lock``            held by the one process writing the folder (``lock.RunLock``)
@@ -36,7 +36,8 @@ import msgpack
 
 from discovery import config as config_lib
 from discovery.evaluation.evaluator import References, references_from_dict, references_to_dict
-from discovery.evolution.engine import TIME_SPLIT, SearchState
+from discovery.evolution.engine import SearchState
+from discovery.evolution.generation import METRICS, Generation
 from discovery.records import (
     Candidate,
     Evaluation,
@@ -50,9 +51,6 @@ from discovery.records import (
 from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
 CHECKPOINT = "checkpoint.msgpack"
-METRICS = ("gen", "best", "median", "hall_of_fame_best", "complexity", "trained", "cache_hits",
-           "screened", "fully_evaluated", "screened_per_s", "evaluated_per_s", "distinct_per_1000",
-           "niches", "population_niches", "candidates_per_s", "seconds", *TIME_SPLIT)
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
 # 3: a Checkpoint record (search state nested) as a msgpack payload with its SHA-256; 2: the same
@@ -134,7 +132,7 @@ class RunStore:
         return cls(path)
 
     def config(self) -> config_lib.Config:
-        with config_lib.stored():
+        with config_lib.reading_stored():
             return config_lib.load(self.path / "config.toml")
 
     def remove_temp_files(self) -> None:
@@ -251,12 +249,13 @@ class RunStore:
     def write_summary(self, summary: dict) -> None:
         atomic_write(self.path / "summary.json", (json_text(summary, indent=2) + "\n").encode())
 
-    def write_metrics(self, logbook: list[dict]) -> None:
-        """``metrics.csv``: the ``METRICS`` columns of every generation record so far."""
+    def write_metrics(self, logbook: list[Generation]) -> None:
+        """``metrics.csv``: the ``METRICS`` columns of every generation record so far (empty
+        where a record written before a field existed lacks it)."""
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(METRICS)
-        writer.writerows([record.get(key, "") for key in METRICS] for record in logbook)
+        writer.writerows([_blank_if_none(getattr(record, key)) for key in METRICS] for record in logbook)
         atomic_write(self.path / "metrics.csv", text.getvalue().encode())
 
     def archive_summary(self) -> Path:
@@ -280,6 +279,10 @@ class RunStore:
         if not isinstance(data, dict):
             raise ValueError(f"{file} is not a summary (a JSON object)")
         return data
+
+
+def _blank_if_none(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _verified_state(file: Path) -> Checkpoint:

@@ -1,6 +1,6 @@
 """Benchmark: co-evolution candidates before vs after architectures became data, in one process.
 
-The candidates are those a quick-preset hypothesis run meets (``adam_hypothesis.PRESETS["quick"]``:
+The candidates are those a quick-preset hypothesis run meets (``adam_hypothesis.EXPERIMENT_PRESETS["quick"]``:
 small MNIST-1D, 100 steps, 6 learning rates, 1 seed, 20,000-parameter budget): 8 random starts,
 then children of random parents (mutation or crossover, as the engine breeds), distinct ones only
 (the engine trains each once). Each is scored by the run's evaluator (``evaluate_pair``: fair
@@ -35,13 +35,13 @@ from discovery import config as config_lib
 from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
-from discovery.experiments.adam_hypothesis import FAMILY_SIZES, NO_ADAM_STARTS, PRESETS
+from discovery.experiments.adam_hypothesis import EXPERIMENT_PRESETS, FAMILY_SIZES, NO_ADAM_STARTS
 from discovery.records import encode_candidate
 from discovery.training import trainer
 from tests.per_architecture_build import reference_task
 from tests.per_token_build import reference_token_task
 
-QUICK = dataclasses.replace(PRESETS["quick"], **FAMILY_SIZES[("quick", "mlp")])  # the quick preset before pools
+QUICK = dataclasses.replace(EXPERIMENT_PRESETS["quick"], **FAMILY_SIZES[("quick", "mlp")])  # the quick preset before pools
 REFERENCES = {"mlp": reference_task, "token_model": reference_token_task}
 FAMILY = "mlp"  # set by --family
 

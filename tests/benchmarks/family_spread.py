@@ -33,7 +33,7 @@ import dsl
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments.adam_hypothesis import PANEL, PRESETS
+from discovery.experiments.adam_hypothesis import EXPERIMENT_PRESETS, PANEL
 
 MARGIN = 0.3
 
@@ -66,12 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--family", default="token_model")
     parser.add_argument("--n", type=int, default=30, help="random architectures")
-    parser.add_argument("--preset", default="medium", choices=list(PRESETS), help="the protocol and budget")
+    parser.add_argument("--preset", default="medium", choices=list(EXPERIMENT_PRESETS), help="the protocol and budget")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     out = Path(args.out)
-    preset = dataclasses.replace(hx.PRESETS[args.preset], family=args.family,
+    preset = dataclasses.replace(hx.EXPERIMENT_PRESETS[args.preset], family=args.family,
                                  **hx.FAMILY_SIZES.get((args.preset, args.family), {}))
     experiment = hx.Experiment(out, dataclasses.replace(preset, **SPREAD_PROTOCOL), progress=False)
     preset = experiment.preset
