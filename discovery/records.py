@@ -102,10 +102,54 @@ def mapping(value: Reader) -> Reader:
     return read
 
 
-def stored(reader: Reader, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field read from stored data by ``reader`` (``read_fields``); ``default``, if
-    given, stands in for a field that records written before it existed lack."""
-    return dataclasses.field(default=default, metadata={"reader": reader})
+def text(value: Any) -> str:
+    """A string."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {str(value)[:40]!r}")
+    return value
+
+
+def optional(reader: Reader) -> Reader:
+    """None, or a value read by ``reader``."""
+    return lambda value: None if value is None else reader(value)
+
+
+def record(cls: type) -> Reader:
+    """A nested record, read by ``cls.from_dict``."""
+    return cls.from_dict
+
+
+def stored(reader: Reader, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field read from stored data by ``reader`` (``read_fields``); ``default`` (or
+    ``default_factory``), if given, stands in for a field that records written before it
+    existed lack."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"reader": reader})
+
+
+def plain(value: Any) -> Any:
+    """``value`` as stored: a record by its ``to_dict``, another dataclass field by field, tuples
+    as lists, tables and lists item by item."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(x) for x in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+class Stored:
+    """A dataclass whose every field is declared with ``stored(reader)``: it is stored as the table
+    of its fields in order (``plain``) and read back through their readers (``read_fields``)."""
+
+    def to_dict(self) -> dict:
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str | None = None):
+        return cls(**read_fields(cls, data, where or f"{cls.__name__} record"))
 
 
 def read_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
@@ -121,9 +165,9 @@ def read_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
     values = {}
     for name, f in fields.items():
         if name not in data:
-            if f.default is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecordError(f"{where}: field {name!r} is missing")
-            values[name] = f.default
+            values[name] = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
             continue
         try:
             values[name] = f.metadata["reader"](data[name])

@@ -14,6 +14,7 @@ from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments.arms import Arm
+from discovery.records import RecordError
 from discovery.runs.store import RunStore
 
 FIXED = ("adam", "momentum", "lion")
@@ -202,6 +203,22 @@ def test_gene_effects_find_the_gene_that_moves_the_gap_to_adam():
     assert rows["True"].n + rows["False"].n == 60
     with pytest.raises(ValueError, match="needs adam"):
         ge.gene_effects(genes, {"sgd": adam}, np.arange(60), ge.specs_of(tasks.TokenArchitecture))
+
+
+def test_a_seed_result_reads_back_field_by_field_and_a_bad_one_names_its_field():
+    seed = synthetic_seed(0, 0.5, np.random.default_rng(0))
+    data = json.loads(json.dumps(seed.to_dict()))
+    assert findings.SeedResult.from_dict(data) == seed and set(data["pools"]) == {d.group for d in DESIGNS}
+    assert findings.SeedResult.from_dict({**data, "pools": {}}) == dataclasses.replace(seed, pools={})
+    older = {k: v for k, v in data.items() if k != "pools"}  # written before pools existed
+    assert findings.SeedResult.from_dict(older).pools == {}
+    data["arms"]["nondeep"]["cells"][1]["per_seed"][0] = "fast"
+    with pytest.raises(RecordError, match="'arms' is malformed: entry 'nondeep'.*'cells'.*item 1.*'per_seed'"):
+        findings.SeedResult.from_dict(data)
+    with pytest.raises(RecordError, match="field 'arms' is missing"):
+        findings.SeedResult.from_dict({"seed": 0})
+    with pytest.raises(RecordError, match=r"unknown field\(s\) \['planted'\]"):
+        findings.PoolSeed.from_dict({**seed.pools["main"].to_dict(), "planted": 1})
 
 
 def test_the_report_round_trips_and_renders(tmp_path):

@@ -49,82 +49,57 @@ from discovery.experiments import statistics as st
 from discovery.experiments.arms import Arm
 from discovery.experiments.pool import Design, Member, PoolCell
 from discovery.experiments.selection import home_advantage, relative
-from discovery.records import real
+from discovery.records import Stored, mapping, optional, real, record, sequence, stored, text, whole
 
 ADAM_LIKE = 0.95
 
 
 @dataclasses.dataclass(frozen=True)
-class Cell:
+class Cell(Stored):
     """One optimizer on one architecture or task: log10 of its tuned loss per training seed
     (held-out loss on architectures, f - f* or the loss on tasks), and out of the box."""
 
-    optimizer: str
-    where: str
-    per_seed: tuple[float, ...]
-    out_of_box: float | None = None
+    optimizer: str = stored(text)
+    where: str = stored(text)
+    per_seed: tuple[float, ...] = stored(sequence(real))
+    out_of_box: float | None = stored(optional(real), default=None)
 
     @property
     def log10(self) -> float:
         return sum(self.per_seed) / len(self.per_seed)
 
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "per_seed": list(self.per_seed)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Cell:
-        out_of_box = data.get("out_of_box")
-        return cls(**{**data, "per_seed": tuple(map(real, data["per_seed"])),
-                      "out_of_box": None if out_of_box is None else real(out_of_box)})
-
 
 @dataclasses.dataclass(frozen=True)
-class JointArm:
+class JointArm(Stored):
     """A joint (rule, architecture) run: Adam-like share of the children per generation, the
     best rule's text and its distance (1 - cosine similarity) to reference rules."""
 
-    adam_like_share: tuple[float, ...]
-    best_rule: str
-    distance: dict[str, float]
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "adam_like_share": list(self.adam_like_share)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> JointArm:
-        return cls(**{**data, "adam_like_share": tuple(data["adam_like_share"])})
+    adam_like_share: tuple[float, ...] = stored(sequence(real))
+    best_rule: str = stored(text)
+    distance: dict[str, float] = stored(mapping(real))
 
 
 @dataclasses.dataclass(frozen=True)
-class ArmResult:
+class ArmResult(Stored):
     """What one arm's run gave for one seed, as its kind summarizes it (``arms.Arm``):
     ``cells`` (the panel on its top architectures, or on the non-deep tasks), ``joint`` (a joint
     arm's summary), ``rule`` (a rules arm's best rule); ``run``: its run folder."""
 
-    kind: str
-    run: str
-    cells: tuple[Cell, ...] = ()
-    joint: JointArm | None = None
-    rule: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "run": self.run, "cells": [c.to_dict() for c in self.cells],
-                "joint": None if self.joint is None else self.joint.to_dict(), "rule": self.rule}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ArmResult:
-        return cls(data["kind"], data["run"], tuple(Cell.from_dict(c) for c in data["cells"]),
-                   None if data["joint"] is None else JointArm.from_dict(data["joint"]), data["rule"])
+    kind: str = stored(text)
+    run: str = stored(text)
+    cells: tuple[Cell, ...] = stored(sequence(record(Cell)), default=())
+    joint: JointArm | None = stored(optional(record(JointArm)), default=None)
+    rule: str | None = stored(optional(text), default=None)
 
 
 @dataclasses.dataclass(frozen=True)
-class PoolSeed:
+class PoolSeed(Stored):
     """One design's pool in one replicate seed: its members (in order) and the panel's cells on
     them (``pool.PoolCell``)."""
 
-    seed: int
-    members: tuple[Member, ...]
-    cells: tuple[PoolCell, ...]
+    seed: int = stored(whole())
+    members: tuple[Member, ...] = stored(sequence(record(Member)))
+    cells: tuple[PoolCell, ...] = stored(sequence(record(PoolCell)))
 
     def scores(self, panel: Sequence[str]) -> sel.SeedPool:
         """The pool as ``selection.SeedPool`` arrays over members; exact ties in selection are
@@ -137,24 +112,16 @@ class PoolSeed:
             np.array([m.block for m in self.members]),
             np.random.default_rng(self.seed).permutation(len(keys)))
 
-    def to_dict(self) -> dict:
-        return {"seed": self.seed, "members": [dataclasses.asdict(m) for m in self.members],
-                "cells": [c.to_dict() for c in self.cells]}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PoolSeed:
-        return cls(data["seed"], tuple(Member(m["block"], m["architecture"]) for m in data["members"]),
-                   tuple(PoolCell.from_dict(c) for c in data["cells"]))
 
 
 @dataclasses.dataclass(frozen=True)
-class SeedResult:
+class SeedResult(Stored):
     """Everything one seed measured: each arm's result, by arm name, and each pool design's
     members and cells, by group ("main", "positive", "negative")."""
 
-    seed: int
-    arms: dict[str, ArmResult]
-    pools: dict[str, PoolSeed] = dataclasses.field(default_factory=dict)
+    seed: int = stored(whole())
+    arms: dict[str, ArmResult] = stored(mapping(record(ArmResult)))
+    pools: dict[str, PoolSeed] = stored(mapping(record(PoolSeed)), default_factory=dict)
 
     def cross(self, names: dict[str, str]) -> dict[str, list[Cell]]:
         """``{fixed optimizer: cells}`` of the architecture arms ``names`` (``{fixed: arm name}``)."""
@@ -182,14 +149,6 @@ class SeedResult:
     def runs(self) -> list[str]:
         return [a.run for a in self.arms.values()]
 
-    def to_dict(self) -> dict:
-        return {"seed": self.seed, "arms": {name: a.to_dict() for name, a in self.arms.items()},
-                "pools": {group: p.to_dict() for group, p in self.pools.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SeedResult:
-        return cls(seed=data["seed"], arms={name: ArmResult.from_dict(a) for name, a in data["arms"].items()},
-                   pools={group: PoolSeed.from_dict(p) for group, p in data.get("pools", {}).items()})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,7 +38,7 @@ import dsl
 from discovery import tasks
 from discovery.analysis import outputs
 from discovery.evolution.architectures import random_architecture
-from discovery.records import real
+from discovery.records import Stored, real, sequence, stored, text, whole
 from discovery.training import scoring, trainer, tuning
 
 
@@ -59,12 +59,19 @@ class Design:
         return None if self.family is None else tasks.family(self.family).genes.PLANTED
 
 
+def _table(value) -> dict:
+    """An architecture record as stored (its genes are read by ``Member.genes``)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a table, got {type(value).__name__}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
-class Member:
+class Member(Stored):
     """A pool member: its block and its architecture (``tasks.architecture_record``)."""
 
-    block: int
-    architecture: dict
+    block: int = stored(whole())
+    architecture: dict = stored(_table)
 
     @property
     def key(self) -> str:
@@ -75,16 +82,16 @@ class Member:
 
 
 @dataclasses.dataclass(frozen=True)
-class PoolCell:
+class PoolCell(Stored):
     """One optimizer on one member: log10 held-out loss per selection seed and per measurement
     seed, each at the lr tuned on its own half (``selection_lr``, ``measurement_lr``)."""
 
-    optimizer: str
-    member: str
-    selection: tuple[float, ...]
-    measurement: tuple[float, ...]
-    selection_lr: float
-    measurement_lr: float
+    optimizer: str = stored(text)
+    member: str = stored(text)
+    selection: tuple[float, ...] = stored(sequence(real))
+    measurement: tuple[float, ...] = stored(sequence(real))
+    selection_lr: float = stored(real)
+    measurement_lr: float = stored(real)
 
     @property
     def selection_score(self) -> float:
@@ -94,14 +101,6 @@ class PoolCell:
     def measurement_score(self) -> float:
         return float(np.mean(self.measurement))
 
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "selection": list(self.selection),
-                "measurement": list(self.measurement)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PoolCell:
-        return cls(str(data["optimizer"]), str(data["member"]), tuple(map(real, data["selection"])),
-                   tuple(map(real, data["measurement"])), real(data["selection_lr"]), real(data["measurement_lr"]))
 
 
 def draw_bases(seed: int, n: int, budget: int, family: str) -> list:
