@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import subprocess
@@ -83,6 +84,17 @@ def test_generation_records_are_typed_and_store_byte_for_byte(reference):
         Generation.from_dict({**old, "trained": -1})
     with pytest.raises(RecordError, match="unknown field"):
         Generation.from_dict({**old, "fitness": 0.0})
+
+
+def test_a_checkpointed_task_reference_reads_back_its_unmeasured_costs_as_numbers(reference):
+    stored = RunStore.open(reference.path).read_checkpoint().reference
+    ref = next(iter(stored["search"].values()))
+    unmeasured = dataclasses.replace(ref, costs=dataclasses.replace(ref.costs, native_run=math.nan))
+    back = type(ref).from_dict(json.loads(json_text(unmeasured.to_dict())))  # NaN stored as "NaN"
+    assert math.isnan(back.costs.native_run) and back.costs.choose() == "interpreter"
+    assert back.to_dict().keys() == ref.to_dict().keys() and back.adam == ref.adam
+    with pytest.raises(RecordError, match="field 'costs' is malformed.*'interp_run'"):
+        type(ref).from_dict({**ref.to_dict(), "costs": {**ref.costs.to_dict(), "interp_run": "fast"}})
 
 
 def test_same_config_and_seed_give_the_same_run(reference, tmp_path):

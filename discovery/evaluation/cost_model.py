@@ -19,6 +19,7 @@ import dataclasses
 import time
 
 import dsl
+from discovery.records import Stored, real, stored
 from discovery.tasks import Task
 from discovery.training import scoring, trainer
 
@@ -26,20 +27,17 @@ EXPECTED_NEW_STRUCTURES = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
-class PathCosts:
+class PathCosts(Stored):
     """Seconds measured for one task: compile and run, interpreter and native (NaN: not measured)."""
 
-    interp_compile: float
-    interp_run: float
-    native_compile: float
-    native_run: float
+    interp_compile: float = stored(real)
+    interp_run: float = stored(real)
+    native_compile: float = stored(real)
+    native_run: float = stored(real)
 
     def choose(self, new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> str:
         native = self.native_run + new_structure_rate * self.native_compile
         return "native" if native < self.interp_run else "interpreter"
-
-    def to_dict(self) -> dict[str, float]:
-        return dataclasses.asdict(self)
 
 
 _COMPILE_SECONDS: dict[tuple, float] = {}  # first measurement per trainer: later ones hit the cache

@@ -35,9 +35,13 @@ from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, 
 from discovery.records import (
     Evaluation,
     Recommendation,
+    Stored,
     TaskResult,
     decode_candidate,
     decode_screening,
+    record,
+    stored,
+    text,
 )
 from discovery.training import fitness, scoring, trainer, tuning
 from discovery.training.optimizers import OPTIMIZERS
@@ -47,22 +51,15 @@ ADAM_DEFAULT_LR = OPTIMIZERS["adam"].default_lr
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskReference:
+class TaskReference(Stored):
     """What every candidate on a task is compared with: Adam's scores, the path, its costs.
 
     Candidates start on the protocol's grid centred on Adam's tuned lr (``tuning.centered``).
     """
 
-    adam: scoring.TaskScore
-    path: str
-    costs: PathCosts
-
-    def to_dict(self) -> dict:
-        return {"adam": self.adam.to_dict(), "path": self.path, "costs": self.costs.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TaskReference:
-        return cls(scoring.TaskScore.from_dict(data["adam"]), data["path"], PathCosts(**data["costs"]))
+    adam: scoring.TaskScore = stored(record(scoring.TaskScore))
+    path: str = stored(text)
+    costs: PathCosts = stored(record(PathCosts))
 
 
 References = dict[str, dict[str, TaskReference]]  # [split][task]

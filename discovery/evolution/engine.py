@@ -47,12 +47,16 @@ from discovery.evolution.variation import VariationConfig
 from discovery.records import (
     Candidate,
     Evaluation,
+    Stored,
     encode_candidate,
     encode_screening,
     mapping,
     read_fields,
+    real,
+    record,
     sequence,
     stored,
+    text,
     whole,
 )
 
@@ -81,13 +85,13 @@ class Child:
 
 
 @dataclasses.dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(Stored):
     """An evaluated behaviour: its evaluation, and the magnitude and fingerprint of the rule
     that was trained (``dsl.behaviour``)."""
 
-    evaluation: Evaluation
-    magnitude: float
-    fingerprint: str
+    evaluation: Evaluation = stored(record(Evaluation))
+    magnitude: float = stored(real)
+    fingerprint: str = stored(text)
 
     def for_magnitude(self, magnitude: float) -> Evaluation:
         """The evaluation of an equivalent rule ``magnitude / self.magnitude`` times larger."""
@@ -95,13 +99,6 @@ class CacheEntry:
             return self.evaluation
         return self.evaluation.rescaled(magnitude / self.magnitude)
 
-    def to_dict(self) -> dict:
-        return {"evaluation": self.evaluation.to_dict(), "magnitude": self.magnitude,
-                "fingerprint": self.fingerprint}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CacheEntry:
-        return cls(Evaluation.from_dict(data["evaluation"]), data["magnitude"], data["fingerprint"])
 
 
 def _rng_state(value) -> tuple:
@@ -113,7 +110,7 @@ def _rng_state(value) -> tuple:
 
 
 @dataclasses.dataclass(frozen=True)
-class SearchState:
+class SearchState(Stored):
     """Everything a search needs to continue exactly, as the checkpoint stores it (plain data
     through ``to_dict``; ``from_dict`` checks every field with its reader)."""
 
@@ -126,15 +123,6 @@ class SearchState:
     logbook: tuple[Generation, ...] = stored(sequence(Generation.from_dict))
     totals: dict[str, int] = stored(mapping(whole()))
     shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
-
-    def to_dict(self) -> dict:
-        version, internal, gauss = self.rng
-        return {"rng": [version, list(internal), gauss], "generation": self.generation,
-                "next_id": self.next_id, "cache": {k: v.to_dict() for k, v in self.cache.items()},
-                "population": [c.to_dict() for c in self.population],
-                "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
-                "logbook": [r.to_dict() for r in self.logbook], "totals": dict(self.totals),
-                "shapes": [list(s) for s in self.shapes]}
 
     @classmethod
     def from_dict(cls, data, where: str = "search state") -> SearchState:

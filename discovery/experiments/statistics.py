@@ -35,6 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from discovery.records import Stored, real, sequence, stored, text
+
 BOOTSTRAP_FROM = 8
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
@@ -47,21 +49,14 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE = VERDICTS
 
 
 @dataclasses.dataclass(frozen=True)
-class Effect:
+class Effect(Stored):
     """An effect over seeds: its mean, a 95% interval, the per-seed values and the method."""
 
-    mean: float
-    low: float
-    high: float
-    values: tuple[float, ...]
-    method: str
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "values": list(self.values)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Effect:
-        return cls(**{**data, "values": tuple(data["values"])})
+    mean: float = stored(real)
+    low: float = stored(real)
+    high: float = stored(real)
+    values: tuple[float, ...] = stored(sequence(real))
+    method: str = stored(text)
 
     def text(self, digits: int = 2) -> str:
         return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
