@@ -51,7 +51,6 @@ from discovery.records import (
     encode_candidate,
     encode_screening,
     mapping,
-    read_fields,
     real,
     record,
     sequence,
@@ -80,8 +79,12 @@ class Child:
 
     @property
     def key(self) -> str:
-        """Deduplication key: the rule's scale-free behaviour, plus the architecture's key if any."""
-        return self.behaviour.key + ("" if self.architecture is None else self.architecture.key())
+        return _behaviour_key(self.behaviour, self.architecture)
+
+
+def _behaviour_key(behaviour: dsl.Behaviour, architecture: tasks.Genes | None) -> str:
+    """Deduplication key: the rule's scale-free behaviour, plus the architecture's key if any."""
+    return behaviour.key + ("" if architecture is None else architecture.key())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +101,6 @@ class CacheEntry(Stored):
         if magnitude == self.magnitude or not (magnitude > 0 and self.magnitude > 0):
             return self.evaluation
         return self.evaluation.rescaled(magnitude / self.magnitude)
-
 
 
 def _rng_state(value) -> tuple:
@@ -123,10 +125,6 @@ class SearchState(Stored):
     logbook: tuple[Generation, ...] = stored(sequence(Generation.from_dict))
     totals: dict[str, int] = stored(mapping(whole()))
     shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
-
-    @classmethod
-    def from_dict(cls, data, where: str = "search state") -> SearchState:
-        return cls(**read_fields(cls, data, where))
 
 
 class FitnessMin(base.Fitness):
@@ -339,11 +337,10 @@ class Evolution:
         def new(key: str) -> bool:
             return key not in self.cache and key not in seen
 
-        if new(child.key) or not self.settings.fresh_retries:
+        if new(child.key):
             return child, False
-        arch = "" if child.architecture is None else child.architecture.key()
-        rule, what = mutate_valid(child.rule, self.rng, self.settings.fresh_retries, self.variation,
-                                  self.rejected, new=lambda r: new(dsl.behaviour(r).key + arch))
+        rule, what = mutate_valid(child.rule, self.rng, self.settings.fresh_retries, self.variation, self.rejected,
+                                  new=lambda r: new(_behaviour_key(dsl.behaviour(r), child.architecture)))
         if what == "no-op":
             return child, False
         return Child(_named(rule, child.rule), child.architecture, child.parents,

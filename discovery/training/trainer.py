@@ -214,7 +214,8 @@ def _lanes(lrs: np.ndarray, at_least: int = 0) -> jax.Array:
     devices = jax.local_devices()
     multiple = math.lcm(LANE_MULTIPLE, len(devices))
     count = max(len(lrs), at_least)
-    padded = np.pad(lrs, (0, count - len(lrs) + -count % multiple), mode="edge")
+    count += -count % multiple  # up to a multiple
+    padded = np.pad(lrs, (0, count - len(lrs)), mode="edge")
     if len(devices) == 1:
         return jnp.asarray(padded)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("lr",))
