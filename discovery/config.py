@@ -50,6 +50,7 @@ MAX_GENERATIONS = 100_000
 MAX_POPULATION = 10_000
 MAX_STEPS = 1_000_000
 MAX_HALL_OF_FAME = 10_000
+MAX_EVALUATED = MAX_GENERATIONS * MAX_POPULATION
 MAX_PARAM_BUDGET = 100_000_000
 
 
@@ -158,6 +159,9 @@ class RunSettings(_Section):
     fresh_retries: int = _spec(20, int, *_ints(0, 100))
     immigrants: float = _spec(0.25, (int, float), lambda x: 0 <= x <= 1,
                               "a share in [0, 1] (random rules among a collapsing generation's children)")
+    max_evaluated: int = _spec(0, int, lambda x: 0 <= x <= MAX_EVALUATED,
+                               f"an integer in [0, {MAX_EVALUATED}] (stop once this many distinct "
+                               "behaviours are trained; 0: no limit)")
 
     def check(self) -> None:
         if self.tournament > self.population:

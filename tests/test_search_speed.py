@@ -106,6 +106,19 @@ def test_random_search_draws_every_child_at_random_from_the_vocabulary(tmp_path)
         config.load(**{"run.mode": "random", "coevolution.mode": "architectures"})
 
 
+def test_a_run_ends_complete_once_it_has_trained_max_evaluated_behaviours(tmp_path):
+    from discovery import runs
+
+    settings = {"run.mode": "random", "run.warm_start": [], "run.generations": 50, "run.population": 4,
+                "tasks.search": ["quadratic_ill"], "tasks.held_out": []}
+    run = runs.run(tiny(**settings, **{"run.max_evaluated": 3}), out=tmp_path, progress=False)
+    trained = [g.trained for g in run.logbook]
+    assert run.summary.status == "complete" and run.generation == len(trained) < 50
+    assert run.summary.totals["evaluated"] == sum(trained) >= 3 > sum(trained[:-1])  # the first to reach it
+    with pytest.raises(ValueError, match="max_evaluated"):
+        config.load(**{"run.max_evaluated": -1})
+
+
 def test_the_funnel_rechecks_the_hall_of_fame_on_larger_held_out_problems():
     from discovery import tasks
     from discovery.evaluation.evaluator import Evaluator

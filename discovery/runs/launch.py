@@ -288,7 +288,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
     done_here = 0
     unit = "log10 loss" if config.evolves_architectures else "vs Adam"
     with _StopFlag() as stop:
-        while evo.generation < total:
+        while evo.generation < total and not _budget_spent(config, evo.totals):
             candidates = evo.step()
             if every and evo.generation % every == 0:
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
@@ -308,6 +308,12 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
                 store.append_log([{"kind": "interrupted", "generation": evo.generation}])
                 return "interrupted"
     return "complete"
+
+
+def _budget_spent(config: Config, totals: dict[str, int]) -> bool:
+    """Whether ``[run] max_evaluated`` distinct behaviours are trained (a budget in evaluations,
+    e.g. random search given a search's count): the run then ends as complete."""
+    return 0 < config.run.max_evaluated <= totals["evaluated"]
 
 
 def _progress(last: Generation, children: int, unit: str) -> str:
