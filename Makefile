@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test docs quick-numbers bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery lint clean
+.PHONY: run test docs quick-numbers bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery bench-versus-random lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-screening: $(STAMP)
 
 bench-discovery: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_discovery
+
+bench-versus-random: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_versus_random
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dsl discovery tests examples
