@@ -38,6 +38,16 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny run, uninterrupted (read-only): what the golden snapshot pins, and what a resumed
+    run must equal exactly on this machine."""
+    from discovery import runs
+    from tests.tiny import tiny
+
+    return runs.run(tiny(), out=tmp_path_factory.mktemp("tiny"), progress=False)
+
+
+@pytest.fixture(scope="session")
 def stopped_run(tmp_path_factory) -> Path:
     """A tiny run stopped after 2 of its 3 generations: two checkpoints and a log (read-only:
     tests that change it take ``run_copy``)."""
