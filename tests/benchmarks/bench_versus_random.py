@@ -257,24 +257,50 @@ def versus(pick: dict, reference: dict[str, dict]) -> tuple[float, float]:
                                                    for t in MEASURE])
 
 
+def _nearest(record: dict) -> str:
+    """The pick's nearest library rule: "= adam(b2=0.9)" where it is that optimizer (update
+    directions as one as a niche's, ``niches.SAME_OPTIMIZER``), "~ ..." where it is only closest."""
+    from discovery.evolution.niches import SAME_OPTIMIZER
+
+    same = "=" if record["nearest_cosine"] >= SAME_OPTIMIZER else "~"
+    return f"{same} {record['nearest']} ({record['nearest_cosine']:.3f})"
+
+
+def aims(rows: list[dict], refs: dict, verdicts: list[str] | None) -> str:
+    """The issue's aims counted over one vocabulary and mode's seed-runs."""
+    adam = [versus(r["scores"], refs["adam"]) for r in rows]
+    momentum = [versus(r["scores"], refs["momentum"]) for r in rows]
+    close = sum(a <= 0.1 and m < -n for (a, _), (m, n) in zip(adam, momentum))
+    n = len(rows)
+    text = (f"{rows[0]['vocabulary']}, {rows[0]['mode']}: {close}/{n} picks within 0.1 decades of tuned Adam "
+            f"or better and ahead of tuned momentum beyond noise; {sum(a < -e for a, e in adam)}/{n} beat tuned "
+            f"Adam beyond noise; {sum(r['complexity'] <= 25 for r in rows)}/{n} have at most 25 nodes.")
+    if verdicts is not None:
+        text += (f" Evolution beat random search beyond noise in {verdicts.count('evolution')} of "
+                 f"{len(verdicts)} seeds, random search beat it in {verdicts.count('random search')}, "
+                 f"{verdicts.count('tie')} ties.")
+    return text
+
+
 def table(records: list[dict]) -> str:
     refs = {b: {r["task"]: r for r in records if r["kind"] == "baseline" and r["baseline"] == b}
             for b in BASELINES}
     if any(len(refs[b]) < len(MEASURE) for b in BASELINES):
         return "baselines not measured yet"
     lines = ["| vocabulary | seed | mode | evaluated (fully) / children | pick vs tuned Adam | vs momentum | "
-             "vs AdaBelief | vs SGD | nodes | nearest library rule (cosine) | gen. beating momentum | the pick |",
+             "vs AdaBelief | vs SGD | nodes | library rule (= same optimizer, ~ nearest; cosine) | gen. beating momentum | the pick |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     runs = {(r["vocabulary"], r["seed"], r["mode"]): r for r in records if r["kind"] == "seed_run"}
     for (vocabulary, seed, mode), r in sorted(runs.items()):
         cells = [versus(r["scores"], refs[b]) for b in BASELINES]
         lines.append(f"| {vocabulary} | {seed} | {mode} | {r['evaluated']} ({r['fully_evaluated']}) / "
                      f"{r['children']} | " + " | ".join(f"{m:+.3f} ± {n:.3f}" for m, n in cells)
-                     + f" | {r['complexity']} | {r['nearest']} ({r['nearest_cosine']:.3f}) | "
+                     + f" | {r['complexity']} | {_nearest(r)} | "
                      f"{r['first_beats_momentum'] if r['first_beats_momentum'] is not None else 'never'} | "
-                     f"`{r['pick']}` |")
+                     f"`{r['pick'].removeprefix('() ')}` |")
     lines += ["", "| vocabulary | seed | evolution minus random search (decades, held-out vs tuned Adam) | verdict |",
               "|---|---|---|---|"]
+    verdicts: dict[str, list[str]] = {}
     for (vocabulary, seed, mode), r in sorted(runs.items()):
         other = runs.get((vocabulary, seed, "random"))
         if mode != "evolution" or other is None:
@@ -282,7 +308,12 @@ def table(records: list[dict]) -> str:
         evo, rnd = versus(r["scores"], refs["adam"]), versus(other["scores"], refs["adam"])
         diff, noise = evo[0] - rnd[0], math.hypot(evo[1], rnd[1])
         verdict = "evolution" if diff < -noise else "random search" if diff > noise else "tie"
+        verdicts.setdefault(vocabulary, []).append(verdict)
         lines.append(f"| {vocabulary} | {seed} | {diff:+.3f} ± {noise:.3f} | {verdict} |")
+    lines.append("")
+    for vocabulary, mode in sorted({(v, m) for v, _, m in runs}):
+        lines.append(aims([r for (v, _, m), r in sorted(runs.items()) if (v, m) == (vocabulary, mode)], refs,
+                          verdicts.get(vocabulary, []) if mode == "evolution" else None))
     best = "; ".join(f"{t}: " + ", ".join(f"{b} {refs[b][t]['variant'] or 'lr only'} ({refs[b][t]['log10']:+.3f})"
                                           for b in BASELINES) for t in MEASURE)
     lines += ["", f"Baselines (default size, {MEASURE_STEPS} steps, seeds {list(MEASURE_SEEDS)}), "
