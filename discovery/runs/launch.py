@@ -287,7 +287,9 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
         bar.done = evo.generation
     done_here = 0
     unit = "log10 loss" if config.evolves_architectures else "vs Adam"
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, contextlib.ExitStack() as closing:
+        if bar:
+            closing.callback(bar.close)
         while evo.generation < total and not _budget_spent(config, evo.totals):
             candidates = evo.step()
             if every and evo.generation % every == 0:
