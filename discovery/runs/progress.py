@@ -40,8 +40,10 @@ class Progress:
 
     @done.setter
     def done(self, value: int) -> None:
-        self._bar.initial = self._bar.n = min(int(value), self.total)
-        self._bar.refresh()
+        value = min(int(value), self.total)
+        if value != self._bar.n:
+            self._bar.initial = self._bar.n = value
+            self._bar.refresh()
 
     def __enter__(self) -> Progress:
         return self
