@@ -161,6 +161,10 @@ def _status(run: runs.Run, rows: list[inspection.Row], live: bool) -> str:
             f'<p class="muted">fitness: {_e(_unit(run))}</p>')
 
 
+def _generations_axis(fig: go.Figure, gens: list[int]) -> None:
+    fig.update_xaxes(title="generation", tickformat="d", dtick=max(1, len(gens) // 10))
+
+
 def _chart(fig: go.Figure, anchor: str, height: int = 380) -> str:
     fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 30, "b": 50})
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"{anchor}-chart",
@@ -178,7 +182,8 @@ def _fitness_chart(run: runs.Run) -> str:
         if any(v is not None for v in values):
             fig.add_scatter(x=gens, y=values, mode="lines+markers", name=f"{name} of the population"
                             if name != "hall of fame best" else name)
-    fig.update_layout(xaxis_title="generation", yaxis_title="fitness (lower is better)")
+    fig.update_layout(yaxis_title="fitness (lower is better)")
+    _generations_axis(fig, gens)
     return _chart(fig, "fitness")
 
 
@@ -199,7 +204,7 @@ def _pareto_chart(run: runs.Run, rows: list[inspection.Row]) -> str:
                             marker={"size": 14 if picked else 9, "symbol": "star" if picked else "circle"},
                             hovertext=[_e(f"rank {r.rank} #{r.id}: {r.text}") for r in shown],
                             hoverinfo="x+y+text")
-    fig.update_layout(xaxis_title="complexity (nodes of the simplified rule)",
+    fig.update_layout(xaxis_title="complexity (expression nodes + statements, simplified)",
                       yaxis_title="search fitness (lower is better)")
     return _chart(fig, "pareto")
 
@@ -265,7 +270,8 @@ def _time_chart(run: runs.Run) -> str:
         if any(v is not None for v in values):
             fig.add_bar(x=gens, y=values, name=part.removesuffix("_s"))
     fig.add_scatter(x=gens, y=[g.seconds for g in run.logbook], mode="lines+markers", name="total")
-    fig.update_layout(barmode="stack", xaxis_title="generation", yaxis_title="seconds")
+    fig.update_layout(barmode="stack", yaxis_title="seconds")
+    _generations_axis(fig, gens)
     total = sum(g.seconds for g in run.logbook)
     return (f"<p>{total:.1f} s over {len(gens)} generations, split by what the time bought "
             "(a generation's total includes the saving of the one before).</p>" + _chart(fig, "time"))
