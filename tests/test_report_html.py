@@ -75,6 +75,16 @@ def test_the_report_holds_the_runs_own_numbers(live_run):
     assert f"<b>#{tree.id}</b> gen {tree.generation}, fitness {tree.fitness:+.3f}" in page
 
 
+def test_a_live_report_is_written_at_the_first_checkpoint_then_at_most_every_interval(monkeypatch):
+    clock, written = [0.0], []
+    monkeypatch.setattr(report_html.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(report_html, "write", lambda run, live: written.append((clock[0], live)))
+    live = report_html.LiveReport(every=20)
+    for clock[0] in (0.0, 5.0, 19.9, 20.0, 30.0, 41.0):
+        live(Path("runs/x"))
+    assert written == [(0.0, True), (20.0, True), (41.0, True)]
+
+
 def test_the_page_loads_nothing_from_the_network(live_run):
     _, run = live_run
     page = (run.path / report_html.REPORT).read_text()
