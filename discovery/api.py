@@ -30,7 +30,7 @@ from typing import Any
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import export as export_lib
-from discovery.analysis import inspection
+from discovery.analysis import inspection, report_html
 
 _SUFFIX_FORMATS = {".py": "py", ".msgpack": "msgpack"}
 
@@ -73,8 +73,9 @@ def load_run(path: str | Path) -> Run:
 def run(config: config_lib.Config | None = None, out: str | Path = "runs", resume: str | Path | None = None,
         progress: bool = True, generations: int | None = None) -> Run:
     """``runs.run``: launch an evolution from ``config``, or resume (and with ``generations``
-    extend) the run folder ``resume``."""
-    return _analysable(runs.run(config, out, resume, progress, generations=generations))
+    extend) the run folder ``resume``; ``report.html`` in the run folder shows it, live
+    (``analysis.report_html``)."""
+    return _analysable(report_html.run_with_report(config, out, resume, progress, generations))
 
 
 def search(

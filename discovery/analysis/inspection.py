@@ -217,11 +217,16 @@ def format_table(run: runs.Run, top: int | None = None) -> str:
         )
     all_rows = table(run)
     if any(r.pick for r in all_rows):
-        simplest = min(r.complexity for r in all_rows if r.pareto)
         lines += ["", "* Pareto-optimal in complexity vs search fitness over the hall of fame; "
-                  f"the pick is the best held-out score among rules of complexity <= "
-                  f"{PICK_BUDGET * simplest:g} (unless only a larger one beats Adam)", verdict(all_rows)]
+                  + pick_rule(all_rows), verdict(all_rows)]
     return "\n".join(lines)
+
+
+def pick_rule(rows: list[Row]) -> str:
+    """How ``recommended`` chose the pick among ``rows``, with the complexity budget in numbers."""
+    simplest = min(r.complexity for r in rows if r.pareto)
+    return (f"the pick is the best held-out score among rules of complexity <= "
+            f"{PICK_BUDGET * simplest:g} (unless only a larger one beats Adam)")
 
 
 # ----------------------------------------------------------------------------- Pareto front

@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--plots", action="store_true",
                    help="also write PNG figures into the run folder (trains the top rules and "
                    "baselines once more on the search tasks; overwrites earlier figures)")
+    p.add_argument("--html", action="store_true",
+                   help="also write report.html into the run folder: charts, the hall of fame, the "
+                   "pick's lineage, time split, config and commit on one page that works offline")
     p.set_defaults(func=command)
 
 
@@ -36,6 +39,10 @@ def command(args: argparse.Namespace) -> int:
         print(inspection.format_rule(run, args.rule))
     else:
         print(inspection.render(run, args.format, args.top, args.pareto), end="\n" * (args.format == "table"))
+    if args.html:
+        from discovery.analysis import report_html
+
+        print(f"wrote {report_html.write(run)}")
     if args.plots:
         from discovery.analysis import plots
 

@@ -66,6 +66,7 @@ def _names(text: str) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     from discovery import runs
+    from discovery.analysis import report_html
 
     options = {
         "run.seed": args.seed,
@@ -83,13 +84,16 @@ def command(args: argparse.Namespace) -> int:
         if args.config or args.preset or overrides:
             raise ValueError("--resume continues a run with its own config; only --generations may change it")
         before = runs.load_run(args.resume)
-        result = runs.run(resume=args.resume, generations=args.generations)
+        result = report_html.run_with_report(resume=args.resume, generations=args.generations)
         if before.summary is not None and result.generation == before.generation:
             print(f"run {result.path} is complete ({result.generation} generations): nothing changed; "
                   f"--generations N (N > {result.generation}) extends it")
     else:
         if args.generations is not None:
             overrides["run.generations"] = args.generations
-        result = runs.run(config_lib.load(args.config, preset=args.preset, **overrides), out=args.out)
+        result = report_html.run_with_report(config_lib.load(args.config, preset=args.preset, **overrides),
+                                             out=args.out)
     print(runs.report(result, top=args.top))
+    if (result.path / report_html.REPORT).exists():
+        print(f"report: {result.path / report_html.REPORT} (open it in a browser)")
     return 0 if result.summary else 130  # no summary: interrupted (Ctrl-C), resumable

@@ -12,9 +12,11 @@ import contextlib
 import dataclasses
 import io
 import signal
+import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optax
@@ -202,6 +204,7 @@ def run(
     progress: bool = True,
     stop_after: int | None = None,
     generations: int | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
 ) -> Run:
     """Run (or resume) an evolution; return the run as data.
 
@@ -211,6 +214,8 @@ def run(
     sets the run's length anew: a finished run grows to that many generations
     (its summary kept in ``history/``) as if it had been launched with them; a
     finished run without a larger ``generations`` is returned unchanged.
+    ``on_checkpoint`` is called with the run folder after each generation's checkpoint (e.g.
+    to write a report of the run so far); its time counts as the generation's bookkeeping.
     """
     with contextlib.ExitStack() as held:
         if resume is not None:
@@ -240,15 +245,34 @@ def run(
                 store = RunStore.create(out, config)
                 held.enter_context(RunLock(store.path))
                 store.write_config(config)
-                store.append_log([{"kind": "start", "config": config.to_dict(), "time": time.time()}])
+                store.append_log([{"kind": "start", "config": config.to_dict(), "commit": source_commit(),
+                                    "time": time.time()}])
             else:
                 _rewind(store, state)
                 if lengthened:
                     _lengthen(store, config)
-            status = _evolve(config, store, evaluator, backend, state, progress, stop_after)
+            status = _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint)
         if status == "complete":
             _finish(store, evaluator, progress)
     return load_run(store.path)
+
+
+def source_commit() -> str | None:
+    """The git commit of the code running, ``<sha>-dirty`` with tracked files changed; None
+    outside a git checkout (an installed package). Logged at each start and resume."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=20, check=True).stdout.strip()
+
+    try:
+        sha, changed = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if changed else "")
 
 
 def _rewind(store: RunStore, state: Checkpoint | None) -> None:
@@ -260,7 +284,7 @@ def _rewind(store: RunStore, state: Checkpoint | None) -> None:
                       "(summary.json counts them in log_missing)", RunWarning, stacklevel=3)
         store.append_log([{"kind": "log_damaged", "problem": problem}])
     store.append_log([{"kind": "resume", "generation": state.search.generation if state else 0,
-                       "time": time.time()}])
+                       "commit": source_commit(), "time": time.time()}])
 
 
 def _lengthen(store: RunStore, config: Config) -> None:
@@ -273,7 +297,7 @@ def _lengthen(store: RunStore, config: Config) -> None:
                        "time": time.time()}])
 
 
-def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> str:
+def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint) -> str:
     if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
         store.append_log([{"kind": "calibration", "split": "search",
@@ -287,7 +311,9 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
         bar.done = evo.generation
     done_here = 0
     unit = "log10 loss" if config.evolves_architectures else "vs Adam"
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, contextlib.ExitStack() as closing:
+        if bar:
+            closing.callback(bar.close)
         while evo.generation < total and not _budget_spent(config, evo.totals):
             candidates = evo.step()
             if every and evo.generation % every == 0:
@@ -298,6 +324,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after) -> s
             store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
                                               dict(held_out.scores)))
             store.write_metrics(evo.logbook)
+            if on_checkpoint is not None:
+                on_checkpoint(store.path)
             evo.persist_seconds = time.perf_counter() - persisting  # counted in the next generation
             done_here += 1
             if bar:

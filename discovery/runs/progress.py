@@ -1,55 +1,64 @@
-"""A dependency-free progress line for long work: count, rate, ETA, and a status text."""
+"""Progress of long work as a tqdm bar: count, elapsed, ETA, and a status text.
+
+``tqdm.auto`` draws a widget in a Jupyter notebook with ipywidgets, else the text bar
+(which a notebook redraws on ``\\r``); on a stream given explicitly (a log, a quiet buffer)
+it is always the text bar.
+"""
 
 from __future__ import annotations
 
-import sys
-import time
+import warnings
 from typing import TextIO
+
+from tqdm import std
+
+with warnings.catch_warnings():  # a notebook without ipywidgets: the text bar, without a warning
+    warnings.simplefilter("ignore", std.TqdmWarning)
+    from tqdm.auto import tqdm as auto_tqdm
 
 
 class Progress:
     """``with Progress(total, "baselines") as bar: ... bar.advance(status="mf_k4 adam")``.
 
-    Writes one updating line to ``stream`` (stderr by default), in a terminal
-    and in a Jupyter notebook (which redraws a line on ``\r``); on other
-    streams (logs, CI) it writes one line per update instead.
+    The ETA's rate counts only computed units: ``reused`` ones (loaded, e.g. on resume)
+    and those found ``done`` before the work started advance the bar, not the rate.
     """
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24):
+    def __init__(self, total: int, label: str, stream: TextIO | None = None):
         self.total = max(int(total), 1)
         self.label = label
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.done = 0
-        self.reused = 0  # units found done (e.g. on resume): counted, but not in the rate
-        self.start = time.perf_counter()
-        self.tty = (hasattr(self.stream, "isatty") and self.stream.isatty()) or (
-            stream is None and "ipykernel" in sys.modules)
+        self.reused = 0
+        make = auto_tqdm if stream is None else std.tqdm
+        # smoothing 0: the rate is the average over the computed units (tqdm: (n - initial) / elapsed)
+        self._bar = make(total=self.total, desc=label, file=stream, smoothing=0, mininterval=0,
+                         dynamic_ncols=True)
+
+    @property
+    def done(self) -> int:
+        """Units done; set it to the units found done when the work starts (not in the rate)."""
+        return self._bar.n
+
+    @done.setter
+    def done(self, value: int) -> None:
+        value = min(int(value), self.total)
+        if value != self._bar.n:
+            self._bar.initial = self._bar.n = value
+            self._bar.refresh()
 
     def __enter__(self) -> Progress:
-        self._write("")
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.close()
+
+    def close(self) -> None:
+        self._bar.close()
 
     def advance(self, n: int = 1, status: str = "", reused: bool = False) -> None:
         """Count ``n`` more units done; ``reused`` ones (loaded, not computed) leave the ETA's rate alone."""
-        self.done = min(self.done + n, self.total)
-        self.reused += n if reused else 0
-        self._write(status)
-
-    def _write(self, status: str) -> None:
-        elapsed = time.perf_counter() - self.start
-        filled = int(self.width * self.done / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        computed = self.done - self.reused
-        eta_text = f"ETA {elapsed / computed * (self.total - self.done):5.0f}s" if computed else "ETA     ?"
-        line = f"{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.0f}s {eta_text} {status}"
-        if self.tty:
-            self.stream.write("\r" + line[:160].ljust(160))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        n = min(n, self.total - self._bar.n)
+        if reused:
+            self.reused += n
+            self._bar.initial += n  # tqdm's rate is (n - initial) / elapsed
+        self._bar.n += n
+        self._bar.set_postfix_str(status)  # redraws the bar

@@ -7,6 +7,8 @@
   the cost model's path choices, each generation, resumes, interruptions
 * ``summary.json``        written at the end: hall of fame, Pareto front, scores
 * ``metrics.csv``         one row per generation (``generation.METRICS``), for any plotting tool
+* ``report.html``         the run on one page (``analysis.report_html``; written by the callers of
+  ``launch.run`` and by ``discovery inspect --html``, never read back)
 * ``history/summary-g<N>.json``  the summary of the run when it had N generations,
   kept when ``--generations`` extends a finished run
 * ``run.lock``            held by the one process writing the folder (``lock.RunLock``)
