@@ -207,12 +207,14 @@ def run_job(job: tuple, results: Path, cpu_minutes: float, out: Path) -> None:
         return
     _, vocabulary, seed = job
     folder = out / f"{vocabulary}-s{seed}"
-    evo, cpu = search(settings(vocabulary, seed, "evolution"), cpu_minutes, folder / "evolution")
-    momentum = momentum_search_fitness(evo)
-    append(results, seed_run(vocabulary, seed, "evolution", evo, cpu, momentum))
-    budget = evo.summary.totals["evaluated"]
-    rnd, rcpu = search(settings(vocabulary, seed, "random", budget), cpu, folder / "random")
-    append(results, seed_run(vocabulary, seed, "random", rnd, rcpu, momentum))
+    evo = next((r for r in read(results) if r["kind"] == "seed_run" and r["mode"] == "evolution"
+                and (r["vocabulary"], r["seed"]) == (vocabulary, seed)), None)  # a job cut short after it
+    if evo is None:
+        run, cpu = search(settings(vocabulary, seed, "evolution"), cpu_minutes, folder / "evolution")
+        evo = seed_run(vocabulary, seed, "evolution", run, cpu, momentum_search_fitness(run))
+        append(results, evo)
+    rnd, rcpu = search(settings(vocabulary, seed, "random", evo["evaluated"]), evo["cpu_minutes"], folder / "random")
+    append(results, seed_run(vocabulary, seed, "random", rnd, rcpu, evo["momentum_fitness"]))
 
 
 def worker(index: int, count: int, args) -> None:
