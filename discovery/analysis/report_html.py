@@ -22,42 +22,24 @@ Example::
 
 from __future__ import annotations
 
-import html
 import time
 import warnings
 from pathlib import Path
 
 import plotly.graph_objects as go
-import plotly.offline
 
 from discovery import config as config_lib
 from discovery import runs
-from discovery.analysis import inspection
+from discovery.analysis import html_page, inspection
+from discovery.analysis.html_page import chart as _chart
+from discovery.analysis.html_page import escape as _e
+from discovery.analysis.html_page import section as _section
 from discovery.evolution.generation import TIME_SPLIT
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
 REPORT = "report.html"
 REFRESH_S = 20  # a live page reloads, and a running search rewrites it, at most this often
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; padding: 0 1em;
-       color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-.status { padding: .5em .8em; background: #f3f6fa; border-left: 4px solid #4a7ab5; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22em, 1fr)); gap: 1em; }
-.card { border: 1px solid #ccc; border-radius: 6px; padding: .6em .9em; }
-.card.pick { border: 2px solid #c0392b; background: #fff8f6; }
-.card h3 { font-size: 1em; margin: .2em 0 .5em; }
-.why { color: #c0392b; font-weight: 600; }
-pre { background: #f6f6f6; padding: .5em; overflow-x: auto; font-size: .85em; }
-table { border-collapse: collapse; font-size: .85em; }
-td, th { padding: .1em .6em; text-align: right; } td:first-child, th:first-child { text-align: left; }
-.tree, .tree ul { list-style: none; padding-left: 1.4em; margin: 0; }
-.tree > li { padding-left: 0; } .tree li { position: relative; }
-.tree ul li::before { content: "\\2514\\2500 "; position: absolute; left: -1.4em; color: #999; }
-.muted { color: #777; }
-"""
 
 
 def write(run: runs.Run | str | Path, live: bool | None = None) -> Path:
@@ -110,7 +92,6 @@ def page(run: runs.Run, live: bool | None = None) -> str:
     live = run.summary is None if live is None else live and run.summary is None
     rows = inspection.table(run)
     title = f"run {run.path.name}"
-    refresh = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if live else ""
     body = [f"<h1>{_e(title)}</h1>", _status(run, rows, live),
             _section("fitness", "Fitness per generation", _fitness_chart(run)),
             _section("pareto", "Pareto front: fitness against complexity", _pareto_chart(run, rows)),
@@ -118,25 +99,12 @@ def page(run: runs.Run, live: bool | None = None) -> str:
             _section("lineage", "Where the pick came from", _lineage(run, rows)),
             _section("time", "Where the time goes", _time_chart(run)),
             _section("reproduce", "Reproduce it", _reproduce(run))]
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', refresh,
-        f"<title>{_e(title)}</title>", f"<style>{_STYLE}</style>",
-        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>',
-        "</head><body>", *body,
-        f'<p class="muted">written {time.strftime("%Y-%m-%d %H:%M:%S")} by discovery '
-        f"(discovery inspect RUN --html)</p>", "</body></html>"])
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    footer = f'written {time.strftime("%Y-%m-%d %H:%M:%S")} by discovery (discovery inspect RUN --html)'
+    return html_page.document(title, body, footer, REFRESH_S if live else None)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _section(anchor: str, heading: str, content: str) -> str:
-    return f'<section id="{anchor}"><h2>{_e(heading)}</h2>\n{content}\n</section>'
 
 
 def _unit(run: runs.Run) -> str:
@@ -163,12 +131,6 @@ def _status(run: runs.Run, rows: list[inspection.Row], live: bool) -> str:
 
 def _generations_axis(fig: go.Figure, gens: list[int]) -> None:
     fig.update_xaxes(title="generation", tickformat="d", dtick=max(1, len(gens) // 10))
-
-
-def _chart(fig: go.Figure, anchor: str, height: int = 380) -> str:
-    fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 30, "b": 50})
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"{anchor}-chart",
-                       config={"displaylogo": False, "responsive": True})
 
 
 def _fitness_chart(run: runs.Run) -> str:
