@@ -50,6 +50,7 @@ def test_the_report_is_written_from_the_first_checkpoint_and_reloads_until_compl
     page = (finished.path / report_html.REPORT).read_text()
     assert not REFRESH.search(page) and "complete: 3 generations" in page
     assert all(f'id="{chart}"' in page for chart in CHARTS)
+    assert "curves-0-chart" not in page and "discovery inspect RUN --html --curves</code> adds them" in page
     assert html.escape(pick_text(finished)) in page
     why = page[page.index('class="card pick"'):]
     assert why.index("Why the pick: the pick is the best held-out score") < why.index("</div>")
@@ -114,6 +115,24 @@ def test_inspect_html_writes_it_for_a_run_made_without_it(tiny_run, tmp_path, ca
     page = (folder / report_html.REPORT).read_text()
     assert not REFRESH.search(page) and html.escape(pick_text(tiny_run)) in page
     assert "start: not recorded" in page
+
+
+def test_inspect_html_curves_trains_the_pick_and_tuned_adam_on_each_search_task(tiny_run, tmp_path, capsys):
+    folder = Path(shutil.copytree(tiny_run.path, tmp_path / tiny_run.path.name))
+    assert cli.main(["inspect", str(folder), "--curves"]) == 2
+    assert "--curves needs --html" in capsys.readouterr().err and not (folder / report_html.REPORT).exists()
+    assert cli.main(["inspect", str(folder), "--html", "--curves", "--top", "1"]) == 0
+    page = (folder / report_html.REPORT).read_text()
+    figures, pick = plotted(page), tiny_run.candidate(inspection.pick(tiny_run))
+    assert set(figures) == {*CHARTS, *(f"curves-{i}-chart" for i in range(len(tiny_run.config.tasks.search)))}
+    for i, task in enumerate(tiny_run.config.tasks.search):
+        pick_trace, adam = figures[f"curves-{i}-chart"]
+        # trained again with the run's protocol: the pick tunes to the lr the search found
+        lr = pick.evaluation.tasks[task].tuned_lr
+        assert pick_trace["name"] == f"the pick (rank {inspection.pick(tiny_run)}), lr {lr:.3g}"
+        assert adam["name"].startswith("tuned adam, lr ") and f"<h3>{task}</h3>" in page
+        assert len(pick_trace["y"]) == len(adam["y"]) == tiny_run.config.protocol.steps
+        assert np.all(np.isfinite(pick_trace["y"])) and adam["y"][-1] < adam["y"][0]  # Adam trained
 
 
 def test_inspect_html_on_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):

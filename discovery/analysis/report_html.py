@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
@@ -38,16 +39,27 @@ from discovery.evolution.generation import TIME_SPLIT
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
+if TYPE_CHECKING:
+    from discovery.analysis.plots import Results
+
 REPORT = "report.html"
+ADAM = "adam"  # the baseline the pick's curves are drawn against (a key of baselines.OPTIMIZERS)
 REFRESH_S = 20  # a live page reloads, and a running search rewrites it, at most this often
 
 
-def write(run: runs.Run | str | Path, live: bool | None = None) -> Path:
+def write(run: runs.Run | str | Path, live: bool | None = None, curves: bool = False) -> Path:
     """Write ``report.html`` into the run folder ``run`` (a path or a loaded run); return its
-    path. ``live``: reload the page every ``REFRESH_S`` s (default: while the run has no summary)."""
+    path. ``live``: reload the page every ``REFRESH_S`` s (default: while the run has no summary).
+    ``curves``: with the pick's training curves against tuned Adam on each search task, which
+    trains both again (``plots.train_top``: seconds to minutes), so only on request."""
     run = run if isinstance(run, runs.Run) else runs.load_run(run)
+    trained = None
+    if curves:
+        from discovery.analysis import plots  # matplotlib: loaded only where curves are asked for
+
+        trained = plots.train_top(run, optimizers=[ADAM], ranks=[inspection.pick(run)])
     path = run.path / REPORT
-    atomic_write(path, page(run, live).encode())
+    atomic_write(path, page(run, live, trained).encode())
     return path
 
 
@@ -87,8 +99,9 @@ def run_with_report(config: config_lib.Config | None = None, out: str | Path = "
 # ----------------------------------------------------------------------------- the page
 
 
-def page(run: runs.Run, live: bool | None = None) -> str:
-    """The report as one HTML document (plotly's JavaScript inline)."""
+def page(run: runs.Run, live: bool | None = None, curves: Results | None = None) -> str:
+    """The report as one HTML document (plotly's JavaScript inline); ``curves``: the pick's and
+    Adam's training on each search task (``plots.train_top``), else a line on how to add them."""
     live = run.summary is None if live is None else live and run.summary is None
     rows = inspection.table(run)
     title = f"run {run.path.name}"
@@ -97,6 +110,7 @@ def page(run: runs.Run, live: bool | None = None) -> str:
             _section("pareto", "Pareto front: fitness against complexity", _pareto_chart(run, rows)),
             _section("hall-of-fame", "Hall of fame", _cards(run, rows)),
             _section("lineage", "Where the pick came from", _lineage(run, rows)),
+            _section("curves", "The pick's training against tuned Adam", _curves(curves)),
             _section("time", "Where the time goes", _time_chart(run)),
             _section("reproduce", "Reproduce it", _reproduce(run))]
     footer = f'written {time.strftime("%Y-%m-%d %H:%M:%S")} by discovery (discovery inspect RUN --html)'
@@ -220,6 +234,30 @@ def _node(node: inspection.Ancestor) -> str:
     children = f"<ul>{''.join(_node(p) for p in node.parents)}</ul>" if node.parents else ""
     return (f"<li><b>#{node.id}</b> gen {node.generation}, fitness {node.fitness:+.3f}, complexity "
             f"{node.complexity}, <i>{_e(node.mutation)}</i>{more}{children}</li>")
+
+
+def _curves(curves: Results | None) -> str:
+    if curves is None:
+        return ('<p class="muted">Not drawn: they train the pick and Adam again. '
+                "<code>discovery inspect RUN --html --curves</code> adds them.</p>")
+    from discovery.analysis.plots import tuned_index
+
+    charts = []
+    for i, (task, by_label) in enumerate(curves.items()):
+        fig = go.Figure()
+        for label, result in by_label.items():
+            k = tuned_index(result)
+            name = f"the pick ({label})" if label.startswith("rank") else f"tuned {label}"
+            fig.add_scatter(x=list(range(1, result.steps + 1)), y=result.curves[k].mean(axis=0).tolist(),
+                            mode="lines", name=f"{name}, lr {result.learning_rates[k]:.3g}",
+                            line={"dash": "solid" if label.startswith("rank") else "dash"})
+        f_star = next(iter(by_label.values())).f_star
+        if f_star:  # f* = 0 has no place on a log axis
+            fig.add_hline(y=f_star, line_dash="dot", line_color="grey", annotation_text=f"f* = {f_star:.3g}")
+        fig.update_layout(xaxis_title="step", yaxis_title="minibatch training loss (seed mean)", yaxis_type="log")
+        charts.append(f"<h3>{_e(task)}</h3>" + _chart(fig, f"curves-{i}", height=320))
+    return ("<p>Each at its tuned learning rate on the run's protocol (its lr grid, seeds and steps), "
+            "trained again when this page was written.</p>" + "".join(charts))
 
 
 def _time_chart(run: runs.Run) -> str:
