@@ -232,12 +232,15 @@ def test_the_report_round_trips_and_renders(tmp_path):
     text = paths[0].read_text()
     assert "P2: supported" in text and "margin" in text and "| adam |" in text
     assert paths[3].read_bytes()[:4] == b"\x89PNG" and len(paths) == 4  # no pool: no gene figure
+    assert [p.name for p in paths] == list(report_files.files(report)) and "genes.png" not in report_files.files(report)
     pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
     paths = report_files.write(pooled, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
     assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]
     assert paths[4].name == "genes.png" and paths[4].read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in paths] == list(report_files.files(pooled)) == list(report_files.REPORT_FILES)
+    assert "<h1>Hypothesis experiment" in paths[2].read_text()  # report.html: the markdown, rendered
 
 
 # The token-model family: it has control genes, so the pipeline check runs the controls too.
