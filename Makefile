@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 
 ISAS ?= SSE4_2 AVX
 
-.PHONY: run test test-isa docs quick-numbers bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery bench-versus-random lint clean
+.PHONY: run test test-isa docs docs-screenshot quick-numbers bench bench-dsl bench-trainer bench-engine bench-tuning bench-coevolution bench-screening bench-discovery bench-versus-random lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ test-isa: $(STAMP)
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
+
+# The screenshot of a tiny run's report.html in docs/inspect-export.md (needs chromium).
+docs-screenshot: $(STAMP)
+	$(PY) -m tests.benchmarks.report_screenshot docs/report-html.png
 
 quick-numbers: $(STAMP)
 	$(PY) -m tests.benchmarks.refresh_quick_run --seed 0

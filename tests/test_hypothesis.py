@@ -1,7 +1,9 @@
 """The hypothesis experiment: home advantage statistics on known numbers, resume, the report."""
 
 import dataclasses
+import html
 import json
+import re
 import shutil
 
 import numpy as np
@@ -9,13 +11,14 @@ import pytest
 
 from discovery import cli, config, runs, tasks
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments import findings, report_files
+from discovery.experiments import findings, report_files, report_page
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments.arms import Arm
 from discovery.records import RecordError
 from discovery.runs.store import RunStore
+from tests import browser
 
 FIXED = ("adam", "momentum", "lion")
 PANEL = ("adam", "momentum", "lion", "sgd")
@@ -228,13 +231,16 @@ def test_the_report_round_trips_and_renders(tmp_path):
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
     text = paths[0].read_text()
     assert "P2: supported" in text and "margin" in text and "| adam |" in text
-    assert paths[2].read_bytes()[:4] == b"\x89PNG" and len(paths) == 3  # no pool: no gene figure
+    assert paths[3].read_bytes()[:4] == b"\x89PNG" and len(paths) == 4  # no pool: no gene figure
+    assert [p.name for p in paths] == list(report_files.files(report)) and "genes.png" not in report_files.files(report)
     pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
     paths = report_files.write(pooled, tmp_path)
     doc = json.loads(paths[1].read_text())
     assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
     assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]
-    assert paths[3].name == "genes.png" and paths[3].read_bytes()[:4] == b"\x89PNG"
+    assert paths[4].name == "genes.png" and paths[4].read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in paths] == list(report_files.files(pooled)) == list(report_files.REPORT_FILES)
+    assert "<h1>Hypothesis experiment" in paths[2].read_text()  # report.html: the markdown, rendered
 
 
 # The token-model family: it has control genes, so the pipeline check runs the controls too.
@@ -353,6 +359,51 @@ def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):
     assert "## What in an architecture favours Adam" in text and (out / "genes.png").exists()
     pool = json.loads((out / "pools" / "s0.json").read_text())
     assert len(pool["cells"]) == 3 * 2 + 3 * 2 * 2  # the bases once for every design, the copies once each
+
+
+HTML_CHARTS = ("matrix-evolution", "matrix-pool", "home-advantage", "joint-share", "genes-main", "genes-positive",
+               "genes-negative", "genes-top")
+
+
+def _as_html(cell: str) -> str:
+    """A report.md table cell as Python-Markdown writes it (bold, code, escaped)."""
+    cell = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(cell, quote=False))
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", cell)
+
+
+def test_report_html_shows_every_table_cell_and_interval_of_report_md_offline(uninterrupted):
+    report, out = uninterrupted
+    text, page = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert not browser.REMOTE.search(page) and "Plotly.newPlot" in page  # plotly.js inline, nothing fetched
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("|---")]
+    assert len(rows) > 30
+    for line in rows:
+        for cell in (c.strip() for c in line.strip().strip("|").split(" | ")):
+            assert f">{_as_html(cell)}</t" in page, (line, cell)
+    for label, effects, _ in report.estimates:
+        for g, e in effects.items():
+            assert e.text(3) in text and e.text(3) in page, (label, g)
+    assert all(f'id="{chart}-chart"' in page for chart in HTML_CHARTS)
+
+
+def test_report_html_shows_the_texts_markup_as_text(uninterrupted):
+    report, _ = uninterrupted
+    page = report_page.page(report, "# t\n\n<script>alert(1)</script> [x](javascript:alert(1)) `g * m > 0`\n")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<code>g * m &gt; 0</code>" in page
+    assert "[x](javascript:alert(1))" in page and 'href="javascript' not in page  # a link, not followed
+
+
+@browser.needs_chromium
+def test_chromium_draws_the_hypothesis_report_without_console_errors(uninterrupted, tmp_path):
+    report, out = uninterrupted
+    shot = tmp_path / "report.png"
+    done = browser.load(out / "report.html", shot)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    assert browser.console(done) == []
+    assert all(browser.drawn(done.stdout, f"{chart}-chart") for chart in HTML_CHARTS)
+    assert report.pool.home_advantage["adam"].text(3) in done.stdout
+    dark, colours = browser.ink(shot)
+    assert dark > 0.02 and colours > 50
 
 
 def test_hypothesis_cli_errors(tmp_path, capsys):

@@ -8,7 +8,6 @@ import html
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +16,17 @@ import pytest
 import dsl
 from discovery import cli, runs
 from discovery.analysis import inspection, report_html
+from tests import browser
 from tests.tiny import tiny
 
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="\d+">')
-REMOTE = re.compile(r"""<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""",
-                    re.IGNORECASE)
 CHARTS = ("fitness-chart", "pareto-chart", "time-chart")
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+def plotted(page: str) -> dict[str, list[dict]]:
+    """Each chart's traces as the page hands them to plotly, by the chart's div id."""
+    return {m.group(1): json.loads(m.group(2)) for m in re.finditer(
+        r'Plotly\.newPlot\(\s*"([\w-]+)",\s*(\[.*?\]),\s*\{', page, re.DOTALL)}
 
 
 def pick_text(run: runs.Run) -> str:
@@ -47,6 +50,7 @@ def test_the_report_is_written_from_the_first_checkpoint_and_reloads_until_compl
     page = (finished.path / report_html.REPORT).read_text()
     assert not REFRESH.search(page) and "complete: 3 generations" in page
     assert all(f'id="{chart}"' in page for chart in CHARTS)
+    assert "curves-0-chart" not in page and "discovery inspect RUN --html --curves</code> adds them" in page
     assert html.escape(pick_text(finished)) in page
     why = page[page.index('class="card pick"'):]
     assert why.index("Why the pick: the pick is the best held-out score") < why.index("</div>")
@@ -61,8 +65,7 @@ def test_the_report_holds_the_runs_own_numbers(live_run):
     for r in rows:
         assert f"#{r.rank} {r.name}" in page and f"search {r.fitness:+.3f}" in page
         assert f"held-out {r.held_out:+.3f} &plusmn; {r.held_out_noise:.3f}" in page
-    figures = {m.group(1): json.loads(m.group(2)) for m in re.finditer(
-        r'Plotly\.newPlot\(\s*"([\w-]+)",\s*(\[.*?\]),\s*\{', page, re.DOTALL)}
+    figures = plotted(page)
     assert set(figures) == set(CHARTS)
     best = next(t for t in figures["fitness-chart"] if t["name"].startswith("best"))
     assert best["y"] == [g.best for g in run.logbook]
@@ -88,8 +91,8 @@ def test_a_live_report_is_written_at_the_first_checkpoint_then_at_most_every_int
 def test_the_page_loads_nothing_from_the_network(live_run):
     _, run = live_run
     page = (run.path / report_html.REPORT).read_text()
-    assert not REMOTE.search(page)
-    assert REMOTE.search('<script src="https://cdn.plot.ly/plotly.min.js"></script>')  # the check can fail
+    assert not browser.REMOTE.search(page)
+    assert browser.REMOTE.search('<script src="https://cdn.plot.ly/plotly.min.js"></script>')  # the check can fail
     assert "Plotly.newPlot" in page and len(page) > 1_000_000  # plotly.js inline
 
 
@@ -114,6 +117,24 @@ def test_inspect_html_writes_it_for_a_run_made_without_it(tiny_run, tmp_path, ca
     assert "start: not recorded" in page
 
 
+def test_inspect_html_curves_trains_the_pick_and_tuned_adam_on_each_search_task(tiny_run, tmp_path, capsys):
+    folder = Path(shutil.copytree(tiny_run.path, tmp_path / tiny_run.path.name))
+    assert cli.main(["inspect", str(folder), "--curves"]) == 2
+    assert "--curves needs --html" in capsys.readouterr().err and not (folder / report_html.REPORT).exists()
+    assert cli.main(["inspect", str(folder), "--html", "--curves", "--top", "1"]) == 0
+    page = (folder / report_html.REPORT).read_text()
+    figures, pick = plotted(page), tiny_run.candidate(inspection.pick(tiny_run))
+    assert set(figures) == {*CHARTS, *(f"curves-{i}-chart" for i in range(len(tiny_run.config.tasks.search)))}
+    for i, task in enumerate(tiny_run.config.tasks.search):
+        pick_trace, adam = figures[f"curves-{i}-chart"]
+        # trained again with the run's protocol: the pick tunes to the lr the search found
+        lr = pick.evaluation.tasks[task].tuned_lr
+        assert pick_trace["name"] == f"the pick (rank {inspection.pick(tiny_run)}), lr {lr:.3g}"
+        assert adam["name"].startswith("tuned adam, lr ") and f"<h3>{task}</h3>" in page
+        assert len(pick_trace["y"]) == len(adam["y"]) == tiny_run.config.protocol.steps
+        assert np.all(np.isfinite(pick_trace["y"])) and adam["y"][-1] < adam["y"][0]  # Adam trained
+
+
 def test_inspect_html_on_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["inspect", str(tmp_path), "--html"]) == 2
     err = capsys.readouterr().err
@@ -121,35 +142,17 @@ def test_inspect_html_on_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path, c
     assert not (tmp_path / report_html.REPORT).exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run installs it)")
+@browser.needs_chromium
 def test_chromium_renders_every_chart_without_console_errors_and_a_screenshot_not_blank(live_run, tmp_path):
-    from PIL import Image
-
-    def load(page: Path, shot: Path) -> subprocess.CompletedProcess:
-        """The DOM after the page's scripts ran (stdout), its console messages (stderr), a screenshot."""
-        return subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / shot.stem}", "--hide-scrollbars", "--window-size=1200,2400",
-             "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
-             "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-
-    def console(done: subprocess.CompletedProcess) -> list[str]:
-        return [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
-
     broken = tmp_path / "broken.html"
     broken.write_text("<html><body><script>undefinedFunction();</script></body></html>")
-    assert console(load(broken, tmp_path / "broken.png"))  # a script error would be seen
+    assert browser.console(browser.load(broken, tmp_path / "broken.png"))  # a script error would be seen
     _, run = live_run
     shot = tmp_path / "report.png"
-    done = load(run.path / report_html.REPORT, shot)
+    done = browser.load(run.path / report_html.REPORT, shot)
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
-    assert console(done) == []
-    for chart in CHARTS:  # plotly drew each chart: its div holds an SVG
-        div = done.stdout.index(f'id="{chart}"')
-        assert "main-svg" in done.stdout[div:div + 5000], chart
+    assert browser.console(done) == []
+    assert all(browser.drawn(done.stdout, chart) for chart in CHARTS)
     assert html.escape(pick_text(run)) in done.stdout
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape[:2] == (2400, 1200)
-    assert (pixels.min(axis=2) < 200).mean() > 0.02  # ink on at least 2% of the page
-    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # text, lines and coloured charts
+    dark, colours = browser.ink(shot)
+    assert dark > 0.02 and colours > 50  # text, lines and coloured charts on at least 2% of the page

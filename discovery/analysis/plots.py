@@ -35,21 +35,26 @@ FILES = {"fitness": "fitness.png", "curves": "loss_curves.png", "lr": "lr_sensit
 Results = dict[str, dict[str, trainer.TrainResult]]  # [task][label], over the run's lr grid
 
 
-def train_top(run: runs.Run, top: int = TOP, optimizers: Sequence[str] = BASELINES) -> Results:
-    """Tune the ``top`` hall-of-fame rules ("rank 1", ...) and the Optax ``optimizers``
-    on each search task with the run's protocol (``tuning.tune``: natural scale, bracketing)."""
+def train_top(run: runs.Run, top: int = TOP, optimizers: Sequence[str] = BASELINES,
+              ranks: Sequence[int] | None = None) -> Results:
+    """Tune the ``top`` hall-of-fame rules ("rank 1", ...), or those at ``ranks`` if given, and
+    the Optax ``optimizers`` on each search task with the run's protocol (``tuning.tune``:
+    natural scale, bracketing). As in the search, a rule's grid starts centred on Adam's tuned
+    lr (when Adam is among ``optimizers``), so it tunes to the lr the search found."""
     protocol = run.config.protocol.training()
     size = run.config.tasks.size
-    specs = {f"rank {k}": run.rule(k) for k in range(1, min(top, len(run.hall_of_fame)) + 1)}
-    specs |= {name: baselines.OPTIMIZERS[name].optimizer for name in optimizers}
+    ranks = range(1, min(top, len(run.hall_of_fame)) + 1) if ranks is None else ranks
     out: Results = {}
     for name in run.config.tasks.search:
         task = tasks.get(name, size)
-        out[name] = {label: tuning.tune(spec, task, protocol).result for label, spec in specs.items()}
+        tuned = {o: tuning.tune(baselines.OPTIMIZERS[o].optimizer, task, protocol) for o in optimizers}
+        center = tuned["adam"].score.tuned_lr if "adam" in tuned else None
+        rules = {f"rank {k}": tuning.tune(run.rule(k), task, protocol, center=center) for k in ranks}
+        out[name] = {label: t.result for label, t in (rules | tuned).items()}
     return out
 
 
-def _tuned(result: trainer.TrainResult) -> int:
+def tuned_index(result: trainer.TrainResult) -> int:
     """Index of the tuned (best) learning rate, as ``scoring.score`` picks it."""
     lr = scoring.score(result).tuned_lr
     return int(np.flatnonzero(np.isclose(result.learning_rates, lr))[0])
@@ -88,7 +93,7 @@ def loss_curves(run: runs.Run, results: Results | None = None, top: int = TOP) -
                                       "baselines, each at its tuned learning rate")
     for ax, (task, by_label) in zip(axes, results.items()):
         for label, result in by_label.items():
-            i = _tuned(result)
+            i = tuned_index(result)
             ax.plot(np.arange(1, result.steps + 1), result.curves[i].mean(axis=0),
                     label=f"{label} (lr {result.learning_rates[i]:.3g})", **_style(label))
         f_star = next(iter(by_label.values())).f_star

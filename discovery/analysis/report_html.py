@@ -22,50 +22,44 @@ Example::
 
 from __future__ import annotations
 
-import html
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
-import plotly.offline
 
 from discovery import config as config_lib
 from discovery import runs
-from discovery.analysis import inspection
+from discovery.analysis import html_page, inspection
+from discovery.analysis.html_page import chart as _chart
+from discovery.analysis.html_page import escape as _e
+from discovery.analysis.html_page import section as _section
 from discovery.evolution.generation import TIME_SPLIT
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
+if TYPE_CHECKING:
+    from discovery.analysis.plots import Results
+
 REPORT = "report.html"
+ADAM = "adam"  # the baseline the pick's curves are drawn against (a key of baselines.OPTIMIZERS)
 REFRESH_S = 20  # a live page reloads, and a running search rewrites it, at most this often
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 72em; padding: 0 1em;
-       color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-.status { padding: .5em .8em; background: #f3f6fa; border-left: 4px solid #4a7ab5; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(22em, 1fr)); gap: 1em; }
-.card { border: 1px solid #ccc; border-radius: 6px; padding: .6em .9em; }
-.card.pick { border: 2px solid #c0392b; background: #fff8f6; }
-.card h3 { font-size: 1em; margin: .2em 0 .5em; }
-.why { color: #c0392b; font-weight: 600; }
-pre { background: #f6f6f6; padding: .5em; overflow-x: auto; font-size: .85em; }
-table { border-collapse: collapse; font-size: .85em; }
-td, th { padding: .1em .6em; text-align: right; } td:first-child, th:first-child { text-align: left; }
-.tree, .tree ul { list-style: none; padding-left: 1.4em; margin: 0; }
-.tree > li { padding-left: 0; } .tree li { position: relative; }
-.tree ul li::before { content: "\\2514\\2500 "; position: absolute; left: -1.4em; color: #999; }
-.muted { color: #777; }
-"""
 
-
-def write(run: runs.Run | str | Path, live: bool | None = None) -> Path:
+def write(run: runs.Run | str | Path, live: bool | None = None, curves: bool = False) -> Path:
     """Write ``report.html`` into the run folder ``run`` (a path or a loaded run); return its
-    path. ``live``: reload the page every ``REFRESH_S`` s (default: while the run has no summary)."""
+    path. ``live``: reload the page every ``REFRESH_S`` s (default: while the run has no summary).
+    ``curves``: with the pick's training curves against tuned Adam on each search task, which
+    trains both again (``plots.train_top``: seconds to minutes), so only on request."""
     run = run if isinstance(run, runs.Run) else runs.load_run(run)
+    trained = None
+    if curves:
+        from discovery.analysis import plots  # matplotlib: loaded only where curves are asked for
+
+        trained = plots.train_top(run, optimizers=[ADAM], ranks=[inspection.pick(run)])
     path = run.path / REPORT
-    atomic_write(path, page(run, live).encode())
+    atomic_write(path, page(run, live, trained).encode())
     return path
 
 
@@ -105,38 +99,26 @@ def run_with_report(config: config_lib.Config | None = None, out: str | Path = "
 # ----------------------------------------------------------------------------- the page
 
 
-def page(run: runs.Run, live: bool | None = None) -> str:
-    """The report as one HTML document (plotly's JavaScript inline)."""
+def page(run: runs.Run, live: bool | None = None, curves: Results | None = None) -> str:
+    """The report as one HTML document (plotly's JavaScript inline); ``curves``: the pick's and
+    Adam's training on each search task (``plots.train_top``), else a line on how to add them."""
     live = run.summary is None if live is None else live and run.summary is None
     rows = inspection.table(run)
     title = f"run {run.path.name}"
-    refresh = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if live else ""
     body = [f"<h1>{_e(title)}</h1>", _status(run, rows, live),
             _section("fitness", "Fitness per generation", _fitness_chart(run)),
             _section("pareto", "Pareto front: fitness against complexity", _pareto_chart(run, rows)),
             _section("hall-of-fame", "Hall of fame", _cards(run, rows)),
             _section("lineage", "Where the pick came from", _lineage(run, rows)),
+            _section("curves", "The pick's training against tuned Adam", _curves(curves)),
             _section("time", "Where the time goes", _time_chart(run)),
             _section("reproduce", "Reproduce it", _reproduce(run))]
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', refresh,
-        f"<title>{_e(title)}</title>", f"<style>{_STYLE}</style>",
-        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>',
-        "</head><body>", *body,
-        f'<p class="muted">written {time.strftime("%Y-%m-%d %H:%M:%S")} by discovery '
-        f"(discovery inspect RUN --html)</p>", "</body></html>"])
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    footer = f'written {time.strftime("%Y-%m-%d %H:%M:%S")} by discovery (discovery inspect RUN --html)'
+    return html_page.document(title, body, footer, REFRESH_S if live else None)
 
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _section(anchor: str, heading: str, content: str) -> str:
-    return f'<section id="{anchor}"><h2>{_e(heading)}</h2>\n{content}\n</section>'
 
 
 def _unit(run: runs.Run) -> str:
@@ -163,12 +145,6 @@ def _status(run: runs.Run, rows: list[inspection.Row], live: bool) -> str:
 
 def _generations_axis(fig: go.Figure, gens: list[int]) -> None:
     fig.update_xaxes(title="generation", tickformat="d", dtick=max(1, len(gens) // 10))
-
-
-def _chart(fig: go.Figure, anchor: str, height: int = 380) -> str:
-    fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 30, "b": 50})
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"{anchor}-chart",
-                       config={"displaylogo": False, "responsive": True})
 
 
 def _fitness_chart(run: runs.Run) -> str:
@@ -258,6 +234,30 @@ def _node(node: inspection.Ancestor) -> str:
     children = f"<ul>{''.join(_node(p) for p in node.parents)}</ul>" if node.parents else ""
     return (f"<li><b>#{node.id}</b> gen {node.generation}, fitness {node.fitness:+.3f}, complexity "
             f"{node.complexity}, <i>{_e(node.mutation)}</i>{more}{children}</li>")
+
+
+def _curves(curves: Results | None) -> str:
+    if curves is None:
+        return ('<p class="muted">Not drawn: they train the pick and Adam again. '
+                "<code>discovery inspect RUN --html --curves</code> adds them.</p>")
+    from discovery.analysis.plots import tuned_index
+
+    charts = []
+    for i, (task, by_label) in enumerate(curves.items()):
+        fig = go.Figure()
+        for label, result in by_label.items():
+            k = tuned_index(result)
+            name = f"the pick ({label})" if label.startswith("rank") else f"tuned {label}"
+            fig.add_scatter(x=list(range(1, result.steps + 1)), y=result.curves[k].mean(axis=0).tolist(),
+                            mode="lines", name=f"{name}, lr {result.learning_rates[k]:.3g}",
+                            line={"dash": "solid" if label.startswith("rank") else "dash"})
+        f_star = next(iter(by_label.values())).f_star
+        if f_star:  # f* = 0 has no place on a log axis
+            fig.add_hline(y=f_star, line_dash="dot", line_color="grey", annotation_text=f"f* = {f_star:.3g}")
+        fig.update_layout(xaxis_title="step", yaxis_title="minibatch training loss (seed mean)", yaxis_type="log")
+        charts.append(f"<h3>{_e(task)}</h3>" + _chart(fig, f"curves-{i}", height=320))
+    return ("<p>Each at its tuned learning rate on the run's protocol (its lr grid, seeds and steps), "
+            "trained again when this page was written.</p>" + "".join(charts))
 
 
 def _time_chart(run: runs.Run) -> str:

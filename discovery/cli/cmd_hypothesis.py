@@ -41,6 +41,5 @@ def command(args: argparse.Namespace) -> int:
     report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
                                             family=args.family)
     print(report_files.markdown(report))
-    written = report_files.REPORT_FILES if report.pools else report_files.REPORT_FILES[:3]
-    print(f"written: {', '.join(f'{args.out}/{name}' for name in written)}")
+    print(f"written: {', '.join(f'{args.out}/{name}' for name in report_files.files(report))}")
     return 0

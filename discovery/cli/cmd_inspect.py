@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--html", action="store_true",
                    help="also write report.html into the run folder: charts, the hall of fame, the "
                    "pick's lineage, time split, config and commit on one page that works offline")
+    p.add_argument("--curves", action="store_true",
+                   help="with --html: also the pick's training curves against tuned Adam on each "
+                   "search task (trains both once more with the run's protocol)")
     p.set_defaults(func=command)
 
 
@@ -34,6 +37,8 @@ def command(args: argparse.Namespace) -> int:
 
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
+    if args.curves and not args.html:
+        raise ValueError("--curves needs --html")
     run = runs.load_run(args.run_dir)
     if args.rule is not None:
         print(inspection.format_rule(run, args.rule))
@@ -42,7 +47,7 @@ def command(args: argparse.Namespace) -> int:
     if args.html:
         from discovery.analysis import report_html
 
-        print(f"wrote {report_html.write(run)}")
+        print(f"wrote {report_html.write(run, curves=args.curves)}")
     if args.plots:
         from discovery.analysis import plots
 

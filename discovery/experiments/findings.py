@@ -261,6 +261,13 @@ class Report:
         return [p for p in self.pools if p.group != "main"]
 
     @property
+    def estimates(self) -> list[tuple[str, dict[str, st.Effect], float]]:
+        """Every estimate of the home advantages with its margin, as the figures label them:
+        the evolution arms' ("evolution"), the main pool's ("pool"), each control's (its group)."""
+        return [("evolution", self.home_advantage, self.margin),
+                *((p.group if p.group != "main" else "pool", p.home_advantage, p.margin) for p in self.pools)]
+
+    @property
     def matrix(self) -> np.ndarray:
         """``M[f][g]`` averaged over seeds."""
         names = {f: Arm("architectures", fixed=f).name for f in self.fixed}

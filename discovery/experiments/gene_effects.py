@@ -76,6 +76,12 @@ class GeneEffects:
     members: int
     parameters: int
 
+    @property
+    def top_rows(self) -> tuple[ValueGap, ...]:
+        """The gaps per value of the gene the fit ranks first (none without a fit)."""
+        top = self.fit[0].gene if self.fit else None
+        return tuple(r for r in self.rows if r.gene == top)
+
     def to_dict(self) -> dict:
         return {"optimizers": list(self.optimizers), "rows": [r.to_dict() for r in self.rows],
                 "fit": [f.to_dict() for f in self.fit], "r2": self.r2, "members": self.members,

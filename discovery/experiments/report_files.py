@@ -1,5 +1,6 @@
 """The hypothesis experiment's report: ``findings.Report`` rendered as markdown and figures,
-and written (``REPORT_FILES``: ``report.md``, ``report.json``, ``report.png``, ``genes.png``)."""
+and written (``REPORT_FILES``: ``report.md``, ``report.json``, ``report.html`` (``report_page``:
+the markdown and interactive figures on one offline page), ``report.png``, ``genes.png``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from matplotlib.figure import Figure
 from discovery import tasks
 from discovery.analysis import outputs
 from discovery.experiments import gene_effects as ge
+from discovery.experiments import report_page
 from discovery.experiments import statistics as st
 from discovery.experiments.findings import ADAM_LIKE, Cell, Report
 from discovery.experiments.selection import relative
 
-REPORT_FILES = ("report.md", "report.json", "report.png", "genes.png")
+REPORT_FILES = ("report.md", "report.json", "report.html", "report.png", "genes.png")
 
 
 def _short(text: str) -> str:
@@ -187,6 +189,11 @@ def _task_relative(cells: list[Cell], task: str, field: str) -> float:
     return values["adam"] - float(np.mean(list(values.values())))
 
 
+def _errors(effects: Sequence[st.Effect], clip: bool = False) -> np.ndarray:
+    """matplotlib's error bars (2 x n: down, up) of ``effects`` (``Effect.whiskers``)."""
+    return np.reshape([e.whiskers(clip) for e in effects], (-1, 2)).T
+
+
 def figure(report: Report) -> Figure:
     fig = Figure(figsize=(15, 4.6), layout="constrained")
     heat, bars, share = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2.2, 1, 1.2]})
@@ -201,15 +208,14 @@ def figure(report: Report) -> Figure:
                       fontweight="bold" if report.panel[j] == report.fixed[i] else "normal")
     heat.set_title("evolution arms: R = log10 held-out loss - panel mean (blue: better)")
     fig.colorbar(image, ax=heat, shrink=0.8)
-    series = [("evolution", report.home_advantage, report.margin)]
-    series += [(p.group if p.group != "main" else "pool", p.home_advantage, p.margin) for p in report.pools]
+    series = report.estimates
     names = list(dict.fromkeys(g for _, effects, _ in series for g in effects))
     width = 0.8 / len(series)
     for i, (label, effects, margin) in enumerate(series):
         x = [names.index(g) + (i - (len(series) - 1) / 2) * width for g in effects]
         e = list(effects.values())
         bars.bar(x, [v.mean for v in e], width, label=f"{label} (margin {margin:.3f})", color=f"C{i}",
-                 yerr=[[v.mean - v.low for v in e], [v.high - v.mean for v in e]], capsize=3)
+                 yerr=_errors(e), capsize=3)
     bars.set_xticks(range(len(names)), names, rotation=45, ha="right")
     bars.axhline(0, color="black", lw=0.8)
     bars.set_title("home advantage, 95% interval")
@@ -233,21 +239,19 @@ def gene_figure(report: Report) -> Figure:
     axes = fig.subplots(1, len(report.pools) + 1)
     for ax, p in zip(axes, report.pools):
         fit = list(reversed(p.genes.fit))
-        # A range's bootstrap interval need not hold its point estimate: whiskers clipped at the bar.
         ax.barh([f.gene for f in fit], [f.effect.mean for f in fit], color="C0",
-                xerr=[[max(0.0, f.effect.mean - f.effect.low) for f in fit],
-                      [max(0.0, f.effect.high - f.effect.mean) for f in fit]], capsize=3)
+                xerr=_errors([f.effect for f in fit], clip=True), capsize=3)
         planted = f", planted: {p.planted_gene}" if p.planted_gene else ""
         ax.set(title=f"{p.group} pool{planted}", xlabel="effect on Adam's lead (decades, fit over genes)")
         ax.tick_params(axis="y", labelsize=7)
-    top = report.pool.genes.fit[0].gene if report.pool.genes.fit else None
-    rows = [r for r in report.pool.genes.rows if r.gene == top]
+    rows = report.pool.genes.top_rows
+    top = rows[0].gene if rows else None
     ax = axes[-1]
     for i, g in enumerate([*report.pool.genes.optimizers, ge.LEAD]):
         x = [j + (i - len(report.pool.genes.optimizers) / 2) * 0.18 for j in range(len(rows))]
         e = [r.gaps[g] for r in rows]
         ax.bar(x, [v.mean for v in e], 0.18, label=g, color=f"C{i}",
-               yerr=[[max(0.0, v.mean - v.low) for v in e], [max(0.0, v.high - v.mean) for v in e]], capsize=3)
+               yerr=_errors(e, clip=True), capsize=3)
     ax.set_xticks(range(len(rows)), [r.value for r in rows])
     ax.axhline(0, color="black", lw=0.8)
     ax.set(title=f"main pool: gap to Adam by {top}", ylabel="log10 loss(g) - log10 loss(adam)")
@@ -256,14 +260,19 @@ def gene_figure(report: Report) -> Figure:
     return fig
 
 
+def files(report: Report) -> tuple[str, ...]:
+    """The names ``write`` writes for ``report``: ``REPORT_FILES``, but ``genes.png`` without a pool."""
+    return REPORT_FILES if report.pools else REPORT_FILES[:-1]
+
+
 def write(report: Report, out: Path) -> list[Path]:
-    """``report.md``, ``report.json``, ``report.png`` and, with a pool, ``genes.png`` into ``out``
-    (replacing earlier ones)."""
-    paths = [out / name for name in REPORT_FILES]
-    outputs.write_text(paths[0], markdown(report))
+    """``files(report)`` into ``out`` (replacing earlier ones); returns their paths."""
+    text = markdown(report)
+    paths = [out / name for name in files(report)]
+    outputs.write_text(paths[0], text)
     outputs.write_json(paths[1], report.to_dict())
-    outputs.write_png(figure(report), paths[2])
+    outputs.write_text(paths[2], report_page.page(report, text))
+    outputs.write_png(figure(report), paths[3])
     if report.pools:
-        outputs.write_png(gene_figure(report), paths[3])
-        return paths
-    return paths[:3]
+        outputs.write_png(gene_figure(report), paths[4])
+    return paths

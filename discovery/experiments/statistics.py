@@ -61,6 +61,12 @@ class Effect(Stored):
     def text(self, digits: int = 2) -> str:
         return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
 
+    def whiskers(self, clip: bool = False) -> tuple[float, float]:
+        """Error bars: the distances from the mean down to ``low`` and up to ``high``; ``clip``:
+        none below 0 (a bootstrap interval of a range need not hold its point estimate)."""
+        down, up = self.mean - self.low, self.high - self.mean
+        return (max(0.0, down), max(0.0, up)) if clip else (down, up)
+
 
 def interval(values: Sequence[float], seed: int = 0) -> Effect:
     """Mean of ``values`` (one per seed) and its 95% confidence interval (see module doc).
