@@ -55,6 +55,59 @@ def test_the_config_key_switches_the_cache_and_bad_values_are_refused():
         config.load(**{"evaluation.compilation_cache": "yes"})
 
 
+def _fresh_function():
+    """A new function object each call, the same computation: a new trace, one persistent-cache key."""
+    def step(x):
+        return jax.numpy.tanh(x) @ x.T + 1.0
+
+    return compiler.jit(step)
+
+
+def test_the_native_compile_cost_is_measured_by_compiling_not_by_loading():
+    import dsl
+
+    shortest = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # keep this small one too
+    try:
+        x = jax.numpy.ones((5, 11))
+        _fresh_function()(x)  # compiled, and kept in the persistent cache
+        with dsl.count_compilations() as loaded:
+            _fresh_function()(x)
+        with dsl.count_compilations() as fresh, compiler.without_persistent_cache():
+            _fresh_function()(x)
+        with dsl.count_compilations() as again:
+            _fresh_function()(x)
+    finally:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", shortest)
+    assert loaded.count == loaded.loaded == 1  # what the calibration timed before: a load
+    assert fresh.count == 1 and fresh.loaded == 0  # now: a compilation
+    assert again.loaded == 1  # the cache is back afterwards
+
+
+def test_the_calibration_times_the_native_path_without_the_persistent_cache(monkeypatch):
+    import contextlib
+
+    import dsl
+    from discovery import tasks
+    from discovery.evaluation import cost_model
+    from discovery.training import scoring
+
+    entered = []
+
+    @contextlib.contextmanager
+    def recording():
+        entered.append(True)
+        yield
+
+    monkeypatch.setattr(compiler, "without_persistent_cache", recording)
+    protocol = scoring.Protocol(learning_rates=(1e-2,), seeds=(0,), steps=5)
+    task = tasks.get("quadratic_ill", "small")
+    cost_model.timed_train(dsl.library.get("sgd"), task, protocol, "interpreter")
+    assert entered == []
+    cost_model.timed_train(dsl.library.get("sgd"), task, protocol, "native")
+    assert entered == [True]
+
+
 _TRAIN_ONCE = """
 import json, sys
 import dsl

@@ -24,8 +24,9 @@ version or flag never loads a stale executable. A cache folder JAX was already g
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jax
@@ -68,6 +69,21 @@ def use_compilation_cache(enabled: bool = True) -> Path | None:
         compilation_cache.reset_cache()  # JAX decides once per process otherwise
     folder = jax.config.jax_compilation_cache_dir
     return Path(folder) if folder and jax.config.jax_enable_compilation_cache else None
+
+
+@contextlib.contextmanager
+def without_persistent_cache() -> Iterator[None]:
+    """Compilations inside compile for real, neither loaded from nor written to the persistent
+    cache: what measuring the cost of compiling a *new* computation needs (a cache hit would
+    time a load). The cache is back, as it was, on exit."""
+    enabled = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()  # JAX decides whether to use the cache once otherwise
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", enabled)
+        compilation_cache.reset_cache()
 
 
 def jit(fn: Callable, **kwargs) -> Callable:
