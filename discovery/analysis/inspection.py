@@ -245,10 +245,12 @@ class ParetoRow:
     text: str
 
 
-def pareto_rows(run: runs.Run) -> list[ParetoRow]:
+def pareto_rows(run: runs.Run, logged: list[Candidate] | None = None) -> list[ParetoRow]:
     """PySR's table: one row per complexity on the Pareto front of every candidate the run
-    evaluated (complexity vs search fitness), simplest first."""
-    everyone = run.summary.pareto_front if run.summary else report_pareto_front(RunStore.open(run.path).candidates())
+    evaluated (complexity vs search fitness), simplest first; ``logged``: the log's candidates,
+    if read already (``RunStore.candidates``)."""
+    everyone = run.summary.pareto_front if run.summary else report_pareto_front(
+        RunStore.open(run.path).candidates() if logged is None else logged)
     held = {c.key: c.held_out for c in run.hall_of_fame if c.held_out}
     return [ParetoRow(c.complexity, c.fitness, held[c.key].fitness if c.key in held else None, c.id,
                       c.generation, c.rule.name, _one_line(c.text)) for c in pareto_front(everyone)]
@@ -302,10 +304,13 @@ class Ancestor:
     parents: tuple[Ancestor, ...] = ()
 
 
-def lineage(run: runs.Run, rank: int, depth: int = LINEAGE_DEPTH) -> Ancestor:
-    """The rule's ancestry from ``log.jsonl``, ``depth`` generations up."""
+def lineage(run: runs.Run, rank: int, depth: int = LINEAGE_DEPTH,
+            logged: list[Candidate] | None = None) -> Ancestor:
+    """The rule's ancestry from ``log.jsonl`` (``logged``: its candidates, if read already),
+    ``depth`` generations up."""
     start = run.candidate(rank)
-    log: dict[int, Candidate] = {c.id: c for c in RunStore.open(run.path).candidates()}
+    log: dict[int, Candidate] = {c.id: c for c in (RunStore.open(run.path).candidates()
+                                                    if logged is None else logged)}
 
     def node(cid: int, level: int) -> Ancestor:
         c = log.get(cid)

@@ -36,6 +36,7 @@ from discovery.analysis.html_page import chart as _chart
 from discovery.analysis.html_page import escape as _e
 from discovery.analysis.html_page import section as _section
 from discovery.evolution.generation import TIME_SPLIT
+from discovery.records import Candidate
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
@@ -104,12 +105,13 @@ def page(run: runs.Run, live: bool | None = None, curves: Results | None = None)
     Adam's training on each search task (``plots.train_top``), else a line on how to add them."""
     live = run.summary is None if live is None else live and run.summary is None
     rows = inspection.table(run)
+    logged = RunStore.open(run.path).candidates()  # decoded once, for the Pareto front and the lineage
     title = f"run {run.path.name}"
     body = [f"<h1>{_e(title)}</h1>", _status(run, rows, live),
             _section("fitness", "Fitness per generation", _fitness_chart(run)),
-            _section("pareto", "Pareto front: fitness against complexity", _pareto_chart(run, rows)),
+            _section("pareto", "Pareto front: fitness against complexity", _pareto_chart(run, rows, logged)),
             _section("hall-of-fame", "Hall of fame", _cards(run, rows)),
-            _section("lineage", "Where the pick came from", _lineage(run, rows)),
+            _section("lineage", "Where the pick came from", _lineage(run, rows, logged)),
             _section("curves", "The pick's training against tuned Adam", _curves(curves)),
             _section("time", "Where the time goes", _time_chart(run)),
             _section("reproduce", "Reproduce it", _reproduce(run))]
@@ -163,8 +165,8 @@ def _fitness_chart(run: runs.Run) -> str:
     return _chart(fig, "fitness")
 
 
-def _pareto_chart(run: runs.Run, rows: list[inspection.Row]) -> str:
-    front = inspection.pareto_rows(run)
+def _pareto_chart(run: runs.Run, rows: list[inspection.Row], logged: list[Candidate]) -> str:
+    front = inspection.pareto_rows(run, logged)
     if not front:
         return '<p class="muted">no candidate evaluated yet</p>'
     fig = go.Figure()
@@ -217,11 +219,11 @@ def _card(run: runs.Run, row: inspection.Row, why: str) -> str:
             f"{tasks}</table></div>")
 
 
-def _lineage(run: runs.Run, rows: list[inspection.Row]) -> str:
+def _lineage(run: runs.Run, rows: list[inspection.Row], logged: list[Candidate]) -> str:
     pick = next((r for r in rows if r.pick), None)
     if pick is None:
         return '<p class="muted">no pick yet</p>'
-    tree = inspection.lineage(run, pick.rank)
+    tree = inspection.lineage(run, pick.rank, logged=logged)
     return (f"<p>The pick (rank {pick.rank}) and its parents from log.jsonl, up to "
             f"{inspection.LINEAGE_DEPTH} generations back; lower fitness is better.</p>"
             f'<ul class="tree">{_node(tree)}</ul>')

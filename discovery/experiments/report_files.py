@@ -189,11 +189,6 @@ def _task_relative(cells: list[Cell], task: str, field: str) -> float:
     return values["adam"] - float(np.mean(list(values.values())))
 
 
-def _errors(effects: Sequence[st.Effect], clip: bool = False) -> np.ndarray:
-    """matplotlib's error bars (2 x n: down, up) of ``effects`` (``Effect.whiskers``)."""
-    return np.reshape([e.whiskers(clip) for e in effects], (-1, 2)).T
-
-
 def figure(report: Report) -> Figure:
     fig = Figure(figsize=(15, 4.6), layout="constrained")
     heat, bars, share = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2.2, 1, 1.2]})
@@ -215,7 +210,7 @@ def figure(report: Report) -> Figure:
         x = [names.index(g) + (i - (len(series) - 1) / 2) * width for g in effects]
         e = list(effects.values())
         bars.bar(x, [v.mean for v in e], width, label=f"{label} (margin {margin:.3f})", color=f"C{i}",
-                 yerr=_errors(e), capsize=3)
+                 yerr=st.error_bars(e), capsize=3)
     bars.set_xticks(range(len(names)), names, rotation=45, ha="right")
     bars.axhline(0, color="black", lw=0.8)
     bars.set_title("home advantage, 95% interval")
@@ -240,7 +235,7 @@ def gene_figure(report: Report) -> Figure:
     for ax, p in zip(axes, report.pools):
         fit = list(reversed(p.genes.fit))
         ax.barh([f.gene for f in fit], [f.effect.mean for f in fit], color="C0",
-                xerr=_errors([f.effect for f in fit], clip=True), capsize=3)
+                xerr=st.error_bars([f.effect for f in fit], clip=True), capsize=3)
         planted = f", planted: {p.planted_gene}" if p.planted_gene else ""
         ax.set(title=f"{p.group} pool{planted}", xlabel="effect on Adam's lead (decades, fit over genes)")
         ax.tick_params(axis="y", labelsize=7)
@@ -251,7 +246,7 @@ def gene_figure(report: Report) -> Figure:
         x = [j + (i - len(report.pool.genes.optimizers) / 2) * 0.18 for j in range(len(rows))]
         e = [r.gaps[g] for r in rows]
         ax.bar(x, [v.mean for v in e], 0.18, label=g, color=f"C{i}",
-               yerr=_errors(e, clip=True), capsize=3)
+               yerr=st.error_bars(e, clip=True), capsize=3)
     ax.set_xticks(range(len(rows)), [r.value for r in rows])
     ax.axhline(0, color="black", lw=0.8)
     ax.set(title=f"main pool: gap to Adam by {top}", ylabel="log10 loss(g) - log10 loss(adam)")

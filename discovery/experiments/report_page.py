@@ -65,7 +65,7 @@ def _finite(values: Sequence[float]) -> list[float | None]:
 def _bars(fig: go.Figure, effects: Sequence[st.Effect], labels: Sequence[str], name: str,
           clip: bool = False, horizontal: bool = False) -> None:
     """One bar per effect at its mean, its 95% interval as asymmetric error bars."""
-    down, up = (np.reshape([e.whiskers(clip) for e in effects], (-1, 2)).T if effects else ([], []))
+    down, up = st.error_bars(effects, clip)
     errors = {"type": "data", "symmetric": False, "array": _finite(up), "arrayminus": _finite(down)}
     means = [e.mean for e in effects]
     hover = [f"{label}: {e.text(3)}" for label, e in zip(labels, effects)]

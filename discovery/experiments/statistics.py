@@ -68,6 +68,12 @@ class Effect(Stored):
         return (max(0.0, down), max(0.0, up)) if clip else (down, up)
 
 
+def error_bars(effects: Sequence[Effect], clip: bool = False) -> np.ndarray:
+    """The asymmetric error bars of ``effects`` as plotting libraries take them: a 2 x n array,
+    the distances down to each ``low`` and up to each ``high`` (``Effect.whiskers``)."""
+    return np.reshape([e.whiskers(clip) for e in effects], (-1, 2)).T
+
+
 def interval(values: Sequence[float], seed: int = 0) -> Effect:
     """Mean of ``values`` (one per seed) and its 95% confidence interval (see module doc).
 

@@ -27,7 +27,6 @@ class Progress:
     def __init__(self, total: int, label: str, stream: TextIO | None = None):
         self.total = max(int(total), 1)
         self.label = label
-        self.reused = 0
         make = auto_tqdm if stream is None else std.tqdm
         # smoothing 0: the rate is the average over the computed units (tqdm: (n - initial) / elapsed)
         self._bar = make(total=self.total, desc=label, file=stream, smoothing=0, mininterval=0,
@@ -58,7 +57,6 @@ class Progress:
         """Count ``n`` more units done; ``reused`` ones (loaded, not computed) leave the ETA's rate alone."""
         n = min(n, self.total - self._bar.n)
         if reused:
-            self.reused += n
             self._bar.initial += n  # tqdm's rate is (n - initial) / elapsed
         self._bar.n += n
         self._bar.set_postfix_str(status)  # redraws the bar

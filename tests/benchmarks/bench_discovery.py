@@ -75,14 +75,23 @@ def settings(vocabulary: str, seed: int, generations: int = 100_000) -> config.C
         "run.warm_start": [], "variation.vocabulary": vocabulary, "screening.promote": 0.25})
 
 
-def search(vocabulary: str, seed: int, cpu_minutes: float, out: Path) -> runs.Run:
-    """A run from random rules, extended ``BLOCK`` generations at a time until the process has
-    spent ``cpu_minutes`` of CPU on it, then finished."""
+def budgeted(cfg: config.Config, cpu_minutes: float, out: Path, block: int = BLOCK) -> tuple[runs.Run, float]:
+    """A run of ``cfg`` extended ``block`` generations at a time until it completes (e.g. its
+    ``run.max_evaluated``) or this process has spent ``cpu_minutes`` of CPU on it, then finished;
+    with the CPU minutes the search took (the finish's held-out re-check not counted)."""
     start = time.process_time()
-    run = runs.run(settings(vocabulary, seed), out=out, progress=False, stop_after=BLOCK)
-    while time.process_time() - start < 60 * cpu_minutes:
-        run = runs.run(resume=run.path, progress=False, stop_after=BLOCK)
-    return runs.run(resume=run.path, progress=False, generations=run.generation)
+    run = runs.run(cfg, out=out, progress=False, stop_after=block)
+    while run.summary is None and time.process_time() - start < 60 * cpu_minutes:
+        run = runs.run(resume=run.path, progress=False, stop_after=block)
+    cpu = (time.process_time() - start) / 60
+    if run.summary is None:
+        run = runs.run(resume=run.path, progress=False, generations=run.generation)
+    return run, cpu
+
+
+def search(vocabulary: str, seed: int, cpu_minutes: float, out: Path) -> runs.Run:
+    """A run from random rules for ``cpu_minutes`` of CPU (``budgeted``)."""
+    return budgeted(settings(vocabulary, seed), cpu_minutes, out)[0]
 
 
 def outcome(vocabulary: str, seed: int, run: runs.Run, cpu_minutes: float) -> SeedOutcome:

@@ -72,19 +72,12 @@ def settings(vocabulary: str, seed: int, mode: str, max_evaluated: int = 0):
 
 
 def search(cfg, cpu_minutes: float, out: Path):
-    """A run of ``cfg`` extended ``BLOCK`` generations at a time until it completes (its
-    ``max_evaluated``) or this process has spent ``cpu_minutes`` on it, then finished."""
-    from discovery import runs
+    """``bench_discovery.budgeted`` in a folder of its own, emptied first: a job cut short starts
+    again (its CPU count is lost with it)."""
+    from tests.benchmarks.bench_discovery import budgeted
 
-    shutil.rmtree(out, ignore_errors=True)  # a job cut short starts again: its CPU count is lost
-    start = time.process_time()
-    run = runs.run(cfg, out=out, progress=False, stop_after=BLOCK)
-    while run.summary is None and time.process_time() - start < 60 * cpu_minutes:
-        run = runs.run(resume=run.path, progress=False, stop_after=BLOCK)
-    cpu = (time.process_time() - start) / 60
-    if run.summary is None:
-        run = runs.run(resume=run.path, progress=False, generations=run.generation)
-    return run, cpu
+    shutil.rmtree(out, ignore_errors=True)
+    return budgeted(cfg, cpu_minutes, out, BLOCK)
 
 
 def measure_protocol():
