@@ -30,7 +30,7 @@ from typing import Any
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import export as export_lib
-from discovery.analysis import inspection, report_html
+from discovery.analysis import inspection
 
 _SUFFIX_FORMATS = {".py": "py", ".msgpack": "msgpack"}
 
@@ -75,6 +75,8 @@ def run(config: config_lib.Config | None = None, out: str | Path = "runs", resum
     """``runs.run``: launch an evolution from ``config``, or resume (and with ``generations``
     extend) the run folder ``resume``; ``report.html`` in the run folder shows it, live
     (``analysis.report_html``)."""
+    from discovery.analysis import report_html  # plotly: loaded by the processes that run a search
+
     return _analysable(report_html.run_with_report(config, out, resume, progress, generations))
 
 
