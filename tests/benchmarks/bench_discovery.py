@@ -15,7 +15,9 @@ level), 2 of 5 match or beat tuned Adam on the held-out tasks within noise.
 
 Run: ``make bench-discovery`` or
 ``python -m tests.benchmarks.bench_discovery --seeds 0 1 2 3 4 --vocabularies primitive blocks``.
-Writes ``runs/bench-discovery/results.json`` (and each run folder under it).
+Appends each finished seed to ``tests/benchmarks/results/rediscovery.json`` (a rerun skips the
+seeds it holds; two processes on different seeds may share it) and keeps each run folder under
+``runs/bench-discovery``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from discovery import config, runs
 from discovery.analysis import inspection
 from discovery.evaluation.evaluator import Evaluator, references_from_dict
 from discovery.evolution import niches
+from discovery.runs import launch
 
 BLOCK = 10  # generations per step of the budget loop
 
@@ -55,6 +58,7 @@ class SeedOutcome:
     fully_evaluated: int
     trained: int
     children: int
+    commit: str = ""  # the code measured (``launch.source_commit``)
 
     @property
     def beats_sgd(self) -> bool:
@@ -110,7 +114,7 @@ def outcome(vocabulary: str, seed: int, run: runs.Run, cpu_minutes: float) -> Se
         versus_sgd_noise=round(math.hypot(pick.held_out_noise, sgd.noise), 4),
         nearest=nearest, nearest_cosine=round(niches.similarity(rule, dsl.library.get(nearest)), 3),
         screened=totals["screened"], fully_evaluated=totals["fully_evaluated"],
-        trained=totals["evaluated"], children=totals["children"])
+        trained=totals["evaluated"], children=totals["children"], commit=launch.source_commit() or "")
 
 
 def table(outcomes: list[SeedOutcome]) -> str:
@@ -138,21 +142,33 @@ def main() -> None:
     parser.add_argument("--cpu-minutes", type=float, default=30.0,
                         help="CPU budget per seed (process CPU time; ~15 wall minutes on 2 idle cores)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-discovery"))
+    parser.add_argument("--results", type=Path, default=Path("tests/benchmarks/results/rediscovery.json"))
     args = parser.parse_args()
+    results_file = args.results
     args.out.mkdir(parents=True, exist_ok=True)
-    results_file = args.out / "results.json"
-    done = json.loads(results_file.read_text()) if results_file.exists() else []
-    outcomes = [SeedOutcome(**d) for d in done]
     for vocabulary in args.vocabularies:
         for seed in args.seeds:
-            if any(o.vocabulary == vocabulary and o.seed == seed for o in outcomes):
+            if any(o.vocabulary == vocabulary and o.seed == seed for o in read(results_file)):
                 continue  # measured before: results.json keeps every finished seed
             start = time.process_time()
             run = search(vocabulary, seed, args.cpu_minutes, args.out / "runs")
-            outcomes.append(outcome(vocabulary, seed, run, (time.process_time() - start) / 60))
-            results_file.write_text(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=1))
-            print(table([outcomes[-1]]).splitlines()[2], flush=True)
-    print(table(outcomes))
+            finished = outcome(vocabulary, seed, run, (time.process_time() - start) / 60)
+            record(results_file, finished)
+            print(table([finished]).splitlines()[2], flush=True)
+    print(table(read(results_file)))
+
+
+def read(results_file: Path) -> list[SeedOutcome]:
+    return [SeedOutcome(**d) for d in json.loads(results_file.read_text())] if results_file.exists() else []
+
+
+def record(results_file: Path, finished: SeedOutcome) -> None:
+    """Add ``finished`` to the results file, read afresh (a second process on other seeds may have
+    written since), through a temporary file renamed over it, so a crash never leaves half a file."""
+    outcomes = [*read(results_file), finished]
+    temporary = results_file.with_suffix(".tmp")
+    temporary.write_text(json.dumps([dataclasses.asdict(o) for o in outcomes], indent=1))
+    temporary.replace(results_file)
 
 
 if __name__ == "__main__":
