@@ -52,3 +52,25 @@ def test_a_rerun_skips_the_jobs_the_results_file_holds():
     assert not bench.done(records[:-1], ("pair", "blocks", 0))  # random search not measured yet
     assert bench.done(records, ("baseline", "adam", bench.MEASURE[0]))
     assert not bench.done(records[1:], ("baseline", "adam", bench.MEASURE[0]))
+
+
+def test_a_change_under_trial_reaches_both_modes_and_the_baselines_come_from_the_main_file(tmp_path, monkeypatch):
+    changes = bench.overrides(["protocol.steps=300", "tasks.held_out_size=default"])
+    assert changes == {"protocol.steps": 300, "tasks.held_out_size": "default"}
+    for mode in bench.MODES:
+        cfg = bench.settings("blocks", 10, mode, changes=changes)
+        assert (cfg.protocol.steps, cfg.tasks.held_out_size, cfg.run.seed) == (300, "default", 10)
+    assert bench.settings("blocks", 10, "random").protocol.steps == 100
+    with pytest.raises(ValueError, match="SECTION.KEY=VALUE"):
+        bench.overrides(["steps"])
+    main, dev = tmp_path / "main.jsonl", tmp_path / "dev.jsonl"
+    monkeypatch.setattr(bench, "RESULTS", main)
+    baselines, runs = _records(0.0, 0.0)[:-2], _records(0.0, 0.0)[-2:]
+    for r in baselines:
+        bench.append(main, r)
+    bench.append(main, {**runs[0], "seed": 3})
+    for r in runs:
+        bench.append(dev, {**r, "seed": 10})
+    assert bench.records(dev) == [{**r, "seed": 10} for r in runs] + baselines  # not the main file's seed-runs
+    assert bench.done(bench.records(dev), ("pair", "blocks", 10))
+    assert "| blocks | 10 |" in bench.table(bench.records(dev))

@@ -24,7 +24,11 @@ Two workers, one per core (CPU affinity set before JAX starts), take the jobs in
 finished job is one line appended to ``RESULTS`` (a rerun skips what it holds). Run
 ``make bench-versus-random`` or ``python -m tests.benchmarks.bench_versus_random --seeds 0 1 2 3 4
 --vocabularies blocks primitive``; ``--table`` prints the table from the results file alone.
-Develop on seeds 10-14 (``--results`` elsewhere), report on 0-4.
+Develop on seeds 10-14, report on 0-4: a change to the search is tried with ``--set
+SECTION.KEY=VALUE`` (applied to both modes) and ``--results`` elsewhere, e.g.
+``--seeds 10 11 12 --vocabularies blocks --set protocol.steps=300 --results
+tests/benchmarks/results/versus_random_dev.jsonl``; each record keeps its settings, and the
+baselines come from ``RESULTS`` (they do not depend on the search).
 """
 
 from __future__ import annotations
@@ -57,7 +61,9 @@ BLOCK = 5  # generations per step of the CPU budget loop
 DECAYS = (0.5, 0.8, 0.9, 0.95, 0.99, 0.999)  # tried for a library rule's decay constants
 
 
-def settings(vocabulary: str, seed: int, mode: str, max_evaluated: int = 0):
+def settings(vocabulary: str, seed: int, mode: str, max_evaluated: int = 0, changes: dict | None = None):
+    """The seed-run's config; ``changes`` (``section.key`` -> value) is a change to the search
+    under trial, applied to both modes."""
     from discovery import config
     from discovery.training import scoring
 
@@ -68,7 +74,7 @@ def settings(vocabulary: str, seed: int, mode: str, max_evaluated: int = 0):
         "variation.vocabulary": vocabulary, "screening.promote": 0.25,
         "tasks.search": list(SEARCH), "tasks.held_out": list(SELECT), "tasks.size": "small",
         "protocol.learning_rates": list(scoring.DEFAULT_LEARNING_RATES[2:]), "protocol.steps": 100,
-        "protocol.held_out_steps": 300})
+        "protocol.held_out_steps": 300, **(changes or {})})
 
 
 def search(cfg, cpu_minutes: float, out: Path):
@@ -173,6 +179,19 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open()] if path.exists() else []
 
 
+def records(results: Path) -> list[dict]:
+    """The seed-runs of ``results`` and the baselines, which ``RESULTS`` holds for every results file."""
+    own = read(results)
+    return own if results == RESULTS else own + [r for r in read(RESULTS) if r["kind"] == "baseline"]
+
+
+def overrides(settings: list[str]) -> dict:
+    """``--set SECTION.KEY=VALUE`` settings as config overrides (parsed as ``discovery run --set``)."""
+    from discovery.cli.cmd_run import parse_setting
+
+    return dict(parse_setting(text) for text in settings)
+
+
 def append(path: Path, record: dict) -> None:
     """One line, one ``write`` on a file opened for appending: two workers never interleave."""
     with path.open("a") as f:
@@ -193,35 +212,37 @@ def done(records: list[dict], job: tuple) -> bool:
     return set(MODES) <= modes
 
 
-def run_job(job: tuple, results: Path, cpu_minutes: float, out: Path) -> None:
+def run_job(job: tuple, results: Path, cpu_minutes: float, out: Path, changes: dict | None = None) -> None:
     if job[0] == "baseline":
         _, name, task = job
-        append(results, {"kind": "baseline", "baseline": name, "task": task, **baseline(name, task)})
+        append(RESULTS, {"kind": "baseline", "baseline": name, "task": task, **baseline(name, task)})
         return
     _, vocabulary, seed = job
     folder = out / f"{vocabulary}-s{seed}"
     evo = next((r for r in read(results) if r["kind"] == "seed_run" and r["mode"] == "evolution"
                 and (r["vocabulary"], r["seed"]) == (vocabulary, seed)), None)  # a job cut short after it
+    changed = {"changes": changes} if changes else {}
     if evo is None:
-        run, cpu = search(settings(vocabulary, seed, "evolution"), cpu_minutes, folder / "evolution")
-        evo = seed_run(vocabulary, seed, "evolution", run, cpu, momentum_search_fitness(run))
+        run, cpu = search(settings(vocabulary, seed, "evolution", changes=changes), cpu_minutes, folder / "evolution")
+        evo = {**seed_run(vocabulary, seed, "evolution", run, cpu, momentum_search_fitness(run)), **changed}
         append(results, evo)
-    rnd, rcpu = search(settings(vocabulary, seed, "random", evo["evaluated"]), evo["cpu_minutes"], folder / "random")
-    append(results, seed_run(vocabulary, seed, "random", rnd, rcpu, evo["momentum_fitness"]))
+    rnd, rcpu = search(settings(vocabulary, seed, "random", evo["evaluated"], changes), evo["cpu_minutes"],
+                       folder / "random")
+    append(results, {**seed_run(vocabulary, seed, "random", rnd, rcpu, evo["momentum_fitness"]), **changed})
 
 
 def worker(index: int, count: int, args) -> None:
     """Take the pending jobs in turn (claims: a file per job, created exclusively)."""
     claims = args.out / "claims"
     for job in jobs(args.seeds, args.vocabularies):
-        if done(read(args.results), job):
+        if done(records(args.results), job):
             continue
         try:
             (claims / "-".join(map(str, job))).open("x").close()
         except FileExistsError:
             continue
         start = time.time()
-        run_job(job, args.results, args.cpu_minutes, args.out / "runs")
+        run_job(job, args.results, args.cpu_minutes, args.out / "runs", overrides(args.set))
         print(f"worker {index}: {job} done in {time.time() - start:.0f} s", flush=True)
 
 
@@ -324,18 +345,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes, one per core")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--out", type=Path, default=ROOT / "runs/bench-versus-random")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a change to the search under trial, for both modes (develop on seeds 10-14)")
     parser.add_argument("--table", action="store_true", help="print the table of the results file and stop")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--core", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.table:
-        print(table(read(args.results)))
+        print(table(records(args.results)))
     elif args.worker is not None:
         os.sched_setaffinity(0, {args.core})  # before JAX starts its threads
         worker(args.worker, args.workers, args)
     else:
         launch(args)
-        print(table(read(args.results)))
+        print(table(records(args.results)))
 
 
 if __name__ == "__main__":
