@@ -34,13 +34,15 @@ from discovery.training.tuning import LIMITS
 
 T = TypeVar("T")
 MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
-# The variation kinds (evolution.variation implements them; evolution.blocks the blocks); a
-# variation's vocabulary and weights obey ``check_variation``.
+# The variation kinds and their default weights (evolution.variation implements them; evolution.blocks
+# the blocks); ``VariationSettings`` is a run's choice among them.
 VOCABULARIES = ("primitive", "blocks")
-PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
+PRIMITIVE_WEIGHTS = {"insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0}
 BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
-MUTATION_KINDS = PRIMITIVE_MUTATIONS + BLOCK_MUTATIONS
-CROSSOVER_KINDS = ("statement", "subtree")
+BLOCK_WEIGHTS = {**PRIMITIVE_WEIGHTS, **dict.fromkeys(BLOCK_MUTATIONS, 1.5)}
+MUTATION_KINDS = (*PRIMITIVE_WEIGHTS, *BLOCK_MUTATIONS)
+CROSSOVER_WEIGHTS = {"statement": 1.0, "subtree": 1.0}
+CROSSOVER_KINDS = tuple(CROSSOVER_WEIGHTS)
 COEVOLUTION_MODES = ("rules", "architectures", "joint")
 BACKENDS = ("inprocess", "ray")
 PATHS = ("auto", *trainer.PATHS)  # auto: the cost model chooses per task
@@ -310,9 +312,14 @@ def _weights(kinds: tuple[str, ...]):
 
 @dataclasses.dataclass(frozen=True)
 class VariationSettings(_Section):
-    """How children are made (``evolution.variation``): the vocabulary, and the weights of the
-    mutation and crossover kinds (a table of ``kind = weight``; kinds left out keep the
-    vocabulary's default weight)."""
+    """How children are made (``evolution.variation`` takes this section as it is).
+
+    ``vocabulary``: ``"primitive"`` (operators only) or ``"blocks"`` (building blocks too: their
+    mutation kinds, and random initial rules made of them); ``mutation_weights``: a table of
+    ``kind = weight`` over the vocabulary's defaults (``mutations``); ``crossover_weights``: a
+    table that replaces ``CROSSOVER_WEIGHTS`` (``crossovers``); ``max_height``: of new random
+    subtrees (0: a terminal); ``perturb_scale``: the standard deviation of a constant's log-factor.
+    """
 
     NAME = "variation"
     vocabulary: str = _spec("primitive", str, lambda x: x in VOCABULARIES, f"one of {VOCABULARIES}")
@@ -333,34 +340,30 @@ class VariationSettings(_Section):
             if isinstance(value, dict):
                 object.__setattr__(self, name, tuple(sorted(value.items())))
 
+    @property
+    def mutations(self) -> dict[str, float]:
+        """Each mutation kind's weight: the vocabulary's defaults, updated by ``mutation_weights``."""
+        defaults = BLOCK_WEIGHTS if self.vocabulary == "blocks" else PRIMITIVE_WEIGHTS
+        return {**defaults, **dict(self.mutation_weights or ())}
+
+    @property
+    def crossovers(self) -> dict[str, float]:
+        """Each crossover kind's weight: ``crossover_weights``, else ``CROSSOVER_WEIGHTS``."""
+        return dict(self.crossover_weights or CROSSOVER_WEIGHTS)
+
     def check(self) -> None:
-        check_variation(self.vocabulary, dict(self.mutation_weights or ()), dict(self.crossover_weights or ()))
-        for name in ("mutation_weights", "crossover_weights"):
-            weights = dict(getattr(self, name) or ())
-            if weights and len(weights) == len(MUTATION_KINDS if name[0] == "m" else CROSSOVER_KINDS) and not any(
-                    v > 0 for v in weights.values()):
-                raise ValueError(f"[variation] {name} gives every kind weight 0: no child could be made")
+        if self.vocabulary == "primitive" and any(self.mutations.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+            raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
+                             "they need vocabulary = 'blocks'")
+        for name, weights in (("mutation_weights", self.mutations), ("crossover_weights", self.crossovers)):
+            if not any(v > 0 for v in weights.values()):
+                raise ValueError(f"[variation] {name} leaves no kind a positive weight: no child could be made")
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         for name in ("mutation_weights", "crossover_weights"):
             out[name] = dict(getattr(self, name) or {})
         return out
-
-
-def check_variation(vocabulary: str, mutation_weights: Mapping[str, float],
-                    crossover_weights: Mapping[str, float]) -> None:
-    """The rules of every variation, read from a config (``VariationSettings``) or built
-    (``evolution.variation.VariationConfig``): a known vocabulary, known kinds, and block
-    mutations only with the blocks vocabulary."""
-    if vocabulary not in VOCABULARIES:
-        raise ValueError(f"[variation] unknown vocabulary {vocabulary!r}; vocabularies: {VOCABULARIES}")
-    for weights, kinds in ((mutation_weights, MUTATION_KINDS), (crossover_weights, CROSSOVER_KINDS)):
-        if unknown := set(weights) - set(kinds):
-            raise ValueError(f"[variation] unknown variation kind(s) {sorted(unknown)}; known: {kinds}")
-    if vocabulary == "primitive" and any(mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
-        raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
-                         "they need vocabulary = 'blocks'")
 
 
 SECTIONS: dict[str, type[_Section]] = {

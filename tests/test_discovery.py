@@ -9,11 +9,11 @@ import pytest
 
 import dsl
 from discovery import runs, tasks
-from discovery.config import BLOCK_MUTATIONS
+from discovery.config import BLOCK_MUTATIONS, MUTATION_KINDS, VariationSettings
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import blocks, validity
 from discovery.evolution.engine import Evolution
-from discovery.evolution.variation import VariationConfig, mutate
+from discovery.evolution.variation import mutate
 from discovery.records import Evaluation, TaskResult
 from discovery.training import fitness, scoring, tuning
 from tests.tiny import tiny
@@ -70,7 +70,7 @@ def test_a_sharp_optimum_is_refined_within_half_a_decade_without_recompiling():
 @pytest.mark.parametrize("kind", BLOCK_MUTATIONS)
 def test_every_building_block_makes_valid_rules(kind):
     rng = random.Random(kind)
-    config = VariationConfig.of("blocks", {k: 0.0 for k in VariationConfig.of("blocks").mutation_weights} | {kind: 1.0})
+    config = VariationSettings(vocabulary="blocks", mutation_weights=dict.fromkeys(MUTATION_KINDS, 0.0) | {kind: 1.0})
     made = 0
     for name in ("sgd", "momentum", "adam", "signum", "rmsprop"):
         child, what = mutate(dsl.library.get(name), rng, config)

@@ -43,7 +43,6 @@ from discovery.evolution import architectures, niches
 from discovery.evolution.generation import TIME_SPLIT, Generation
 from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
-from discovery.evolution.variation import VariationConfig
 from discovery.records import (
     Candidate,
     Evaluation,
@@ -172,7 +171,7 @@ class Evolution:
         self.settings = config.run
         self.coevolution = config.coevolution
         self.evaluate_batch = evaluate_batch  # list[bytes] -> list[Evaluation]
-        self.variation = VariationConfig.from_settings(config.variation)
+        self.variation = config.variation
         self.hof = make_hall_of_fame(POOL_PER_ENTRY * config.evaluation.hall_of_fame,
                                      [] if state is None else list(state.hall_of_fame))
         self.logbook: list[Generation] = []

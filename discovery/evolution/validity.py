@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from discovery.config import VariationSettings
 from dsl.errors import DSLError
 from dsl.leaves import Leaves
 from dsl.probe import PROBE_STEPS, descent, standard_streams, standard_updates
@@ -43,7 +44,7 @@ from dsl.rule import Rule
 
 from . import blocks
 from .genome import genome_to_rule, random_genome
-from .variation import VariationConfig, crossover, mutate
+from .variation import crossover, mutate
 
 MAX_SCALE = 1e6
 MIN_GRADIENT_SHARE = 0.5
@@ -156,7 +157,7 @@ def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: 
 
 
 def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
-                 config: VariationConfig | None = None,
+                 config: VariationSettings | None = None,
                  rejected: collections.Counter | None = None,
                  new: Callable[[Rule], bool] | None = None) -> tuple[Rule, str]:
     """``mutate`` until the child passes ``check`` (and ``new``, if given, holds for it, asked
@@ -165,7 +166,7 @@ def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
 
 
 def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,
-                    config: VariationConfig | None = None,
+                    config: VariationSettings | None = None,
                     rejected: collections.Counter | None = None) -> tuple[Rule, str]:
     """``crossover`` until the child passes ``check``; ``(a, "no-op")`` after ``max_tries``."""
     return _first_valid(lambda: crossover(a, b, rng, config), a, max_tries, rejected)

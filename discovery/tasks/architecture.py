@@ -39,7 +39,7 @@ from typing import Any
 
 import jax
 
-from .base import Params, PyTree, Task, row_sampler
+from .base import Params, PyTree, Task, row_sampler, sized
 from .classification import accuracy, cross_entropy
 from .family import Family, scaled
 from .mlp import ACTIVATIONS, GAINS, layer_stds
@@ -179,6 +179,7 @@ class Architecture:
         return ", ".join(parts)
 
 
+@sized
 def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int | None = None,
                     **fields: Any) -> Task:
     """The family task for the architecture whose fields are ``fields``, in a network of ``slots``
@@ -216,8 +217,7 @@ def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int 
         name="mlp_family",
         kind="deep",
         description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
-        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed, "slots": slots,
-               **arch.to_dict()},
+        sizes={"slots": slots, **arch.to_dict()},
         init=init,
         loss=loss,
         train_data={**train, "arch": arch_data},

@@ -70,7 +70,7 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
     **{
         f"klr_{d}": (
             "nondeep",
-            functools.partial(kernel_logreg.make_kernel_logreg, dataset=d),
+            functools.partial(kernel_logreg.make_kernel_logreg, d),
             kernel_logreg.size_table(d),
         )
         for d in kernel_logreg.PROFILES
@@ -78,7 +78,7 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
     **{
         f"mf_k{k}": (
             "nondeep",
-            functools.partial(matrix_factorization.make_matrix_factorization, rank=k),
+            functools.partial(matrix_factorization.make_matrix_factorization, k),
             matrix_factorization.SIZES,
         )
         for k in matrix_factorization.RANKS
@@ -92,14 +92,14 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
         softmax_regression.make_softmax_regression,
         softmax_regression.SIZES,
     ),
-    "zipf_softmax": ("nondeep", zipf_classification.make_zipf_softmax, zipf_classification.SIZES),
+    "zipf_softmax": ("nondeep", zipf_classification.make_zipf_classification, zipf_classification.SIZES),
     "block_quadratic": ("nondeep", block_quadratic.make_block_quadratic, block_quadratic.SIZES),
     "mnist1d_mlp": ("deep", mnist1d_mlp.make_mnist1d_mlp, mnist1d_mlp.SIZES),
     "mnist1d_cnn": ("deep", mnist1d_cnn.make_mnist1d_cnn, mnist1d_cnn.SIZES),
     "mnist1d_autoencoder": ("deep", autoencoder.make_autoencoder, autoencoder.SIZES),
     "transformer_modadd": ("deep", transformer.make_transformer, transformer.SIZES),
     "mlp_family": ("deep", architecture.make_mlp_family, _MLP_FAMILY_SIZES),
-    "zipf_mlp": ("deep", zipf_classification.make_zipf_mlp, zipf_classification.MLP_SIZES),
+    "zipf_mlp": ("deep", zipf_classification.make_zipf_classification, zipf_classification.MLP_SIZES),
     "zipf_tokens": ("deep", token_family.make_zipf_tokens, _TOKEN_FAMILY_SIZES),
 }
 

@@ -18,11 +18,10 @@ import dsl
 from discovery import config
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import validity
-from discovery.evolution.variation import VariationConfig
 
 
 def candidates(n: int, seed: int = 0) -> list[dsl.Rule]:
-    rng, blocks = random.Random(seed), VariationConfig.of("blocks")
+    rng, blocks = random.Random(seed), config.VariationSettings(vocabulary="blocks")
     rules, keys = [], set()
     while len(rules) < n:
         rule = (validity.random_rule(rng, vocabulary="blocks") if len(rules) % 2 else
