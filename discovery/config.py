@@ -403,7 +403,7 @@ class Config:
         """Plain nested data (TOML tables): ``{section: {key: value}}``."""
         return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
-    @classmethod
+    @classmethod  # not the codec's: a config file holds only the keys it overrides (TOML sections)
     def from_dict(cls, data: Mapping, where: str = "") -> Config:
         """Defaults overridden by ``data`` (``{section: {key: value}}``); unknown keys are errors."""
         merged = merge(cls().to_dict(), data, where)

@@ -117,8 +117,8 @@ def test_a_run_with_screening_resumes_exactly_and_logs_both_stages(tmp_path):
     resumed = runs.run(resume=stopped.path, progress=False)
     assert [(c.key, c.fitness) for c in resumed.hall_of_fame] == [(c.key, c.fitness) for c in straight.hall_of_fame]
     logged = straight.logbook
-    assert all(g["screened"] >= g["fully_evaluated"] >= 1 for g in logged if g["trained"] > 1)
-    assert straight.summary.totals["screened"] > straight.summary.totals["fully_evaluated"]
+    assert all(g.screened >= g.fully_evaluated >= 1 for g in logged if g.trained > 1)
+    assert straight.summary.totals.screened > straight.summary.totals.fully_evaluated
     assert any(c.evaluation.screened for c in straight.population)
     header = (straight.path / "metrics.csv").read_text().splitlines()[0]
     assert "screened_per_s" in header and "distinct_per_1000" in header and "niches" in header
@@ -131,15 +131,15 @@ def test_a_collapsing_generation_mutates_repeats_again_and_takes_in_immigrants()
 
     evo = Evolution(tiny(**{"run.population": 8, "run.tournament": 3}), evaluate_batch)
     evo.step()  # eight copies of the warm start: one trained, seven cache hits
-    assert evo.logbook[-1]["cache_hits"] == 7 and evo._collapsing()
+    assert evo.logbook[-1].cache_hits == 7 and evo._collapsing()
     candidates = evo.step()
     last = evo.logbook[-1]
-    assert last["immigrants"] == 2 and last["retried"] >= 1
-    assert last["trained"] >= 6 and last["distinct_per_1000"] > 1000 * 2 / 16
+    assert last.immigrants == 2 and last.retried >= 1
+    assert last.trained >= 6 and last.distinct_per_1000 > 1000 * 2 / 16
     fresh = [c for c in candidates if "; again: " in c.mutation]
-    assert len(fresh) == last["retried"] and all(not c.cached for c in fresh)  # new behaviours only
+    assert len(fresh) == last.retried and all(not c.cached for c in fresh)  # new behaviours only
     quiet = Evolution(tiny(**{"run.population": 8, "run.tournament": 3, "run.immigrants": 0,
                               "run.fresh_retries": 0}), evaluate_batch)
     quiet.step()
     quiet.step()
-    assert quiet.logbook[-1]["immigrants"] == 0 and quiet.logbook[-1]["retried"] == 0
+    assert quiet.logbook[-1].immigrants == 0 and quiet.logbook[-1].retried == 0

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from discovery import cli, config, runs, tasks
+from discovery.codec import RecordError
 from discovery.experiments import adam_hypothesis as hx
 from discovery.experiments import findings, report_files, report_page
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments.arms import Arm
-from discovery.records import RecordError
 from discovery.runs.store import RunStore
 from tests import browser
 

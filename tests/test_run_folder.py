@@ -16,9 +16,18 @@ import pytest
 from discovery import cli, runs
 from discovery.analysis import inspection
 from discovery.records import Candidate
+from discovery.runs import events
 from discovery.runs.files import atomic_write, json_text
 from discovery.runs.lock import RunLock, RunLockedError
-from discovery.runs.store import CHECKPOINT, FORMAT, PREVIOUS, CheckpointError, RunStore, RunWarning
+from discovery.runs.store import (
+    CHECKPOINT,
+    FORMAT,
+    PREVIOUS,
+    VERSION,
+    CheckpointError,
+    RunStore,
+    RunWarning,
+)
 from tests import test_golden as golden
 
 ROOT = Path(__file__).parents[1]
@@ -98,7 +107,7 @@ def test_temp_files_are_unique_and_a_killed_writers_are_removed_on_resume(run_co
 def test_a_checkpoint_carries_its_format_version_and_sha256(stopped_run):
     outer = msgpack.unpackb((stopped_run / CHECKPOINT).read_bytes())
     assert set(outer) == {"format", "version", "sha256", "payload"}
-    assert outer["format"] == FORMAT and outer["version"] == 3
+    assert outer["format"] == FORMAT and outer["version"] == VERSION == 4  # 4: records whole (runs.upgrade)
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     assert state_of((stopped_run / CHECKPOINT).read_bytes())["search"]["generation"] == 2
 
@@ -224,7 +233,7 @@ def test_a_short_log_is_reported_on_resume_and_counted_in_the_summary(run_copy, 
     assert lacks in runs.report(resumed) and lacks in inspection.format_table(resumed)
     assert [c.fitness for c in resumed.hall_of_fame] == [c.fitness for c in tiny_run.hall_of_fame]
     entries = RunStore(run_copy).read_log()  # whole lines only: the next reader sees no damage
-    assert [e["kind"] for e in entries].count("log_damaged") == 1
+    assert [events.kind(e) for e in entries].count("log_damaged") == 1
 
 
 # ----------------------------------------------------------------------------- strict JSON, atomic writes

@@ -37,6 +37,7 @@ from discovery.analysis.html_page import escape as _e
 from discovery.analysis.html_page import section as _section
 from discovery.evolution.generation import TIME_SPLIT
 from discovery.records import Candidate
+from discovery.runs import events
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
@@ -280,8 +281,8 @@ def _time_chart(run: runs.Run) -> str:
 
 
 def _reproduce(run: runs.Run) -> str:
-    starts = [e for e in RunStore.open(run.path).read_log() if e["kind"] in ("start", "resume")]
-    commits = "".join(f"<li>{_e(e['kind'])}: {_e(e.get('commit') or 'not recorded')}</li>" for e in starts)
+    starts = RunStore.open(run.path).read_log("start", "resume")
+    commits = "".join(f"<li>{events.kind(e)}: {_e(e.commit or 'not recorded')}</li>" for e in starts)
     return (f"<p>seed {run.config.run.seed}; the code's git commit at each start and resume "
             f"(<code>-dirty</code>: with uncommitted changes):</p><ul>{commits}</ul>"
             f"<p>Run it again: <code>discovery run {_e(run.path / 'config.toml')}</code></p>"

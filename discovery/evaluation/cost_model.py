@@ -20,7 +20,7 @@ import dataclasses
 import time
 
 import dsl
-from discovery.records import Stored, real, stored
+from discovery.codec import Stored, real, stored
 from discovery.tasks import Task
 from discovery.training import compiler, scoring, trainer
 

@@ -30,18 +30,15 @@ import numpy as np
 
 import dsl
 from discovery import tasks
+from discovery.codec import Stored, record, stored, text
 from discovery.config import Config
 from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
 from discovery.records import (
     Evaluation,
     Recommendation,
-    Stored,
     TaskResult,
     decode_candidate,
     decode_screening,
-    record,
-    stored,
-    text,
 )
 from discovery.training import fitness, scoring, trainer, tuning
 from discovery.training.optimizers import OPTIMIZERS
@@ -63,15 +60,6 @@ class TaskReference(Stored):
 
 
 References = dict[str, dict[str, TaskReference]]  # [split][task]
-
-
-def references_to_dict(refs: References) -> dict:
-    return {split: {t: r.to_dict() for t, r in by_task.items()} for split, by_task in refs.items()}
-
-
-def references_from_dict(data: dict) -> References:
-    return {split: {t: TaskReference.from_dict(r) for t, r in by_task.items()}
-            for split, by_task in data.items()}
 
 
 def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False) -> Evaluation:

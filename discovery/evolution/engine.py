@@ -38,25 +38,13 @@ from deap import base, tools
 
 import dsl
 from discovery import tasks
+from discovery.codec import Stored, mapping, real, record, sequence, stored, text, whole
 from discovery.config import Config
 from discovery.evolution import architectures, niches
-from discovery.evolution.generation import TIME_SPLIT, Generation
+from discovery.evolution.generation import TIME_SPLIT, Generation, Totals
 from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
-from discovery.records import (
-    Candidate,
-    Evaluation,
-    Stored,
-    encode_candidate,
-    encode_screening,
-    mapping,
-    real,
-    record,
-    sequence,
-    stored,
-    text,
-    whole,
-)
+from discovery.records import Candidate, Evaluation, encode_candidate, encode_screening
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,12 +106,12 @@ class SearchState(Stored):
     rng: tuple = stored(_rng_state)
     generation: int = stored(whole())
     next_id: int = stored(whole())
-    cache: dict[str, CacheEntry] = stored(mapping(CacheEntry.from_dict))
-    population: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
-    hall_of_fame: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
-    logbook: tuple[Generation, ...] = stored(sequence(Generation.from_dict))
-    totals: dict[str, int] = stored(mapping(whole()))
-    shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
+    cache: dict[str, CacheEntry] = stored(mapping(record(CacheEntry)))
+    population: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    hall_of_fame: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    logbook: tuple[Generation, ...] = stored(sequence(record(Generation)))
+    totals: Totals = stored(record(Totals))
+    shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())))
 
 
 class FitnessMin(base.Fitness):
@@ -180,8 +168,7 @@ class Evolution:
         self.next_id = 0
         self.cache: dict[str, CacheEntry] = {}
         self.population: list[Candidate] = []
-        self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0, "screened": 0,
-                       "fully_evaluated": 0, "children": 0}
+        self.totals = Totals()
         self.shapes: set[tuple[int, ...]] = set()
         self.rejected: collections.Counter = collections.Counter()  # this generation's, by kind
         self.persist_seconds = 0.0  # the launcher's log and checkpoint since the last step
@@ -193,7 +180,7 @@ class Evolution:
             self.cache = dict(state.cache)
             self.population = list(state.population)
             self.logbook.extend(state.logbook)
-            self.totals = dict(state.totals)
+            self.totals = state.totals
             self.shapes = set(state.shapes)
 
     # -- state -------------------------------------------------------------------------------
@@ -203,7 +190,7 @@ class Evolution:
         return SearchState(rng=self.rng.getstate(), generation=self.generation, next_id=self.next_id,
                            cache=dict(self.cache), population=tuple(self.population),
                            hall_of_fame=tuple(ind.candidate for ind in self.hof),
-                           logbook=tuple(self.logbook), totals=dict(self.totals),
+                           logbook=tuple(self.logbook), totals=self.totals,
                            shapes=tuple(sorted(self.shapes)))
 
     @property
@@ -311,10 +298,9 @@ class Evolution:
                 evaluation=entry.for_magnitude(child.behaviour.magnitude),
             ))
             self.next_id += 1
-        for name, count in (("evaluated", len(todo)), ("cache_hits", len(children) - len(todo)),
-                            ("scale_equivalent", equivalent), ("screened", work["screened"]),
-                            ("fully_evaluated", work["fully_evaluated"]), ("children", len(children))):
-            self.totals[name] = self.totals.get(name, 0) + count
+        self.totals += Totals(evaluated=len(todo), cache_hits=len(children) - len(todo),
+                              scale_equivalent=equivalent, screened=work["screened"],
+                              fully_evaluated=work["fully_evaluated"], children=len(children))
         budget = self.coevolution.param_budget
         self.shapes.update(c.architecture.shape(budget) for c in children if c.architecture is not None)
         return candidates, {"trained": len(todo), "scale_equivalent": equivalent, **work}
@@ -419,7 +405,7 @@ class Evolution:
             evaluated_per_s=round(work["fully_evaluated"] / max(work["full_seconds"], 1e-9), 2),
             retried=retried,
             immigrants=immigrants,
-            distinct_per_1000=round(1000 * self.totals["evaluated"] / max(self.totals["children"], 1), 1),
+            distinct_per_1000=round(1000 * self.totals.evaluated / max(self.totals.children, 1), 1),
             rejected=dict(sorted(self.rejected.items())),
             seconds=round(seconds, 3),
             **{k: round(split[k], 3) for k in TIME_SPLIT},

@@ -43,13 +43,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from discovery import tasks
+from discovery.codec import Stored, mapping, optional, real, record, sequence, stored, text, whole
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
 from discovery.experiments.arms import Arm
 from discovery.experiments.pool import Design, Member, PoolCell
 from discovery.experiments.selection import home_advantage, relative
-from discovery.records import Stored, mapping, optional, real, record, sequence, stored, text, whole
 
 ADAM_LIKE = 0.95
 

@@ -37,8 +37,8 @@ import numpy as np
 import dsl
 from discovery import tasks
 from discovery.analysis import outputs
+from discovery.codec import Stored, real, sequence, stored, text, whole
 from discovery.evolution.architectures import random_architecture
-from discovery.records import Stored, real, sequence, stored, text, whole
 from discovery.training import scoring, trainer, tuning
 
 

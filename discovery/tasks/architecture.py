@@ -39,6 +39,8 @@ from typing import Any
 
 import jax
 
+from discovery.codec import Stored, given, stored
+
 from .base import Params, PyTree, Task, row_sampler, sized
 from .classification import accuracy, cross_entropy
 from .family import Family, scaled
@@ -62,7 +64,7 @@ WIDTHS = (8, 16, 32, 64, 128, 256)  # the widths variation moves along: one shap
 
 
 @dataclasses.dataclass(frozen=True)
-class Architecture:
+class Architecture(Stored):
     """One member of the MLP family; validated on construction.
 
     depth: hidden layers, 0..6.  width: units per hidden layer, 1..4096.
@@ -72,13 +74,13 @@ class Architecture:
     output_scale: multiplier on the logits, in (0, 100].
     """
 
-    depth: int = 2
-    width: int = 64
-    activation: str = "relu"
-    norm: str = "none"
-    residual: bool = False
-    init_scale: float = 1.0
-    output_scale: float = 1.0
+    depth: int = stored(given, default=2)  # every field checked on construction
+    width: int = stored(given, default=64)
+    activation: str = stored(given, default="relu")
+    norm: str = stored(given, default="none")
+    residual: bool = stored(given, default=False)
+    init_scale: float = stored(given, default=1.0)
+    output_scale: float = stored(given, default=1.0)
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in {"depth": (0, MAX_DEPTH), "width": (1, MAX_WIDTH)}.items():
@@ -107,26 +109,6 @@ class Architecture:
                     f"Architecture.{name} must be a number in (0, {MAX_SCALE}], got {value!r}"
                 )
             object.__setattr__(self, name, float(value))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a dict of str/int/float/bool (msgpack-serializable)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Architecture:
-        """Inverse of :meth:`to_dict`; missing fields take their defaults.
-
-        Raises ValueError on a non-dict, an unknown key, or a bad value.
-        """
-        if not isinstance(d, dict):  # a corrupt stored record is a bad value, not a type bug
-            raise ValueError(  # noqa: TRY004
-                f"an Architecture record must be a dict, got {type(d).__name__}"
-            )
-        fields = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown Architecture field(s) {unknown}; valid fields: {fields}")
-        return cls(**d)
 
     def layer_sizes(self) -> tuple[int, ...]:
         """(40, width x depth, 10): the widths of the MLP on MNIST-1D."""

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from discovery.codec import Stored, flag, optional, real, sequence, stored, text
 from discovery.training.trainer import TrainResult
 
 DEFAULT_LEARNING_RATES = tuple(float(f"{x:.3g}") for x in 10.0 ** np.arange(-5, 0.01, 0.5))
@@ -70,39 +71,29 @@ class Protocol:
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskScore:
+class TaskScore(Stored):
     """Scores of one optimizer on one task (lower is better), with the lrs that produced them.
 
     ``learning_rates``: every lr tried (sorted); ``scale``: the factor the grid
     was multiplied by (``tuning.natural_scale``); ``at_limit``: the tuned lr is
     at the edge of what was tried, so the optimum may lie beyond it; ``no_progress``: what
-    making no progress scores (the seed-mean initial loss, minus f*; None in scores stored
-    before it was recorded).
+    making no progress scores (the seed-mean initial loss, minus f*; None where unknown:
+    ``runs.upgrade``).
     """
 
-    task: str
-    tuned: float
-    tuned_lr: float
-    robust: float
-    out_of_box: float | None
-    default_lr: float | None
-    diverged_fraction: float
-    learning_rates: tuple[float, ...] = ()
-    scale: float = 1.0
-    at_limit: bool = False
-    tuned_per_seed: tuple[float, ...] = ()
-    out_of_box_per_seed: tuple[float, ...] = ()
-    no_progress: float | None = None
-
-    _TUPLES = ("learning_rates", "tuned_per_seed", "out_of_box_per_seed")
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), **{k: list(getattr(self, k)) for k in self._TUPLES}}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> TaskScore:
-        """Fields with defaults are optional in ``data`` (scores stored before they existed)."""
-        return cls(**{**data, **{k: tuple(data.get(k, ())) for k in cls._TUPLES}})
+    task: str = stored(text)
+    tuned: float = stored(real)
+    tuned_lr: float = stored(real)
+    robust: float = stored(real)
+    out_of_box: float | None = stored(optional(real))
+    default_lr: float | None = stored(optional(real))
+    diverged_fraction: float = stored(real)
+    learning_rates: tuple[float, ...] = stored(sequence(real), default=())
+    scale: float = stored(real, default=1.0)
+    at_limit: bool = stored(flag, default=False)
+    tuned_per_seed: tuple[float, ...] = stored(sequence(real), default=())
+    out_of_box_per_seed: tuple[float, ...] = stored(sequence(real), default=())
+    no_progress: float | None = stored(optional(real), default=None)
 
     def spread(self, metric: str = "tuned") -> float:
         """Standard error over seeds of log10 of the ``metric`` score (0 with one seed)."""
