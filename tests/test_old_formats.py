@@ -19,21 +19,13 @@ from tests import test_golden as golden
 OLD_RUN = Path(__file__).parent / "fixtures" / "old_run_a830404"
 
 
-def outcome(run: runs.Run):
-    """What must be identical between equivalent runs (timings excluded)."""
-    return (
-        [(c.fingerprint, c.fitness, c.id, c.held_out.fitness) for c in run.hall_of_fame],
-        [(c.fingerprint, c.fitness, c.id) for c in run.population],
-        [(r.gen, r.best, r.median, r.trained, r.cache_hits) for r in run.logbook],
-    )
-
-
-def test_a_checkpoint_written_by_older_code_resumes_exactly(tiny_run, tmp_path):
+def test_a_checkpoint_written_by_older_code_resumes_to_the_golden_run(tiny_run, tmp_path):
     old = Path(shutil.copytree(OLD_RUN, tmp_path / "old"))
     resumed = runs.run(resume=old, progress=False)
     assert resumed.generation == 3 and resumed.summary.status == "complete"
-    assert outcome(resumed) == outcome(tiny_run)  # exactly, on this machine (its numbers are this one's)
-    assert golden.snapshot(resumed) == golden.snapshot(tiny_run)
+    # Exact in structure; its first generation's numbers come from the CPU that wrote the fixture,
+    # so they are held to the golden check's tolerance for other instruction sets (test_golden).
+    assert golden.differences(golden.snapshot(resumed), golden.snapshot(tiny_run)) == []
 
 
 def test_old_candidate_and_generation_records_upgrade_to_the_live_types():
