@@ -58,8 +58,9 @@ from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import Evaluator
 from discovery.experiments import findings, report_files
 from discovery.experiments import pool as pool_lib
-from discovery.experiments.arms import Arm
+from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm
 from discovery.experiments.findings import ArmResult, Cell
+from discovery.experiments.pool import CONTROLS, MAIN, PLANTED, Control
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
@@ -70,13 +71,9 @@ from dsl.probe import similarity
 PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
 NO_ADAM_STARTS = ("momentum", "lion", "signum", "rmsprop", "sgd", "adagrad")
 NONDEEP_STARTS = ("adam", "momentum", "lion", "signum", "rmsprop", "sgd")
-REFERENCES = ("adam", "lion", "momentum")  # distances of the joint arms' best rules to these
 # How the joint arms search rules: from building blocks, with cheap screening (training.fitness
 # grades every candidate, so a search from scratch is not a coin toss on a flat landscape).
 JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
-CONTROL_KINDS = ("positive", "negative")
-# The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
-PLANTED = "momentum"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +102,7 @@ class Preset:
     top_k: int = 3
     expected: str = ""
     family: str = "token_model"
-    controls: tuple[str, ...] = ("positive", "negative")  # run where the family has them
+    controls: tuple[Control, ...] = CONTROLS  # run where the family has them
     control_panel: tuple[str, ...] = ("adam", "momentum", "sgd", "adabelief")
     measure_seeds: tuple[int, ...] = ()
     pool: int = 0
@@ -116,13 +113,13 @@ class Preset:
             raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
                              f"{tasks.family_names()}")
         unknown = [n for n in (*self.fixed, *self.panel, *self.control_panel) if n not in OPTIMIZERS]
-        if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel) or (
-                self.control_panel[0] != "adam" or PLANTED not in self.control_panel):
+        if unknown or ADAM not in self.fixed or self.panel[0] != ADAM or not set(self.fixed) <= set(self.panel) or (
+                self.control_panel[0] != ADAM or PLANTED not in self.control_panel):
             raise ValueError(f"fixed {self.fixed}, panel {self.panel} and control_panel {self.control_panel} "
                              f"must be Optax baselines ({list(OPTIMIZERS)}): adam fixed and first in both "
                              f"panels, every fixed one in the panel, {PLANTED} in the control panel")
-        if unknown_controls := set(self.controls) - set(CONTROL_KINDS):
-            raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROL_KINDS)}")
+        if unknown_controls := set(self.controls) - set(CONTROLS):
+            raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROLS)}")
         if set(self.measure_seeds) & set(self.train_seeds) or (self.pool and len(self.measure_seeds) < 2):
             raise ValueError(f"measure_seeds {self.measure_seeds} must be disjoint from train_seeds "
                              f"{self.train_seeds}, and at least two where there is a pool (its margin)")
@@ -249,14 +246,14 @@ class Experiment:
     def arms(self) -> list[Arm]:
         """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one."""
         p = self.preset
-        arms = [Arm("architectures", fixed=f, overrides=(
+        arms = [Arm(ARCHITECTURES, fixed=f, overrides=(
             ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
             ("coevolution.start_architectures", "varied")), panel=p.panel) for f in p.fixed]
         joint = (("coevolution.mode", "joint"), ("coevolution.start_architectures", "varied"),
                  *JOINT_SEARCH.items())
-        return arms + [Arm("joint", start="noadam", overrides=(*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
-                       Arm("joint", start="random", overrides=(*joint, ("run.warm_start", []))),
-                       Arm("rules", overrides=(("tasks.search", list(p.nondeep)),
+        return arms + [Arm(JOINT, start="noadam", overrides=(*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
+                       Arm(JOINT, start="random", overrides=(*joint, ("run.warm_start", []))),
+                       Arm(RULES, overrides=(("tasks.search", list(p.nondeep)),
                                                ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
 
     def arm(self, name: str) -> Arm:
@@ -271,7 +268,7 @@ class Experiment:
         p = self.preset
         if not p.pool:
             return []
-        out = [pool_lib.Design("main", p.panel, p.pool_top_k)]
+        out = [pool_lib.Design(MAIN, p.panel, p.pool_top_k)]
         for kind in p.controls:
             family = tasks.control_family(p.family, kind)
             if family is not None:
@@ -318,7 +315,7 @@ class Experiment:
             for m in members:
                 _, panel = need.setdefault(m.key, (m, []))
                 panel += [g for g in design.panel if g not in panel]
-        return [(m, tuple(sorted(panel, key=lambda g: g != "adam"))) for m, panel in need.values()]
+        return [(m, tuple(sorted(panel, key=lambda g: g != ADAM))) for m, panel in need.values()]
 
     def pool_store(self, seed: int) -> pool_lib.PoolStore:
         p = self.preset
@@ -337,7 +334,7 @@ class Experiment:
             if bar is not None:
                 bar.advance(0, status=f"seed {seed}: pool member {member.block} ({member.genes().summary()})")
             if missing:
-                adam = store.get(member, "adam") if store.has(member, "adam") else None
+                adam = store.get(member, ADAM) if store.has(member, ADAM) else None
                 store.add(pool_lib.tune_member(member, missing, protocol, len(p.train_seeds), p.size,
                                                p.param_budget, adam))
             if bar is not None:
@@ -421,14 +418,14 @@ class Experiment:
         pools = self.pool_seeds(seed, bar)
         results = {}
         for arm in self.arms():
-            run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
+            run = step(f"{arm.name} ({arm.doing})", self.run_finished(arm.name, seed),
                        lambda arm=arm: self.run(arm.name, seed))
-            if arm.kind == "architectures":
+            if arm.kind == ARCHITECTURES:
                 found = cells(f"cross-{arm.fixed}",
                               f"every optimizer on {arm.name}'s top {self.preset.top_k}",
                               lambda arm=arm, run=run: self.cross_cells(run, seed, arm.panel))
                 results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found))
-            elif arm.kind == "joint":
+            elif arm.kind == JOINT:
                 results[arm.name] = ArmResult(arm.kind, str(run.path), joint=_joint_summary(run))
             else:
                 found = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
@@ -447,10 +444,6 @@ class Experiment:
         return report
 
 
-_DOING = {"architectures": "architectures evolve with the rule fixed", "joint": "rules and architectures evolve jointly",
-          "rules": "rules evolve on non-deep tasks"}
-
-
 def _settings(record) -> object:
     """An ``experiment.json`` record's settings that a seed's work depends on: the preset's
     fields but the number of seeds and the note on the expected time, those a record written
@@ -465,7 +458,7 @@ def _settings(record) -> object:
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:
     """Per generation, the share of the children that are Adam-like; the best rule's distances."""
-    adam = dsl.library.get("adam")
+    adam = dsl.library.get(ADAM)
     seen: dict[str, float] = {}
     by_generation: dict[int, list[bool]] = {}
     for c in RunStore.open(run.path).candidates():
@@ -476,7 +469,7 @@ def _joint_summary(run: runs.Run) -> findings.JointArm:
     return findings.JointArm(
         adam_like_share=tuple(sum(v) / len(v) for _, v in sorted(by_generation.items())),
         best_rule=run.candidate(1).text,
-        distance={name: 1 - similarity(best, dsl.library.get(name)) for name in REFERENCES},
+        distance={name: 1 - similarity(best, dsl.library.get(name)) for name in findings.REFERENCES},
     )
 
 

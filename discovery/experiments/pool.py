@@ -2,13 +2,14 @@
 
 Per replicate seed ``s`` the pool's *bases* are ``n`` random architectures of the family
 within the parameter budget (``random_architecture`` from ``random.Random("pool-<s>")``).
-Three designs read them (``Design``):
+Three designs read them (``Design``, its ``group``: ``Group``, ``GROUPS``):
 
 * ``main``: the bases themselves (a random pool: each member its own block);
 * ``positive`` / ``negative``: a *blocked* pool: every base at each value of its control's
   planted gene (``genes.PLANTED``: ``gradient_spread`` sigma in {0, 4}; ``label_noise`` in
   {0, 0.4}), one block per base, so that a base's copies differ in that gene alone. A copy
-  at the gene's default is the base itself: its cells are the main pool's.
+  at the gene's default is the base itself: its cells are the main pool's. The positive
+  control plants a home advantage of ``PLANTED``.
 
 Each cell is one optimizer on one member, fairly tuned (``tuning.tune``: natural scale,
 bracketing, Adam's tuned lr as the centre) on the union of the seed's *selection* and
@@ -31,6 +32,7 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -39,16 +41,26 @@ from discovery import tasks
 from discovery.analysis import outputs
 from discovery.codec import Stored, real, sequence, stored, text, whole
 from discovery.evolution.architectures import random_architecture
+from discovery.experiments.arms import ADAM
 from discovery.training import scoring, trainer, tuning
+
+Control = Literal["positive", "negative"]
+CONTROLS: tuple[Control, ...] = get_args(Control)
+POSITIVE, NEGATIVE = CONTROLS
+Group = Literal["main", Control]
+GROUPS: tuple[Group, ...] = get_args(Group)
+MAIN = GROUPS[0]
+# The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
+PLANTED = "momentum"
 
 
 @dataclasses.dataclass(frozen=True)
 class Design:
-    """How a pool is read: ``group`` ("main" or a control kind), its ``panel`` (every member of
+    """How a pool is read: ``group`` (``MAIN`` or a control), its ``panel`` (every member of
     it also selects), ``k`` (members each optimizer selects) and the ``family`` whose planted
     gene blocks it (None: a random pool of the bases)."""
 
-    group: str
+    group: Group
     panel: tuple[str, ...]
     k: int
     family: str | None = None
@@ -179,6 +191,6 @@ def tune_member(member: Member, panel: tuple[str, ...], protocol: scoring.Protoc
         tuned = tuning.tune(dsl.library.get(g), task, protocol, metric="test", center=center)
         sel, sel_lr, meas, meas_lr = split(tuned.result, n_selection)
         cells.append(PoolCell(g, member.key, sel, meas, sel_lr, meas_lr))
-        if g == "adam":
+        if g == ADAM:
             adam = cells[-1]
     return cells

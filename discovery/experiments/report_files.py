@@ -15,7 +15,9 @@ from discovery.analysis import outputs
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import report_page
 from discovery.experiments import statistics as st
-from discovery.experiments.findings import ADAM_LIKE, Cell, Report
+from discovery.experiments.arms import ADAM
+from discovery.experiments.findings import ADAM_LIKE, REFERENCES, Cell, Report
+from discovery.experiments.pool import POSITIVE, Control
 from discovery.experiments.selection import relative
 
 REPORT_FILES = ("report.md", "report.json", "report.html", "report.png", "genes.png")
@@ -95,12 +97,12 @@ def markdown(report: Report) -> str:
     lines += _gene_lines(report)
     lines += ["", "## Joint co-evolution (rules and architectures) without Adam", "",
               "| arm | Adam-like share per generation (mean over seeds) | best rule (seed 0) | "
-              "distance to adam / lion / momentum (mean) |", "|---|---|---|---|"]
+              f"distance to {' / '.join(REFERENCES)} (mean) |", "|---|---|---|---|"]
     for arm in report.seeds[0].joint:
         shares = np.mean([s.joint[arm].adam_like_share for s in report.seeds], axis=0)
-        dist = {k: np.mean([s.joint[arm].distance[k] for s in report.seeds]) for k in ("adam", "lion", "momentum")}
+        dist = [np.mean([s.joint[arm].distance[k] for s in report.seeds]) for k in REFERENCES]
         lines.append(f"| {arm} | {' '.join(f'{x:.2f}' for x in shares)} | `{_short(report.seeds[0].joint[arm].best_rule)}` | "
-                     f"{dist['adam']:.2f} / {dist['lion']:.2f} / {dist['momentum']:.2f} |")
+                     f"{' / '.join(f'{d:.2f}' for d in dist)} |")
     lines += ["", "## Non-deep tasks", "",
               f"Rule evolved there (seed 0): `{_short(report.seeds[0].nondeep_rule)}`", "",
               "| task | Adam tuned - panel mean | Adam out of the box - panel mean (out of the box) |",
@@ -114,7 +116,7 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-CONTROL_TEXT = {
+CONTROL_TEXT: dict[Control, str] = {
     "positive": "a planted home advantage: every base architecture of the pool also at {gene} = {values}, a "
                 "gene that multiplies every weight's gradient, channel by channel, by fixed factors exp(sigma z) "
                 "(Adam and other diagonal preconditioners are invariant to it, SGD-type methods are not), so "
@@ -142,7 +144,7 @@ def _control_lines(report: Report) -> list[str]:
                   + (f": HA({c.planted}) = {c.home_advantage[c.planted].mean:+.3f} decades, "
                      f"{c.verdicts[c.planted]}." if c.planted else
                      f": {'no' if c.passed else 'a'} home advantage called supported."), ""]
-    positive = next((c for c in report.controls if c.group == "positive"), None)
+    positive = report.pool_result(POSITIVE)
     if positive is not None:
         lines.append(f"Power: with this preset on this family a home advantage must exceed about "
                      f"**{positive.detectable:.3f} decades** (the margin {positive.margin:.3f} plus the mean "
@@ -175,7 +177,7 @@ def _gene_lines(report: Report) -> list[str]:
     for p in report.pools:
         top = [f"{f.gene} {f.effect.text(2)}" for f in p.genes.fit[:5]]
         lines.append(f"| {p.group} | " + " | ".join(top + [""] * (5 - len(top))) + " |")
-    positive = next((c for c in report.controls if c.group == "positive"), None)
+    positive = report.pool_result(POSITIVE)
     if positive is not None:
         lines += ["", f"In the positive control the planted gene `{positive.planted_gene}` ranks "
                   f"**#{positive.planted_rank}** of {len(positive.genes.fit)} genes in the fit"
@@ -186,7 +188,7 @@ def _gene_lines(report: Report) -> list[str]:
 
 def _task_relative(cells: list[Cell], task: str, field: str) -> float:
     values = {c.optimizer: getattr(c, field) for c in cells if c.where == task}
-    return values["adam"] - float(np.mean(list(values.values())))
+    return values[ADAM] - float(np.mean(list(values.values())))
 
 
 def figure(report: Report) -> Figure:
