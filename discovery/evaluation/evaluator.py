@@ -45,6 +45,7 @@ from discovery.training.optimizers import OPTIMIZERS
 
 RECOMMEND_STEPS = 3  # candidate lrs per task: its tuned lr and 1, 2 half decades below
 ADAM_DEFAULT_LR = OPTIMIZERS["adam"].default_lr
+ARCHITECTURE_TASK = "architecture"  # the one task of a pair's Evaluation: the architecture's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False
     scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                    round(scoring.log_ratio(s.robust, 1.0), 4),
                                    round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
-    return Evaluation(fitness, {"architecture": scores}, False, round(seconds, 4), screened)
+    return Evaluation(fitness, {ARCHITECTURE_TASK: scores}, False, round(seconds, 4), screened)
 
 
 class Evaluator:

@@ -55,12 +55,13 @@ from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import outputs
 from discovery.evaluation.backends import make_backend
-from discovery.evaluation.evaluator import Evaluator
+from discovery.evaluation.evaluator import ARCHITECTURE_TASK, Evaluator
 from discovery.experiments import findings, report_files
 from discovery.experiments import pool as pool_lib
 from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm
 from discovery.experiments.findings import ArmResult, Cell
-from discovery.experiments.pool import CONTROLS, MAIN, PLANTED, Control
+from discovery.experiments.pool import MAIN, PLANTED
+from discovery.experiments.preset import PANEL, Preset
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
@@ -68,66 +69,11 @@ from discovery.training import scoring, tuning
 from discovery.training.optimizers import OPTIMIZERS
 from dsl.probe import similarity
 
-PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
 NO_ADAM_STARTS = ("momentum", "lion", "signum", "rmsprop", "sgd", "adagrad")
 NONDEEP_STARTS = ("adam", "momentum", "lion", "signum", "rmsprop", "sgd")
 # How the joint arms search rules: from building blocks, with cheap screening (training.fitness
 # grades every candidate, so a search from scratch is not a coin toss on a flat landscape).
 JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """The experiment's size: every arm gets the same budget.
-
-    ``train_seeds``: the training seeds that select (evolution's fitness, the pool's selection
-    scores); ``measure_seeds``: disjoint ones that measure (the panels); each replicate seed
-    shifts both by a stride (``Experiment.selection_seeds``). ``measure_seeds=()`` is the design
-    before pools (the MLP family's): evolution trains on ``train_seeds`` in every replicate and
-    the panels on the replicate's shifted ``train_seeds``. ``pool``: random base architectures
-    per seed (0: no pool); ``pool_top_k``: members each panel optimizer selects from them (the
-    controls' blocked pools, with a base at each planted value, select as many per base)."""
-
-    seeds: int
-    population: int
-    generations: int
-    steps: int
-    size: str
-    learning_rates: tuple[float, ...]
-    train_seeds: tuple[int, ...]
-    nondeep: tuple[str, ...]
-    param_budget: int
-    fixed: tuple[str, ...] = ("adam", "momentum", "lion", "adagrad")
-    panel: tuple[str, ...] = PANEL
-    top_k: int = 3
-    expected: str = ""
-    family: str = "token_model"
-    controls: tuple[Control, ...] = CONTROLS  # run where the family has them
-    control_panel: tuple[str, ...] = ("adam", "momentum", "sgd", "adabelief")
-    measure_seeds: tuple[int, ...] = ()
-    pool: int = 0
-    pool_top_k: int = 2
-
-    def __post_init__(self):
-        if not tasks.is_known_family(self.family):
-            raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
-                             f"{tasks.family_names()}")
-        unknown = [n for n in (*self.fixed, *self.panel, *self.control_panel) if n not in OPTIMIZERS]
-        if unknown or ADAM not in self.fixed or self.panel[0] != ADAM or not set(self.fixed) <= set(self.panel) or (
-                self.control_panel[0] != ADAM or PLANTED not in self.control_panel):
-            raise ValueError(f"fixed {self.fixed}, panel {self.panel} and control_panel {self.control_panel} "
-                             f"must be Optax baselines ({list(OPTIMIZERS)}): adam fixed and first in both "
-                             f"panels, every fixed one in the panel, {PLANTED} in the control panel")
-        if unknown_controls := set(self.controls) - set(CONTROLS):
-            raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROLS)}")
-        if set(self.measure_seeds) & set(self.train_seeds) or (self.pool and len(self.measure_seeds) < 2):
-            raise ValueError(f"measure_seeds {self.measure_seeds} must be disjoint from train_seeds "
-                             f"{self.train_seeds}, and at least two where there is a pool (its margin)")
-        if self.pool and not 0 < self.pool_top_k < self.pool:
-            raise ValueError(f"pool_top_k {self.pool_top_k} must be between 1 and pool - 1 ({self.pool - 1})")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 _SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
@@ -384,7 +330,7 @@ class Experiment:
             results = backend.map([encode_candidate(dsl.library.get(g), arch) for g, arch in pairs])
         finally:
             backend.close()
-        return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks["architecture"].per_seed))
+        return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks[ARCHITECTURE_TASK].per_seed))
                 for (g, arch), result in zip(pairs, results)]
 
     def nondeep_cells(self, seed: int) -> list[Cell]:
@@ -438,7 +384,7 @@ class Experiment:
         units = self.preset.seeds * (sum(arm.units for arm in self.arms()) + members)
         with Progress(units, f"hypothesis ({self.name})", stream=None if self.progress else _Quiet()) as bar:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
-        report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
+        report = findings.analyse(self.name, self.preset, seeds, self.arms(), self.preset.panel,
                                   time.perf_counter() - start, planted=PLANTED, designs=self.designs())
         report_files.write(report, self.out)
         return report

@@ -49,6 +49,7 @@ from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
 from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm, Kind, arm_kind
 from discovery.experiments.pool import MAIN, PLANTED, POSITIVE, Design, Group, Member, PoolCell
+from discovery.experiments.preset import Preset
 from discovery.experiments.selection import home_advantage, relative
 
 ADAM_LIKE = 0.95
@@ -242,7 +243,7 @@ class Prediction:
 @dataclasses.dataclass(frozen=True)
 class Report:
     preset: str
-    config: dict
+    config: Preset
     fixed: tuple[str, ...]
     panel: tuple[str, ...]
     seeds: list[SeedResult]
@@ -279,7 +280,7 @@ class Report:
         return np.mean([s.matrix(names, self.panel) for s in self.seeds], axis=0)
 
     def to_dict(self) -> dict:
-        return {"preset": self.preset, "config": self.config, "fixed": list(self.fixed),
+        return {"preset": self.preset, "config": self.config.to_dict(), "fixed": list(self.fixed),
                 "panel": list(self.panel), "seconds": self.seconds, "margin": self.margin,
                 "seeds": [s.to_dict() for s in self.seeds],
                 "matrix": self.matrix.tolist(),
@@ -314,10 +315,10 @@ def _home_advantages(seeds: list[SeedResult], names: dict[str, str], panel: tupl
     return per_seed, effects, cells
 
 
-def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
+def analyse(preset: str, config: Preset, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
             seconds: float, planted: str = PLANTED, designs: Sequence[Design] = ()) -> Report:
-    """Effects per seed, intervals over seeds, the margins and the verdicts (``arms``:
-    ``arms.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
+    """Effects per seed, intervals over seeds, the margins and the verdicts of the experiment
+    ``preset`` sized ``config`` (``arms``: ``arms.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
     the positive control's optimizer). P2 and P3 read the main pool where there is one (its
     power is measured by the controls), the evolution arms otherwise."""
     panel = tuple(panel)
@@ -331,8 +332,7 @@ def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, 
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
     p4 = st.interval([s.joint[Arm(JOINT, start="noadam").name].adam_like_share[-1] - 0.5 for s in seeds])
-    family = config.get("family", "mlp")
-    pools = [analyse_pool(d, family, [s.pools[d.group] for s in seeds], planted if d.group == POSITIVE else None)
+    pools = [analyse_pool(d, config.family, [s.pools[d.group] for s in seeds], planted if d.group == POSITIVE else None)
              for d in designs]
     home = (ha[ADAM], margin), (p3, margin)
     if pools:

@@ -53,15 +53,15 @@ def markdown(report: Report) -> str:
     pool = report.pool
     lines = [
         "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
-        f"Preset `{report.preset}`, architecture family `{report.config.get('family', 'mlp')}`, {n} seeds, "
+        f"Preset `{report.preset}`, architecture family `{report.config.family}`, {n} seeds, "
         f"{report.seconds / 60:.0f} min in the call that finished it. Losses are log10 held-out loss "
         "(lower is better); every optimizer is tuned with bracketing. Margins are the pooled seed-to-seed "
         "standard deviation of identical trainings among the cells an effect is made of.", ""]
     if pool is not None:
         lines += [f"Pool: {pool.members} random architectures per seed, every optimizer of {' '.join(pool.panel)} "
                   f"tuned on each; each selects its top {pool.k} on selection seeds "
-                  f"{report.config.get('train_seeds')} (shifted per seed), measured on "
-                  f"{report.config.get('measure_seeds')}. Intervals: {pool.mean_home_advantage.method}.", "",
+                  f"{list(report.config.train_seeds)} (shifted per seed), measured on "
+                  f"{list(report.config.measure_seeds)}. Intervals: {pool.mean_home_advantage.method}.", "",
                   "## Home advantage, two estimators side by side", "",
                   "`HA(g) = mean_{f != g} R[f][g] - R[g][g]`, `R = M - row mean` (> 0: g does better, relative to "
                   "the panel, on architectures selected for it).", "",
@@ -79,7 +79,7 @@ def markdown(report: Report) -> str:
               "", "Relative to the panel, R = M - row mean (bold: at home):", "",
               *_matrix_lines(relative(report.matrix), report.fixed, report.panel, "evolved with"), "",
               f"Intervals over seeds: {report.predictions[0].effect.method}."]
-    if not report.config.get("measure_seeds"):
+    if not report.config.measure_seeds:
         lines += ["", "The design before pools: the panels trained on each seed's shifted training seeds, so "
                   "seed 0's panels trained on the very seeds its evolution selected with (a winner's curse "
                   "toward a home advantage in that seed)."]
