@@ -12,7 +12,7 @@ import pytest
 from discovery import cli, config, runs, tasks
 from discovery.codec import RecordError
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments import findings, report_files, report_page
+from discovery.experiments import findings, report_files, report_page, upgrade
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
@@ -215,7 +215,9 @@ def test_a_seed_result_reads_back_field_by_field_and_a_bad_one_names_its_field()
     assert findings.SeedResult.from_dict(data) == seed and set(data["pools"]) == {d.group for d in DESIGNS}
     assert findings.SeedResult.from_dict({**data, "pools": {}}) == dataclasses.replace(seed, pools={})
     older = {k: v for k, v in data.items() if k != "pools"}  # written before pools existed
-    assert findings.SeedResult.from_dict(older).pools == {}
+    assert findings.SeedResult.from_dict(upgrade.seed(older)).pools == {}
+    with pytest.raises(RecordError, match="field 'pools' is missing"):
+        findings.SeedResult.from_dict(older)  # the live record knows the current form only
     data["arms"]["nondeep"]["cells"][1]["per_seed"][0] = "fast"
     with pytest.raises(RecordError, match="'arms' is malformed: entry 'nondeep'.*'cells'.*item 1.*'per_seed'"):
         findings.SeedResult.from_dict(data)

@@ -54,9 +54,10 @@ import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import outputs
+from discovery.codec import Stored, record, sequence, stored, text, whole
 from discovery.evaluation.backends import make_backend
 from discovery.evaluation.evaluator import ARCHITECTURE_TASK, Evaluator
-from discovery.experiments import findings, report_files
+from discovery.experiments import findings, report_files, upgrade
 from discovery.experiments import pool as pool_lib
 from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm
 from discovery.experiments.findings import ArmResult, Cell
@@ -108,9 +109,23 @@ FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
                             param_budget=20000, top_k=3, expected="about an hour on 2 CPU cores with --family mlp"),
     ("full", "mlp"): dict(_MLP, train_seeds=(0, 1, 2)),
 }
-# What a record written before a field existed ran with (``_settings``).
-_LEGACY = {"family": "mlp", "measure_seeds": [], "pool": 0, "pool_top_k": 2,
-           "control_panel": ["adam", "momentum", "sgd", "adabelief"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentFile(Stored):
+    """``experiment.json``: the preset's name and sizes (an older one reads through ``upgrade.experiment``)."""
+
+    preset: str = stored(text)
+    config: Preset = stored(record(Preset))
+
+
+@dataclasses.dataclass(frozen=True)
+class PanelFile(Stored):
+    """``cells/<panel>-s<seed>.json``: a panel's cells for one seed."""
+
+    panel: str = stored(text)
+    seed: int = stored(whole())
+    cells: tuple[Cell, ...] = stored(sequence(record(Cell)))
 
 
 def _log10(x: float) -> float:
@@ -137,23 +152,23 @@ class Experiment:
 
     def _claim(self) -> None:
         """Write ``experiment.json``, or check that the folder holds this same experiment."""
-        record = {"preset": self.name, "config": self.preset.to_dict()}
+        claim = ExperimentFile(self.name, self.preset).to_dict()
         file = self.out / "experiment.json"
         if file.exists():
             try:
-                found = json.loads(file.read_text())
+                data = json.loads(file.read_text())
+                found = ExperimentFile.from_dict(upgrade.experiment(data))
             except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not readable ({e}); choose another --out") from None
-            if _settings(found) != _settings(record):
-                preset = found.get("preset") if isinstance(found, dict) else None
-                raise ValueError(f"{self.out} holds another experiment ({preset!r}, other settings); "
+            if not found.config.same_work(self.preset):
+                raise ValueError(f"{self.out} holds another experiment ({found.preset!r}, other settings); "
                                  "resume it with the same preset and family (--seeds may differ), or "
                                  "choose another --out")
-            if found != record:  # another number of seeds (or note): the finished seeds are reused
-                outputs.write_json(file, record)
+            if data != claim:  # another number of seeds (or note, or an older form): rewritten
+                outputs.write_json(file, claim)
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            outputs.write_json(file, record)
+            outputs.write_json(file, claim)
 
     # -- training seeds ------------------------------------------------------------------------
 
@@ -265,9 +280,8 @@ class Experiment:
 
     def pool_store(self, seed: int) -> pool_lib.PoolStore:
         p = self.preset
-        protocol = {"learning_rates": list(p.learning_rates), "steps": p.steps, "size": p.size,
-                    "budget": p.param_budget, "selection_seeds": list(self.selection_seeds(seed)),
-                    "measurement_seeds": list(self.panel_seeds(seed))}
+        protocol = pool_lib.PoolProtocol(p.learning_rates, p.steps, p.size, p.param_budget,
+                                         self.selection_seeds(seed), self.panel_seeds(seed))
         return pool_lib.PoolStore(self.out / "pools" / f"s{seed}.json", protocol)
 
     def pool_seeds(self, seed: int, bar: Progress | None = None) -> dict[str, findings.PoolSeed]:
@@ -295,10 +309,10 @@ class Experiment:
         """The panel's cells for ``seed``, computed once (``cells/<panel>-s<seed>.json``)."""
         file = self._cells_file(panel, seed)
         if file.exists():
-            return [Cell.from_dict(c) for c in json.loads(file.read_text())["cells"]]
+            return list(PanelFile.from_dict(json.loads(file.read_text()), str(file)).cells)
         cells = compute()
         file.parent.mkdir(exist_ok=True)
-        outputs.write_json(file, {"panel": panel, "seed": seed, "cells": [c.to_dict() for c in cells]})
+        outputs.write_json(file, PanelFile(panel, seed, tuple(cells)).to_dict())
         return cells
 
     def cross_cells(self, run: runs.Run, seed: int, panel: tuple[str, ...] | None = None) -> list[Cell]:
@@ -388,18 +402,6 @@ class Experiment:
                                   time.perf_counter() - start, planted=PLANTED, designs=self.designs())
         report_files.write(report, self.out)
         return report
-
-
-def _settings(record) -> object:
-    """An ``experiment.json`` record's settings that a seed's work depends on: the preset's
-    fields but the number of seeds and the note on the expected time, those a record written
-    before they existed lacks at what it ran with (``_LEGACY``: before families, the MLP
-    family; before pools, none), and no field the preset no longer has."""
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        return record
-    config = {**_LEGACY, **record["config"]}
-    keep = {f.name for f in dataclasses.fields(Preset)} - {"seeds", "expected"}
-    return {**record, "config": {k: v for k, v in config.items() if k in keep}}
 
 
 def _joint_summary(run: runs.Run) -> findings.JointArm:

@@ -119,11 +119,12 @@ class PoolSeed(Stored):
 @dataclasses.dataclass(frozen=True)
 class SeedResult(Stored):
     """Everything one seed measured: each arm's result, by arm name, and each pool design's
-    members and cells, by group (``pool.GROUPS``)."""
+    members and cells, by group (``pool.GROUPS``). A seed of an older ``report.json`` reads
+    through ``upgrade.seed``."""
 
     seed: int = stored(whole())
     arms: dict[str, ArmResult] = stored(mapping(record(ArmResult)))
-    pools: dict[str, PoolSeed] = stored(mapping(record(PoolSeed)), default_factory=dict)
+    pools: dict[str, PoolSeed] = stored(mapping(record(PoolSeed)))
 
     def cross(self, names: dict[str, str]) -> dict[str, list[Cell]]:
         """``{fixed optimizer: cells}`` of the architecture arms ``names`` (``{fixed: arm name}``)."""

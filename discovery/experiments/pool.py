@@ -39,7 +39,7 @@ import numpy as np
 import dsl
 from discovery import tasks
 from discovery.analysis import outputs
-from discovery.codec import Stored, real, sequence, stored, text, whole
+from discovery.codec import Stored, real, record, sequence, stored, text, whole
 from discovery.evolution.architectures import random_architecture
 from discovery.experiments.arms import ADAM
 from discovery.training import scoring, trainer, tuning
@@ -114,6 +114,26 @@ class PoolCell(Stored):
         return float(np.mean(self.measurement))
 
 
+@dataclasses.dataclass(frozen=True)
+class PoolProtocol(Stored):
+    """What a seed's pool is trained under: the lr grid, steps, task size, parameter budget, and
+    the replicate's selection and measurement training seeds."""
+
+    learning_rates: tuple[float, ...] = stored(sequence(real))
+    steps: int = stored(whole())
+    size: str = stored(text)
+    budget: int = stored(whole())
+    selection_seeds: tuple[int, ...] = stored(sequence(whole()))
+    measurement_seeds: tuple[int, ...] = stored(sequence(whole()))
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolFile(Stored):
+    """``pools/s<seed>.json``: the seed's cells, with the protocol they were trained under."""
+
+    protocol: PoolProtocol = stored(record(PoolProtocol))
+    cells: tuple[PoolCell, ...] = stored(sequence(record(PoolCell)))
+
 
 def draw_bases(seed: int, n: int, budget: int, family: str) -> list:
     """The seed's ``n`` random base architectures of ``family`` within ``budget`` parameters."""
@@ -148,21 +168,20 @@ def split(result: trainer.TrainResult, n_selection: int) -> tuple[tuple[float, .
 
 
 class PoolStore:
-    """``pools/s<seed>.json``: the seed's cells, with the protocol they were trained under."""
+    """A seed's pool file (``PoolFile``): its cells, added member by member."""
 
-    def __init__(self, file: Path, protocol: dict):
+    def __init__(self, file: Path, protocol: PoolProtocol):
         self.file, self.protocol = file, protocol
         self.cells: dict[tuple[str, str], PoolCell] = {}
         if file.exists():
             try:
-                doc = json.loads(file.read_text())
-                stored = [PoolCell.from_dict(c) for c in doc["cells"]]
-            except (OSError, ValueError, KeyError, TypeError) as e:
+                found = PoolFile.from_dict(json.loads(file.read_text()))
+            except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not a readable pool ({e}); remove it to recompute") from None
-            if doc.get("protocol") != protocol:
-                raise ValueError(f"{file} was trained under another protocol {doc.get('protocol')}; "
-                                 f"this experiment's is {protocol}")
-            self.cells = {(c.member, c.optimizer): c for c in stored}
+            if found.protocol != protocol:
+                raise ValueError(f"{file} was trained under another protocol {found.protocol.to_dict()}; "
+                                 f"this experiment's is {protocol.to_dict()}")
+            self.cells = {(c.member, c.optimizer): c for c in found.cells}
 
     def has(self, member: Member, optimizer: str) -> bool:
         return (member.key, optimizer) in self.cells
@@ -174,8 +193,7 @@ class PoolStore:
         """Store ``cells`` (atomically: a crash leaves the file as it was)."""
         self.cells.update({(c.member, c.optimizer): c for c in cells})
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        outputs.write_json(self.file, {"protocol": self.protocol,
-                                       "cells": [c.to_dict() for c in self.cells.values()]})
+        outputs.write_json(self.file, PoolFile(self.protocol, tuple(self.cells.values())).to_dict())
 
 
 def tune_member(member: Member, panel: tuple[str, ...], protocol: scoring.Protocol, n_selection: int,

@@ -1,5 +1,6 @@
 """The hypothesis experiment's size (``Preset``): what every arm, pool and panel gets, stored in
-``experiment.json`` and ``report.json`` (``Preset.to_dict``) and read back through the codec.
+``experiment.json`` and ``report.json`` (``Preset.to_dict``) and read back through the codec
+(an older ``experiment.json`` through ``upgrade.experiment``).
 
 Example::
 
@@ -69,3 +70,8 @@ class Preset(Stored):
                              f"{self.train_seeds}, and at least two where there is a pool (its margin)")
         if self.pool and not 0 < self.pool_top_k < self.pool:
             raise ValueError(f"pool_top_k {self.pool_top_k} must be between 1 and pool - 1 ({self.pool - 1})")
+
+    def same_work(self, other: Preset) -> bool:
+        """Whether a seed's work is the same under ``other``: every field but the number of seeds
+        and the note on the expected time."""
+        return dataclasses.replace(other, seeds=self.seeds, expected=self.expected) == self
