@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import io
 import statistics
+from typing import Literal, get_args
 
 import dsl
 from discovery import runs
@@ -265,17 +266,19 @@ def format_pareto(run: runs.Run) -> str:
     return "\n".join(lines)
 
 
-FORMATS = ("table", "csv", "json")
+Format = Literal["table", "csv", "json"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+TABLE, CSV, JSON = FORMATS
 
 
-def render(run: runs.Run, fmt: str = "table", top: int | None = None, pareto: bool = False) -> str:
+def render(run: runs.Run, fmt: Format = TABLE, top: int | None = None, pareto: bool = False) -> str:
     """The hall of fame and the Pareto front: ``table`` (both, as text), ``json`` (both),
     or ``csv`` (the hall of fame, or the Pareto front with ``pareto``)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; formats: {list(FORMATS)}")
-    if fmt == "table":
+    if fmt == TABLE:
         return format_table(run, top) + "\n\n" + format_pareto(run)
-    if fmt == "json":
+    if fmt == JSON:
         return json_text({"hall_of_fame": [dataclasses.asdict(r) for r in table(run, top)],
                           "pareto_front": [dataclasses.asdict(r) for r in pareto_rows(run)]}, indent=2)
     rows = [dataclasses.asdict(r) for r in (pareto_rows(run) if pareto else table(run, top))]

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from discovery.analysis.plots import Results
 
 REPORT = "report.html"
-ADAM = "adam"  # the baseline the pick's curves are drawn against (a key of baselines.OPTIMIZERS)
 REFRESH_S = 20  # a live page reloads, and a running search rewrites it, at most this often
 
 
@@ -57,9 +56,9 @@ def write(run: runs.Run | str | Path, live: bool | None = None, curves: bool = F
     run = run if isinstance(run, runs.Run) else runs.load_run(run)
     trained = None
     if curves:
-        from discovery.analysis import plots  # matplotlib: loaded only where curves are asked for
+        from discovery.analysis import baselines, plots  # matplotlib: only for curves
 
-        trained = plots.train_top(run, optimizers=[ADAM], ranks=[inspection.pick(run)])
+        trained = plots.train_top(run, optimizers=[baselines.REFERENCE], ranks=[inspection.pick(run)])
     path = run.path / REPORT
     atomic_write(path, page(run, live, trained).encode())
     return path
@@ -155,12 +154,11 @@ def _fitness_chart(run: runs.Run) -> str:
         return '<p class="muted">no generation finished yet</p>'
     gens = [g.gen for g in run.logbook]
     fig = go.Figure()
-    for name, values in (("best", [g.best for g in run.logbook]),
-                         ("median", [g.median for g in run.logbook]),
+    for name, values in (("best of the population", [g.best for g in run.logbook]),
+                         ("median of the population", [g.median for g in run.logbook]),
                          ("hall of fame best", [g.hall_of_fame_best for g in run.logbook])):
         if any(v is not None for v in values):
-            fig.add_scatter(x=gens, y=values, mode="lines+markers", name=f"{name} of the population"
-                            if name != "hall of fame best" else name)
+            fig.add_scatter(x=gens, y=values, mode="lines+markers", name=name)
     fig.update_layout(yaxis_title="fitness (lower is better)")
     _generations_axis(fig, gens)
     return _chart(fig, "fitness")
