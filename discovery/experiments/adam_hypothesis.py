@@ -113,7 +113,8 @@ FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentFile(Stored):
-    """``experiment.json``: the preset's name and sizes (an older one reads through ``upgrade.experiment``)."""
+    """``experiment.json``: the preset's name and sizes (an older one is read through
+    ``upgrade.experiment``)."""
 
     preset: str = stored(text)
     config: Preset = stored(record(Preset))
