@@ -20,6 +20,7 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 import msgpack
 
@@ -30,6 +31,7 @@ from discovery.codec import (
     Stored,
     flag,
     mapping,
+    one_of,
     optional,
     real,
     record,
@@ -40,6 +42,8 @@ from discovery.codec import (
 from discovery.tasks import Genes, architecture_from_record, architecture_record
 from discovery.training import fitness
 
+Split = Literal["search", "held_out", "screen"]  # the tasks a rule is scored on: the search's, the
+SPLITS: tuple[Split, ...] = get_args(Split)  # held-out ones, or the hurdle task cheaply (screening)
 
 @dataclasses.dataclass(frozen=True)
 class TaskResult(Stored):
@@ -123,7 +127,7 @@ class Recommendation(Stored):
     """
 
     lr: float = stored(real)
-    split: str = stored(codec.text)
+    split: Split = stored(one_of(SPLITS))
     worst: float = stored(real)
     ratios: dict[str, float] = stored(mapping(real))
     trains_everywhere: bool = stored(flag)

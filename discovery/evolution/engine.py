@@ -240,7 +240,7 @@ class Evolution:
                        for _ in range(n)])
         if not co.evolves_architectures:
             archs = [None] * n
-        elif co.start_architectures == "varied":
+        elif co.starts_varied:
             archs = [architectures.random_architecture(self.rng, co.param_budget, co.family) for _ in range(n)]
         else:
             archs = [co.architecture_family.default()] * n
@@ -339,7 +339,7 @@ class Evolution:
         n = self.settings.population
         if not self.population:
             return self.initial_children(), 0, 0
-        if self.settings.mode == "random":  # random search: fresh rules of the vocabulary, no selection
+        if self.settings.random_search:  # fresh rules of the vocabulary, no selection
             return [Child(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)),
                           self._tournament().architecture, (), "random") for _ in range(n)], 0, 0
         collapsing = self.coevolution.evolves_rules and self._collapsing()
@@ -373,12 +373,12 @@ class Evolution:
         n, cap = self.settings.population, self.settings.niche_cap
         if not self.population:
             self.population = candidates
-        elif self.settings.mode in ("regularized", "random"):
-            self.population = _survivors(self.population + candidates, n, cap)
-        else:
+        elif self.settings.keeps_best:
             best = [ind.candidate for ind in tools.selBest(
                 [Individual(c) for c in self.population + candidates], len(self.population) + len(candidates))]
             self.population = _survivors(best[::-1], n, cap)[::-1]
+        else:
+            self.population = _survivors(self.population + candidates, n, cap)
         selected = time.perf_counter()
         niche_counts = len(niches.niches(self.pool)), len(niches.niches(self.population))
         counted = time.perf_counter()

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from discovery.config import VariationSettings
+from discovery.config import VariationSettings, Vocabulary
 from dsl.errors import DSLError
 from dsl.leaves import Leaves
 from dsl.probe import PROBE_STEPS, descent, standard_streams, standard_updates
@@ -174,7 +174,7 @@ def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,
 
 def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tuple[str, float]] = (),
                 name: str = "random", max_height: int = 3, max_tries: int = 1000,
-                vocabulary: str = "primitive") -> Rule:
+                vocabulary: Vocabulary = "primitive") -> Rule:
     """A random rule that passes ``check``: ``n_statements`` random assignments and a return
     (``"primitive"``), or ``return g`` with random building blocks (``"blocks"``,
     ``blocks.random_block_rule``).
@@ -182,10 +182,11 @@ def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tupl
     Example: ``random_rule(random.Random(0), 2, params=[("beta", 0.9)])``.
     """
     params = tuple(params)
+    draw = {"primitive": lambda: genome_to_rule(random_genome(rng, n_statements, params, name, max_height)),
+            "blocks": lambda: blocks.random_block_rule(rng, name)}[vocabulary]
     for _ in range(max_tries):
         try:
-            rule = (blocks.random_block_rule(rng, name) if vocabulary == "blocks" else
-                    genome_to_rule(random_genome(rng, n_statements, params, name, max_height)))
+            rule = draw()
         except DSLError:
             continue
         if check(rule) is None:
