@@ -44,6 +44,7 @@ from discovery.evolution import architectures, niches
 from discovery.evolution.generation import TIME_SPLIT, Generation, Totals
 from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
+from discovery.evolution.variation import NO_OP
 from discovery.records import Candidate, Evaluation, encode_candidate, encode_screening
 
 
@@ -326,7 +327,7 @@ class Evolution:
             return child, False
         rule, what = mutate_valid(child.rule, self.rng, self.settings.fresh_retries, self.variation, self.rejected,
                                   new=lambda r: new(_behaviour_key(dsl.behaviour(r), child.architecture)))
-        if what == "no-op":
+        if what == NO_OP:
             return child, False
         return Child(_named(rule, child.rule), child.architecture, child.parents,
                      f"{child.mutation}; again: {what}"), True
