@@ -115,6 +115,20 @@ class SearchState(Stored):
     shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())))
 
 
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What evaluating a generation's children took: new behaviours ``trained``, children
+    ``scale_equivalent`` to an evaluated rule (a different fingerprint, the same key), how many
+    behaviours were ``screened`` and ``fully_evaluated``, and the seconds of each stage."""
+
+    trained: int
+    scale_equivalent: int
+    screened: int
+    fully_evaluated: int
+    screen_seconds: float
+    full_seconds: float
+
+
 class FitnessMin(base.Fitness):
     weights = (-1.0,)
 
@@ -249,33 +263,33 @@ class Evolution:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _train(self, raws: list[bytes]) -> tuple[list[Evaluation], dict]:
-        """Evaluations of the new behaviours ``raws`` encode, and what it took. With screening on
-        (``[screening] promote < 1``), every one is screened and only the best ``promote`` share
-        (at least one) is evaluated in full: successive halving with two rungs."""
+    def _train(self, raws: list[bytes]) -> tuple[list[Evaluation], Work]:
+        """Evaluations of the new behaviours ``raws`` encode, and what it took (scale-equivalent
+        children are the caller's to count). With screening on (``[screening] promote < 1``),
+        every one is screened and only the best ``promote`` share (at least one) is evaluated in
+        full: successive halving with two rungs."""
         screening = self.config.screening
         start = time.perf_counter()
         if not screening.on or len(raws) < 2:
             results = self.evaluate_batch(raws)
-            return results, {"screened": 0, "fully_evaluated": len(raws),
-                             "full_seconds": time.perf_counter() - start, "screen_seconds": 0.0}
+            return results, Work(trained=len(raws), scale_equivalent=0, screened=0, fully_evaluated=len(raws),
+                                 screen_seconds=0.0, full_seconds=time.perf_counter() - start)
         results = list(self.evaluate_batch([encode_screening(r) for r in raws]))
         screened_at = time.perf_counter()
         order = sorted(range(len(raws)), key=lambda i: (results[i].fitness, i))
         promoted = sorted(order[:max(1, math.ceil(screening.promote * len(raws)))])
         for i, full in zip(promoted, self.evaluate_batch([raws[i] for i in promoted])):
             results[i] = full
-        return results, {"screened": len(raws), "fully_evaluated": len(promoted),
-                         "screen_seconds": screened_at - start, "full_seconds": time.perf_counter() - screened_at}
+        return results, Work(trained=len(raws), scale_equivalent=0, screened=len(raws),
+                             fully_evaluated=len(promoted), screen_seconds=screened_at - start,
+                             full_seconds=time.perf_counter() - screened_at)
 
-    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], dict]:
-        """Candidates for the children; each new behaviour (scale-free key) is trained once.
+    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], Work]:
+        """Candidates for the children, and what it took (``Work``); each new behaviour
+        (scale-free key) is trained once.
 
         A child equivalent to an evaluated rule up to a positive factor reuses its
         evaluation, with the learning rates rescaled by the ratio of magnitudes.
-        Returns the candidates and the generation's counts: ``trained`` (new behaviours),
-        ``scale_equivalent`` (a different exact fingerprint, the same key), ``screened``,
-        ``fully_evaluated`` and the seconds of each stage.
         """
         keys = [child.key for child in children]
         todo: dict[str, Child] = {}
@@ -300,11 +314,11 @@ class Evolution:
             ))
             self.next_id += 1
         self.totals += Totals(evaluated=len(todo), cache_hits=len(children) - len(todo),
-                              scale_equivalent=equivalent, screened=work["screened"],
-                              fully_evaluated=work["fully_evaluated"], children=len(children))
+                              scale_equivalent=equivalent, screened=work.screened,
+                              fully_evaluated=work.fully_evaluated, children=len(children))
         budget = self.coevolution.param_budget
         self.shapes.update(c.architecture.shape(budget) for c in children if c.architecture is not None)
-        return candidates, {"trained": len(todo), "scale_equivalent": equivalent, **work}
+        return candidates, dataclasses.replace(work, scale_equivalent=equivalent)
 
     # -- one generation ----------------------------------------------------------------------
 
@@ -389,7 +403,7 @@ class Evolution:
         if restart and self.generation % restart == 0:
             self.population = [self.hof[0].candidate] * n
         seconds = time.perf_counter() - start + self.persist_seconds
-        training = work["screen_seconds"] + work["full_seconds"]
+        training = work.screen_seconds + work.full_seconds
         split = {"training_s": training, "breeding_s": bred - start,
                  "niches_s": (selected - evaluated) + (counted - selected),
                  "bookkeeping_s": (evaluated - bred - training) + (time.perf_counter() - counted) + self.persist_seconds}
@@ -397,13 +411,13 @@ class Evolution:
         fitness = [c.fitness for c in self.population]
         self.logbook.append(Generation(
             gen=self.generation,
-            trained=work["trained"],
-            cache_hits=len(candidates) - work["trained"],
-            scale_equivalent=work["scale_equivalent"],
-            screened=work["screened"],
-            fully_evaluated=work["fully_evaluated"],
-            screened_per_s=round(work["screened"] / max(work["screen_seconds"], 1e-9), 2),
-            evaluated_per_s=round(work["fully_evaluated"] / max(work["full_seconds"], 1e-9), 2),
+            trained=work.trained,
+            cache_hits=len(candidates) - work.trained,
+            scale_equivalent=work.scale_equivalent,
+            screened=work.screened,
+            fully_evaluated=work.fully_evaluated,
+            screened_per_s=round(work.screened / max(work.screen_seconds, 1e-9), 2),
+            evaluated_per_s=round(work.fully_evaluated / max(work.full_seconds, 1e-9), 2),
             retried=retried,
             immigrants=immigrants,
             distinct_per_1000=round(1000 * self.totals.evaluated / max(self.totals.children, 1), 1),
