@@ -107,7 +107,7 @@ def test_temp_files_are_unique_and_a_killed_writers_are_removed_on_resume(run_co
 def test_a_checkpoint_carries_its_format_version_and_sha256(stopped_run):
     outer = msgpack.unpackb((stopped_run / CHECKPOINT).read_bytes())
     assert set(outer) == {"format", "version", "sha256", "payload"}
-    assert outer["format"] == FORMAT and outer["version"] == VERSION == 4  # 4: records whole (runs.upgrade)
+    assert outer["format"] == FORMAT and outer["version"] == VERSION == 5  # 5: a candidate's origin (runs.upgrade)
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     assert state_of((stopped_run / CHECKPOINT).read_bytes())["search"]["generation"] == 2
 

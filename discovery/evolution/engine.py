@@ -45,16 +45,18 @@ from discovery.evolution.generation import TIME_SPLIT, Generation, Totals
 from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
 from discovery.evolution.variation import NO_OP
-from discovery.records import Candidate, Evaluation, encode_candidate, encode_screening
+from discovery.records import Candidate, Evaluation, Origin, encode_candidate, encode_screening
 
 
 @dataclasses.dataclass(frozen=True)
 class Child:
-    """A bred candidate before evaluation: its rule, architecture, parents and how it was made."""
+    """A bred candidate before evaluation: its rule, architecture, parents, how it was made
+    (``origin``) and what was done (``mutation``, for people)."""
 
     rule: dsl.Rule
     architecture: tasks.Genes | None
     parents: tuple[int, ...]
+    origin: Origin
     mutation: str
 
     @functools.cached_property
@@ -237,29 +239,29 @@ class Evolution:
             if vary_arch:
                 arch, what = architectures.crossover(a.architecture, b.architecture, self.rng,
                                                      co.param_budget)
-                return Child(a.rule, arch, (a.id, b.id), what)
+                return Child(a.rule, arch, (a.id, b.id), "crossover", what)
             rule, what = crossover_valid(a.rule, b.rule, self.rng, config=self.variation, rejected=self.rejected)
-            return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), what)
+            return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), "crossover", what)
         parent = self._tournament()
         if vary_arch:
             arch, what = architectures.mutate(parent.architecture, self.rng, co.param_budget)
-            return Child(parent.rule, arch, (parent.id,), what)
+            return Child(parent.rule, arch, (parent.id,), "mutation", what)
         rule, what = mutate_valid(parent.rule, self.rng, config=self.variation, rejected=self.rejected)
-        return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), what)
+        return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), "mutation", what)
 
     def initial_children(self) -> list[Child]:
         n, co = self.settings.population, self.coevolution
         warm = [co.fixed_rule] if not co.evolves_rules else list(self.settings.warm_start)
-        rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
-                 else [(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)), "random")
-                       for _ in range(n)])
+        origin: Origin = "warm start" if warm else "random"  # its description too
+        rules = ([dsl.library.get(warm[i % len(warm)]) for i in range(n)] if warm
+                 else [_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)) for _ in range(n)])
         if not co.evolves_architectures:
             archs = [None] * n
         elif co.starts_varied:
             archs = [architectures.random_architecture(self.rng, co.param_budget, co.family) for _ in range(n)]
         else:
             archs = [co.architecture_family.default()] * n
-        return [Child(rule, arch, (), what) for (rule, what), arch in zip(rules, archs)]
+        return [Child(rule, arch, (), origin, origin) for rule, arch in zip(rules, archs)]
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -309,7 +311,7 @@ class Evolution:
                 id=self.next_id, generation=self.generation, rule=child.rule,
                 architecture=child.architecture, simplified=simple, text=simple.to_text(),
                 complexity=simple.size, fingerprint=child.fingerprint, key=k, parents=child.parents,
-                mutation=child.mutation, cached=k not in todo or any(c.key == k for c in candidates),
+                origin=child.origin, mutation=child.mutation, cached=k not in todo or any(c.key == k for c in candidates),
                 evaluation=entry.for_magnitude(child.behaviour.magnitude),
             ))
             self.next_id += 1
@@ -343,7 +345,7 @@ class Evolution:
                                   new=lambda r: new(_behaviour_key(dsl.behaviour(r), child.architecture)))
         if what == NO_OP:
             return child, False
-        return Child(_named(rule, child.rule), child.architecture, child.parents,
+        return Child(_named(rule, child.rule), child.architecture, child.parents, child.origin,
                      f"{child.mutation}; again: {what}"), True
 
     def _children(self) -> tuple[list[Child], int, int]:
@@ -356,7 +358,7 @@ class Evolution:
             return self.initial_children(), 0, 0
         if self.settings.random_search:  # fresh rules of the vocabulary, no selection
             return [Child(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)),
-                          self._tournament().architecture, (), "random") for _ in range(n)], 0, 0
+                          self._tournament().architecture, (), "random", "random") for _ in range(n)], 0, 0
         collapsing = self.coevolution.evolves_rules and self._collapsing()
         immigrants = round(self.settings.immigrants * n) if collapsing else 0
         children, seen, retried = [], set(), 0
@@ -370,7 +372,7 @@ class Evolution:
         for _ in range(immigrants):
             rule = _named(random_rule(self.rng, vocabulary=self.variation.vocabulary))
             parent = self._tournament()
-            children.append(Child(rule, parent.architecture, (), "immigrant: a random rule"))
+            children.append(Child(rule, parent.architecture, (), "immigrant", "immigrant: a random rule"))
         return children, retried, immigrants
 
     def step(self) -> list[Candidate]:
