@@ -14,6 +14,7 @@ import msgpack
 import pytest
 
 from discovery import cli, runs
+from discovery import config as config_lib
 from discovery.analysis import inspection
 from discovery.records import Candidate
 from discovery.runs import events
@@ -269,3 +270,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     if isinstance(failure, OSError):
         assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and target.read_text() == "old"
+
+
+def test_run_folders_are_found_by_what_their_config_says(tmp_path):
+    made = {}
+    for name, seed in (("arm-a", 0), ("arm-a", 1), ("arm", 0)):
+        cfg = config_lib.load(**{"run.name": name, "run.seed": seed})
+        store = RunStore.create(tmp_path, cfg)
+        store.write_config(cfg)
+        made[name, seed] = store.path
+    (tmp_path / "arm-s0-not-a-run").mkdir()  # named like a run, holding none
+    assert RunStore.folders(tmp_path, "arm", 0) == [made["arm", 0]]
+    assert RunStore.folders(tmp_path, "arm-a") == [made["arm-a", 0], made["arm-a", 1]]
+    assert len(RunStore.folders(tmp_path)) == 3 and RunStore.folders(tmp_path / "none") == []
