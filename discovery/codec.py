@@ -1,8 +1,8 @@
 """The one codec of stored records: a frozen dataclass declares a reader per field.
 
 A stored record derives from ``Stored`` and declares each field with ``stored(reader)``: the
-function that checks and converts the stored value (``real``, ``whole()``, ``text``, ``flag``,
-``sequence``, ``mapping``, ``optional``, ``record(Cls)``, ``given``). ``to_dict`` writes the
+function that checks and converts the stored value (``real``, ``whole()``, ``text``, ``one_of``,
+``flag``, ``sequence``, ``mapping``, ``optional``, ``record(Cls)``, ``given``). ``to_dict`` writes the
 fields in order as plain data (``plain``; a field's ``writer``, if declared, first);
 ``from_dict`` reads them all back (``read_fields``): an unknown, missing or malformed field is a
 one-line ``RecordError`` naming where it was read and the field. A field declared ``inline``
@@ -75,6 +75,15 @@ def text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, got {str(value)[:40]!r}")
     return value
+
+
+def one_of(values: tuple[str, ...]) -> Reader:
+    """One of the strings ``values`` (a kind's, e.g. ``typing.get_args`` of its ``Literal``)."""
+    def read(value: Any) -> str:
+        if not isinstance(value, str) or value not in values:
+            raise TypeError(f"expected one of {values}, got {str(value)[:40]!r}")
+        return value
+    return read
 
 
 def flag(value: Any) -> bool:

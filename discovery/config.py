@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import tomli_w
 
@@ -33,19 +33,29 @@ from discovery.training import scoring, trainer
 from discovery.training.tuning import LIMITS
 
 T = TypeVar("T")
-MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
+# The kinds a run's config chooses among, each defined once here (validation reads these):
+Mode = Literal["regularized", "mu_plus_lambda", "random"]  # random: random search, the baseline a search must beat
+MODES: tuple[Mode, ...] = get_args(Mode)
+CoevolutionMode = Literal["rules", "architectures", "joint"]
+COEVOLUTION_MODES: tuple[CoevolutionMode, ...] = get_args(CoevolutionMode)
+Start = Literal["default", "varied"]  # co-evolution's first architectures: the family's default, or random
+STARTS: tuple[Start, ...] = get_args(Start)
+BackendName = Literal["inprocess", "ray"]
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+EvaluationPath = Literal["auto", trainer.TrainingPath]  # auto: the cost model chooses per task
+PATHS: tuple[EvaluationPath, ...] = get_args(EvaluationPath)
+HeldOutSize = Literal["", tasks.Size]  # "": the search tasks' size
+HELD_OUT_SIZES: tuple[HeldOutSize, ...] = get_args(HeldOutSize)
+Vocabulary = Literal["primitive", "blocks"]  # operators only, or building blocks too
+VOCABULARIES: tuple[Vocabulary, ...] = get_args(Vocabulary)
 # The variation kinds and their default weights (evolution.variation implements them; evolution.blocks
 # the blocks); ``VariationSettings`` is a run's choice among them.
-VOCABULARIES = ("primitive", "blocks")
 PRIMITIVE_WEIGHTS = {"insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0}
 BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
 BLOCK_WEIGHTS = {**PRIMITIVE_WEIGHTS, **dict.fromkeys(BLOCK_MUTATIONS, 1.5)}
 MUTATION_KINDS = (*PRIMITIVE_WEIGHTS, *BLOCK_MUTATIONS)
 CROSSOVER_WEIGHTS = {"statement": 1.0, "subtree": 1.0}
 CROSSOVER_KINDS = tuple(CROSSOVER_WEIGHTS)
-COEVOLUTION_MODES = ("rules", "architectures", "joint")
-BACKENDS = ("inprocess", "ray")
-PATHS = ("auto", *trainer.PATHS)  # auto: the cost model chooses per task
 MAX_SEED = 2**32 - 1  # JAX PRNG seeds are uint32
 # Upper bounds: far beyond any sensible run, below what would overflow or exhaust memory later.
 MAX_GENERATIONS = 100_000
@@ -76,6 +86,11 @@ def _finite(x) -> bool:
 
 def _distinct(xs) -> bool:
     return len(set(xs)) == len(xs)
+
+
+def _one_of(values: tuple) -> tuple[Callable[[Any], bool], str]:
+    """``(predicate, allowed)`` of a text field whose value is one of ``values`` (a kind's)."""
+    return (lambda x: x in values), f"one of {values}"
 
 
 def _ints(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
@@ -147,7 +162,7 @@ class RunSettings(_Section):
     seed: int = _spec(0, int, *_ints(0, MAX_SEED))
     generations: int = _spec(10, int, *_ints(1, MAX_GENERATIONS))
     population: int = _spec(16, int, *_ints(2, MAX_POPULATION))
-    mode: str = _spec("regularized", str, lambda x: x in MODES, f"one of {MODES}")
+    mode: Mode = _spec("regularized", str, *_one_of(MODES))
     tournament: int = _spec(4, int, lambda x: x >= 1, "an integer between 1 and the population size")
     crossover_prob: float = _spec(0.2, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
     warm_start: tuple[str, ...] = _spec(
@@ -170,6 +185,16 @@ class RunSettings(_Section):
             raise ValueError(f"[run] tournament = {self.tournament} is invalid: expected an integer "
                              "between 1 and the population size")
 
+    @property
+    def random_search(self) -> bool:
+        """Every generation's children are random rules, nothing bred (mode "random")."""
+        return self.mode == "random"
+
+    @property
+    def keeps_best(self) -> bool:
+        """The best of parents and children survive (mode "mu_plus_lambda"); else the oldest leave."""
+        return self.mode == "mu_plus_lambda"
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskSettings(_Section):
@@ -178,10 +203,10 @@ class TaskSettings(_Section):
                                     lambda xs: _task_names(xs) and _distinct(xs), _TASKS_ALLOWED)
     held_out: tuple[str, ...] = _spec(("mf_k1", "rosenbrock", "mnist1d_cnn"), list,
                                       lambda xs: _task_names(xs) and _distinct(xs), _TASKS_ALLOWED)
-    size: str = _spec("small", str, lambda s: s in ("small", "default"), "'small' or 'default'")
-    held_out_size: str = _spec("", str, lambda s: s in ("", "small", "default"),
-                               "'' (the search tasks' size), 'small' or 'default' (a funnel: the "
-                               "hall of fame re-checked on larger problems than it was found on)")
+    size: tasks.Size = _spec("small", str, *_one_of(tasks.SIZES))
+    held_out_size: HeldOutSize = _spec("", str, lambda s: s in HELD_OUT_SIZES,
+                                       "'' (the search tasks' size), 'small' or 'default' (a funnel: the "
+                                       "hall of fame re-checked on larger problems than it was found on)")
 
     def check(self) -> None:
         if not self.search:
@@ -227,7 +252,7 @@ class ProtocolSettings(_Section):
 @dataclasses.dataclass(frozen=True)
 class EvaluationSettings(_Section):
     NAME = "evaluation"
-    path: str = _spec("auto", str, lambda x: x in PATHS, f"one of {PATHS}")
+    path: EvaluationPath = _spec("auto", str, *_one_of(PATHS))
     hurdle: float = _spec(1.0, (int, float), _finite, "a finite number (log10 ratio vs Adam)")
     ratio_clip: float = _spec(1.0, (int, float), lambda x: _finite(x) and x > 0,
                               "a positive number (decades a task's ratio is clipped to)")
@@ -237,7 +262,7 @@ class EvaluationSettings(_Section):
                                 "re-checks; 0: at the end only)")
     held_out_top: int = _spec(3, int, lambda x: 1 <= x <= MAX_HALL_OF_FAME,
                               f"an integer in [1, {MAX_HALL_OF_FAME}] (hall-of-fame entries re-checked)")
-    backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
+    backend: BackendName = _spec("inprocess", str, *_one_of(BACKENDS))
     address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
                          "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
     compilation_cache: bool = _spec(True, bool, None, "true or false (keep compiled trainings in "
@@ -247,18 +272,22 @@ class EvaluationSettings(_Section):
         if self.address and self.backend != "ray":
             raise ValueError(f"[evaluation] address = {self.address!r} needs backend = 'ray'")
 
+    @property
+    def forced_path(self) -> trainer.TrainingPath | None:
+        """The path every training takes (``path``), or None: the cost model chooses ("auto")."""
+        return None if self.path == "auto" else self.path
+
 
 @dataclasses.dataclass(frozen=True)
 class CoevolutionSettings(_Section):
     NAME = "coevolution"
-    mode: str = _spec("rules", str, lambda x: x in COEVOLUTION_MODES, f"one of {COEVOLUTION_MODES}")
+    mode: CoevolutionMode = _spec("rules", str, *_one_of(COEVOLUTION_MODES))
     fixed_rule: str = _spec("adam", str, lambda n: n in dsl.library.names(),
                             f"a library rule from {dsl.library.names()}")
     family: str = _spec(tasks.DEFAULT_FAMILY, str, _family_name,
                         f"an architecture family from {tasks.family_names()}, one registered with "
                         "discovery.tasks.register_family, or 'package.module:FAMILY'")
-    start_architectures: str = _spec("default", str, lambda x: x in ("default", "varied"),
-                                     "'default' or 'varied'")
+    start_architectures: Start = _spec("default", str, *_one_of(STARTS))
     param_budget: int = _spec(20000, int, *_ints(1000, MAX_PARAM_BUDGET))
     architecture_prob: float = _spec(0.5, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
     batch_architectures: bool = _spec(False, bool, None, "true or false (train a generation's "
@@ -274,12 +303,17 @@ class CoevolutionSettings(_Section):
         return self.mode != "architectures"
 
     @property
+    def starts_varied(self) -> bool:
+        """The first architectures are random ones of the family (else its default, repeated)."""
+        return self.start_architectures == "varied"
+
+    @property
     def architecture_family(self) -> tasks.Family:
         """The family whose architectures the run evolves (``family``)."""
         return tasks.family(self.family)
 
     def check(self) -> None:
-        if not (self.evolves_architectures and self.start_architectures == "default") or (
+        if not self.evolves_architectures or self.starts_varied or (
                 _READING_STORED.get() and self.family not in tasks.family_names()):
             return
         default_size = self.architecture_family.default().n_params()
@@ -322,7 +356,7 @@ class VariationSettings(_Section):
     """
 
     NAME = "variation"
-    vocabulary: str = _spec("primitive", str, lambda x: x in VOCABULARIES, f"one of {VOCABULARIES}")
+    vocabulary: Vocabulary = _spec("primitive", str, *_one_of(VOCABULARIES))
     mutation_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(MUTATION_KINDS)(w),
                                    f"a table of weights >= 0 for the mutation kinds {MUTATION_KINDS}")
     crossover_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(CROSSOVER_KINDS)(w),
@@ -386,7 +420,7 @@ class Config:
     screening: ScreeningSettings = dataclasses.field(default_factory=ScreeningSettings)
 
     def __post_init__(self):
-        if self.run.mode == "random" and not self.evolves_rules:
+        if self.run.random_search and not self.evolves_rules:
             raise ValueError("[run] mode = 'random' draws random rules; [coevolution] mode "
                              f"{self.coevolution.mode!r} holds the rule fixed: use 'rules' or 'joint'")
 

@@ -20,6 +20,7 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 import msgpack
 
@@ -30,6 +31,7 @@ from discovery.codec import (
     Stored,
     flag,
     mapping,
+    one_of,
     optional,
     real,
     record,
@@ -40,6 +42,10 @@ from discovery.codec import (
 from discovery.tasks import Genes, architecture_from_record, architecture_record
 from discovery.training import fitness
 
+Origin = Literal["warm start", "random", "immigrant", "mutation", "crossover"]  # how a candidate was made
+ORIGINS: tuple[Origin, ...] = get_args(Origin)
+Split = Literal["search", "held_out", "screen"]  # the tasks a rule is scored on: the search's, the
+SPLITS: tuple[Split, ...] = get_args(Split)  # held-out ones, or the hurdle task cheaply (screening)
 
 @dataclasses.dataclass(frozen=True)
 class TaskResult(Stored):
@@ -123,7 +129,7 @@ class Recommendation(Stored):
     """
 
     lr: float = stored(real)
-    split: str = stored(codec.text)
+    split: Split = stored(one_of(SPLITS))
     worst: float = stored(real)
     ratios: dict[str, float] = stored(mapping(real))
     trains_everywhere: bool = stored(flag)
@@ -147,8 +153,10 @@ class Candidate(Frozen):
     same optimizer once the lr is tuned), plus the architecture's key in
     co-evolution; ``fingerprint`` is the exact functional hash. ``simplified`` is
     the rule as reported (``dsl.simplify``; hall-of-fame entries ``dsl.prune``),
-    ``text`` and ``complexity`` are its; ``parents`` are candidate ids;
-    ``cached`` says the evaluation was reused from an equivalent candidate. ``niche``: for a
+    ``text`` and ``complexity`` are its; ``parents`` are candidate ids; ``origin`` is how it was
+    made (``Origin``: a warm start, a random rule of the first generation or of random search,
+    an immigrant, a mutation or a crossover of its parents), ``mutation`` what was done, for
+    people (``"insert m = ..."``); ``cached`` says the evaluation was reused from an equivalent candidate. ``niche``: for a
     reported entry (hall of fame), the ids of the other candidates that are the same optimizer
     (``evolution.niches``), best first.
     """
@@ -163,6 +171,7 @@ class Candidate(Frozen):
     fingerprint: str = stored(codec.text)
     key: str = stored(codec.text)
     parents: tuple[int, ...] = stored(sequence(whole()))
+    origin: Origin = stored(one_of(ORIGINS))
     mutation: str = stored(codec.text)
     cached: bool = stored(flag)
     evaluation: Evaluation = stored(record(Evaluation), inline=Evaluation)
@@ -181,6 +190,11 @@ class Candidate(Frozen):
     @property
     def hurdle_failed(self) -> bool:
         return self.evaluation.hurdle_failed
+
+    @property
+    def evolved(self) -> bool:
+        """Made by the search, not a warm start (a library rule as given)."""
+        return self.origin != "warm start"
 
     @property
     def recommended_lr(self) -> float:

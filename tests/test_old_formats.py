@@ -65,3 +65,14 @@ def test_an_old_summary_reads_and_a_lengthened_run_logs_its_old_length(tmp_path)
     again = runs.load_run(old)
     assert again.summary.niches is None and again.summary.log_missing == 0
     assert again.summary.totals == finished.summary.totals and again.hall_of_fame == finished.hall_of_fame
+
+
+def test_an_old_candidate_reads_its_origin_from_its_mutation_text():
+    raw = json.loads((OLD_RUN / "log.jsonl").read_text().splitlines()[2])
+    assert events.read(raw, "an old line").origin == "warm start"
+    texts = {"random": "random", "immigrant: a random rule": "immigrant", "insert x = g at 0": "mutation",
+             "crossover subtree in m: g <- v": "crossover", "arch crossover: width=32": "crossover",
+             "arch depth up: depth=3": "mutation", "crossover m <- m: g; again: delete stmt 0: m = g": "crossover",
+             "no-op": "mutation"}
+    for text, origin in texts.items():
+        assert events.read({**raw, "mutation": text}, "an old line").origin == origin, text

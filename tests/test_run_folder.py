@@ -14,6 +14,7 @@ import msgpack
 import pytest
 
 from discovery import cli, runs
+from discovery import config as config_lib
 from discovery.analysis import inspection
 from discovery.records import Candidate
 from discovery.runs import events
@@ -107,7 +108,7 @@ def test_temp_files_are_unique_and_a_killed_writers_are_removed_on_resume(run_co
 def test_a_checkpoint_carries_its_format_version_and_sha256(stopped_run):
     outer = msgpack.unpackb((stopped_run / CHECKPOINT).read_bytes())
     assert set(outer) == {"format", "version", "sha256", "payload"}
-    assert outer["format"] == FORMAT and outer["version"] == VERSION == 4  # 4: records whole (runs.upgrade)
+    assert outer["format"] == FORMAT and outer["version"] == VERSION == 5  # 5: a candidate's origin (runs.upgrade)
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     assert state_of((stopped_run / CHECKPOINT).read_bytes())["search"]["generation"] == 2
 
@@ -269,3 +270,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     if isinstance(failure, OSError):
         assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and target.read_text() == "old"
+
+
+def test_run_folders_are_found_by_what_their_config_says(tmp_path):
+    made = {}
+    for name, seed in (("arm-a", 0), ("arm-a", 1), ("arm", 0)):
+        cfg = config_lib.load(**{"run.name": name, "run.seed": seed})
+        store = RunStore.create(tmp_path, cfg)
+        store.write_config(cfg)
+        made[name, seed] = store.path
+    (tmp_path / "arm-s0-not-a-run").mkdir()  # named like a run, holding none
+    assert RunStore.folders(tmp_path, "arm", 0) == [made["arm", 0]]
+    assert RunStore.folders(tmp_path, "arm-a") == [made["arm-a", 0], made["arm-a", 1]]
+    assert len(RunStore.folders(tmp_path)) == 3 and RunStore.folders(tmp_path / "none") == []

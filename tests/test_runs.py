@@ -264,9 +264,9 @@ def test_scale_equivalent_children_are_not_trained_again_and_get_rescaled_lrs():
 
     evo = Evolution(tiny(), evaluate_batch)
     ema = "def ema(b=0.9):\n    m = b * m + (1 - b) * g\n    return {}\n"
-    children = [Child(dsl.parse(ema.format(u)), None, (), "test") for u in ("m", "1000 * m", "-m")]
+    children = [Child(dsl.parse(ema.format(u)), None, (), "mutation", "test") for u in ("m", "1000 * m", "-m")]
     candidates, work = evo.evaluate(children)
-    assert trained == [2] and work["trained"] == 2 and work["scale_equivalent"] == 1  # -m: another optimizer
+    assert trained == [2] and work.trained == 2 and work.scale_equivalent == 1  # -m: another optimizer
     base, scaled = candidates[0].tasks["mf_k4"], candidates[1].tasks["mf_k4"]
     assert candidates[0].key == candidates[1].key != candidates[2].key
     assert scaled.tuned_lr == pytest.approx(base.tuned_lr / 1000) and scaled.scale == pytest.approx(2e-3)

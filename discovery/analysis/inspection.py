@@ -115,7 +115,7 @@ def _row(rank: int, c: Candidate, pareto: bool, config) -> Row:
     held, rec = c.held_out, c.recommendation
     clip = config.evaluation.ratio_clip
     return Row(rank=rank, id=c.id, generation=c.generation, name=c.rule.name,
-               evolved=c.mutation != "warm start", fitness=c.fitness,
+               evolved=c.evolved, fitness=c.fitness,
                robust=_robust(c.evaluation, len(config.tasks.search), clip),
                held_out=held.fitness if held else None,
                held_out_robust=_robust(held, len(config.tasks.held_out), clip),

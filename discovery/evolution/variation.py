@@ -25,7 +25,7 @@ Every variation maps parent rule(s) and a ``random.Random`` to ``(child, descrip
 ``[variation]`` in a run's config). A child that
 breaks a ``dsl`` size limit (statements, depth, nodes, state slots,
 hyper-parameters) or equals its parent is never returned: the variation is
-retried, and after ``MAX_TRIES`` the parent comes back with ``"no-op"``.
+retried, and after ``MAX_TRIES`` the parent comes back with ``NO_OP``.
 Results depend only on the ``rng`` passed in (no global ``random``).
 """
 
@@ -57,7 +57,8 @@ from .genome import (
     tree_to_expr,
 )
 
-MAX_TRIES = 10  # attempts before a variation gives up with "no-op"
+MAX_TRIES = 10  # attempts before a variation gives up with NO_OP
+NO_OP = "no-op"  # the description of a variation that changed nothing: the parent comes back
 _DEFAULT = VariationSettings()
 
 Edit = Callable[[Genome, random.Random, VariationSettings], str | None]
@@ -266,7 +267,7 @@ def _crossovers(donor: Rule) -> dict[str, Edit]:
 def _vary(parent: Rule, rng: random.Random, config: VariationSettings | None,
           edits: Mapping[str, Edit], weights: Mapping[str, float] | None = None) -> tuple[Rule, str]:
     """Apply an edit chosen by ``weights`` to a fresh genome of ``parent`` until the child
-    is a valid rule different from the parent; ``(parent, "no-op")`` after ``MAX_TRIES``."""
+    is a valid rule different from the parent; ``(parent, NO_OP)`` after ``MAX_TRIES``."""
     config = config or _DEFAULT
     weights = weights or dict.fromkeys(edits, 1.0)
     kinds = [k for k in edits if weights.get(k, 0.0) > 0]
@@ -282,7 +283,7 @@ def _vary(parent: Rule, rng: random.Random, config: VariationSettings | None,
             continue
         if child != parent:
             return child, description
-    return parent, "no-op"
+    return parent, NO_OP
 
 
 def mutate(parent: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:

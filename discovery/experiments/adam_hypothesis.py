@@ -241,7 +241,7 @@ class Experiment:
     def _run_folder(self, arm: str, seed: int) -> Path | None:
         """The arm's run folder for ``seed``, if it was started."""
         folder = self.out / "runs"
-        return next(iter(sorted(folder.glob(f"{arm}-s{seed}-*"))), None) if folder.exists() else None
+        return next(iter(RunStore.folders(folder, arm, seed)), None)
 
     def _cells_file(self, panel: str, seed: int) -> Path:
         return self.out / "cells" / f"{panel}-s{seed}.json"

@@ -30,6 +30,7 @@ from discovery.codec import (
     Stored,
     given,
     mapping,
+    one_of,
     optional,
     real,
     record,
@@ -39,7 +40,7 @@ from discovery.codec import (
 )
 from discovery.evaluation.evaluator import TaskReference
 from discovery.evolution.generation import Generation
-from discovery.records import Candidate
+from discovery.records import SPLITS, Candidate, Split
 from discovery.runs import upgrade
 
 
@@ -59,7 +60,7 @@ class Resume(Stored):
 
 @dataclasses.dataclass(frozen=True)
 class Calibration(Stored):
-    split: str = stored(text)
+    split: Split = stored(one_of(SPLITS))
     tasks: dict[str, TaskReference] = stored(mapping(record(TaskReference)))
     time: float | None = stored(optional(real))
 

@@ -240,8 +240,8 @@ def run(
                 _rewind(store, state)
                 if lengthened:
                     _lengthen(store, config, finished)
-            status = _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint)
-        if status == "complete":
+            finished = _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint)
+        if finished:
             _finish(store, evaluator, progress)
     return load_run(store.path)
 
@@ -286,7 +286,8 @@ def _lengthen(store: RunStore, config: Config, finished: Summary | None) -> None
                                  time=time.time())])
 
 
-def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint) -> str:
+def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint) -> bool:
+    """Generations until the run's end (True) or an interruption (False), each logged and checkpointed."""
     if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
         store.log([events.Calibration(split="search", tasks=reference, time=time.time())])
@@ -321,8 +322,8 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_c
                 bar.advance(status=_progress(last, len(candidates), unit) + shapes)
             if stop.requested or (stop_after is not None and done_here >= stop_after):
                 store.log([events.Interrupted(generation=evo.generation)])
-                return "interrupted"
-    return "complete"
+                return False
+    return True
 
 
 def _budget_spent(config: Config, totals: Totals) -> bool:

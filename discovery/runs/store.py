@@ -46,6 +46,7 @@ from discovery.records import Candidate, Evaluation
 from discovery.runs import events, upgrade
 from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
+CONFIG = "config.toml"  # what makes a folder a run folder
 CHECKPOINT = "checkpoint.msgpack"
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
@@ -97,18 +98,32 @@ class RunStore:
         return cls(path)
 
     def write_config(self, config: config_lib.Config) -> None:
-        atomic_write(self.path / "config.toml", config_lib.dumps(config).encode())
+        atomic_write(self.path / CONFIG, config_lib.dumps(config).encode())
 
     @classmethod
     def open(cls, path: str | Path) -> RunStore:
         path = Path(path)
-        if not (path / "config.toml").is_file():
-            raise FileNotFoundError(f"{path} is not a run folder (no config.toml)")
+        if not (path / CONFIG).is_file():
+            raise FileNotFoundError(f"{path} is not a run folder (no {CONFIG})")
         return cls(path)
+
+    @staticmethod
+    def folders(out: str | Path, name: str | None = None, seed: int | None = None) -> list[Path]:
+        """The run folders in ``out`` (those holding a ``config.toml``) in name order, which for one
+        name and seed is oldest first (``create``); given ``name`` or ``seed``, those whose config
+        has them."""
+        out = Path(out)
+        found = []
+        for path in sorted(out.iterdir()) if out.is_dir() else []:
+            if (path / CONFIG).is_file():
+                run = RunStore(path).config().run
+                if name in (None, run.name) and seed in (None, run.seed):
+                    found.append(path)
+        return found
 
     def config(self) -> config_lib.Config:
         with config_lib.reading_stored():
-            return config_lib.load(self.path / "config.toml")
+            return config_lib.load(self.path / CONFIG)
 
     def remove_temp_files(self) -> None:
         """Delete temporary files a killed writer left behind (call while holding the lock)."""

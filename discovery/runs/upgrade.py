@@ -8,7 +8,8 @@ written before they carried one, format ``UNVERSIONED``). Before a record is rea
 plain data of one kind: ``checkpoint``, ``summary`` or a log event's kind (``runs.events``).
 
 Formats: 1, a checkpoint's fields flat; 2, the same checksummed (the header's business); 3, the
-search state nested in the checkpoint; 4, every record written with all its fields. Records
+search state nested in the checkpoint; 4, every record written with all its fields; 5, a
+candidate's ``origin`` beside its ``mutation`` text (the step to 5 reads it from that text). Records
 before 4 lack the fields added after they were written: the step to 4 gives each what older code
 meant by its absence (False, 0, nothing yet) or, for a count or a time it did not measure, None:
 that is why those fields of ``Generation``, ``TaskScore.no_progress``, ``TaskResult.log_ratio``
@@ -25,7 +26,7 @@ from typing import Any
 
 from discovery.codec import RecordError
 
-FORMAT = 4
+FORMAT = 5
 UNVERSIONED = 3  # log lines and summaries written before they carried a version
 
 Step = Callable[[Any], Any]
@@ -76,6 +77,33 @@ def _each(step: Step) -> Step:
 
 def _values(step: Step) -> Step:
     return lambda table: {k: step(v) for k, v in table.items()} if isinstance(table, dict) else table
+
+
+# ----------------------------------------------------------------------------- format 4 to 5
+
+
+def _origin(candidate: Any) -> Any:
+    """A candidate with the ``origin`` its ``mutation`` text tells (``records.Origin``): the engine
+    wrote "warm start", "random", "immigrant: ...", "crossover ..." or "arch crossover: ...", and
+    anything else for a mutation (a crossover that changed nothing wrote "no-op", as a mutation did:
+    it reads as a mutation)."""
+    if not isinstance(candidate, dict) or not isinstance(candidate.get("mutation"), str):
+        return candidate
+    text = candidate["mutation"]
+    origin = (text if text in ("warm start", "random") else "immigrant" if text.startswith("immigrant")
+              else "crossover" if text.startswith(("crossover", "arch crossover")) else "mutation")
+    return {"origin": origin, **candidate}
+
+
+_TO_5: dict[str, Step] = {
+    "checkpoint": _filled({}, search=_filled({}, population=_each(_origin), hall_of_fame=_each(_origin))),
+    "summary": _filled({}, hall_of_fame=_each(_origin), pareto_front=_each(_origin)),
+    "candidate": _origin,
+}
+
+
+def _to_5(kind: str, data: Any) -> Any:
+    return _TO_5.get(kind, lambda d: d)(data)
 
 
 # ----------------------------------------------------------------------------- format 3 to 4
@@ -134,4 +162,5 @@ UPGRADES: dict[int, Callable[[str, Any], Any]] = {
     1: lambda kind, data: data,  # 1 to 2: the checksum, checked with the header
     2: _to_3,
     3: _to_4,
+    4: _to_5,
 }

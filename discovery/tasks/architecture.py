@@ -41,7 +41,7 @@ import jax
 
 from discovery.codec import Stored, given, stored
 
-from .base import Params, PyTree, Task, row_sampler, sized
+from .base import Params, PyTree, Size, Task, row_sampler, sized
 from .classification import accuracy, cross_entropy
 from .family import Family, scaled
 from .mlp import ACTIVATIONS, GAINS, layer_stds
@@ -213,7 +213,7 @@ def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int 
     )
 
 
-def from_architecture(arch: Architecture, size: str = "small", *, dataset: str = "mnist1d",
+def from_architecture(arch: Architecture, size: Size = "small", *, dataset: str = "mnist1d",
                       budget: int | None = None) -> Task:
     """The task training ``arch`` on ``dataset`` at data size ``size`` ("small" | "default"), in the
     network every architecture of its width within ``budget`` parameters shares (``Architecture.slots``)."""

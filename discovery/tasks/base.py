@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +24,10 @@ import numpy as np
 Params = Any
 Batch = Any
 PyTree = Any
+Kind = Literal["deep", "nondeep", "custom"]  # a neural network's training, a classical problem, a user's task
+KINDS: tuple[Kind, ...] = get_args(Kind)
+Size = Literal["small", "default"]  # a built-in task's size: "small" for tests, "default" for real runs
+SIZES: tuple[Size, ...] = get_args(Size)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -32,7 +36,7 @@ class Task:
 
     Attributes:
       name: registry name, e.g. ``"mf_k4"``.
-      kind: ``"deep"`` or ``"nondeep"``.
+      kind: ``"deep"``, ``"nondeep"`` or ``"custom"`` (``Kind``).
       description: one line.
       sizes: the resolved size parameters (plain values, shown by the CLI); ``sized`` fills them in.
       init: (PRNG key, train_data) -> float32 params pytree.
@@ -56,7 +60,7 @@ class Task:
     """
 
     name: str
-    kind: str
+    kind: Kind
     description: str
     sizes: dict = dataclasses.field(default_factory=dict, kw_only=True)
     init: Callable[[jax.Array, PyTree], Params]
@@ -130,7 +134,7 @@ def row_sampler(batch_size: int) -> Callable[[PyTree, jax.Array], PyTree]:
 def dataset_task(
     *,
     name: str,
-    kind: str,
+    kind: Kind,
     description: str,
     sizes: dict | None = None,
     init: Callable[[jax.Array, PyTree], Params],

@@ -43,11 +43,14 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from discovery.codec import Stored, given, stored
 
 from .base import Task
+
+GeneKind = Literal["ladder", "choice", "integer", "flag", "scale"]  # how a gene is checked, drawn, edited
+GENE_KINDS: tuple[GeneKind, ...] = get_args(GeneKind)
 
 
 class Genes(Protocol):
@@ -116,12 +119,16 @@ class GeneSpec:
     rounded to 3 significant digits.
     """
 
-    kind: str
+    kind: GeneKind
     options: tuple = ()
     low: float = 0.0
     high: float = 0.0
     sigma: float = 0.5
     doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in GENE_KINDS:
+            raise ValueError(f"unknown gene kind {self.kind!r}; kinds: {list(GENE_KINDS)}")
 
 
 def _gene(default: Any, spec: GeneSpec) -> Any:

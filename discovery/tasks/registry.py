@@ -48,12 +48,10 @@ from . import (
     transformer,
     zipf_classification,
 )
-from .base import Task, n_params
+from .base import KINDS, SIZES, Kind, Size, Task, n_params
 from .custom import TaskError, check
 from .family import Family
 
-SIZES = ("small", "default")
-KINDS = ("deep", "nondeep", "custom")
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 _MLP_FAMILY_SIZES = {
@@ -138,7 +136,7 @@ def is_known(name: str) -> bool:
     return name in _TASKS or name in _REGISTERED or is_import_path(name)
 
 
-def names(kind: str | None = None) -> list[str]:
+def names(kind: Kind | None = None) -> list[str]:
     """Built-in and registered task names, optionally only those of ``kind`` ("deep" | "nondeep" |
     "custom")."""
     if kind is not None and kind not in KINDS:
@@ -147,7 +145,7 @@ def names(kind: str | None = None) -> list[str]:
             + [name for name, t in _REGISTERED.items() if kind is None or t.kind == kind])
 
 
-def get(name: str, size: str = "small", **overrides) -> Task:
+def get(name: str, size: Size = "small", **overrides) -> Task:
     """Build task ``name`` at ``size`` ("small": tests; "default": real runs).
 
     ``name`` is a built-in task, a registered one (``size`` and ``overrides`` do not
@@ -176,7 +174,7 @@ def get(name: str, size: str = "small", **overrides) -> Task:
     return build(**params)
 
 
-def describe(size: str = "small") -> list[dict]:
+def describe(size: Size = "small") -> list[dict]:
     """One row per task: name, kind, description, n_params, sizes, f_star.
 
     Builds every task (generating its data) at ``size``.
@@ -214,7 +212,7 @@ def import_failure(module_name: str, e: ImportError) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _imported(path: str, size: str) -> Task:
+def _imported(path: str, size: Size) -> Task:
     """The task that ``"package.module:factory"`` makes, named by that path, checked (once per size)."""
     module_name, attr = path.split(":")
     try:

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, float32, int32, row_sampler, sized
+from .base import Params, PyTree, Size, Task, float32, int32, row_sampler, sized
 from .classification import kl_from_truth
 from .family import Family, GenesRecord, choice, flag, integer, ladder, scale
 from .token_model import (
@@ -215,7 +215,7 @@ def make_zipf_tokens(genes_class: type = TokenArchitecture, /, *, n_sequences: i
     )
 
 
-def from_token_architecture(arch: TokenArchitecture, size: str = "small", budget: int | None = None) -> Task:
+def from_token_architecture(arch: TokenArchitecture, size: Size = "small", budget: int | None = None) -> Task:
     """The task training ``arch`` at data size ``size``, in the network every architecture of its
     width within ``budget`` parameters shares (``TokenArchitecture.slots``)."""
     if size not in DATA_SIZES:

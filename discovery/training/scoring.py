@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -31,6 +32,8 @@ DEFAULT_LEARNING_RATES = tuple(float(f"{x:.3g}") for x in 10.0 ** np.arange(-5, 
 DEFAULT_SEEDS = (0, 1)
 FLOOR = 1e-12  # suboptimality below this counts as solved
 ROBUST_DECADES = 1.0
+Metric = Literal["train", "test"]  # the loss a score is of: training, or held-out (``losses``)
+METRICS: tuple[Metric, ...] = get_args(Metric)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,15 +111,18 @@ def _index(grid, lr) -> int | None:
     return None
 
 
-def score(result: TrainResult, default_lr: float | None = None, metric: str = "train") -> TaskScore:
-    """Tuned, robust and out-of-the-box scores of one training result (lower is better).
+def losses(result: TrainResult, metric: Metric) -> np.ndarray:
+    """``[lr, seed]``: the final losses ``metric`` scores: ``"train"``, the training loss (minus
+    f*); ``"test"``, the held-out loss (used to compare architectures)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+    return result.value if metric == "train" else result.test_value
 
-    ``metric="train"`` scores the final training loss (minus f*); ``"test"``
-    the held-out loss (used to compare architectures).
-    """
-    if metric not in ("train", "test"):
-        raise ValueError(f"unknown metric {metric!r}; use 'train' or 'test'")
-    per_seed = np.maximum(result.value if metric == "train" else result.test_value, FLOOR)
+
+def score(result: TrainResult, default_lr: float | None = None, metric: Metric = "train") -> TaskScore:
+    """Tuned, robust and out-of-the-box scores of one training result (lower is better), of the
+    losses ``metric`` names (``losses``)."""
+    per_seed = np.maximum(losses(result, metric), FLOOR)
     mean = per_seed.mean(axis=1)
     lrs = result.learning_rates
     best = int(np.argmin(mean))
