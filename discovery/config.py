@@ -269,8 +269,13 @@ class EvaluationSettings(_Section):
                                     "the persistent cache, training.compiler.cache_folder)")
 
     def check(self) -> None:
-        if self.address and self.backend != "ray":
+        if self.address and not self.on_ray:
             raise ValueError(f"[evaluation] address = {self.address!r} needs backend = 'ray'")
+
+    @property
+    def on_ray(self) -> bool:
+        """Candidates are evaluated by Ray workers (``backend = "ray"``)."""
+        return self.backend == "ray"
 
     @property
     def forced_path(self) -> trainer.TrainingPath | None:

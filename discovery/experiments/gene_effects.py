@@ -97,7 +97,7 @@ def specs_of(genes_class: type) -> dict[str, tuple[object, object]]:
 
 def value_label(value, spec, default) -> str:
     """A gene's value as a table label: a scale gene in two bins around its default."""
-    if spec.kind == "scale":
+    if spec.continuous:
         return BELOW if value < default else ABOVE
     return str(value)
 

@@ -130,6 +130,11 @@ class GeneSpec:
         if self.kind not in GENE_KINDS:
             raise ValueError(f"unknown gene kind {self.kind!r}; kinds: {list(GENE_KINDS)}")
 
+    @property
+    def continuous(self) -> bool:
+        """A "scale" gene: a float drawn and edited by factors, not one of a few values."""
+        return self.kind == "scale"
+
 
 def _gene(default: Any, spec: GeneSpec) -> Any:
     return stored(given, default=default, gene=spec)  # checked against its spec on construction
