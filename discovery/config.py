@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import tomli_w
 
@@ -33,17 +33,29 @@ from discovery.training import scoring, trainer
 from discovery.training.tuning import LIMITS
 
 T = TypeVar("T")
-MODES = ("regularized", "mu_plus_lambda", "random")  # random: random search, the baseline a search must beat
-# The variation kinds (evolution.variation implements them; evolution.blocks the blocks); a
-# variation's vocabulary and weights obey ``check_variation``.
-VOCABULARIES = ("primitive", "blocks")
-PRIMITIVE_MUTATIONS = ("insert", "delete", "modify", "subtree", "node", "constant")
+# The kinds a run's config chooses among, each defined once here (validation reads these):
+Mode = Literal["regularized", "mu_plus_lambda", "random"]  # random: random search, the baseline a search must beat
+MODES: tuple[Mode, ...] = get_args(Mode)
+CoevolutionMode = Literal["rules", "architectures", "joint"]
+COEVOLUTION_MODES: tuple[CoevolutionMode, ...] = get_args(CoevolutionMode)
+Start = Literal["default", "varied"]  # co-evolution's first architectures: the family's default, or random
+STARTS: tuple[Start, ...] = get_args(Start)
+BackendName = Literal["inprocess", "ray"]
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+EvaluationPath = Literal["auto", trainer.TrainingPath]  # auto: the cost model chooses per task
+PATHS: tuple[EvaluationPath, ...] = get_args(EvaluationPath)
+HeldOutSize = Literal["", tasks.Size]  # "": the search tasks' size
+HELD_OUT_SIZES: tuple[HeldOutSize, ...] = get_args(HeldOutSize)
+Vocabulary = Literal["primitive", "blocks"]  # operators only, or building blocks too
+VOCABULARIES: tuple[Vocabulary, ...] = get_args(Vocabulary)
+# The variation kinds and their default weights (evolution.variation implements them; evolution.blocks
+# the blocks); ``VariationSettings`` is a run's choice among them.
+PRIMITIVE_WEIGHTS = {"insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0}
 BLOCK_MUTATIONS = ("ema", "normalize", "sign", "clip", "correct")
-MUTATION_KINDS = PRIMITIVE_MUTATIONS + BLOCK_MUTATIONS
-CROSSOVER_KINDS = ("statement", "subtree")
-COEVOLUTION_MODES = ("rules", "architectures", "joint")
-BACKENDS = ("inprocess", "ray")
-PATHS = ("auto", *trainer.PATHS)  # auto: the cost model chooses per task
+BLOCK_WEIGHTS = {**PRIMITIVE_WEIGHTS, **dict.fromkeys(BLOCK_MUTATIONS, 1.5)}
+MUTATION_KINDS = (*PRIMITIVE_WEIGHTS, *BLOCK_MUTATIONS)
+CROSSOVER_WEIGHTS = {"statement": 1.0, "subtree": 1.0}
+CROSSOVER_KINDS = tuple(CROSSOVER_WEIGHTS)
 MAX_SEED = 2**32 - 1  # JAX PRNG seeds are uint32
 # Upper bounds: far beyond any sensible run, below what would overflow or exhaust memory later.
 MAX_GENERATIONS = 100_000
@@ -74,6 +86,11 @@ def _finite(x) -> bool:
 
 def _distinct(xs) -> bool:
     return len(set(xs)) == len(xs)
+
+
+def _one_of(values: tuple) -> tuple[Callable[[Any], bool], str]:
+    """``(predicate, allowed)`` of a text field whose value is one of ``values`` (a kind's)."""
+    return (lambda x: x in values), f"one of {values}"
 
 
 def _ints(low: int, high: int) -> tuple[Callable[[Any], bool], str]:
@@ -145,7 +162,7 @@ class RunSettings(_Section):
     seed: int = _spec(0, int, *_ints(0, MAX_SEED))
     generations: int = _spec(10, int, *_ints(1, MAX_GENERATIONS))
     population: int = _spec(16, int, *_ints(2, MAX_POPULATION))
-    mode: str = _spec("regularized", str, lambda x: x in MODES, f"one of {MODES}")
+    mode: Mode = _spec("regularized", str, *_one_of(MODES))
     tournament: int = _spec(4, int, lambda x: x >= 1, "an integer between 1 and the population size")
     crossover_prob: float = _spec(0.2, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
     warm_start: tuple[str, ...] = _spec(
@@ -168,6 +185,16 @@ class RunSettings(_Section):
             raise ValueError(f"[run] tournament = {self.tournament} is invalid: expected an integer "
                              "between 1 and the population size")
 
+    @property
+    def random_search(self) -> bool:
+        """Every generation's children are random rules, nothing bred (mode "random")."""
+        return self.mode == "random"
+
+    @property
+    def keeps_best(self) -> bool:
+        """The best of parents and children survive (mode "mu_plus_lambda"); else the oldest leave."""
+        return self.mode == "mu_plus_lambda"
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskSettings(_Section):
@@ -176,10 +203,10 @@ class TaskSettings(_Section):
                                     lambda xs: _task_names(xs) and _distinct(xs), _TASKS_ALLOWED)
     held_out: tuple[str, ...] = _spec(("mf_k1", "rosenbrock", "mnist1d_cnn"), list,
                                       lambda xs: _task_names(xs) and _distinct(xs), _TASKS_ALLOWED)
-    size: str = _spec("small", str, lambda s: s in ("small", "default"), "'small' or 'default'")
-    held_out_size: str = _spec("", str, lambda s: s in ("", "small", "default"),
-                               "'' (the search tasks' size), 'small' or 'default' (a funnel: the "
-                               "hall of fame re-checked on larger problems than it was found on)")
+    size: tasks.Size = _spec("small", str, *_one_of(tasks.SIZES))
+    held_out_size: HeldOutSize = _spec("", str, lambda s: s in HELD_OUT_SIZES,
+                                       "'' (the search tasks' size), 'small' or 'default' (a funnel: the "
+                                       "hall of fame re-checked on larger problems than it was found on)")
 
     def check(self) -> None:
         if not self.search:
@@ -225,7 +252,7 @@ class ProtocolSettings(_Section):
 @dataclasses.dataclass(frozen=True)
 class EvaluationSettings(_Section):
     NAME = "evaluation"
-    path: str = _spec("auto", str, lambda x: x in PATHS, f"one of {PATHS}")
+    path: EvaluationPath = _spec("auto", str, *_one_of(PATHS))
     hurdle: float = _spec(1.0, (int, float), _finite, "a finite number (log10 ratio vs Adam)")
     ratio_clip: float = _spec(1.0, (int, float), lambda x: _finite(x) and x > 0,
                               "a positive number (decades a task's ratio is clipped to)")
@@ -235,28 +262,37 @@ class EvaluationSettings(_Section):
                                 "re-checks; 0: at the end only)")
     held_out_top: int = _spec(3, int, lambda x: 1 <= x <= MAX_HALL_OF_FAME,
                               f"an integer in [1, {MAX_HALL_OF_FAME}] (hall-of-fame entries re-checked)")
-    backend: str = _spec("inprocess", str, lambda x: x in BACKENDS, f"one of {BACKENDS}")
+    backend: BackendName = _spec("inprocess", str, *_one_of(BACKENDS))
     address: str = _spec("", str, lambda x: x in ("", "auto") or re.fullmatch(r"(ray://)?[^\s:]+:\d+", x),
                          "'' (a local Ray), 'auto' or HOST:PORT of a Ray cluster")
     compilation_cache: bool = _spec(True, bool, None, "true or false (keep compiled trainings in "
                                     "the persistent cache, training.compiler.cache_folder)")
 
     def check(self) -> None:
-        if self.address and self.backend != "ray":
+        if self.address and not self.on_ray:
             raise ValueError(f"[evaluation] address = {self.address!r} needs backend = 'ray'")
+
+    @property
+    def on_ray(self) -> bool:
+        """Candidates are evaluated by Ray workers (``backend = "ray"``)."""
+        return self.backend == "ray"
+
+    @property
+    def forced_path(self) -> trainer.TrainingPath | None:
+        """The path every training takes (``path``), or None: the cost model chooses ("auto")."""
+        return None if self.path == "auto" else self.path
 
 
 @dataclasses.dataclass(frozen=True)
 class CoevolutionSettings(_Section):
     NAME = "coevolution"
-    mode: str = _spec("rules", str, lambda x: x in COEVOLUTION_MODES, f"one of {COEVOLUTION_MODES}")
+    mode: CoevolutionMode = _spec("rules", str, *_one_of(COEVOLUTION_MODES))
     fixed_rule: str = _spec("adam", str, lambda n: n in dsl.library.names(),
                             f"a library rule from {dsl.library.names()}")
     family: str = _spec(tasks.DEFAULT_FAMILY, str, _family_name,
                         f"an architecture family from {tasks.family_names()}, one registered with "
                         "discovery.tasks.register_family, or 'package.module:FAMILY'")
-    start_architectures: str = _spec("default", str, lambda x: x in ("default", "varied"),
-                                     "'default' or 'varied'")
+    start_architectures: Start = _spec("default", str, *_one_of(STARTS))
     param_budget: int = _spec(20000, int, *_ints(1000, MAX_PARAM_BUDGET))
     architecture_prob: float = _spec(0.5, (int, float), lambda x: 0 <= x <= 1, "a number in [0, 1]")
     batch_architectures: bool = _spec(False, bool, None, "true or false (train a generation's "
@@ -272,12 +308,17 @@ class CoevolutionSettings(_Section):
         return self.mode != "architectures"
 
     @property
+    def starts_varied(self) -> bool:
+        """The first architectures are random ones of the family (else its default, repeated)."""
+        return self.start_architectures == "varied"
+
+    @property
     def architecture_family(self) -> tasks.Family:
         """The family whose architectures the run evolves (``family``)."""
         return tasks.family(self.family)
 
     def check(self) -> None:
-        if not (self.evolves_architectures and self.start_architectures == "default") or (
+        if not self.evolves_architectures or self.starts_varied or (
                 _READING_STORED.get() and self.family not in tasks.family_names()):
             return
         default_size = self.architecture_family.default().n_params()
@@ -310,12 +351,17 @@ def _weights(kinds: tuple[str, ...]):
 
 @dataclasses.dataclass(frozen=True)
 class VariationSettings(_Section):
-    """How children are made (``evolution.variation``): the vocabulary, and the weights of the
-    mutation and crossover kinds (a table of ``kind = weight``; kinds left out keep the
-    vocabulary's default weight)."""
+    """How children are made (``evolution.variation`` takes this section as it is).
+
+    ``vocabulary``: ``"primitive"`` (operators only) or ``"blocks"`` (building blocks too: their
+    mutation kinds, and random initial rules made of them); ``mutation_weights``: a table of
+    ``kind = weight`` over the vocabulary's defaults (``mutations``); ``crossover_weights``: a
+    table that replaces ``CROSSOVER_WEIGHTS`` (``crossovers``); ``max_height``: of new random
+    subtrees (0: a terminal); ``perturb_scale``: the standard deviation of a constant's log-factor.
+    """
 
     NAME = "variation"
-    vocabulary: str = _spec("primitive", str, lambda x: x in VOCABULARIES, f"one of {VOCABULARIES}")
+    vocabulary: Vocabulary = _spec("primitive", str, *_one_of(VOCABULARIES))
     mutation_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(MUTATION_KINDS)(w),
                                    f"a table of weights >= 0 for the mutation kinds {MUTATION_KINDS}")
     crossover_weights: dict = _spec(None, (dict, type(None)), lambda w: w is None or _weights(CROSSOVER_KINDS)(w),
@@ -333,34 +379,30 @@ class VariationSettings(_Section):
             if isinstance(value, dict):
                 object.__setattr__(self, name, tuple(sorted(value.items())))
 
+    @property
+    def mutations(self) -> dict[str, float]:
+        """Each mutation kind's weight: the vocabulary's defaults, updated by ``mutation_weights``."""
+        defaults = BLOCK_WEIGHTS if self.vocabulary == "blocks" else PRIMITIVE_WEIGHTS
+        return {**defaults, **dict(self.mutation_weights or ())}
+
+    @property
+    def crossovers(self) -> dict[str, float]:
+        """Each crossover kind's weight: ``crossover_weights``, else ``CROSSOVER_WEIGHTS``."""
+        return dict(self.crossover_weights or CROSSOVER_WEIGHTS)
+
     def check(self) -> None:
-        check_variation(self.vocabulary, dict(self.mutation_weights or ()), dict(self.crossover_weights or ()))
-        for name in ("mutation_weights", "crossover_weights"):
-            weights = dict(getattr(self, name) or ())
-            if weights and len(weights) == len(MUTATION_KINDS if name[0] == "m" else CROSSOVER_KINDS) and not any(
-                    v > 0 for v in weights.values()):
-                raise ValueError(f"[variation] {name} gives every kind weight 0: no child could be made")
+        if self.vocabulary == "primitive" and any(self.mutations.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
+            raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
+                             "they need vocabulary = 'blocks'")
+        for name, weights in (("mutation_weights", self.mutations), ("crossover_weights", self.crossovers)):
+            if not any(v > 0 for v in weights.values()):
+                raise ValueError(f"[variation] {name} leaves no kind a positive weight: no child could be made")
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         for name in ("mutation_weights", "crossover_weights"):
             out[name] = dict(getattr(self, name) or {})
         return out
-
-
-def check_variation(vocabulary: str, mutation_weights: Mapping[str, float],
-                    crossover_weights: Mapping[str, float]) -> None:
-    """The rules of every variation, read from a config (``VariationSettings``) or built
-    (``evolution.variation.VariationConfig``): a known vocabulary, known kinds, and block
-    mutations only with the blocks vocabulary."""
-    if vocabulary not in VOCABULARIES:
-        raise ValueError(f"[variation] unknown vocabulary {vocabulary!r}; vocabularies: {VOCABULARIES}")
-    for weights, kinds in ((mutation_weights, MUTATION_KINDS), (crossover_weights, CROSSOVER_KINDS)):
-        if unknown := set(weights) - set(kinds):
-            raise ValueError(f"[variation] unknown variation kind(s) {sorted(unknown)}; known: {kinds}")
-    if vocabulary == "primitive" and any(mutation_weights.get(k, 0) > 0 for k in BLOCK_MUTATIONS):
-        raise ValueError(f"[variation] mutation_weights gives weight to block mutations {BLOCK_MUTATIONS}: "
-                         "they need vocabulary = 'blocks'")
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -383,7 +425,7 @@ class Config:
     screening: ScreeningSettings = dataclasses.field(default_factory=ScreeningSettings)
 
     def __post_init__(self):
-        if self.run.mode == "random" and not self.evolves_rules:
+        if self.run.random_search and not self.evolves_rules:
             raise ValueError("[run] mode = 'random' draws random rules; [coevolution] mode "
                              f"{self.coevolution.mode!r} holds the rule fixed: use 'rules' or 'joint'")
 
@@ -400,7 +442,7 @@ class Config:
         """Plain nested data (TOML tables): ``{section: {key: value}}``."""
         return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
-    @classmethod
+    @classmethod  # not the codec's: a config file holds only the keys it overrides (TOML sections)
     def from_dict(cls, data: Mapping, where: str = "") -> Config:
         """Defaults overridden by ``data`` (``{section: {key: value}}``); unknown keys are errors."""
         merged = merge(cls().to_dict(), data, where)

@@ -6,185 +6,56 @@
   the name of its family: ``tasks.architecture_record``; a record without one is the MLP
   family's), identity, lineage and its evaluation (plus its held-out evaluation once re-checked).
 
-Each is a frozen dataclass with ``to_dict``/``from_dict`` for msgpack and
-JSON (``log.jsonl``, checkpoints, ``summary.json``); code reads fields by
-attribute. JSON holds non-finite floats as the strings NaN, Infinity and
--Infinity (``real`` reads them); ``decode`` turns stored data of the wrong
-shape into a ``RecordError`` that names where it was read. ``encode_candidate``/``decode_candidate`` are the bytes a backend
-receives: a rule, or a (rule, architecture) pair, as plain msgpack data.
+Each is a frozen dataclass stored through the codec (``discovery.codec``: a reader per field)
+in msgpack and JSON (``log.jsonl``, checkpoints, ``summary.json``); code reads fields by
+attribute. A candidate is stored flat: its evaluation's fields beside its own. Records written
+by older code are upgraded before they are read (``discovery.runs.upgrade``).
+``encode_candidate``/``decode_candidate`` are the bytes a backend receives: a rule, or a (rule,
+architecture) pair, as plain msgpack data.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Literal, get_args
 
 import msgpack
 
 import dsl
+from discovery import codec
+from discovery.codec import (
+    Frozen,
+    Stored,
+    flag,
+    mapping,
+    one_of,
+    optional,
+    real,
+    record,
+    sequence,
+    stored,
+    whole,
+)
 from discovery.tasks import Genes, architecture_from_record, architecture_record
 from discovery.training import fitness
 
-T = TypeVar("T")
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-class RecordError(ValueError):
-    """Stored data that does not have a record's shape; the message says where it was read."""
-
-
-def decode(from_dict: Callable[[Any], T], data: Any, where: str) -> T:
-    """``from_dict(data)``, any error of shape or type raised as a ``RecordError`` naming ``where``."""
-    try:
-        return from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
-        raise RecordError(f"{where}: malformed record ({type(e).__name__}: {e})") from None
-
-
-def real(value: Any) -> float:
-    """A stored float: a number, or one of the strings NaN, Infinity, -Infinity (strict JSON)."""
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise TypeError(f"expected a number, got {str(value)[:40]!r}")
-
-
-# ----------------------------------------------------------------------------- typed fields
-# A stored record's dataclass declares a reader per field (``stored``): the function that
-# checks and converts the stored value, so the fields themselves drive validation.
-
-Reader = Callable[[Any], Any]
-
-
-def whole(low: int = 0) -> Reader:
-    """An integer >= ``low`` (not a bool)."""
-    def read(value: Any) -> int:
-        if type(value) is not int or value < low:
-            raise TypeError(f"expected an integer >= {low}, got {str(value)[:40]!r}")
-        return value
-    return read
-
-
-def sequence(item: Reader) -> Reader:
-    """A list, each item read by ``item``; a tuple."""
-    def read(value: Any) -> tuple:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
-        out = []
-        for i, x in enumerate(value):
-            try:
-                out.append(item(x))
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-                raise TypeError(f"item {i}: {e}") from None
-        return tuple(out)
-    return read
-
-
-def mapping(value: Reader) -> Reader:
-    """A dict from strings to values read by ``value``."""
-    def read(data: Any) -> dict:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"expected a table, got {type(data).__name__}")
-        out = {}
-        for k, v in data.items():
-            if not isinstance(k, str):
-                raise TypeError(f"expected text keys, got {str(k)[:40]!r}")
-            try:
-                out[k] = value(v)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-                raise TypeError(f"entry {k[:40]!r}: {e}") from None
-        return out
-    return read
-
-
-def text(value: Any) -> str:
-    """A string."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected text, got {str(value)[:40]!r}")
-    return value
-
-
-def optional(reader: Reader) -> Reader:
-    """None, or a value read by ``reader``."""
-    return lambda value: None if value is None else reader(value)
-
-
-def record(cls: type) -> Reader:
-    """A nested record, read by ``cls.from_dict``."""
-    return cls.from_dict
-
-
-def stored(reader: Reader, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field read from stored data by ``reader`` (``read_fields``); ``default`` (or
-    ``default_factory``), if given, stands in for a field that records written before it
-    existed lack."""
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={"reader": reader})
-
-
-def plain(value: Any) -> Any:
-    """``value`` as stored: a record by its ``to_dict``, another dataclass field by field, tuples
-    as lists, tables and lists item by item."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [plain(x) for x in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-class Stored:
-    """A dataclass whose every field is declared with ``stored(reader)``: it is stored as the table
-    of its fields in order (``plain``) and read back through their readers (``read_fields``)."""
-
-    def to_dict(self) -> dict:
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str | None = None):
-        return cls(**read_fields(cls, data, where or f"{cls.__name__} record"))
-
-
-def read_fields(cls: type, data: Any, where: str) -> dict[str, Any]:
-    """The values of ``cls``'s fields read from ``data`` by their readers; a missing field
-    without a default, an unknown key or a malformed value is a one-line ``RecordError``
-    naming ``where`` and the field."""
-    if not isinstance(data, Mapping):
-        raise RecordError(f"{where}: expected a table of fields, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(str(k) for k in data if k not in fields)
-    if unknown:
-        raise RecordError(f"{where}: unknown field(s) {unknown[:5]}; fields: {list(fields)}")
-    values = {}
-    for name, f in fields.items():
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RecordError(f"{where}: field {name!r} is missing")
-            values[name] = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-            continue
-        try:
-            values[name] = f.metadata["reader"](data[name])
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
-            raise RecordError(f"{where}: field {name!r} is malformed: {e}") from None
-    return values
-
+Origin = Literal["warm start", "random", "immigrant", "mutation", "crossover"]  # how a candidate was made
+ORIGINS: tuple[Origin, ...] = get_args(Origin)
+Split = Literal["search", "held_out", "screen"]  # the tasks a rule is scored on: the search's, the
+SPLITS: tuple[Split, ...] = get_args(Split)  # held-out ones, or the hurdle task cheaply (screening)
 
 @dataclasses.dataclass(frozen=True)
-class TaskResult:
+class TaskResult(Stored):
     """Scores of one candidate on one task.
 
     ``ratio``/``robust_ratio``: the task's score in the fitness (``training.fitness``: the
     log10 ratio to Adam's tuned score within ``ratio_clip`` decades, graded beyond), and the
-    same of the robust scores; ``log_ratio``: log10(tuned / Adam's tuned), unclipped (None in
-    records written before it was kept); for (rule, architecture) pairs, ``ratio`` is log10 of
-    the held-out loss.
+    same of the robust scores; ``log_ratio``: log10(tuned / Adam's tuned), unclipped (None
+    for a pair, or unknown: ``runs.upgrade``); for (rule, architecture) pairs, ``ratio`` is log10
+    of the held-out loss.
     ``tuned``: the tuned score; ``tuned_lr``: its learning rate; ``diverged``:
     the fraction of (lr, seed) trainings that diverged. The protocol travels
     with the score: ``learning_rates`` tried, the grid's ``scale``, ``at_limit``
@@ -192,19 +63,19 @@ class TaskResult:
     the tuned held-out ``test_loss`` and its ``accuracy``.
     """
 
-    ratio: float
-    robust_ratio: float
-    tuned: float
-    tuned_lr: float
-    diverged: float
-    learning_rates: tuple[float, ...] = ()
-    scale: float = 1.0
-    at_limit: bool = False
-    spread: float = 0.0
-    per_seed: tuple[float, ...] = ()
-    test_loss: float | None = None
-    accuracy: float | None = None
-    log_ratio: float | None = None
+    ratio: float = stored(real)
+    robust_ratio: float = stored(real)
+    tuned: float = stored(real)
+    tuned_lr: float = stored(real)
+    diverged: float = stored(real)
+    learning_rates: tuple[float, ...] = stored(sequence(real), default=())
+    scale: float = stored(real, default=1.0)
+    at_limit: bool = stored(flag, default=False)
+    spread: float = stored(real, default=0.0)
+    per_seed: tuple[float, ...] = stored(sequence(real), default=())
+    test_loss: float | None = stored(optional(real), default=None)
+    accuracy: float | None = stored(optional(real), default=None)
+    log_ratio: float | None = stored(optional(real), default=None)
 
     @classmethod
     def from_score(cls, score, ratio: float, robust_ratio: float, spread: float = 0.0,
@@ -222,32 +93,18 @@ class TaskResult:
         return dataclasses.replace(self, tuned_lr=self.tuned_lr / factor, scale=self.scale / factor,
                                    learning_rates=tuple(lr / factor for lr in self.learning_rates))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "learning_rates": list(self.learning_rates),
-                "per_seed": list(self.per_seed)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> TaskResult:
-        """Fields with defaults are optional in ``data`` (records written before they existed)."""
-        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
-        for f in dataclasses.fields(cls):
-            if f.name in values and f.type.startswith("float") and values[f.name] is not None:
-                values[f.name] = real(values[f.name])
-        return cls(**{**values, **{k: tuple(map(real, values.get(k, ())))
-                                   for k in ("learning_rates", "per_seed")}})
-
 
 @dataclasses.dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Frozen):
     """A candidate's fitness (lower is better), its per-task results, and whether it
     stopped at the hurdle; ``seconds`` of evaluation (not part of the outcome); ``screened``:
     only screened (``[screening]``: the hurdle task, cheaply), not promoted to the full evaluation."""
 
-    fitness: float
-    tasks: dict[str, TaskResult]
-    hurdle_failed: bool
-    seconds: float
-    screened: bool = False
+    fitness: float = stored(real)
+    tasks: dict[str, TaskResult] = stored(mapping(record(TaskResult)))
+    hurdle_failed: bool = stored(flag)
+    seconds: float = stored(real)
+    screened: bool = stored(flag, default=False)
 
     def rescaled(self, factor: float) -> Evaluation:
         """This evaluation for the rule times ``factor`` (``TaskResult.rescaled``)."""
@@ -259,25 +116,9 @@ class Evaluation:
         Adam (0) smaller than this is a tie (``training.fitness.noise``)."""
         return fitness.noise([t.spread for t in self.tasks.values()])
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self._plain)
-
-    @functools.cached_property
-    def _plain(self) -> dict[str, Any]:
-        """Computed once: every checkpoint writes every evaluation of the search's cache again."""
-        return {"fitness": self.fitness, "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
-                "hurdle_failed": self.hurdle_failed, "seconds": self.seconds, "screened": self.screened}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Evaluation:
-        return cls(fitness=real(data["fitness"]),
-                   tasks={k: TaskResult.from_dict(v) for k, v in data["tasks"].items()},
-                   hurdle_failed=data["hurdle_failed"], seconds=real(data["seconds"]),
-                   screened=bool(data.get("screened", False)))
-
 
 @dataclasses.dataclass(frozen=True)
-class Recommendation:
+class Recommendation(Stored):
     """The learning rate recommended for a rule: one that trained every task of ``split``
     without divergence, chosen for the best worst case over those tasks.
 
@@ -287,27 +128,24 @@ class Recommendation:
     qualified, the one with the fewest diverging tasks, flagged False).
     """
 
-    lr: float
-    split: str
-    worst: float
-    ratios: dict[str, float]
-    trains_everywhere: bool
+    lr: float = stored(real)
+    split: Split = stored(one_of(SPLITS))
+    worst: float = stored(real)
+    ratios: dict[str, float] = stored(mapping(real))
+    trains_everywhere: bool = stored(flag)
 
     def rescaled(self, factor: float) -> Recommendation:
         """The recommendation for the same rule times ``factor`` > 0: an lr ``factor`` times smaller."""
         return dataclasses.replace(self, lr=self.lr / factor)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Recommendation:
-        return cls(**{**data, "lr": real(data["lr"]), "worst": real(data["worst"]),
-                      "ratios": {k: real(v) for k, v in data["ratios"].items()}})
+def _architecture(genes: Genes | None) -> dict | None:
+    """An architecture as stored: its family's name and genes (``tasks.architecture_record``)."""
+    return None if genes is None else architecture_record(genes)
 
 
 @dataclasses.dataclass(frozen=True)
-class Candidate:
+class Candidate(Frozen):
     """One evaluated candidate of a run.
 
     ``key`` is what deduplication uses: the rule's scale-free behavioural key
@@ -315,28 +153,31 @@ class Candidate:
     same optimizer once the lr is tuned), plus the architecture's key in
     co-evolution; ``fingerprint`` is the exact functional hash. ``simplified`` is
     the rule as reported (``dsl.simplify``; hall-of-fame entries ``dsl.prune``),
-    ``text`` and ``complexity`` are its; ``parents`` are candidate ids;
-    ``cached`` says the evaluation was reused from an equivalent candidate. ``niche``: for a
+    ``text`` and ``complexity`` are its; ``parents`` are candidate ids; ``origin`` is how it was
+    made (``Origin``: a warm start, a random rule of the first generation or of random search,
+    an immigrant, a mutation or a crossover of its parents), ``mutation`` what was done, for
+    people (``"insert m = ..."``); ``cached`` says the evaluation was reused from an equivalent candidate. ``niche``: for a
     reported entry (hall of fame), the ids of the other candidates that are the same optimizer
     (``evolution.niches``), best first.
     """
 
-    id: int
-    generation: int
-    rule: dsl.Rule
-    architecture: Genes | None
-    simplified: dsl.Rule
-    text: str
-    complexity: int
-    fingerprint: str
-    key: str
-    parents: tuple[int, ...]
-    mutation: str
-    cached: bool
-    evaluation: Evaluation
-    held_out: Evaluation | None = None
-    recommendation: Recommendation | None = None
-    niche: tuple[int, ...] = ()
+    id: int = stored(whole())
+    generation: int = stored(whole())
+    rule: dsl.Rule = stored(dsl.from_dict, writer=dsl.to_dict)
+    architecture: Genes | None = stored(optional(architecture_from_record), writer=_architecture)
+    simplified: dsl.Rule = stored(dsl.from_dict, writer=dsl.to_dict)
+    text: str = stored(codec.text)
+    complexity: int = stored(whole())
+    fingerprint: str = stored(codec.text)
+    key: str = stored(codec.text)
+    parents: tuple[int, ...] = stored(sequence(whole()))
+    origin: Origin = stored(one_of(ORIGINS))
+    mutation: str = stored(codec.text)
+    cached: bool = stored(flag)
+    evaluation: Evaluation = stored(record(Evaluation), inline=Evaluation)
+    held_out: Evaluation | None = stored(optional(record(Evaluation)), default=None)
+    recommendation: Recommendation | None = stored(optional(record(Recommendation)), default=None)
+    niche: tuple[int, ...] = stored(sequence(whole()), default=())
 
     @property
     def fitness(self) -> float:
@@ -351,6 +192,11 @@ class Candidate:
         return self.evaluation.hurdle_failed
 
     @property
+    def evolved(self) -> bool:
+        """Made by the search, not a warm start (a library rule as given)."""
+        return self.origin != "warm start"
+
+    @property
     def recommended_lr(self) -> float:
         """The run's recommendation (``Evaluator.recommend``: trains every held-out task without
         divergence, best worst case); before the run finishes, the geometric median over the
@@ -359,39 +205,6 @@ class Candidate:
             return float(f"{self.recommendation.lr:.3g}")
         exponent = statistics.median(math.log10(t.tuned_lr) for t in self.tasks.values())
         return float(f"{10 ** exponent:.3g}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat plain data: identity fields, then the evaluation's fields, then ``held_out``."""
-        return dict(self._plain)
-
-    @functools.cached_property
-    def _plain(self) -> dict[str, Any]:  # once: every checkpoint writes the population again
-        return {
-            "id": self.id, "generation": self.generation, "rule": dsl.to_dict(self.rule),
-            "architecture": None if self.architecture is None else architecture_record(self.architecture),
-            "simplified": dsl.to_dict(self.simplified),
-            "text": self.text, "complexity": self.complexity, "fingerprint": self.fingerprint,
-            "key": self.key, "parents": list(self.parents), "mutation": self.mutation,
-            "cached": self.cached, **self.evaluation.to_dict(),
-            "held_out": None if self.held_out is None else self.held_out.to_dict(),
-            "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
-            "niche": list(self.niche),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Candidate:
-        arch, held, recommended = data["architecture"], data.get("held_out"), data.get("recommendation")
-        return cls(
-            id=data["id"], generation=data["generation"], rule=dsl.from_dict(data["rule"]),
-            architecture=None if arch is None else architecture_from_record(arch),
-            simplified=dsl.from_dict(data["simplified"]),
-            text=data["text"], complexity=data["complexity"], fingerprint=data["fingerprint"],
-            key=data["key"], parents=tuple(data["parents"]), mutation=data["mutation"],
-            cached=data["cached"], evaluation=Evaluation.from_dict(data),
-            held_out=None if held is None else Evaluation.from_dict(held),
-            recommendation=None if recommended is None else Recommendation.from_dict(recommended),
-            niche=tuple(whole()(i) for i in data.get("niche", ())),
-        )
 
 
 def pareto_front(candidates: Iterable[Candidate]) -> list[Candidate]:

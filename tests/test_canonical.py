@@ -99,7 +99,7 @@ def test_reported_rules_carry_the_factor_into_every_learning_rate(tmp_path):
     evaluation = Evaluation(-0.1, {"mf_k4": result}, False, 1.0)
     candidate = Candidate(id=7, generation=1, rule=raw, architecture=None, simplified=dsl.simplify(raw),
                           text="", complexity=dsl.simplify(raw).size, fingerprint=dsl.fingerprint(raw),
-                          key=dsl.behaviour(raw).key, parents=(), mutation="m", cached=False,
+                          key=dsl.behaviour(raw).key, parents=(), origin="mutation", mutation="m", cached=False,
                           evaluation=evaluation, held_out=evaluation,
                           recommendation=Recommendation(0.2, "held_out", 0.0, {"mf_k4": 0.0}, True))
     out = reported(candidate)
@@ -158,7 +158,7 @@ def _candidate(i: int, r: dsl.Rule, fitness: float, spread: float = 0.0) -> Cand
     simple = dsl.simplify(r)
     return Candidate(id=i, generation=0, rule=r, architecture=None, simplified=simple, text=simple.to_text(),
                      complexity=simple.size, fingerprint=dsl.fingerprint(r), key=dsl.behaviour(r).key,
-                     parents=(), mutation="m", cached=False,
+                     parents=(), origin="mutation", mutation="m", cached=False,
                      evaluation=Evaluation(fitness, {"t": result}, False, 0.0))
 
 

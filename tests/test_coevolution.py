@@ -72,7 +72,7 @@ def test_joint_run_evolves_pairs_and_can_resume(joint_run, tmp_path):
     for c in result.population:  # warm starts keep their names, varied rules are named for themselves
         assert c.rule.name in ("adam", "signum") or c.rule.name == f"evolved_{c.key[:8]}"
     shapes = {c.architecture.shape(8000) for c in result.population + result.hall_of_fame}
-    assert len(shapes) <= result.logbook[-1]["compiled_shapes"] <= len(architectures.shapes(8000))
+    assert len(shapes) <= result.logbook[-1].compiled_shapes <= len(architectures.shapes(8000))
     best = result.hall_of_fame[0]
     assert best.tasks["architecture"].accuracy >= 0 and best.tasks["architecture"].test_loss > 0
     assert best.architecture.n_params() <= 8000

@@ -3,6 +3,7 @@ runs that grow; a CLI that reaches every config key. Run folders stay usable in 
 
 import argparse
 import csv
+import dataclasses
 import json
 import re
 import subprocess
@@ -171,7 +172,8 @@ def test_extending_a_finished_run_equals_launching_it_longer(tmp_path, capsys):
     direct = runs.run(cfg.replace(**{"run.generations": 3}), out=tmp_path / "b", progress=False)
     assert [(c.fingerprint, c.fitness, c.id) for c in extended.hall_of_fame] == [
         (c.fingerprint, c.fitness, c.id) for c in direct.hall_of_fame]
-    assert extended.logbook == [{**r, **{k: e[k] for k in TIMINGS}} for r, e in zip(direct.logbook, extended.logbook)]
+    assert extended.logbook == [dataclasses.replace(r, **{k: getattr(e, k) for k in TIMINGS})
+                                for r, e in zip(direct.logbook, extended.logbook)]
     assert json.loads((short.path / "history" / "summary-g2.json").read_bytes()) == json.loads(summary)
     assert extended.config.run.generations == 3
     with open(extended.path / "metrics.csv") as f:

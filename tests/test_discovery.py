@@ -9,11 +9,11 @@ import pytest
 
 import dsl
 from discovery import runs, tasks
-from discovery.config import BLOCK_MUTATIONS
+from discovery.config import BLOCK_MUTATIONS, MUTATION_KINDS, VariationSettings
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import blocks, validity
 from discovery.evolution.engine import Evolution
-from discovery.evolution.variation import VariationConfig, mutate
+from discovery.evolution.variation import mutate
 from discovery.records import Evaluation, TaskResult
 from discovery.training import fitness, scoring, tuning
 from tests.tiny import tiny
@@ -70,7 +70,7 @@ def test_a_sharp_optimum_is_refined_within_half_a_decade_without_recompiling():
 @pytest.mark.parametrize("kind", BLOCK_MUTATIONS)
 def test_every_building_block_makes_valid_rules(kind):
     rng = random.Random(kind)
-    config = VariationConfig.of("blocks", {k: 0.0 for k in VariationConfig.of("blocks").mutation_weights} | {kind: 1.0})
+    config = VariationSettings(vocabulary="blocks", mutation_weights=dict.fromkeys(MUTATION_KINDS, 0.0) | {kind: 1.0})
     made = 0
     for name in ("sgd", "momentum", "adam", "signum", "rmsprop"):
         child, what = mutate(dsl.library.get(name), rng, config)
@@ -117,8 +117,8 @@ def test_a_run_with_screening_resumes_exactly_and_logs_both_stages(tmp_path):
     resumed = runs.run(resume=stopped.path, progress=False)
     assert [(c.key, c.fitness) for c in resumed.hall_of_fame] == [(c.key, c.fitness) for c in straight.hall_of_fame]
     logged = straight.logbook
-    assert all(g["screened"] >= g["fully_evaluated"] >= 1 for g in logged if g["trained"] > 1)
-    assert straight.summary.totals["screened"] > straight.summary.totals["fully_evaluated"]
+    assert all(g.screened >= g.fully_evaluated >= 1 for g in logged if g.trained > 1)
+    assert straight.summary.totals.screened > straight.summary.totals.fully_evaluated
     assert any(c.evaluation.screened for c in straight.population)
     header = (straight.path / "metrics.csv").read_text().splitlines()[0]
     assert "screened_per_s" in header and "distinct_per_1000" in header and "niches" in header
@@ -131,15 +131,15 @@ def test_a_collapsing_generation_mutates_repeats_again_and_takes_in_immigrants()
 
     evo = Evolution(tiny(**{"run.population": 8, "run.tournament": 3}), evaluate_batch)
     evo.step()  # eight copies of the warm start: one trained, seven cache hits
-    assert evo.logbook[-1]["cache_hits"] == 7 and evo._collapsing()
+    assert evo.logbook[-1].cache_hits == 7 and evo._collapsing()
     candidates = evo.step()
     last = evo.logbook[-1]
-    assert last["immigrants"] == 2 and last["retried"] >= 1
-    assert last["trained"] >= 6 and last["distinct_per_1000"] > 1000 * 2 / 16
+    assert last.immigrants == 2 and last.retried >= 1
+    assert last.trained >= 6 and last.distinct_per_1000 > 1000 * 2 / 16
     fresh = [c for c in candidates if "; again: " in c.mutation]
-    assert len(fresh) == last["retried"] and all(not c.cached for c in fresh)  # new behaviours only
+    assert len(fresh) == last.retried and all(not c.cached for c in fresh)  # new behaviours only
     quiet = Evolution(tiny(**{"run.population": 8, "run.tournament": 3, "run.immigrants": 0,
                               "run.fresh_retries": 0}), evaluate_batch)
     quiet.step()
     quiet.step()
-    assert quiet.logbook[-1]["immigrants"] == 0 and quiet.logbook[-1]["retried"] == 0
+    assert quiet.logbook[-1].immigrants == 0 and quiet.logbook[-1].retried == 0

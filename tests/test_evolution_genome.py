@@ -136,7 +136,7 @@ def r(b1=0.9, b2=0.999):
     return m * rsqrt(v + 0.5)
 """)
     rng = random.Random(0)
-    config = V.VariationConfig(perturb_scale=2.0)
+    config = config_lib.VariationSettings(perturb_scale=2.0)
     for _ in range(300):
         rule, _ = V.perturb_constant(rule, rng, config)
         constants = [n.value for e in expressions(rule) for n in walk(e) if isinstance(n, dsl.Const)]
@@ -183,7 +183,7 @@ def test_crossover_brings_hyperparameters_it_reads_and_repairs_unknown_variables
 
 
 def test_chained_variation_never_exceeds_limits():
-    config = V.VariationConfig(
+    config = config_lib.VariationSettings(
         mutation_weights={"insert": 3, "subtree": 3, "node": 1, "constant": 1, "modify": 1, "delete": 1},
         max_height=5,
     )
@@ -225,13 +225,12 @@ def test_variation_is_deterministic_given_the_rng():
 
 
 def test_config_rejects_unknown_kinds():
-    with pytest.raises(ValueError, match="unknown variation kind"):
-        V.VariationConfig(mutation_weights={"teleport": 1.0})
-    with pytest.raises(ValueError, match="no positive weight"):
-        V.VariationConfig(crossover_weights={"statement": 0.0})
-    # One rule for a config read and a variation built: block mutations need the blocks vocabulary.
-    with pytest.raises(ValueError, match="block mutations .* need vocabulary = 'blocks'"):
-        V.VariationConfig(mutation_weights={"ema": 1.0})
+    with pytest.raises(ValueError, match="for the mutation kinds"):
+        config_lib.VariationSettings(mutation_weights={"teleport": 1.0})
+    with pytest.raises(ValueError, match="crossover_weights leaves no kind a positive weight"):
+        config_lib.VariationSettings(crossover_weights={"statement": 0.0})
+    with pytest.raises(ValueError, match="mutation_weights leaves no kind a positive weight"):
+        config_lib.VariationSettings(mutation_weights=dict.fromkeys(config_lib.PRIMITIVE_WEIGHTS, 0.0))
     with pytest.raises(ValueError, match="block mutations .* need vocabulary = 'blocks'"):
         config_lib.load(**{"variation.mutation_weights": {"ema": 1.0}})
 

@@ -112,7 +112,7 @@ def test_records_carry_their_family_and_old_records_load_as_mlp():
     evaluation = {"fitness": 0.1, "tasks": {}, "hurdle_failed": False, "seconds": 0.0}
     stored = {"id": 1, "generation": 0, "rule": dsl.to_dict(lion), "architecture": mlp_arch.to_dict(),
               "simplified": dsl.to_dict(lion), "text": "", "complexity": 1, "fingerprint": "f", "key": "k",
-              "parents": [], "mutation": "", "cached": False, **evaluation}
+              "parents": [], "origin": "mutation", "mutation": "", "cached": False, **evaluation}
     assert Candidate.from_dict(stored).architecture == mlp_arch
     again = Candidate.from_dict({**stored, "architecture": tasks.architecture_record(token_arch)})
     assert again.architecture == token_arch and again.to_dict()["architecture"]["family"] == "token_model"

@@ -54,7 +54,7 @@ def snapshot(run) -> dict:
             for c in run.hall_of_fame
         ],
         "pick": inspection.pick(run),
-        "best_per_generation": [r["best"] for r in run.logbook],
+        "best_per_generation": [r.best for r in run.logbook],
         "export_rank1": export.render(run.candidate(1).simplified, "py", "golden",
                                       lr=run.candidate(1).recommended_lr).decode(),
     }

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from discovery import cli, config, runs, tasks
+from discovery.codec import RecordError
 from discovery.experiments import adam_hypothesis as hx
-from discovery.experiments import findings, report_files, report_page
+from discovery.experiments import findings, report_files, report_page, upgrade
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments.arms import Arm
-from discovery.records import RecordError
 from discovery.runs.store import RunStore
 from tests import browser
 
@@ -26,6 +26,7 @@ PANEL = ("adam", "momentum", "lion", "sgd")
 
 ARMS = [Arm("architectures", fixed=f, panel=PANEL) for f in FIXED] + [
     Arm("joint", start="noadam"), Arm("joint", start="random"), Arm("rules", panel=PANEL)]
+CONFIG = hx.EXPERIMENT_PRESETS["quick"]  # the token model's: what the synthetic reports say they ran
 CONTROL_PANEL = ("adam", "momentum", "sgd")
 DESIGNS = [pool_lib.Design("main", PANEL, 3), pool_lib.Design("positive", CONTROL_PANEL, 6, "token_model_gradient_spread"),
            pool_lib.Design("negative", CONTROL_PANEL, 6, "token_model_label_noise")]
@@ -76,7 +77,7 @@ def synthetic_seed(seed: int, home: float, rng, planted: float = 0.0) -> finding
 
 def analyse(home: float, seeds: int = 3, planted: float = 0.0, designs=()) -> findings.Report:
     rng = np.random.default_rng(0)
-    return findings.analyse("synthetic", {"family": "token_model"},
+    return findings.analyse("synthetic", CONFIG,
                             [synthetic_seed(s, home, rng, planted) for s in range(seeds)], ARMS, PANEL, 1.0,
                             designs=designs)
 
@@ -123,7 +124,7 @@ def test_each_prediction_has_the_margin_of_its_own_cells():
         rules = s.arms["nondeep"]
         spread = tuple(dataclasses.replace(c, per_seed=(c.per_seed[0] + 1, c.per_seed[1] - 1)) for c in rules.cells)
         noisy.append(dataclasses.replace(s, arms={**s.arms, "nondeep": dataclasses.replace(rules, cells=spread)}))
-    report = findings.analyse("synthetic", {}, noisy, ARMS, PANEL, 1.0)
+    report = findings.analyse("synthetic", CONFIG, noisy, ARMS, PANEL, 1.0)
     margins = {p.key: p.margin for p in report.predictions}
     assert margins["P2"] == margins["P3"] == report.margin < 0.02  # architecture cells only
     assert margins["P1"] > 0.5  # the non-deep cells' spread (sd ~1.4) counts for P1 alone
@@ -139,7 +140,7 @@ def test_no_home_advantage_is_a_tie_and_contradicts_the_prediction():
 def test_a_small_advantage_near_the_margin_is_inconclusive():
     rng = np.random.default_rng(3)
     seeds = [synthetic_seed(s, home, rng) for s, home in enumerate((0.0, 0.03, 0.06))]
-    report = findings.analyse("synthetic", {}, seeds, ARMS, PANEL, 1.0)
+    report = findings.analyse("synthetic", CONFIG, seeds, ARMS, PANEL, 1.0)
     assert {p.key: p.verdict for p in report.predictions}["P2"] == "inconclusive"
 
 
@@ -214,7 +215,9 @@ def test_a_seed_result_reads_back_field_by_field_and_a_bad_one_names_its_field()
     assert findings.SeedResult.from_dict(data) == seed and set(data["pools"]) == {d.group for d in DESIGNS}
     assert findings.SeedResult.from_dict({**data, "pools": {}}) == dataclasses.replace(seed, pools={})
     older = {k: v for k, v in data.items() if k != "pools"}  # written before pools existed
-    assert findings.SeedResult.from_dict(older).pools == {}
+    assert findings.SeedResult.from_dict(upgrade.seed(older)).pools == {}
+    with pytest.raises(RecordError, match="field 'pools' is missing"):
+        findings.SeedResult.from_dict(older)  # the live record knows the current form only
     data["arms"]["nondeep"]["cells"][1]["per_seed"][0] = "fast"
     with pytest.raises(RecordError, match="'arms' is malformed: entry 'nondeep'.*'cells'.*item 1.*'per_seed'"):
         findings.SeedResult.from_dict(data)

@@ -18,6 +18,7 @@ ROOT = Path(__file__).parents[1]
 # Lowest first. Packages on one line are siblings: neither may import the other.
 LAYERS = [
     ["dsl"],
+    ["discovery.codec"],
     ["discovery.tasks"],
     ["discovery.training"],
     ["discovery.config", "discovery.records"],

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import dsl
+from discovery.config import VariationSettings
 from discovery.evolution import blocks, niches, validity
 from discovery.evolution.genome import genome_to_rule, random_genome
-from discovery.evolution.variation import VariationConfig, mutate
+from discovery.evolution.variation import mutate
 from dsl.errors import DSLError
 from dsl.leaves import Leaves
 from dsl.probe import FINGERPRINT_SEED, probe_streams, run_numpy
@@ -35,7 +36,7 @@ def random_rules(n: int, seed: int) -> list[dsl.Rule]:
             elif kind < 0.6:
                 rule = blocks.random_block_rule(rng, "b")
             else:
-                rule, _ = mutate(rng.choice(LIBRARY + out[-50:]), rng, VariationConfig())
+                rule, _ = mutate(rng.choice(LIBRARY + out[-50:]), rng, VariationSettings())
         except DSLError:
             continue
         out.append(rule)

@@ -108,7 +108,7 @@ def test_inspect_html_writes_it_for_a_run_made_without_it(tiny_run, tmp_path, ca
     folder = Path(shutil.copytree(tiny_run.path, tmp_path / tiny_run.path.name))
     log = folder / "log.jsonl"
     old = [json.loads(line) for line in log.read_text().splitlines()]
-    log.write_text("".join(json.dumps({k: v for k, v in e.items() if k != "commit"}) + "\n" for e in old))
+    log.write_text("".join(json.dumps({k: v for k, v in e.items() if k not in ("commit", "version")}) + "\n" for e in old))
     assert not (folder / report_html.REPORT).exists()  # a run from before: no report, no commit logged
     assert cli.main(["inspect", str(folder), "--html", "--top", "1"]) == 0
     assert f"wrote {folder / report_html.REPORT}" in capsys.readouterr().out

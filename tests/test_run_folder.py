@@ -14,11 +14,21 @@ import msgpack
 import pytest
 
 from discovery import cli, runs
+from discovery import config as config_lib
 from discovery.analysis import inspection
 from discovery.records import Candidate
+from discovery.runs import events
 from discovery.runs.files import atomic_write, json_text
 from discovery.runs.lock import RunLock, RunLockedError
-from discovery.runs.store import CHECKPOINT, FORMAT, PREVIOUS, CheckpointError, RunStore, RunWarning
+from discovery.runs.store import (
+    CHECKPOINT,
+    FORMAT,
+    PREVIOUS,
+    VERSION,
+    CheckpointError,
+    RunStore,
+    RunWarning,
+)
 from tests import test_golden as golden
 
 ROOT = Path(__file__).parents[1]
@@ -98,7 +108,7 @@ def test_temp_files_are_unique_and_a_killed_writers_are_removed_on_resume(run_co
 def test_a_checkpoint_carries_its_format_version_and_sha256(stopped_run):
     outer = msgpack.unpackb((stopped_run / CHECKPOINT).read_bytes())
     assert set(outer) == {"format", "version", "sha256", "payload"}
-    assert outer["format"] == FORMAT and outer["version"] == 3
+    assert outer["format"] == FORMAT and outer["version"] == VERSION == 5  # 5: a candidate's origin (runs.upgrade)
     assert outer["sha256"] == hashlib.sha256(outer["payload"]).hexdigest()
     assert state_of((stopped_run / CHECKPOINT).read_bytes())["search"]["generation"] == 2
 
@@ -224,7 +234,7 @@ def test_a_short_log_is_reported_on_resume_and_counted_in_the_summary(run_copy, 
     assert lacks in runs.report(resumed) and lacks in inspection.format_table(resumed)
     assert [c.fitness for c in resumed.hall_of_fame] == [c.fitness for c in tiny_run.hall_of_fame]
     entries = RunStore(run_copy).read_log()  # whole lines only: the next reader sees no damage
-    assert [e["kind"] for e in entries].count("log_damaged") == 1
+    assert [events.kind(e) for e in entries].count("log_damaged") == 1
 
 
 # ----------------------------------------------------------------------------- strict JSON, atomic writes
@@ -260,3 +270,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
     if isinstance(failure, OSError):
         assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and target.read_text() == "old"
+
+
+def test_run_folders_are_found_by_what_their_config_says(tmp_path):
+    made = {}
+    for name, seed in (("arm-a", 0), ("arm-a", 1), ("arm", 0)):
+        cfg = config_lib.load(**{"run.name": name, "run.seed": seed})
+        store = RunStore.create(tmp_path, cfg)
+        store.write_config(cfg)
+        made[name, seed] = store.path
+    (tmp_path / "arm-s0-not-a-run").mkdir()  # named like a run, holding none
+    assert RunStore.folders(tmp_path, "arm", 0) == [made["arm", 0]]
+    assert RunStore.folders(tmp_path, "arm-a") == [made["arm-a", 0], made["arm-a", 1]]
+    assert len(RunStore.folders(tmp_path)) == 3 and RunStore.folders(tmp_path / "none") == []

@@ -16,10 +16,12 @@ import pytest
 
 import dsl
 from discovery import cli, config, runs, tasks
+from discovery.codec import RecordError
 from discovery.evolution import niches
 from discovery.evolution.engine import Child, Evolution
 from discovery.evolution.generation import TIME_SPLIT, Generation
-from discovery.records import Evaluation, RecordError, TaskResult, pareto_front
+from discovery.records import Evaluation, TaskResult, pareto_front
+from discovery.runs import events
 from discovery.runs.files import json_text
 from discovery.runs.store import RunStore
 from discovery.training import trainer
@@ -31,7 +33,7 @@ def outcome(run: runs.Run):
     return (
         [(r.fingerprint, r.fitness, r.id) for r in run.hall_of_fame],
         [(r.fingerprint, r.fitness, r.id) for r in run.population],
-        [(r["gen"], r["best"], r["median"], r["trained"]) for r in run.logbook],
+        [(r.gen, r.best, r.median, r.trained) for r in run.logbook],
     )
 
 
@@ -58,9 +60,9 @@ def test_a_run_writes_a_self_describing_folder(reference):
 
 def test_warm_start_is_trained_once_and_duplicates_hit_the_cache(reference):
     first = reference.logbook[0]
-    assert first["trained"] == 1 and first["cache_hits"] == 5 and first["best"] == 0.0  # Adam is 0
+    assert first.trained == 1 and first.cache_hits == 5 and first.best == 0.0  # Adam is 0
     totals = reference.summary.totals
-    assert totals["evaluated"] + totals["cache_hits"] == 18
+    assert totals.evaluated + totals.cache_hits == 18
 
 
 def test_generation_records_are_typed_and_store_byte_for_byte(reference):
@@ -71,19 +73,22 @@ def test_generation_records_are_typed_and_store_byte_for_byte(reference):
     for line, record, raw in zip(lines, reference.logbook, stored, strict=True):
         assert isinstance(record, Generation) and record.gen >= 1 and record.best <= record.median
         assert sum(getattr(record, k) for k in TIME_SPLIT) == pytest.approx(record.seconds, abs=0.005)
-        assert json_text({"kind": "generation", **record.to_dict()}, sort_keys=True) == line  # the log's line
+        assert json_text(events.line(record), sort_keys=True) == line  # the log's line
         assert list(record.to_dict().items()) == list(raw.items())  # the checkpoint's, in its order
         assert Generation.from_dict(raw) == record
-    # A record written before most fields existed reads, and is written again as it was.
+    # A line older code wrote (no version, most fields missing) is upgraded as it is read; the
+    # current format is strict.
     old = {"gen": 1, "trained": 2, "cache_hits": 4, "seconds": 1.5, "candidates_per_s": 4.0,
            "best": -0.1, "median": 0.2}
-    read = Generation.from_dict(old)
-    assert read.scale_equivalent is None and read.to_dict() == old and list(read) == list(old)
-    assert read["best"] == -0.1 and "niches" not in read  # reads as its stored dict too
-    with pytest.raises(RecordError, match="field 'trained' is malformed"):
-        Generation.from_dict({**old, "trained": -1})
+    read = events.read({"kind": "generation", **old}, "an old line")
+    assert isinstance(read, Generation) and read.scale_equivalent is None and read.best == -0.1
+    assert {k: v for k, v in read.to_dict().items() if v is not None} == old
+    with pytest.raises(RecordError, match="an old line: field 'trained' is malformed"):
+        events.read({"kind": "generation", **old, "trained": -1}, "an old line")
+    with pytest.raises(RecordError, match="field 'scale_equivalent' is missing"):
+        Generation.from_dict(old)
     with pytest.raises(RecordError, match="unknown field"):
-        Generation.from_dict({**old, "fitness": 0.0})
+        Generation.from_dict({**raw, "fitness": 0.0})
 
 
 def test_a_checkpointed_task_reference_reads_back_its_unmeasured_costs_as_numbers(reference):
@@ -160,8 +165,7 @@ def test_ctrl_c_checkpoints_the_generation_and_exits_cleanly(tmp_path):
     run_dir, code = _signal_run_mid_way(tmp_path, cfg, signal.SIGINT)
     assert code == 130
     state = RunStore(run_dir).read_checkpoint()
-    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
-    assert log[-1] == {"kind": "interrupted", "generation": state.search.generation}
+    assert RunStore(run_dir).read_log()[-1] == events.Interrupted(generation=state.search.generation)
     resumed = runs.run(resume=run_dir, progress=False)
     assert resumed.summary.status == "complete" and resumed.generation == 40
 
@@ -260,9 +264,9 @@ def test_scale_equivalent_children_are_not_trained_again_and_get_rescaled_lrs():
 
     evo = Evolution(tiny(), evaluate_batch)
     ema = "def ema(b=0.9):\n    m = b * m + (1 - b) * g\n    return {}\n"
-    children = [Child(dsl.parse(ema.format(u)), None, (), "test") for u in ("m", "1000 * m", "-m")]
+    children = [Child(dsl.parse(ema.format(u)), None, (), "mutation", "test") for u in ("m", "1000 * m", "-m")]
     candidates, work = evo.evaluate(children)
-    assert trained == [2] and work["trained"] == 2 and work["scale_equivalent"] == 1  # -m: another optimizer
+    assert trained == [2] and work.trained == 2 and work.scale_equivalent == 1  # -m: another optimizer
     base, scaled = candidates[0].tasks["mf_k4"], candidates[1].tasks["mf_k4"]
     assert candidates[0].key == candidates[1].key != candidates[2].key
     assert scaled.tuned_lr == pytest.approx(base.tuned_lr / 1000) and scaled.scale == pytest.approx(2e-3)
@@ -280,4 +284,4 @@ def test_the_hall_of_fame_holds_distinct_optimizers_reported_canonical(reference
         canonical = dsl.canonical(dsl.prune(c.rule))  # reported once: reporting again changes nothing
         assert c.simplified == c.rule == dsl.rounded(canonical.rule) and canonical.factor == pytest.approx(1.0)
         assert c.complexity == c.simplified.size and c.text == c.rule.to_text()
-    assert "scale_equivalent" in reference.logbook[-1] and "scale_equivalent" in reference.summary.totals
+    assert reference.logbook[-1].scale_equivalent is not None  # counted, as in summary.totals

@@ -168,7 +168,7 @@ def test_a_run_ends_complete_once_it_has_trained_max_evaluated_behaviours(tmp_pa
     run = runs.run(tiny(**settings, **{"run.max_evaluated": 3}), out=tmp_path, progress=False)
     trained = [g.trained for g in run.logbook]
     assert run.summary.status == "complete" and run.generation == len(trained) < 50
-    assert run.summary.totals["evaluated"] == sum(trained) >= 3 > sum(trained[:-1])  # the first to reach it
+    assert run.summary.totals.evaluated == sum(trained) >= 3 > sum(trained[:-1])  # the first to reach it
     with pytest.raises(ValueError, match="max_evaluated"):
         config.load(**{"run.max_evaluated": -1})
 

@@ -140,7 +140,8 @@ def test_get_rejects_unknown_name_size_and_override():
         tasks.get("mf_k4", batch_size=10, widht=3)
     with pytest.raises(ValueError, match="valid kinds"):
         tasks.names("shallow")
-    assert tasks.get("mf_k4", batch_size=10).batch_size == 10
+    overridden = tasks.get("mf_k4", batch_size=10)  # sizes: the factory's keyword arguments, not its rank
+    assert overridden.batch_size == 10 and overridden.sizes == {"n_examples": 1000, "batch_size": 10, "seed": 0}
 
 
 # --- f* claims -------------------------------------------------------------------------------

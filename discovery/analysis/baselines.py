@@ -36,6 +36,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -47,10 +48,12 @@ from discovery.training.optimizers import OPTIMIZERS, Baseline  # noqa: F401 (re
 from discovery.training.scoring import Protocol, TaskScore
 
 REFERENCE = "adam"
-SUITES = ("nondeep", "deep", "all")
+Suite = Literal["nondeep", "deep", "all"]  # a kind of task, or every task
+SUITES: tuple[Suite, ...] = get_args(Suite)
 # "default": the 16-task x 9-optimizer table took 28 min on 2 shared CPUs (load ~6; 500 would not fit)
 DEFAULT_STEPS = {"small": 100, "default": 300}
-METRICS = ("tuned", "out_of_box")
+Metric = Literal["tuned", "out_of_box"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
 OUTPUT_FILES = ("baselines.csv", "baselines.json", "baselines.png")
 
 
@@ -79,7 +82,7 @@ class BaselineTable:
     def tasks(self) -> list[str]:
         return list(self.scores)
 
-    def rank(self, task: str, optimizer: str, metric: str) -> int:
+    def rank(self, task: str, optimizer: str, metric: Metric) -> int:
         """1-based rank of ``optimizer`` on ``task`` by ``metric`` ("tuned" | "out_of_box");
         scores within the seed noise of each other share a rank (``scoring.noisy_rank``)."""
         return scoring.noisy_rank(self.scores[task], optimizer, metric)
@@ -98,7 +101,7 @@ class BaselineTable:
         """log10(score / Adam's score) per metric on ``task`` (negative: better than Adam)."""
         return scoring.versus(self.scores[task][optimizer], self.scores[task][REFERENCE])
 
-    def panel_spread(self, task: str, metric: str = "tuned") -> dict:
+    def panel_spread(self, task: str, metric: Metric = "tuned") -> dict:
         """How much the optimizer matters on ``task``: the worst minus the best finite score of the
         panel in decades (``spread``), its noise (the combined standard error over seeds of the two,
         ``noise``), and which optimizers they are. A spread within a few ``noise`` is a tie."""
@@ -178,6 +181,13 @@ class BaselineTable:
         }
 
 
+def suite_tasks(suite: Suite) -> list[str]:
+    """The task names of ``suite`` (``SUITES``: the tasks of a kind, or every task)."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; valid suites: {list(SUITES)}")
+    return tasks.names(None if suite == "all" else suite)
+
+
 def checked(names: Sequence[str], valid: Sequence[str], what: str) -> list[str]:
     """``names`` without duplicates (order kept); ValueError if empty or any is unknown."""
     unique = list(dict.fromkeys(names))
@@ -243,7 +253,7 @@ def run_baselines(
                          time.perf_counter() - start, extra)
 
 
-def _block(table: BaselineTable, metric: str, heading: str) -> list[str]:
+def _block(table: BaselineTable, metric: Metric, heading: str) -> list[str]:
     others = [o for o in table.optimizers if o != REFERENCE]
     width = max(9, *(len(o) for o in others))
     head = f"{'task':22} {'kind':8} {'score':5} {REFERENCE:>9}  {'at lr':>7} {'+-se':>5}  "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Literal, get_args
 
 import dsl
 from discovery import runs
@@ -36,7 +37,9 @@ from discovery.runs.files import atomic_write, read_capped
 from dsl.parser import MAX_TEXT
 from dsl.serialize import MAX_BYTES
 
-FORMATS = ("py", "msgpack", "text")
+Format = Literal["py", "msgpack", "text"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+BINARY: tuple[Format, ...] = ("msgpack",)  # the formats a terminal cannot show
 MAX_RULE_FILE = max(MAX_BYTES, 4 * MAX_TEXT)  # bytes: the largest msgpack or UTF-8 rule
 
 
@@ -87,7 +90,7 @@ def _task_lines(evaluation: Evaluation) -> list[str]:
             for task, t in evaluation.tasks.items()]
 
 
-def render(rule: dsl.Rule, fmt: str, name: str | None = None, about: str = "",
+def render(rule: dsl.Rule, fmt: Format, name: str | None = None, about: str = "",
            lr: float | None = None) -> bytes:
     """``rule`` in format ``fmt`` (``FORMATS``), named ``name``. ``about`` documents the
     ``py`` output (docstring) and the ``text`` one (comments); ``lr`` is the recommended
@@ -113,7 +116,7 @@ def chosen_rank(run: runs.Run, rank: int | None = None) -> int:
     return rank
 
 
-def from_run(run: runs.Run, rank: int | None = None, fmt: str = "py", name: str | None = None) -> bytes:
+def from_run(run: runs.Run, rank: int | None = None, fmt: Format = "py", name: str | None = None) -> bytes:
     """Hall-of-fame rule ``rank`` of ``run`` (default: the recommended pick, ``chosen_rank``),
     as reported (pruned: ``Candidate.simplified``), in format ``fmt``."""
     rank = chosen_rank(run, rank)

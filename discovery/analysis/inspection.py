@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import io
 import statistics
+from typing import Literal, get_args
 
 import dsl
 from discovery import runs
@@ -114,7 +115,7 @@ def _row(rank: int, c: Candidate, pareto: bool, config) -> Row:
     held, rec = c.held_out, c.recommendation
     clip = config.evaluation.ratio_clip
     return Row(rank=rank, id=c.id, generation=c.generation, name=c.rule.name,
-               evolved=c.mutation != "warm start", fitness=c.fitness,
+               evolved=c.evolved, fitness=c.fitness,
                robust=_robust(c.evaluation, len(config.tasks.search), clip),
                held_out=held.fitness if held else None,
                held_out_robust=_robust(held, len(config.tasks.held_out), clip),
@@ -265,17 +266,19 @@ def format_pareto(run: runs.Run) -> str:
     return "\n".join(lines)
 
 
-FORMATS = ("table", "csv", "json")
+Format = Literal["table", "csv", "json"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+TABLE, CSV, JSON = FORMATS
 
 
-def render(run: runs.Run, fmt: str = "table", top: int | None = None, pareto: bool = False) -> str:
+def render(run: runs.Run, fmt: Format = TABLE, top: int | None = None, pareto: bool = False) -> str:
     """The hall of fame and the Pareto front: ``table`` (both, as text), ``json`` (both),
     or ``csv`` (the hall of fame, or the Pareto front with ``pareto``)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; formats: {list(FORMATS)}")
-    if fmt == "table":
+    if fmt == TABLE:
         return format_table(run, top) + "\n\n" + format_pareto(run)
-    if fmt == "json":
+    if fmt == JSON:
         return json_text({"hall_of_fame": [dataclasses.asdict(r) for r in table(run, top)],
                           "pareto_front": [dataclasses.asdict(r) for r in pareto_rows(run)]}, indent=2)
     rows = [dataclasses.asdict(r) for r in (pareto_rows(run) if pareto else table(run, top))]

@@ -48,7 +48,7 @@ def train_top(run: runs.Run, top: int = TOP, optimizers: Sequence[str] = BASELIN
     for name in run.config.tasks.search:
         task = tasks.get(name, size)
         tuned = {o: tuning.tune(baselines.OPTIMIZERS[o].optimizer, task, protocol) for o in optimizers}
-        center = tuned["adam"].score.tuned_lr if "adam" in tuned else None
+        center = tuned[baselines.REFERENCE].score.tuned_lr if baselines.REFERENCE in tuned else None
         rules = {f"rank {k}": tuning.tune(run.rule(k), task, protocol, center=center) for k in ranks}
         out[name] = {label: t.result for label, t in (rules | tuned).items()}
     return out
@@ -106,12 +106,12 @@ def loss_curves(run: runs.Run, results: Results | None = None, top: int = TOP) -
 
 def lr_sensitivity(run: runs.Run, results: Results | None = None, top: int = TOP) -> Figure:
     """Score (seed-mean final f - f*, or loss) vs learning rate: flat and low is robust."""
-    results = results if results is not None else train_top(run, top, optimizers=["adam"])
+    results = results if results is not None else train_top(run, top, optimizers=[baselines.REFERENCE])
     fig, axes = _panels(len(results), f"{run.path.name}: score vs learning rate (lower is better; "
                                       "a diverged run scores its initial loss)")
     for ax, (task, by_label) in zip(axes, results.items()):
         for label, result in by_label.items():
-            if label.startswith("rank") or label == "adam":
+            if label.startswith("rank") or label == baselines.REFERENCE:
                 ax.plot(result.learning_rates, np.maximum(result.value.mean(axis=1), scoring.FLOOR),
                         marker="o", label=label, **_style(label))
         ax.set(title=task, xlabel="learning rate", ylabel="score", xscale="log", yscale="log")

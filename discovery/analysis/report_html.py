@@ -37,6 +37,7 @@ from discovery.analysis.html_page import escape as _e
 from discovery.analysis.html_page import section as _section
 from discovery.evolution.generation import TIME_SPLIT
 from discovery.records import Candidate
+from discovery.runs import events
 from discovery.runs.files import atomic_write
 from discovery.runs.store import RunStore, RunWarning
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from discovery.analysis.plots import Results
 
 REPORT = "report.html"
-ADAM = "adam"  # the baseline the pick's curves are drawn against (a key of baselines.OPTIMIZERS)
 REFRESH_S = 20  # a live page reloads, and a running search rewrites it, at most this often
 
 
@@ -56,9 +56,9 @@ def write(run: runs.Run | str | Path, live: bool | None = None, curves: bool = F
     run = run if isinstance(run, runs.Run) else runs.load_run(run)
     trained = None
     if curves:
-        from discovery.analysis import plots  # matplotlib: loaded only where curves are asked for
+        from discovery.analysis import baselines, plots  # matplotlib: only for curves
 
-        trained = plots.train_top(run, optimizers=[ADAM], ranks=[inspection.pick(run)])
+        trained = plots.train_top(run, optimizers=[baselines.REFERENCE], ranks=[inspection.pick(run)])
     path = run.path / REPORT
     atomic_write(path, page(run, live, trained).encode())
     return path
@@ -154,12 +154,11 @@ def _fitness_chart(run: runs.Run) -> str:
         return '<p class="muted">no generation finished yet</p>'
     gens = [g.gen for g in run.logbook]
     fig = go.Figure()
-    for name, values in (("best", [g.best for g in run.logbook]),
-                         ("median", [g.median for g in run.logbook]),
+    for name, values in (("best of the population", [g.best for g in run.logbook]),
+                         ("median of the population", [g.median for g in run.logbook]),
                          ("hall of fame best", [g.hall_of_fame_best for g in run.logbook])):
         if any(v is not None for v in values):
-            fig.add_scatter(x=gens, y=values, mode="lines+markers", name=f"{name} of the population"
-                            if name != "hall of fame best" else name)
+            fig.add_scatter(x=gens, y=values, mode="lines+markers", name=name)
     fig.update_layout(yaxis_title="fitness (lower is better)")
     _generations_axis(fig, gens)
     return _chart(fig, "fitness")
@@ -280,8 +279,8 @@ def _time_chart(run: runs.Run) -> str:
 
 
 def _reproduce(run: runs.Run) -> str:
-    starts = [e for e in RunStore.open(run.path).read_log() if e["kind"] in ("start", "resume")]
-    commits = "".join(f"<li>{_e(e['kind'])}: {_e(e.get('commit') or 'not recorded')}</li>" for e in starts)
+    starts = RunStore.open(run.path).read_log("start", "resume")
+    commits = "".join(f"<li>{events.kind(e)}: {_e(e.commit or 'not recorded')}</li>" for e in starts)
     return (f"<p>seed {run.config.run.seed}; the code's git commit at each start and resume "
             f"(<code>-dirty</code>: with uncommitted changes):</p><ul>{commits}</ul>"
             f"<p>Run it again: <code>discovery run {_e(run.path / 'config.toml')}</code></p>"

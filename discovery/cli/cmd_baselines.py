@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
 def add_options(p: argparse.ArgumentParser, default_out: str) -> None:
     """The table's options (suite, size, out, steps, seeds, optimizers, tasks, force, data file)."""
     p.add_argument("--suite", default="all", help=f"one of {', '.join(baselines.SUITES)}")
-    p.add_argument("--size", default="default", help="small | default")
+    p.add_argument("--size", default="default", help=" | ".join(tasks.SIZES))
     p.add_argument("--out", help=f"output folder (default {default_out})")
     p.add_argument("--steps", type=int, help=f"training steps (default per size: {baselines.DEFAULT_STEPS})")
     p.add_argument("--seeds", type=int, default=len(scoring.DEFAULT_SEEDS), help="number of seeds 0..N-1")
@@ -42,13 +42,11 @@ def _names(text: str | None) -> list[str] | None:
 
 def command(args: argparse.Namespace, extra: Mapping[str, baselines.Baseline] | None = None) -> int:
     """Run the table for parsed ``add_options`` arguments (plus ``extra`` optimizers)."""
-    if args.suite not in baselines.SUITES:
-        raise ValueError(f"unknown suite {args.suite!r}; valid suites: {list(baselines.SUITES)}")
+    suite = baselines.suite_tasks(args.suite)
     if args.size not in tasks.SIZES:
         raise ValueError(f"unknown size {args.size!r}; valid sizes: {list(tasks.SIZES)}")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-    suite = tasks.names(None if args.suite == "all" else args.suite)
     chosen = _names(args.tasks)
     if chosen is not None:
         baselines.checked(chosen, tasks.names(), "task")

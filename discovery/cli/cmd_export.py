@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from discovery.analysis.export import FORMATS
+from discovery.analysis.export import BINARY, FORMATS
 
 
 def add_parser(subparsers) -> None:
@@ -34,8 +34,8 @@ def command(args: argparse.Namespace) -> int:
 
     if (args.run_dir is None) == (args.rule_file is None):
         raise ValueError("give either RUN_DIR (with --rank) or --rule-file FILE")
-    if args.format == "msgpack" and args.output is None:
-        raise ValueError("msgpack is binary: give an output file with -o FILE")
+    if args.format in BINARY and args.output is None:
+        raise ValueError(f"{args.format} is binary: give an output file with -o FILE")
     if args.rule_file is not None and args.rank is not None:
         raise ValueError("--rank needs RUN_DIR, not --rule-file")
     which = ""

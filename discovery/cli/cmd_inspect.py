@@ -6,6 +6,7 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
+    from discovery.analysis import inspection
     from discovery.cli import subparser
 
     p = subparser(subparsers, "inspect", "the hall of fame of a run as a table, or one rule in full",
@@ -15,7 +16,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>-s<seed>-<time>)")
     p.add_argument("--top", type=int, help="rows to show (default: the whole hall of fame)")
     p.add_argument("--rule", type=int, metavar="K", help="show the rule at rank K in full")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+    p.add_argument("--format", choices=inspection.FORMATS, default=inspection.TABLE,
                    help="table: hall of fame and Pareto front as text; json: both; csv: the hall of "
                    "fame (or the Pareto front with --pareto)")
     p.add_argument("--pareto", action="store_true", help="with --format csv: the Pareto front")
@@ -43,7 +44,7 @@ def command(args: argparse.Namespace) -> int:
     if args.rule is not None:
         print(inspection.format_rule(run, args.rule))
     else:
-        print(inspection.render(run, args.format, args.top, args.pareto), end="\n" * (args.format == "table"))
+        print(inspection.render(run, args.format, args.top, args.pareto), end="\n" * (args.format == inspection.TABLE))
     if args.html:
         from discovery.analysis import report_html
 

@@ -9,6 +9,7 @@ from discovery import config as config_lib
 
 
 def add_parser(subparsers) -> None:
+    from discovery import tasks
     from discovery.cli import subparser
 
     d = config_lib.Config()  # what an option left out (and no config file) gives
@@ -32,7 +33,7 @@ def add_parser(subparsers) -> None:
                                    f"{','.join(d.tasks.search)})")
     p.add_argument("--held-out", help="[tasks] held_out: comma-separated task names, '' for none "
                                       f"(config default: {','.join(d.tasks.held_out)})")
-    p.add_argument("--size", choices=("small", "default"), help=f"[tasks] size (config default: {d.tasks.size})")
+    p.add_argument("--size", choices=tasks.SIZES, help=f"[tasks] size (config default: {d.tasks.size})")
     p.add_argument("--steps", type=int, help="[protocol] steps: training steps per search-task score "
                         f"(config default: {d.protocol.steps})")
     p.add_argument("--backend", choices=config_lib.BACKENDS,

@@ -11,7 +11,7 @@ def add_parser(subparsers) -> None:
     from discovery.cli import subparser
 
     p = subparser(subparsers, "tasks", "list the registered tasks with their sizes")
-    p.add_argument("--size", choices=("small", "default"), default="default", help="task size")
+    p.add_argument("--size", choices=tasks.SIZES, default="default", help="task size")
     p.add_argument("--kind", choices=("deep", "nondeep"), help="only tasks of this kind")
     p.set_defaults(func=command)
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import socket
 import warnings
+from collections.abc import Callable
 from typing import Protocol
 
 import dsl
-from discovery.config import Config
+from discovery.config import BACKENDS, BackendName, Config
 from discovery.evaluation.evaluator import Evaluator, References
 from discovery.records import Evaluation
 
@@ -190,10 +191,15 @@ class RayBackend:
             self.ray.shutdown()
 
 
-def make_backend(name: str, evaluator: Evaluator) -> Backend:
+_BACKENDS: dict[BackendName, Callable[[Evaluator], Backend]] = {
+    "inprocess": InProcessBackend,
+    "ray": lambda evaluator: RayBackend(evaluator, address=evaluator.config.evaluation.address),
+}
+assert tuple(_BACKENDS) == BACKENDS  # config names the backends, this module builds them
+
+
+def make_backend(name: BackendName, evaluator: Evaluator) -> Backend:
     """The backend named in ``[evaluation] backend``; ``ray`` also reads ``[evaluation] address``."""
-    if name == "inprocess":
-        return InProcessBackend(evaluator)
-    if name == "ray":
-        return RayBackend(evaluator, address=evaluator.config.evaluation.address)
-    raise ValueError(f"unknown backend {name!r}; available: 'inprocess', 'ray'")
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; available: {BACKENDS}")
+    return _BACKENDS[name](evaluator)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 
 import dsl
-from discovery.records import Stored, real, stored
+from discovery.codec import Stored, real, stored
 from discovery.tasks import Task
 from discovery.training import compiler, scoring, trainer
 
@@ -36,7 +37,7 @@ class PathCosts(Stored):
     native_compile: float = stored(real)
     native_run: float = stored(real)
 
-    def choose(self, new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> str:
+    def choose(self, new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> trainer.TrainingPath:
         native = self.native_run + new_structure_rate * self.native_compile
         return "native" if native < self.interp_run else "interpreter"
 
@@ -44,8 +45,19 @@ class PathCosts(Stored):
 _COMPILE_SECONDS: dict[tuple, float] = {}  # first measurement per trainer: later ones hit the cache
 
 
+def measure(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
+            forced: trainer.TrainingPath | None = None) -> PathCosts:
+    """The seconds of one training of ``rule`` on each path (``timed_train``); with the interpreter
+    ``forced``, the native path is not measured (NaN): no training will take it."""
+    _, interp_compile, interp_run = timed_train(rule, task, protocol, "interpreter")
+    if forced == "interpreter":
+        return PathCosts(interp_compile, interp_run, math.nan, math.nan)
+    _, native_compile, native_run = timed_train(rule, task, protocol, "native")
+    return PathCosts(interp_compile, interp_run, native_compile, native_run)
+
+
 def timed_train(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
-                path: str) -> tuple[trainer.TrainResult, float, float]:
+                path: trainer.TrainingPath) -> tuple[trainer.TrainResult, float, float]:
     """(result, compile seconds, run seconds) of one training of ``rule``.
 
     XLA's own compile time comes from its compilation events, so one training

@@ -30,24 +30,23 @@ import numpy as np
 
 import dsl
 from discovery import tasks
+from discovery.codec import Stored, one_of, record, stored
 from discovery.config import Config
-from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, timed_train
+from discovery.evaluation.cost_model import EXPECTED_NEW_STRUCTURES, PathCosts, measure
 from discovery.records import (
     Evaluation,
     Recommendation,
-    Stored,
+    Split,
     TaskResult,
     decode_candidate,
     decode_screening,
-    record,
-    stored,
-    text,
 )
 from discovery.training import fitness, scoring, trainer, tuning
 from discovery.training.optimizers import OPTIMIZERS
 
 RECOMMEND_STEPS = 3  # candidate lrs per task: its tuned lr and 1, 2 half decades below
 ADAM_DEFAULT_LR = OPTIMIZERS["adam"].default_lr
+ARCHITECTURE_TASK = "architecture"  # the one task of a pair's Evaluation: the architecture's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,20 +57,23 @@ class TaskReference(Stored):
     """
 
     adam: scoring.TaskScore = stored(record(scoring.TaskScore))
-    path: str = stored(text)
+    path: trainer.TrainingPath = stored(one_of(trainer.PATHS))
     costs: PathCosts = stored(record(PathCosts))
 
 
-References = dict[str, dict[str, TaskReference]]  # [split][task]
+References = dict[Split, dict[str, TaskReference]]  # [split][task]
 
 
-def references_to_dict(refs: References) -> dict:
-    return {split: {t: r.to_dict() for t, r in by_task.items()} for split, by_task in refs.items()}
+@dataclasses.dataclass(frozen=True)
+class Protocols:
+    """The training protocol of each split."""
 
+    search: scoring.Protocol
+    held_out: scoring.Protocol
+    screen: scoring.Protocol
 
-def references_from_dict(data: dict) -> References:
-    return {split: {t: TaskReference.from_dict(r) for t, r in by_task.items()}
-            for split, by_task in data.items()}
+    def of(self, split: Split) -> scoring.Protocol:
+        return getattr(self, split)
 
 
 def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False) -> Evaluation:
@@ -84,7 +86,7 @@ def _pair_evaluation(tuned: tuning.Tuned, seconds: float, screened: bool = False
     scores = TaskResult.from_score(s, fitness,  # log10 losses, like the rule runs' ratios
                                    round(scoring.log_ratio(s.robust, 1.0), 4),
                                    round(s.spread(), 4), test_loss=s.tuned, accuracy=accuracy)
-    return Evaluation(fitness, {"architecture": scores}, False, round(seconds, 4), screened)
+    return Evaluation(fitness, {ARCHITECTURE_TASK: scores}, False, round(seconds, 4), screened)
 
 
 class Evaluator:
@@ -95,35 +97,29 @@ class Evaluator:
         size = config.tasks.size
         self.search_tasks = [tasks.get(n, size) for n in config.tasks.search]
         self.held_out_tasks = [tasks.get(n, config.tasks.held_out_size or size) for n in config.tasks.held_out]
-        self.protocols = {"search": config.protocol.training(),
-                          "held_out": config.protocol.training(held_out=True),
-                          "screen": config.protocol.screening(config.screening)}
+        self.protocols = Protocols(search=config.protocol.training(),
+                                   held_out=config.protocol.training(held_out=True),
+                                   screen=config.protocol.screening(config.screening))
         self.hurdle = float(config.evaluation.hurdle)
         self.ratio_clip = float(config.evaluation.ratio_clip)
         self.reference: References = reference or {}
         self._architecture_tasks: dict[str, tasks.Task] = {}
 
-    def prepare(self, split: str = "search",
+    def prepare(self, split: Split = "search",
                 new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> dict[str, TaskReference]:
         """Adam's reference scores and the path per task (measured once; kept on resume)."""
         if split in self.reference:
             return self.reference[split]
         if split == "screen":
             return self._prepare_screening()
-        protocol = self.protocols[split]
-        forced = self.config.evaluation.path
+        protocol = self.protocols.of(split)
+        forced = self.config.evaluation.forced_path
         adam = dsl.library.get("adam")
         default_lr = ADAM_DEFAULT_LR if ADAM_DEFAULT_LR in protocol.learning_rates else None
         out = {}
         for task in self._tasks(split):
-            _, ic, ir = timed_train(adam, task, protocol, "interpreter")
-            if forced == "interpreter":
-                costs = PathCosts(ic, ir, float("nan"), float("nan"))
-                path = "interpreter"
-            else:
-                _, nc, nr = timed_train(adam, task, protocol, "native")
-                costs = PathCosts(ic, ir, nc, nr)
-                path = forced if forced == "native" else costs.choose(new_structure_rate)
+            costs = measure(adam, task, protocol, forced)
+            path = forced or costs.choose(new_structure_rate)
             tuned = tuning.tune(adam, task, protocol, default_lr=default_lr, path=path)
             out[task.name] = TaskReference(tuned.score, path, costs)
         self.reference[split] = out
@@ -132,7 +128,7 @@ class Evaluator:
     def _prepare_screening(self) -> dict[str, TaskReference]:
         """Adam under the screening protocol on the hurdle task, on the search path."""
         task, search = self.search_tasks[0], self.prepare("search")[self.search_tasks[0].name]
-        adam = tuning.tune(dsl.library.get("adam"), task, self.protocols["screen"], path=search.path,
+        adam = tuning.tune(dsl.library.get("adam"), task, self.protocols.screen, path=search.path,
                            center=search.adam.tuned_lr)
         self.reference["screen"] = {task.name: TaskReference(adam.score, search.path, search.costs)}
         return self.reference["screen"]
@@ -152,7 +148,7 @@ class Evaluator:
         start = time.perf_counter()
         task = self.search_tasks[0]
         ref = self.prepare("screen")[task.name]
-        ours = tuning.tune(rule, task, self.protocols["screen"], path=ref.path, center=ref.adam.tuned_lr).score
+        ours = tuning.tune(rule, task, self.protocols.screen, path=ref.path, center=ref.adam.tuned_lr).score
         result = self.task_result(ours, ref.adam)
         value = fitness.fitness([result.ratio], len(self.search_tasks), self.ratio_clip)
         return Evaluation(round(value, 4), {task.name: result}, False,
@@ -181,20 +177,18 @@ class Evaluator:
             start = time.perf_counter()
             tuned = tuning.tune_many([pairs[i][0] for i in members],
                                      [self.architecture_task(pairs[i][1]) for i in members],
-                                     self.protocols["search"], metric="test", path=self._pair_path)
+                                     self.protocols.search, metric="test", path=self._pair_path)
             seconds = (time.perf_counter() - start) / len(members)
             for i, t in zip(members, tuned):
                 out[i] = _pair_evaluation(t, seconds)
         return out
 
     @property
-    def _pair_path(self) -> str:
+    def _pair_path(self) -> trainer.TrainingPath:
         """``[evaluation] path`` if set; under "auto": with the rule held fixed the native path
         compiles faster than the interpreter; when rules vary too, the interpreter compiles
         once per shape for all rules."""
-        if self.config.evaluation.path != "auto":
-            return self.config.evaluation.path
-        return "interpreter" if self.config.evolves_rules else "native"
+        return self.config.evaluation.forced_path or ("interpreter" if self.config.evolves_rules else "native")
 
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Genes, screen: bool = False) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better),
@@ -204,11 +198,11 @@ class Evaluator:
         within the budget) is a new compilation; the architecture is data.
         """
         start = time.perf_counter()
-        protocol = self.protocols["screen" if screen else "search"]
+        protocol = self.protocols.screen if screen else self.protocols.search
         tuned = tuning.tune(rule, self.architecture_task(arch), protocol, metric="test", path=self._pair_path)
         return _pair_evaluation(tuned, time.perf_counter() - start, screened=screen)
 
-    def recommend(self, rule: dsl.Rule, evaluation: Evaluation, split: str = "held_out") -> Recommendation:
+    def recommend(self, rule: dsl.Rule, evaluation: Evaluation, split: Split = "held_out") -> Recommendation:
         """The lr that trains every task of ``split`` without divergence with the best worst case.
 
         Candidates: each task's tuned lr (from ``evaluation``) and one and two half
@@ -216,7 +210,7 @@ class Evaluator:
         candidate trains on every task (one call per task, the same shape for every
         rule) and is scored as log10(seed-mean score / Adam's tuned score).
         """
-        reference, protocol = self.prepare(split), self.protocols[split]
+        reference, protocol = self.prepare(split), self.protocols.of(split)
         tuned = [t.tuned_lr for t in evaluation.tasks.values()]
         lrs = np.asarray(sorted(lr * tuning.HALF_DECADE ** -k for lr in tuned for k in range(RECOMMEND_STEPS)))
         ratios, bad = {}, np.zeros(len(lrs), int)
@@ -244,13 +238,13 @@ class Evaluator:
                                      round(math.hypot(ours.spread(), adam.spread()), 4),
                                      log_ratio=round(ratios["tuned"], 4))
 
-    def _tasks(self, split: str):
+    def _tasks(self, split: Split) -> list[tasks.Task]:
         return self.search_tasks if split == "search" else self.held_out_tasks
 
-    def evaluate(self, rule: dsl.Rule, split: str = "search") -> Evaluation:
+    def evaluate(self, rule: dsl.Rule, split: Split = "search") -> Evaluation:
         """Train ``rule`` on the split's tasks (hurdle first on search) and score it vs Adam."""
         reference = self.prepare(split)
-        protocol = self.protocols[split]
+        protocol = self.protocols.of(split)
         start = time.perf_counter()
         per_task: dict[str, TaskResult] = {}
         hurdle_failed = False

@@ -38,35 +38,25 @@ from deap import base, tools
 
 import dsl
 from discovery import tasks
+from discovery.codec import Stored, mapping, real, record, sequence, stored, text, whole
 from discovery.config import Config
 from discovery.evolution import architectures, niches
-from discovery.evolution.generation import TIME_SPLIT, Generation
+from discovery.evolution.generation import TIME_SPLIT, Generation, Totals
 from discovery.evolution.reporting import report_hall_of_fame
 from discovery.evolution.validity import crossover_valid, mutate_valid, random_rule
-from discovery.evolution.variation import VariationConfig
-from discovery.records import (
-    Candidate,
-    Evaluation,
-    Stored,
-    encode_candidate,
-    encode_screening,
-    mapping,
-    real,
-    record,
-    sequence,
-    stored,
-    text,
-    whole,
-)
+from discovery.evolution.variation import NO_OP
+from discovery.records import Candidate, Evaluation, Origin, encode_candidate, encode_screening
 
 
 @dataclasses.dataclass(frozen=True)
 class Child:
-    """A bred candidate before evaluation: its rule, architecture, parents and how it was made."""
+    """A bred candidate before evaluation: its rule, architecture, parents, how it was made
+    (``origin``) and what was done (``mutation``, for people)."""
 
     rule: dsl.Rule
     architecture: tasks.Genes | None
     parents: tuple[int, ...]
+    origin: Origin
     mutation: str
 
     @functools.cached_property
@@ -119,12 +109,26 @@ class SearchState(Stored):
     rng: tuple = stored(_rng_state)
     generation: int = stored(whole())
     next_id: int = stored(whole())
-    cache: dict[str, CacheEntry] = stored(mapping(CacheEntry.from_dict))
-    population: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
-    hall_of_fame: tuple[Candidate, ...] = stored(sequence(Candidate.from_dict))
-    logbook: tuple[Generation, ...] = stored(sequence(Generation.from_dict))
-    totals: dict[str, int] = stored(mapping(whole()))
-    shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())), default=())
+    cache: dict[str, CacheEntry] = stored(mapping(record(CacheEntry)))
+    population: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    hall_of_fame: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    logbook: tuple[Generation, ...] = stored(sequence(record(Generation)))
+    totals: Totals = stored(record(Totals))
+    shapes: tuple[tuple[int, ...], ...] = stored(sequence(sequence(whole())))
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What evaluating a generation's children took: new behaviours ``trained``, children
+    ``scale_equivalent`` to an evaluated rule (a different fingerprint, the same key), how many
+    behaviours were ``screened`` and ``fully_evaluated``, and the seconds of each stage."""
+
+    trained: int
+    scale_equivalent: int
+    screened: int
+    fully_evaluated: int
+    screen_seconds: float
+    full_seconds: float
 
 
 class FitnessMin(base.Fitness):
@@ -172,7 +176,7 @@ class Evolution:
         self.settings = config.run
         self.coevolution = config.coevolution
         self.evaluate_batch = evaluate_batch  # list[bytes] -> list[Evaluation]
-        self.variation = VariationConfig.from_settings(config.variation)
+        self.variation = config.variation
         self.hof = make_hall_of_fame(POOL_PER_ENTRY * config.evaluation.hall_of_fame,
                                      [] if state is None else list(state.hall_of_fame))
         self.logbook: list[Generation] = []
@@ -181,8 +185,7 @@ class Evolution:
         self.next_id = 0
         self.cache: dict[str, CacheEntry] = {}
         self.population: list[Candidate] = []
-        self.totals = {"evaluated": 0, "cache_hits": 0, "scale_equivalent": 0, "screened": 0,
-                       "fully_evaluated": 0, "children": 0}
+        self.totals = Totals()
         self.shapes: set[tuple[int, ...]] = set()
         self.rejected: collections.Counter = collections.Counter()  # this generation's, by kind
         self.persist_seconds = 0.0  # the launcher's log and checkpoint since the last step
@@ -194,7 +197,7 @@ class Evolution:
             self.cache = dict(state.cache)
             self.population = list(state.population)
             self.logbook.extend(state.logbook)
-            self.totals = dict(state.totals)
+            self.totals = state.totals
             self.shapes = set(state.shapes)
 
     # -- state -------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class Evolution:
         return SearchState(rng=self.rng.getstate(), generation=self.generation, next_id=self.next_id,
                            cache=dict(self.cache), population=tuple(self.population),
                            hall_of_fame=tuple(ind.candidate for ind in self.hof),
-                           logbook=tuple(self.logbook), totals=dict(self.totals),
+                           logbook=tuple(self.logbook), totals=self.totals,
                            shapes=tuple(sorted(self.shapes)))
 
     @property
@@ -236,59 +239,59 @@ class Evolution:
             if vary_arch:
                 arch, what = architectures.crossover(a.architecture, b.architecture, self.rng,
                                                      co.param_budget)
-                return Child(a.rule, arch, (a.id, b.id), what)
+                return Child(a.rule, arch, (a.id, b.id), "crossover", what)
             rule, what = crossover_valid(a.rule, b.rule, self.rng, config=self.variation, rejected=self.rejected)
-            return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), what)
+            return Child(_named(rule, a.rule), a.architecture, (a.id, b.id), "crossover", what)
         parent = self._tournament()
         if vary_arch:
             arch, what = architectures.mutate(parent.architecture, self.rng, co.param_budget)
-            return Child(parent.rule, arch, (parent.id,), what)
+            return Child(parent.rule, arch, (parent.id,), "mutation", what)
         rule, what = mutate_valid(parent.rule, self.rng, config=self.variation, rejected=self.rejected)
-        return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), what)
+        return Child(_named(rule, parent.rule), parent.architecture, (parent.id,), "mutation", what)
 
     def initial_children(self) -> list[Child]:
         n, co = self.settings.population, self.coevolution
         warm = [co.fixed_rule] if not co.evolves_rules else list(self.settings.warm_start)
-        rules = ([(dsl.library.get(warm[i % len(warm)]), "warm start") for i in range(n)] if warm
-                 else [(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)), "random")
-                       for _ in range(n)])
+        origin: Origin = "warm start" if warm else "random"  # its description too
+        rules = ([dsl.library.get(warm[i % len(warm)]) for i in range(n)] if warm
+                 else [_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)) for _ in range(n)])
         if not co.evolves_architectures:
             archs = [None] * n
-        elif co.start_architectures == "varied":
+        elif co.starts_varied:
             archs = [architectures.random_architecture(self.rng, co.param_budget, co.family) for _ in range(n)]
         else:
             archs = [co.architecture_family.default()] * n
-        return [Child(rule, arch, (), what) for (rule, what), arch in zip(rules, archs)]
+        return [Child(rule, arch, (), origin, origin) for rule, arch in zip(rules, archs)]
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _train(self, raws: list[bytes]) -> tuple[list[Evaluation], dict]:
-        """Evaluations of the new behaviours ``raws`` encode, and what it took. With screening on
-        (``[screening] promote < 1``), every one is screened and only the best ``promote`` share
-        (at least one) is evaluated in full: successive halving with two rungs."""
+    def _train(self, raws: list[bytes]) -> tuple[list[Evaluation], Work]:
+        """Evaluations of the new behaviours ``raws`` encode, and what it took (scale-equivalent
+        children are the caller's to count). With screening on (``[screening] promote < 1``),
+        every one is screened and only the best ``promote`` share (at least one) is evaluated in
+        full: successive halving with two rungs."""
         screening = self.config.screening
         start = time.perf_counter()
         if not screening.on or len(raws) < 2:
             results = self.evaluate_batch(raws)
-            return results, {"screened": 0, "fully_evaluated": len(raws),
-                             "full_seconds": time.perf_counter() - start, "screen_seconds": 0.0}
+            return results, Work(trained=len(raws), scale_equivalent=0, screened=0, fully_evaluated=len(raws),
+                                 screen_seconds=0.0, full_seconds=time.perf_counter() - start)
         results = list(self.evaluate_batch([encode_screening(r) for r in raws]))
         screened_at = time.perf_counter()
         order = sorted(range(len(raws)), key=lambda i: (results[i].fitness, i))
         promoted = sorted(order[:max(1, math.ceil(screening.promote * len(raws)))])
         for i, full in zip(promoted, self.evaluate_batch([raws[i] for i in promoted])):
             results[i] = full
-        return results, {"screened": len(raws), "fully_evaluated": len(promoted),
-                         "screen_seconds": screened_at - start, "full_seconds": time.perf_counter() - screened_at}
+        return results, Work(trained=len(raws), scale_equivalent=0, screened=len(raws),
+                             fully_evaluated=len(promoted), screen_seconds=screened_at - start,
+                             full_seconds=time.perf_counter() - screened_at)
 
-    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], dict]:
-        """Candidates for the children; each new behaviour (scale-free key) is trained once.
+    def evaluate(self, children: list[Child]) -> tuple[list[Candidate], Work]:
+        """Candidates for the children, and what it took (``Work``); each new behaviour
+        (scale-free key) is trained once.
 
         A child equivalent to an evaluated rule up to a positive factor reuses its
         evaluation, with the learning rates rescaled by the ratio of magnitudes.
-        Returns the candidates and the generation's counts: ``trained`` (new behaviours),
-        ``scale_equivalent`` (a different exact fingerprint, the same key), ``screened``,
-        ``fully_evaluated`` and the seconds of each stage.
         """
         keys = [child.key for child in children]
         todo: dict[str, Child] = {}
@@ -308,17 +311,16 @@ class Evolution:
                 id=self.next_id, generation=self.generation, rule=child.rule,
                 architecture=child.architecture, simplified=simple, text=simple.to_text(),
                 complexity=simple.size, fingerprint=child.fingerprint, key=k, parents=child.parents,
-                mutation=child.mutation, cached=k not in todo or any(c.key == k for c in candidates),
+                origin=child.origin, mutation=child.mutation, cached=k not in todo or any(c.key == k for c in candidates),
                 evaluation=entry.for_magnitude(child.behaviour.magnitude),
             ))
             self.next_id += 1
-        for name, count in (("evaluated", len(todo)), ("cache_hits", len(children) - len(todo)),
-                            ("scale_equivalent", equivalent), ("screened", work["screened"]),
-                            ("fully_evaluated", work["fully_evaluated"]), ("children", len(children))):
-            self.totals[name] = self.totals.get(name, 0) + count
+        self.totals += Totals(evaluated=len(todo), cache_hits=len(children) - len(todo),
+                              scale_equivalent=equivalent, screened=work.screened,
+                              fully_evaluated=work.fully_evaluated, children=len(children))
         budget = self.coevolution.param_budget
         self.shapes.update(c.architecture.shape(budget) for c in children if c.architecture is not None)
-        return candidates, {"trained": len(todo), "scale_equivalent": equivalent, **work}
+        return candidates, dataclasses.replace(work, scale_equivalent=equivalent)
 
     # -- one generation ----------------------------------------------------------------------
 
@@ -341,9 +343,9 @@ class Evolution:
             return child, False
         rule, what = mutate_valid(child.rule, self.rng, self.settings.fresh_retries, self.variation, self.rejected,
                                   new=lambda r: new(_behaviour_key(dsl.behaviour(r), child.architecture)))
-        if what == "no-op":
+        if what == NO_OP:
             return child, False
-        return Child(_named(rule, child.rule), child.architecture, child.parents,
+        return Child(_named(rule, child.rule), child.architecture, child.parents, child.origin,
                      f"{child.mutation}; again: {what}"), True
 
     def _children(self) -> tuple[list[Child], int, int]:
@@ -354,9 +356,9 @@ class Evolution:
         n = self.settings.population
         if not self.population:
             return self.initial_children(), 0, 0
-        if self.settings.mode == "random":  # random search: fresh rules of the vocabulary, no selection
+        if self.settings.random_search:  # fresh rules of the vocabulary, no selection
             return [Child(_named(random_rule(self.rng, vocabulary=self.variation.vocabulary)),
-                          self._tournament().architecture, (), "random") for _ in range(n)], 0, 0
+                          self._tournament().architecture, (), "random", "random") for _ in range(n)], 0, 0
         collapsing = self.coevolution.evolves_rules and self._collapsing()
         immigrants = round(self.settings.immigrants * n) if collapsing else 0
         children, seen, retried = [], set(), 0
@@ -370,7 +372,7 @@ class Evolution:
         for _ in range(immigrants):
             rule = _named(random_rule(self.rng, vocabulary=self.variation.vocabulary))
             parent = self._tournament()
-            children.append(Child(rule, parent.architecture, (), "immigrant: a random rule"))
+            children.append(Child(rule, parent.architecture, (), "immigrant", "immigrant: a random rule"))
         return children, retried, immigrants
 
     def step(self) -> list[Candidate]:
@@ -388,12 +390,12 @@ class Evolution:
         n, cap = self.settings.population, self.settings.niche_cap
         if not self.population:
             self.population = candidates
-        elif self.settings.mode in ("regularized", "random"):
-            self.population = _survivors(self.population + candidates, n, cap)
-        else:
+        elif self.settings.keeps_best:
             best = [ind.candidate for ind in tools.selBest(
                 [Individual(c) for c in self.population + candidates], len(self.population) + len(candidates))]
             self.population = _survivors(best[::-1], n, cap)[::-1]
+        else:
+            self.population = _survivors(self.population + candidates, n, cap)
         selected = time.perf_counter()
         niche_counts = len(niches.niches(self.pool)), len(niches.niches(self.population))
         counted = time.perf_counter()
@@ -403,7 +405,7 @@ class Evolution:
         if restart and self.generation % restart == 0:
             self.population = [self.hof[0].candidate] * n
         seconds = time.perf_counter() - start + self.persist_seconds
-        training = work["screen_seconds"] + work["full_seconds"]
+        training = work.screen_seconds + work.full_seconds
         split = {"training_s": training, "breeding_s": bred - start,
                  "niches_s": (selected - evaluated) + (counted - selected),
                  "bookkeeping_s": (evaluated - bred - training) + (time.perf_counter() - counted) + self.persist_seconds}
@@ -411,16 +413,16 @@ class Evolution:
         fitness = [c.fitness for c in self.population]
         self.logbook.append(Generation(
             gen=self.generation,
-            trained=work["trained"],
-            cache_hits=len(candidates) - work["trained"],
-            scale_equivalent=work["scale_equivalent"],
-            screened=work["screened"],
-            fully_evaluated=work["fully_evaluated"],
-            screened_per_s=round(work["screened"] / max(work["screen_seconds"], 1e-9), 2),
-            evaluated_per_s=round(work["fully_evaluated"] / max(work["full_seconds"], 1e-9), 2),
+            trained=work.trained,
+            cache_hits=len(candidates) - work.trained,
+            scale_equivalent=work.scale_equivalent,
+            screened=work.screened,
+            fully_evaluated=work.fully_evaluated,
+            screened_per_s=round(work.screened / max(work.screen_seconds, 1e-9), 2),
+            evaluated_per_s=round(work.fully_evaluated / max(work.full_seconds, 1e-9), 2),
             retried=retried,
             immigrants=immigrants,
-            distinct_per_1000=round(1000 * self.totals["evaluated"] / max(self.totals["children"], 1), 1),
+            distinct_per_1000=round(1000 * self.totals.evaluated / max(self.totals.children, 1), 1),
             rejected=dict(sorted(self.rejected.items())),
             seconds=round(seconds, 3),
             **{k: round(split[k], 3) for k in TIME_SPLIT},

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from discovery.config import VariationSettings, Vocabulary
 from dsl.errors import DSLError
 from dsl.leaves import Leaves
 from dsl.probe import PROBE_STEPS, descent, standard_streams, standard_updates
@@ -43,12 +44,12 @@ from dsl.rule import Rule
 
 from . import blocks
 from .genome import genome_to_rule, random_genome
-from .variation import VariationConfig, crossover, mutate
+from .variation import NO_OP, crossover, mutate
 
 MAX_SCALE = 1e6
 MIN_GRADIENT_SHARE = 0.5
 SWEEP = tuple(10.0 ** k for k in range(-4, 1))  # lrs, times 1 / RMS of the rule's first updates
-KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", "no-op", "known")
+KINDS = ("not finite", "zero", "scale", "gradient share", "ascent", "no descent", NO_OP, "known")
 
 
 class Rejection(NamedTuple):
@@ -137,7 +138,7 @@ def gradient_share(updates: np.ndarray) -> float:
     return float(np.mean(spread / np.maximum(np.linalg.norm(updates, axis=1), 1e-300)))
 
 
-_NO_OP = Rejection("no-op", "the variation changed nothing")
+_NO_OP = Rejection(NO_OP, "the variation changed nothing")
 _KNOWN = Rejection("known", "a behaviour already known")
 
 
@@ -146,34 +147,34 @@ def _first_valid(vary: Callable[[], tuple[Rule, str]], parent: Rule, max_tries: 
                  new: Callable[[Rule], bool] | None = None) -> tuple[Rule, str]:
     for _ in range(max_tries):
         child, description = vary()
-        found = (_NO_OP if description == "no-op" else
+        found = (_NO_OP if description == NO_OP else
                  _KNOWN if new is not None and not new(child) else rejection(child))
         if found is None:
             return child, description
         if rejected is not None:
             rejected[found.kind] += 1
-    return parent, "no-op"
+    return parent, NO_OP
 
 
 def mutate_valid(parent: Rule, rng: random.Random, max_tries: int = 20,
-                 config: VariationConfig | None = None,
+                 config: VariationSettings | None = None,
                  rejected: collections.Counter | None = None,
                  new: Callable[[Rule], bool] | None = None) -> tuple[Rule, str]:
     """``mutate`` until the child passes ``check`` (and ``new``, if given, holds for it, asked
-    first); ``(parent, "no-op")`` after ``max_tries``."""
+    first); ``(parent, NO_OP)`` after ``max_tries``."""
     return _first_valid(lambda: mutate(parent, rng, config), parent, max_tries, rejected, new)
 
 
 def crossover_valid(a: Rule, b: Rule, rng: random.Random, max_tries: int = 20,
-                    config: VariationConfig | None = None,
+                    config: VariationSettings | None = None,
                     rejected: collections.Counter | None = None) -> tuple[Rule, str]:
-    """``crossover`` until the child passes ``check``; ``(a, "no-op")`` after ``max_tries``."""
+    """``crossover`` until the child passes ``check``; ``(a, NO_OP)`` after ``max_tries``."""
     return _first_valid(lambda: crossover(a, b, rng, config), a, max_tries, rejected)
 
 
 def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tuple[str, float]] = (),
                 name: str = "random", max_height: int = 3, max_tries: int = 1000,
-                vocabulary: str = "primitive") -> Rule:
+                vocabulary: Vocabulary = "primitive") -> Rule:
     """A random rule that passes ``check``: ``n_statements`` random assignments and a return
     (``"primitive"``), or ``return g`` with random building blocks (``"blocks"``,
     ``blocks.random_block_rule``).
@@ -181,10 +182,11 @@ def random_rule(rng: random.Random, n_statements: int = 3, params: Iterable[tupl
     Example: ``random_rule(random.Random(0), 2, params=[("beta", 0.9)])``.
     """
     params = tuple(params)
+    draw = {"primitive": lambda: genome_to_rule(random_genome(rng, n_statements, params, name, max_height)),
+            "blocks": lambda: blocks.random_block_rule(rng, name)}[vocabulary]
     for _ in range(max_tries):
         try:
-            rule = (blocks.random_block_rule(rng, name) if vocabulary == "blocks" else
-                    genome_to_rule(random_genome(rng, n_statements, params, name, max_height)))
+            rule = draw()
         except DSLError:
             continue
         if check(rule) is None:

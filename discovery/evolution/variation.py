@@ -21,11 +21,11 @@ Every variation maps parent rule(s) and a ``random.Random`` to ``(child, descrip
   average of a sub-expression, division by the root of a running second moment, sign,
   clipping, a bias correction.
 
-``mutate`` and ``crossover`` pick a kind by configurable weights (``VariationConfig``:
+``mutate`` and ``crossover`` pick a kind by configurable weights (``config.VariationSettings``,
 ``[variation]`` in a run's config). A child that
 breaks a ``dsl`` size limit (statements, depth, nodes, state slots,
 hyper-parameters) or equals its parent is never returned: the variation is
-retried, and after ``max_tries`` the parent comes back with ``"no-op"``.
+retried, and after ``MAX_TRIES`` the parent comes back with ``NO_OP``.
 Results depend only on the ``rng`` passed in (no global ``random``).
 """
 
@@ -35,16 +35,10 @@ import functools
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from deap import gp
 
-from discovery.config import (
-    BLOCK_MUTATIONS,
-    MUTATION_KINDS,
-    VariationSettings,
-    check_variation,
-)
+from discovery.config import MUTATION_KINDS, VariationSettings
 from dsl.errors import DSLError
 from dsl.printer import expr_text
 from dsl.rule import MAX_STATEMENTS, Rule
@@ -63,54 +57,11 @@ from .genome import (
     tree_to_expr,
 )
 
-PRIMITIVE_WEIGHTS = {"insert": 1.0, "delete": 1.0, "modify": 1.0, "subtree": 2.0, "node": 2.0, "constant": 2.0}
-BLOCK_WEIGHTS = {**PRIMITIVE_WEIGHTS, **dict.fromkeys(BLOCK_MUTATIONS, 1.5)}
+MAX_TRIES = 10  # attempts before a variation gives up with NO_OP
+NO_OP = "no-op"  # the description of a variation that changed nothing: the parent comes back
+_DEFAULT = VariationSettings()
 
-
-@dataclass(frozen=True)
-class VariationConfig:
-    """Weights of the variation kinds and their step sizes.
-
-    ``max_height``: height of new random subtrees (0 = a terminal);
-    ``perturb_scale``: standard deviation ``s`` of a constant's log-factor;
-    ``max_tries``: attempts before a variation gives up with ``"no-op"``;
-    ``vocabulary``: ``"primitive"`` (operators only) or ``"blocks"`` (building blocks too:
-    their mutation kinds, and random initial rules made of them).
-    """
-
-    mutation_weights: Mapping[str, float] = field(default_factory=lambda: dict(PRIMITIVE_WEIGHTS))
-    crossover_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"statement": 1.0, "subtree": 1.0})
-    max_height: int = 3
-    perturb_scale: float = 0.5
-    max_tries: int = 10
-    vocabulary: str = "primitive"
-
-    @classmethod
-    def of(cls, vocabulary: str, mutation_weights: Mapping[str, float] | None = None,
-           **settings) -> VariationConfig:
-        """The vocabulary's default weights, overridden by ``mutation_weights``."""
-        defaults = BLOCK_WEIGHTS if vocabulary == "blocks" else PRIMITIVE_WEIGHTS
-        return cls(mutation_weights={**defaults, **(mutation_weights or {})}, vocabulary=vocabulary,
-                   **settings)
-
-    @classmethod
-    def from_settings(cls, settings: VariationSettings) -> VariationConfig:
-        """The variation a run's ``[variation]`` section asks for."""
-        extra = {"crossover_weights": dict(settings.crossover_weights)} if settings.crossover_weights else {}
-        return cls.of(settings.vocabulary, dict(settings.mutation_weights or ()), max_height=settings.max_height,
-                      perturb_scale=float(settings.perturb_scale), **extra)
-
-    def __post_init__(self):
-        check_variation(self.vocabulary, self.mutation_weights, self.crossover_weights)
-        for weights in (self.mutation_weights, self.crossover_weights):
-            if not any(w > 0 for w in weights.values()):
-                raise ValueError(f"no positive weight among {dict(weights)}")
-
-
-DEFAULT_CONFIG = VariationConfig()
-
-Edit = Callable[[Genome, random.Random, VariationConfig], str | None]
+Edit = Callable[[Genome, random.Random, VariationSettings], str | None]
 
 
 def perturb_value(value: float, rng: random.Random, scale: float) -> float:
@@ -140,7 +91,7 @@ def _readable_terminals(genome: Genome) -> list[gp.Terminal]:
     return [t for t in genome.pset.terminals[Tensor] if t.value in readable]
 
 
-def _new_tree(genome: Genome, rng: random.Random, config: VariationConfig,
+def _new_tree(genome: Genome, rng: random.Random, config: VariationSettings,
               extra: tuple[str, ...] = ()) -> gp.PrimitiveTree:
     return random_tree(rng, genome.pset, (*genome.readable(), *extra), config.max_height)
 
@@ -163,7 +114,7 @@ def _repair(genome: Genome, rng: random.Random,
 # ----------------------------------------------------------------------------- mutations
 
 
-def _insert(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _insert(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     if len(genome) >= MAX_STATEMENTS:
         return None
     k = rng.randrange(len(genome))
@@ -183,7 +134,7 @@ def _insert(genome: Genome, rng: random.Random, config: VariationConfig) -> str 
     return description
 
 
-def _delete(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _delete(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     if len(genome) == 1:
         return None
     k = rng.randrange(len(genome) - 1)
@@ -193,13 +144,13 @@ def _delete(genome: Genome, rng: random.Random, config: VariationConfig) -> str 
     return description
 
 
-def _modify(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _modify(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     k = rng.randrange(len(genome))
     old, genome[k] = genome[k], _new_tree(genome, rng, config)
     return f"modify {genome.locate(k)}: {_text(old)} -> {_text(genome[k])}"
 
 
-def _subtree(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _subtree(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     k = rng.randrange(len(genome))
     tree = genome[k]
     span = tree.searchSubtree(rng.randrange(len(tree)))
@@ -208,7 +159,7 @@ def _subtree(genome: Genome, rng: random.Random, config: VariationConfig) -> str
     return f"subtree in {genome.locate(k)}: {_text(old)} -> {_text(new)}"
 
 
-def _node(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _node(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     k = rng.randrange(len(genome))
     tree = genome[k]
     i = rng.randrange(len(tree))
@@ -224,7 +175,7 @@ def _node(genome: Genome, rng: random.Random, config: VariationConfig) -> str | 
     return f"replace {old.name} -> {new.name} in {genome.locate(k)}"
 
 
-def _constant(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+def _constant(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
     sites = [(k, i) for k, tree in enumerate(genome) for i, n in enumerate(tree)
              if is_const(n) and n.value != 0.0]
     sites += [(None, j) for j in range(len(genome.params))]
@@ -244,7 +195,7 @@ def _constant(genome: Genome, rng: random.Random, config: VariationConfig) -> st
 
 def _block(block: blocks.Block) -> Edit:
     """A building block as a genome edit: the genome becomes the rule the block makes."""
-    def edit(genome: Genome, rng: random.Random, config: VariationConfig) -> str | None:
+    def edit(genome: Genome, rng: random.Random, config: VariationSettings) -> str | None:
         out = block(genome_to_rule(genome), rng)
         if out is None:
             return None
@@ -282,7 +233,7 @@ def _crossover_point(tree: gp.PrimitiveTree, rng: random.Random, leaf_prob: floa
     return rng.choice([i for i, node in enumerate(tree) if not node.arity])
 
 
-def _cx_statement(genome: Genome, rng: random.Random, config: VariationConfig,
+def _cx_statement(genome: Genome, rng: random.Random, config: VariationSettings,
                   donor: Genome) -> str | None:
     k = rng.randrange(len(genome))
     j = _partner(genome, k, donor, rng)
@@ -291,7 +242,7 @@ def _cx_statement(genome: Genome, rng: random.Random, config: VariationConfig,
     return f"crossover {genome.locate(k)} <- {donor.locate(j)}: {_text(genome[k])}"
 
 
-def _cx_subtree(genome: Genome, rng: random.Random, config: VariationConfig,
+def _cx_subtree(genome: Genome, rng: random.Random, config: VariationSettings,
                 donor: Genome) -> str | None:
     k = rng.randrange(len(genome))
     j = _partner(genome, k, donor, rng)
@@ -313,15 +264,15 @@ def _crossovers(donor: Rule) -> dict[str, Edit]:
 # ----------------------------------------------------------------------------- driver
 
 
-def _vary(parent: Rule, rng: random.Random, config: VariationConfig | None,
+def _vary(parent: Rule, rng: random.Random, config: VariationSettings | None,
           edits: Mapping[str, Edit], weights: Mapping[str, float] | None = None) -> tuple[Rule, str]:
     """Apply an edit chosen by ``weights`` to a fresh genome of ``parent`` until the child
-    is a valid rule different from the parent; ``(parent, "no-op")`` after ``max_tries``."""
-    config = config or DEFAULT_CONFIG
+    is a valid rule different from the parent; ``(parent, NO_OP)`` after ``MAX_TRIES``."""
+    config = config or _DEFAULT
     weights = weights or dict.fromkeys(edits, 1.0)
     kinds = [k for k in edits if weights.get(k, 0.0) > 0]
     chances = [weights[k] for k in kinds]
-    for _ in range(config.max_tries):
+    for _ in range(MAX_TRIES):
         genome = rule_to_genome(parent)
         description = edits[rng.choices(kinds, chances)[0]](genome, rng, config)
         if description is None:
@@ -332,59 +283,59 @@ def _vary(parent: Rule, rng: random.Random, config: VariationConfig | None,
             continue
         if child != parent:
             return child, description
-    return parent, "no-op"
+    return parent, NO_OP
 
 
-def mutate(parent: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
-    """A mutated child, its kind drawn by ``config.mutation_weights``, and what was done."""
-    return _vary(parent, rng, config, _MUTATIONS, (config or DEFAULT_CONFIG).mutation_weights)
+def mutate(parent: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
+    """A mutated child, its kind drawn by ``config.mutations``, and what was done."""
+    return _vary(parent, rng, config, _MUTATIONS, (config or _DEFAULT).mutations)
 
 
 def crossover(a: Rule, b: Rule, rng: random.Random,
-              config: VariationConfig | None = None) -> tuple[Rule, str]:
-    """``a`` with a statement or subtree from ``b`` (kind drawn by ``config.crossover_weights``).
+              config: VariationSettings | None = None) -> tuple[Rule, str]:
+    """``a`` with a statement or subtree from ``b`` (kind drawn by ``config.crossovers``).
 
     The child keeps ``a``'s name and hyper-parameters, plus those of ``b`` that it reads."""
-    return _vary(a, rng, config, _crossovers(b), (config or DEFAULT_CONFIG).crossover_weights)
+    return _vary(a, rng, config, _crossovers(b), (config or _DEFAULT).crossovers)
 
 
-def insert_statement(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def insert_statement(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Insert ``x = <random expression>``; a new ``x`` is read by a later statement."""
     return _vary(rule, rng, config, {"insert": _insert})
 
 
-def delete_statement(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def delete_statement(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Delete a statement, repairing reads of a variable no longer assigned."""
     return _vary(rule, rng, config, {"delete": _delete})
 
 
-def modify_statement(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def modify_statement(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Replace a statement's (or the return's) expression by a random one."""
     return _vary(rule, rng, config, {"modify": _modify})
 
 
-def mutate_subtree(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def mutate_subtree(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Replace a random subtree by a random tree of height <= ``config.max_height``."""
     return _vary(rule, rng, config, {"subtree": _subtree})
 
 
-def replace_node(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def replace_node(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Swap one operator for another of the same arity, or one terminal for another."""
     return _vary(rule, rng, config, {"node": _node})
 
 
-def perturb_constant(rule: Rule, rng: random.Random, config: VariationConfig | None = None) -> tuple[Rule, str]:
+def perturb_constant(rule: Rule, rng: random.Random, config: VariationSettings | None = None) -> tuple[Rule, str]:
     """Perturb one constant or hyper-parameter default (see ``perturb_value``)."""
     return _vary(rule, rng, config, {"constant": _constant})
 
 
 def crossover_statements(a: Rule, b: Rule, rng: random.Random,
-                         config: VariationConfig | None = None) -> tuple[Rule, str]:
+                         config: VariationSettings | None = None) -> tuple[Rule, str]:
     """``a`` with one statement's expression (or its return) taken whole from ``b``."""
     return _vary(a, rng, config, {"statement": _crossovers(b)["statement"]})
 
 
 def crossover_subtrees(a: Rule, b: Rule, rng: random.Random,
-                       config: VariationConfig | None = None) -> tuple[Rule, str]:
+                       config: VariationSettings | None = None) -> tuple[Rule, str]:
     """``a`` with one subtree replaced by a subtree of ``b`` (``gp.cxOnePoint``)."""
     return _vary(a, rng, config, {"subtree": _crossovers(b)["subtree"]})

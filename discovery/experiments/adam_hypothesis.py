@@ -54,12 +54,15 @@ import dsl
 from discovery import config as config_lib
 from discovery import runs, tasks
 from discovery.analysis import outputs
+from discovery.codec import Stored, record, sequence, stored, text, whole
 from discovery.evaluation.backends import make_backend
-from discovery.evaluation.evaluator import Evaluator
-from discovery.experiments import findings, report_files
+from discovery.evaluation.evaluator import ARCHITECTURE_TASK, Evaluator
+from discovery.experiments import findings, report_files, upgrade
 from discovery.experiments import pool as pool_lib
-from discovery.experiments.arms import Arm
+from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm
 from discovery.experiments.findings import ArmResult, Cell
+from discovery.experiments.pool import MAIN, PLANTED
+from discovery.experiments.preset import PANEL, Preset
 from discovery.records import encode_candidate
 from discovery.runs.progress import Progress
 from discovery.runs.store import RunStore
@@ -67,70 +70,11 @@ from discovery.training import scoring, tuning
 from discovery.training.optimizers import OPTIMIZERS
 from dsl.probe import similarity
 
-PANEL = tuple(OPTIMIZERS)  # adam adamw sgd momentum nesterov rmsprop adagrad lion adabelief
 NO_ADAM_STARTS = ("momentum", "lion", "signum", "rmsprop", "sgd", "adagrad")
 NONDEEP_STARTS = ("adam", "momentum", "lion", "signum", "rmsprop", "sgd")
-REFERENCES = ("adam", "lion", "momentum")  # distances of the joint arms' best rules to these
 # How the joint arms search rules: from building blocks, with cheap screening (training.fitness
 # grades every candidate, so a search from scratch is not a coin toss on a flat landscape).
 JOINT_SEARCH = {"variation.vocabulary": "blocks", "screening.promote": 0.25}
-CONTROL_KINDS = ("positive", "negative")
-# The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
-PLANTED = "momentum"
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """The experiment's size: every arm gets the same budget.
-
-    ``train_seeds``: the training seeds that select (evolution's fitness, the pool's selection
-    scores); ``measure_seeds``: disjoint ones that measure (the panels); each replicate seed
-    shifts both by a stride (``Experiment.selection_seeds``). ``measure_seeds=()`` is the design
-    before pools (the MLP family's): evolution trains on ``train_seeds`` in every replicate and
-    the panels on the replicate's shifted ``train_seeds``. ``pool``: random base architectures
-    per seed (0: no pool); ``pool_top_k``: members each panel optimizer selects from them (the
-    controls' blocked pools, with a base at each planted value, select as many per base)."""
-
-    seeds: int
-    population: int
-    generations: int
-    steps: int
-    size: str
-    learning_rates: tuple[float, ...]
-    train_seeds: tuple[int, ...]
-    nondeep: tuple[str, ...]
-    param_budget: int
-    fixed: tuple[str, ...] = ("adam", "momentum", "lion", "adagrad")
-    panel: tuple[str, ...] = PANEL
-    top_k: int = 3
-    expected: str = ""
-    family: str = "token_model"
-    controls: tuple[str, ...] = ("positive", "negative")  # run where the family has them
-    control_panel: tuple[str, ...] = ("adam", "momentum", "sgd", "adabelief")
-    measure_seeds: tuple[int, ...] = ()
-    pool: int = 0
-    pool_top_k: int = 2
-
-    def __post_init__(self):
-        if not tasks.is_known_family(self.family):
-            raise ValueError(f"unknown architecture family {self.family!r}; valid families: "
-                             f"{tasks.family_names()}")
-        unknown = [n for n in (*self.fixed, *self.panel, *self.control_panel) if n not in OPTIMIZERS]
-        if unknown or "adam" not in self.fixed or self.panel[0] != "adam" or not set(self.fixed) <= set(self.panel) or (
-                self.control_panel[0] != "adam" or PLANTED not in self.control_panel):
-            raise ValueError(f"fixed {self.fixed}, panel {self.panel} and control_panel {self.control_panel} "
-                             f"must be Optax baselines ({list(OPTIMIZERS)}): adam fixed and first in both "
-                             f"panels, every fixed one in the panel, {PLANTED} in the control panel")
-        if unknown_controls := set(self.controls) - set(CONTROL_KINDS):
-            raise ValueError(f"unknown controls {sorted(unknown_controls)}; controls: {list(CONTROL_KINDS)}")
-        if set(self.measure_seeds) & set(self.train_seeds) or (self.pool and len(self.measure_seeds) < 2):
-            raise ValueError(f"measure_seeds {self.measure_seeds} must be disjoint from train_seeds "
-                             f"{self.train_seeds}, and at least two where there is a pool (its margin)")
-        if self.pool and not 0 < self.pool_top_k < self.pool:
-            raise ValueError(f"pool_top_k {self.pool_top_k} must be between 1 and pool - 1 ({self.pool - 1})")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 _SMALL_GRID = (1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 0.1)
@@ -165,9 +109,24 @@ FAMILY_SIZES: dict[tuple[str, str], dict[str, Any]] = {
                             param_budget=20000, top_k=3, expected="about an hour on 2 CPU cores with --family mlp"),
     ("full", "mlp"): dict(_MLP, train_seeds=(0, 1, 2)),
 }
-# What a record written before a field existed ran with (``_settings``).
-_LEGACY = {"family": "mlp", "measure_seeds": [], "pool": 0, "pool_top_k": 2,
-           "control_panel": ["adam", "momentum", "sgd", "adabelief"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentFile(Stored):
+    """``experiment.json``: the preset's name and sizes (an older one is read through
+    ``upgrade.experiment``)."""
+
+    preset: str = stored(text)
+    config: Preset = stored(record(Preset))
+
+
+@dataclasses.dataclass(frozen=True)
+class PanelFile(Stored):
+    """``cells/<panel>-s<seed>.json``: a panel's cells for one seed."""
+
+    panel: str = stored(text)
+    seed: int = stored(whole())
+    cells: tuple[Cell, ...] = stored(sequence(record(Cell)))
 
 
 def _log10(x: float) -> float:
@@ -194,23 +153,23 @@ class Experiment:
 
     def _claim(self) -> None:
         """Write ``experiment.json``, or check that the folder holds this same experiment."""
-        record = {"preset": self.name, "config": self.preset.to_dict()}
+        claim = ExperimentFile(self.name, self.preset).to_dict()
         file = self.out / "experiment.json"
         if file.exists():
             try:
-                found = json.loads(file.read_text())
+                data = json.loads(file.read_text())
+                found = ExperimentFile.from_dict(upgrade.experiment(data))
             except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not readable ({e}); choose another --out") from None
-            if _settings(found) != _settings(record):
-                preset = found.get("preset") if isinstance(found, dict) else None
-                raise ValueError(f"{self.out} holds another experiment ({preset!r}, other settings); "
+            if not found.config.same_work(self.preset):
+                raise ValueError(f"{self.out} holds another experiment ({found.preset!r}, other settings); "
                                  "resume it with the same preset and family (--seeds may differ), or "
                                  "choose another --out")
-            if found != record:  # another number of seeds (or note): the finished seeds are reused
-                outputs.write_json(file, record)
+            if data != claim:  # another number of seeds (or note, or an older form): rewritten
+                outputs.write_json(file, claim)
         else:
             self.out.mkdir(parents=True, exist_ok=True)
-            outputs.write_json(file, record)
+            outputs.write_json(file, claim)
 
     # -- training seeds ------------------------------------------------------------------------
 
@@ -249,14 +208,14 @@ class Experiment:
     def arms(self) -> list[Arm]:
         """Every arm, as data: the fixed-optimizer arms, the joint ones, the non-deep one."""
         p = self.preset
-        arms = [Arm("architectures", fixed=f, overrides=(
+        arms = [Arm(ARCHITECTURES, fixed=f, overrides=(
             ("coevolution.mode", "architectures"), ("coevolution.fixed_rule", f),
             ("coevolution.start_architectures", "varied")), panel=p.panel) for f in p.fixed]
         joint = (("coevolution.mode", "joint"), ("coevolution.start_architectures", "varied"),
                  *JOINT_SEARCH.items())
-        return arms + [Arm("joint", start="noadam", overrides=(*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
-                       Arm("joint", start="random", overrides=(*joint, ("run.warm_start", []))),
-                       Arm("rules", overrides=(("tasks.search", list(p.nondeep)),
+        return arms + [Arm(JOINT, start="noadam", overrides=(*joint, ("run.warm_start", list(NO_ADAM_STARTS)))),
+                       Arm(JOINT, start="random", overrides=(*joint, ("run.warm_start", []))),
+                       Arm(RULES, overrides=(("tasks.search", list(p.nondeep)),
                                                ("run.warm_start", list(NONDEEP_STARTS))), panel=p.panel)]
 
     def arm(self, name: str) -> Arm:
@@ -271,7 +230,7 @@ class Experiment:
         p = self.preset
         if not p.pool:
             return []
-        out = [pool_lib.Design("main", p.panel, p.pool_top_k)]
+        out = [pool_lib.Design(MAIN, p.panel, p.pool_top_k)]
         for kind in p.controls:
             family = tasks.control_family(p.family, kind)
             if family is not None:
@@ -282,7 +241,7 @@ class Experiment:
     def _run_folder(self, arm: str, seed: int) -> Path | None:
         """The arm's run folder for ``seed``, if it was started."""
         folder = self.out / "runs"
-        return next(iter(sorted(folder.glob(f"{arm}-s{seed}-*"))), None) if folder.exists() else None
+        return next(iter(RunStore.folders(folder, arm, seed)), None)
 
     def _cells_file(self, panel: str, seed: int) -> Path:
         return self.out / "cells" / f"{panel}-s{seed}.json"
@@ -318,13 +277,12 @@ class Experiment:
             for m in members:
                 _, panel = need.setdefault(m.key, (m, []))
                 panel += [g for g in design.panel if g not in panel]
-        return [(m, tuple(sorted(panel, key=lambda g: g != "adam"))) for m, panel in need.values()]
+        return [(m, tuple(sorted(panel, key=lambda g: g != ADAM))) for m, panel in need.values()]
 
     def pool_store(self, seed: int) -> pool_lib.PoolStore:
         p = self.preset
-        protocol = {"learning_rates": list(p.learning_rates), "steps": p.steps, "size": p.size,
-                    "budget": p.param_budget, "selection_seeds": list(self.selection_seeds(seed)),
-                    "measurement_seeds": list(self.panel_seeds(seed))}
+        protocol = pool_lib.PoolProtocol(p.learning_rates, p.steps, p.size, p.param_budget,
+                                         self.selection_seeds(seed), self.panel_seeds(seed))
         return pool_lib.PoolStore(self.out / "pools" / f"s{seed}.json", protocol)
 
     def pool_seeds(self, seed: int, bar: Progress | None = None) -> dict[str, findings.PoolSeed]:
@@ -337,7 +295,7 @@ class Experiment:
             if bar is not None:
                 bar.advance(0, status=f"seed {seed}: pool member {member.block} ({member.genes().summary()})")
             if missing:
-                adam = store.get(member, "adam") if store.has(member, "adam") else None
+                adam = store.get(member, ADAM) if store.has(member, ADAM) else None
                 store.add(pool_lib.tune_member(member, missing, protocol, len(p.train_seeds), p.size,
                                                p.param_budget, adam))
             if bar is not None:
@@ -352,10 +310,10 @@ class Experiment:
         """The panel's cells for ``seed``, computed once (``cells/<panel>-s<seed>.json``)."""
         file = self._cells_file(panel, seed)
         if file.exists():
-            return [Cell.from_dict(c) for c in json.loads(file.read_text())["cells"]]
+            return list(PanelFile.from_dict(json.loads(file.read_text()), str(file)).cells)
         cells = compute()
         file.parent.mkdir(exist_ok=True)
-        outputs.write_json(file, {"panel": panel, "seed": seed, "cells": [c.to_dict() for c in cells]})
+        outputs.write_json(file, PanelFile(panel, seed, tuple(cells)).to_dict())
         return cells
 
     def cross_cells(self, run: runs.Run, seed: int, panel: tuple[str, ...] | None = None) -> list[Cell]:
@@ -387,7 +345,7 @@ class Experiment:
             results = backend.map([encode_candidate(dsl.library.get(g), arch) for g, arch in pairs])
         finally:
             backend.close()
-        return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks["architecture"].per_seed))
+        return [Cell(g, arch.summary(), tuple(_log10(x) for x in result.tasks[ARCHITECTURE_TASK].per_seed))
                 for (g, arch), result in zip(pairs, results)]
 
     def nondeep_cells(self, seed: int) -> list[Cell]:
@@ -421,14 +379,14 @@ class Experiment:
         pools = self.pool_seeds(seed, bar)
         results = {}
         for arm in self.arms():
-            run = step(f"{arm.name} ({_DOING[arm.kind]})", self.run_finished(arm.name, seed),
+            run = step(f"{arm.name} ({arm.doing})", self.run_finished(arm.name, seed),
                        lambda arm=arm: self.run(arm.name, seed))
-            if arm.kind == "architectures":
+            if arm.kind == ARCHITECTURES:
                 found = cells(f"cross-{arm.fixed}",
                               f"every optimizer on {arm.name}'s top {self.preset.top_k}",
                               lambda arm=arm, run=run: self.cross_cells(run, seed, arm.panel))
                 results[arm.name] = ArmResult(arm.kind, str(run.path), tuple(found))
-            elif arm.kind == "joint":
+            elif arm.kind == JOINT:
                 results[arm.name] = ArmResult(arm.kind, str(run.path), joint=_joint_summary(run))
             else:
                 found = cells("nondeep", "every optimizer on the non-deep tasks", lambda: self.nondeep_cells(seed))
@@ -441,31 +399,15 @@ class Experiment:
         units = self.preset.seeds * (sum(arm.units for arm in self.arms()) + members)
         with Progress(units, f"hypothesis ({self.name})", stream=None if self.progress else _Quiet()) as bar:
             seeds = [self.seed_result(seed, bar) for seed in range(self.preset.seeds)]
-        report = findings.analyse(self.name, self.preset.to_dict(), seeds, self.arms(), self.preset.panel,
+        report = findings.analyse(self.name, self.preset, seeds, self.arms(), self.preset.panel,
                                   time.perf_counter() - start, planted=PLANTED, designs=self.designs())
         report_files.write(report, self.out)
         return report
 
 
-_DOING = {"architectures": "architectures evolve with the rule fixed", "joint": "rules and architectures evolve jointly",
-          "rules": "rules evolve on non-deep tasks"}
-
-
-def _settings(record) -> object:
-    """An ``experiment.json`` record's settings that a seed's work depends on: the preset's
-    fields but the number of seeds and the note on the expected time, those a record written
-    before they existed lacks at what it ran with (``_LEGACY``: before families, the MLP
-    family; before pools, none), and no field the preset no longer has."""
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        return record
-    config = {**_LEGACY, **record["config"]}
-    keep = {f.name for f in dataclasses.fields(Preset)} - {"seeds", "expected"}
-    return {**record, "config": {k: v for k, v in config.items() if k in keep}}
-
-
 def _joint_summary(run: runs.Run) -> findings.JointArm:
     """Per generation, the share of the children that are Adam-like; the best rule's distances."""
-    adam = dsl.library.get("adam")
+    adam = dsl.library.get(ADAM)
     seen: dict[str, float] = {}
     by_generation: dict[int, list[bool]] = {}
     for c in RunStore.open(run.path).candidates():
@@ -476,7 +418,7 @@ def _joint_summary(run: runs.Run) -> findings.JointArm:
     return findings.JointArm(
         adam_like_share=tuple(sum(v) / len(v) for _, v in sorted(by_generation.items())),
         best_rule=run.candidate(1).text,
-        distance={name: 1 - similarity(best, dsl.library.get(name)) for name in REFERENCES},
+        distance={name: 1 - similarity(best, dsl.library.get(name)) for name in findings.REFERENCES},
     )
 
 

@@ -43,15 +43,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from discovery import tasks
+from discovery.codec import Stored, mapping, optional, real, record, sequence, stored, text, whole
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
-from discovery.experiments.arms import Arm
-from discovery.experiments.pool import Design, Member, PoolCell
+from discovery.experiments.arms import ADAM, ARCHITECTURES, JOINT, RULES, Arm, Kind, arm_kind
+from discovery.experiments.pool import MAIN, PLANTED, POSITIVE, Design, Group, Member, PoolCell
+from discovery.experiments.preset import Preset
 from discovery.experiments.selection import home_advantage, relative
-from discovery.records import Stored, mapping, optional, real, record, sequence, stored, text, whole
 
 ADAM_LIKE = 0.95
+REFERENCES = ("adam", "lion", "momentum")  # the rules a joint arm's best rule is measured against
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Cell(Stored):
 @dataclasses.dataclass(frozen=True)
 class JointArm(Stored):
     """A joint (rule, architecture) run: Adam-like share of the children per generation, the
-    best rule's text and its distance (1 - cosine similarity) to reference rules."""
+    best rule's text and its distance (1 - cosine similarity) to each of ``REFERENCES``."""
 
     adam_like_share: tuple[float, ...] = stored(sequence(real))
     best_rule: str = stored(text)
@@ -85,7 +87,7 @@ class ArmResult(Stored):
     ``cells`` (the panel on its top architectures, or on the non-deep tasks), ``joint`` (a joint
     arm's summary), ``rule`` (a rules arm's best rule); ``run``: its run folder."""
 
-    kind: str = stored(text)
+    kind: Kind = stored(arm_kind)
     run: str = stored(text)
     cells: tuple[Cell, ...] = stored(sequence(record(Cell)), default=())
     joint: JointArm | None = stored(optional(record(JointArm)), default=None)
@@ -117,11 +119,12 @@ class PoolSeed(Stored):
 @dataclasses.dataclass(frozen=True)
 class SeedResult(Stored):
     """Everything one seed measured: each arm's result, by arm name, and each pool design's
-    members and cells, by group ("main", "positive", "negative")."""
+    members and cells, by group (``pool.GROUPS``). A seed of an older ``report.json`` reads
+    through ``upgrade.seed``."""
 
     seed: int = stored(whole())
     arms: dict[str, ArmResult] = stored(mapping(record(ArmResult)))
-    pools: dict[str, PoolSeed] = stored(mapping(record(PoolSeed)), default_factory=dict)
+    pools: dict[str, PoolSeed] = stored(mapping(record(PoolSeed)))
 
     def cross(self, names: dict[str, str]) -> dict[str, list[Cell]]:
         """``{fixed optimizer: cells}`` of the architecture arms ``names`` (``{fixed: arm name}``)."""
@@ -135,15 +138,15 @@ class SeedResult(Stored):
 
     @property
     def nondeep(self) -> list[Cell]:
-        return [c for a in self.arms.values() if a.kind == "rules" for c in a.cells]
+        return [c for a in self.arms.values() if a.kind == RULES for c in a.cells]
 
     @property
     def nondeep_rule(self) -> str:
-        return next(a.rule for a in self.arms.values() if a.kind == "rules")
+        return next(a.rule for a in self.arms.values() if a.kind == RULES)
 
     @property
     def joint(self) -> dict[str, JointArm]:
-        return {name: a.joint for name, a in self.arms.items() if a.kind == "joint"}
+        return {name: a.joint for name, a in self.arms.items() if a.kind == JOINT}
 
     @property
     def runs(self) -> list[str]:
@@ -158,9 +161,9 @@ class PoolResult:
     seeds and blocks; their margin (the pooled seed-to-seed spread of the measurement scores of
     the members any optimizer selected); the mean ``M`` over seeds; the gene effects. ``planted``:
     the optimizer whose home advantage the positive control plants, else None; a control
-    (``group`` not "main") passes when it calls that one supported, or (the negative) none."""
+    (``group`` not ``MAIN``) passes when it calls that one supported, or (the negative) none."""
 
-    group: str
+    group: Group
     family: str
     panel: tuple[str, ...]
     k: int
@@ -216,7 +219,7 @@ def analyse_pool(design: Design, family: str, seeds: Sequence[PoolSeed], planted
         repeats += [c.measurement for c in p.cells if c.member in chosen]
     matrix = np.mean([sel.matrix(a, panel, panel, design.k) for a in pools], axis=0)
     genes_class = tasks.family(design.family or family).genes
-    genes = [{k: v for k, v in m.architecture.items() if k != "family"} for p in seeds for m in p.members]
+    genes = [m.genes().to_dict() for p in seeds for m in p.members]
     blocks = np.array([p.seed * 100_000 + m.block for p in seeds for m in p.members])
     scores = {g: np.concatenate([a.measurement[g] for a in pools]) for g in panel}
     effects_of_genes = ge.gene_effects(genes, scores, blocks, ge.specs_of(genes_class))
@@ -241,7 +244,7 @@ class Prediction:
 @dataclasses.dataclass(frozen=True)
 class Report:
     preset: str
-    config: dict
+    config: Preset
     fixed: tuple[str, ...]
     panel: tuple[str, ...]
     seeds: list[SeedResult]
@@ -251,30 +254,34 @@ class Report:
     predictions: list[Prediction]
     pools: list[PoolResult] = dataclasses.field(default_factory=list)
 
+    def pool_result(self, group: Group) -> PoolResult | None:
+        """The reading of the pool design ``group``, if it ran."""
+        return next((p for p in self.pools if p.group == group), None)
+
     @property
     def pool(self) -> PoolResult | None:
         """The main pool's reading, if the experiment has a pool."""
-        return next((p for p in self.pools if p.group == "main"), None)
+        return self.pool_result(MAIN)
 
     @property
     def controls(self) -> list[PoolResult]:
-        return [p for p in self.pools if p.group != "main"]
+        return [p for p in self.pools if p.group != MAIN]
 
     @property
     def estimates(self) -> list[tuple[str, dict[str, st.Effect], float]]:
         """Every estimate of the home advantages with its margin, as the figures label them:
         the evolution arms' ("evolution"), the main pool's ("pool"), each control's (its group)."""
         return [("evolution", self.home_advantage, self.margin),
-                *((p.group if p.group != "main" else "pool", p.home_advantage, p.margin) for p in self.pools)]
+                *((p.group if p.group != MAIN else "pool", p.home_advantage, p.margin) for p in self.pools)]
 
     @property
     def matrix(self) -> np.ndarray:
         """``M[f][g]`` averaged over seeds."""
-        names = {f: Arm("architectures", fixed=f).name for f in self.fixed}
+        names = {f: Arm(ARCHITECTURES, fixed=f).name for f in self.fixed}
         return np.mean([s.matrix(names, self.panel) for s in self.seeds], axis=0)
 
     def to_dict(self) -> dict:
-        return {"preset": self.preset, "config": self.config, "fixed": list(self.fixed),
+        return {"preset": self.preset, "config": self.config.to_dict(), "fixed": list(self.fixed),
                 "panel": list(self.panel), "seconds": self.seconds, "margin": self.margin,
                 "seeds": [s.to_dict() for s in self.seeds],
                 "matrix": self.matrix.tolist(),
@@ -309,29 +316,28 @@ def _home_advantages(seeds: list[SeedResult], names: dict[str, str], panel: tupl
     return per_seed, effects, cells
 
 
-def analyse(preset: str, config: dict, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
-            seconds: float, planted: str = "momentum", designs: Sequence[Design] = ()) -> Report:
-    """Effects per seed, intervals over seeds, the margins and the verdicts (``arms``:
-    ``arms.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
+def analyse(preset: str, config: Preset, seeds: list[SeedResult], arms: Sequence, panel: Sequence[str],
+            seconds: float, planted: str = PLANTED, designs: Sequence[Design] = ()) -> Report:
+    """Effects per seed, intervals over seeds, the margins and the verdicts of the experiment
+    ``preset`` sized ``config`` (``arms``: ``arms.Arm`` records); each pool design's reading (``analyse_pool``; ``planted``:
     the positive control's optimizer). P2 and P3 read the main pool where there is one (its
     power is measured by the controls), the evolution arms otherwise."""
     panel = tuple(panel)
-    main = {a.fixed: a.name for a in arms if a.kind == "architectures"}
+    main = {a.fixed: a.name for a in arms if a.kind == ARCHITECTURES}
     fixed = tuple(main)
     per_seed, ha, deep = _home_advantages(seeds, main, panel)
     margin = st.margin(deep)
     both_margin = st.margin(deep + [c.per_seed for s in seeds for c in s.nondeep])
-    adam = panel.index("adam")
-    p1 = st.interval([_nondeep_relative(s.nondeep, "adam") - float(relative(s.matrix(main, panel))[:, adam].mean())
+    adam = panel.index(ADAM)
+    p1 = st.interval([_nondeep_relative(s.nondeep, ADAM) - float(relative(s.matrix(main, panel))[:, adam].mean())
                       for s in seeds])
     p3 = st.interval([float(np.mean(list(h.values()))) for h in per_seed])
-    p4 = st.interval([s.joint[Arm("joint", start="noadam").name].adam_like_share[-1] - 0.5 for s in seeds])
-    family = config.get("family", "mlp")
-    pools = [analyse_pool(d, family, [s.pools[d.group] for s in seeds], planted if d.group == "positive" else None)
+    p4 = st.interval([s.joint[Arm(JOINT, start="noadam").name].adam_like_share[-1] - 0.5 for s in seeds])
+    pools = [analyse_pool(d, config.family, [s.pools[d.group] for s in seeds], planted if d.group == POSITIVE else None)
              for d in designs]
-    home = (ha["adam"], margin), (p3, margin)
+    home = (ha[ADAM], margin), (p3, margin)
     if pools:
-        home = (pools[0].home_advantage["adam"], pools[0].margin), (pools[0].mean_home_advantage, pools[0].margin)
+        home = (pools[0].home_advantage[ADAM], pools[0].margin), (pools[0].mean_home_advantage, pools[0].margin)
     effects = {"P1": (p1, both_margin), "P2": home[0], "P3": home[1], "P4": (p4, 0.0)}
     predictions = [Prediction(k, STATEMENTS[k], e, m, +1, st.verdict(e, m, +1)) for k, (e, m) in effects.items()]
     return Report(preset, config, fixed, panel, seeds, seconds, margin, ha, predictions, pools)

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from discovery.experiments import statistics as st
+from discovery.experiments.arms import ADAM
 
 RESAMPLES = 500
 # The fit's ridge penalty: as if each coefficient had one more member pulling it to zero. A pool
@@ -37,6 +38,7 @@ RESAMPLES = 500
 # reproduce every base exactly, with coefficients that mean nothing.
 RIDGE = 1.0
 LEAD = "panel"  # the column of Adam's lead over the rest of the panel
+BELOW, ABOVE = "below default", "default or above"  # a scale gene's two bins, in this order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +97,8 @@ def specs_of(genes_class: type) -> dict[str, tuple[object, object]]:
 
 def value_label(value, spec, default) -> str:
     """A gene's value as a table label: a scale gene in two bins around its default."""
-    if spec.kind == "scale":
-        return "below default" if value < default else "default or above"
+    if spec.continuous:
+        return BELOW if value < default else ABOVE
     return str(value)
 
 
@@ -137,10 +139,10 @@ def gene_effects(genes: Sequence[Mapping], scores: Mapping[str, np.ndarray], blo
     """Gaps to Adam per gene value and the fit over genes (module doc). ``genes``: each member's
     genes; ``scores[g]``: measurement scores per member (``"adam"`` among them); ``blocks``: the
     resampling unit of each member; ``specs``: each gene's spec and default (``specs_of``)."""
-    if "adam" not in scores:
-        raise ValueError("gene effects are gaps to Adam: the panel needs adam")
-    others = [g for g in scores if g != "adam"]
-    gaps = {g: np.asarray(scores[g]) - np.asarray(scores["adam"]) for g in others}
+    if ADAM not in scores:
+        raise ValueError(f"gene effects are gaps to Adam: the panel needs {ADAM}")
+    others = [g for g in scores if g != ADAM]
+    gaps = {g: np.asarray(scores[g]) - np.asarray(scores[ADAM]) for g in others}
     gaps[LEAD] = np.mean([gaps[g] for g in others], axis=0)
     rng = np.random.default_rng(seed)
     ids = np.unique(blocks)
@@ -152,7 +154,7 @@ def gene_effects(genes: Sequence[Mapping], scores: Mapping[str, np.ndarray], blo
         labels = np.array([value_label(g[name], spec, default) for g in genes])
         if len(set(labels)) < 2:
             continue
-        for label in sorted(set(labels), key=lambda v: (v not in ("below default",), v)):
+        for label in sorted(set(labels), key=lambda v: (v != BELOW, v)):
             mask = labels == label
             effects = {}
             for g, gap in gaps.items():

@@ -2,13 +2,14 @@
 
 Per replicate seed ``s`` the pool's *bases* are ``n`` random architectures of the family
 within the parameter budget (``random_architecture`` from ``random.Random("pool-<s>")``).
-Three designs read them (``Design``):
+Three designs read them (``Design``, its ``group``: ``Group``, ``GROUPS``):
 
 * ``main``: the bases themselves (a random pool: each member its own block);
 * ``positive`` / ``negative``: a *blocked* pool: every base at each value of its control's
   planted gene (``genes.PLANTED``: ``gradient_spread`` sigma in {0, 4}; ``label_noise`` in
   {0, 0.4}), one block per base, so that a base's copies differ in that gene alone. A copy
-  at the gene's default is the base itself: its cells are the main pool's.
+  at the gene's default is the base itself: its cells are the main pool's. The positive
+  control plants a home advantage of ``PLANTED``.
 
 Each cell is one optimizer on one member, fairly tuned (``tuning.tune``: natural scale,
 bracketing, Adam's tuned lr as the centre) on the union of the seed's *selection* and
@@ -31,24 +32,35 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
 import dsl
 from discovery import tasks
 from discovery.analysis import outputs
+from discovery.codec import Stored, real, record, sequence, stored, text, whole
 from discovery.evolution.architectures import random_architecture
-from discovery.records import Stored, real, sequence, stored, text, whole
+from discovery.experiments.arms import ADAM
 from discovery.training import scoring, trainer, tuning
+
+Control = Literal["positive", "negative"]
+CONTROLS: tuple[Control, ...] = get_args(Control)
+POSITIVE, NEGATIVE = CONTROLS
+Group = Literal["main", Control]
+GROUPS: tuple[Group, ...] = get_args(Group)
+MAIN = GROUPS[0]
+# The optimizer whose home advantage the positive control plants (its gene hurts SGD-type methods).
+PLANTED = "momentum"
 
 
 @dataclasses.dataclass(frozen=True)
 class Design:
-    """How a pool is read: ``group`` ("main" or a control kind), its ``panel`` (every member of
+    """How a pool is read: ``group`` (``MAIN`` or a control), its ``panel`` (every member of
     it also selects), ``k`` (members each optimizer selects) and the ``family`` whose planted
     gene blocks it (None: a random pool of the bases)."""
 
-    group: str
+    group: Group
     panel: tuple[str, ...]
     k: int
     family: str | None = None
@@ -102,6 +114,26 @@ class PoolCell(Stored):
         return float(np.mean(self.measurement))
 
 
+@dataclasses.dataclass(frozen=True)
+class PoolProtocol(Stored):
+    """What a seed's pool is trained under: the lr grid, steps, task size, parameter budget, and
+    the replicate's selection and measurement training seeds."""
+
+    learning_rates: tuple[float, ...] = stored(sequence(real))
+    steps: int = stored(whole())
+    size: str = stored(text)
+    budget: int = stored(whole())
+    selection_seeds: tuple[int, ...] = stored(sequence(whole()))
+    measurement_seeds: tuple[int, ...] = stored(sequence(whole()))
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolFile(Stored):
+    """``pools/s<seed>.json``: the seed's cells, with the protocol they were trained under."""
+
+    protocol: PoolProtocol = stored(record(PoolProtocol))
+    cells: tuple[PoolCell, ...] = stored(sequence(record(PoolCell)))
+
 
 def draw_bases(seed: int, n: int, budget: int, family: str) -> list:
     """The seed's ``n`` random base architectures of ``family`` within ``budget`` parameters."""
@@ -136,21 +168,20 @@ def split(result: trainer.TrainResult, n_selection: int) -> tuple[tuple[float, .
 
 
 class PoolStore:
-    """``pools/s<seed>.json``: the seed's cells, with the protocol they were trained under."""
+    """A seed's pool file (``PoolFile``): its cells, added member by member."""
 
-    def __init__(self, file: Path, protocol: dict):
+    def __init__(self, file: Path, protocol: PoolProtocol):
         self.file, self.protocol = file, protocol
         self.cells: dict[tuple[str, str], PoolCell] = {}
         if file.exists():
             try:
-                doc = json.loads(file.read_text())
-                stored = [PoolCell.from_dict(c) for c in doc["cells"]]
-            except (OSError, ValueError, KeyError, TypeError) as e:
+                found = PoolFile.from_dict(json.loads(file.read_text()))
+            except (OSError, ValueError) as e:
                 raise ValueError(f"{file} is not a readable pool ({e}); remove it to recompute") from None
-            if doc.get("protocol") != protocol:
-                raise ValueError(f"{file} was trained under another protocol {doc.get('protocol')}; "
-                                 f"this experiment's is {protocol}")
-            self.cells = {(c.member, c.optimizer): c for c in stored}
+            if found.protocol != protocol:
+                raise ValueError(f"{file} was trained under another protocol {found.protocol.to_dict()}; "
+                                 f"this experiment's is {protocol.to_dict()}")
+            self.cells = {(c.member, c.optimizer): c for c in found.cells}
 
     def has(self, member: Member, optimizer: str) -> bool:
         return (member.key, optimizer) in self.cells
@@ -162,8 +193,7 @@ class PoolStore:
         """Store ``cells`` (atomically: a crash leaves the file as it was)."""
         self.cells.update({(c.member, c.optimizer): c for c in cells})
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        outputs.write_json(self.file, {"protocol": self.protocol,
-                                       "cells": [c.to_dict() for c in self.cells.values()]})
+        outputs.write_json(self.file, PoolFile(self.protocol, tuple(self.cells.values())).to_dict())
 
 
 def tune_member(member: Member, panel: tuple[str, ...], protocol: scoring.Protocol, n_selection: int,
@@ -179,6 +209,6 @@ def tune_member(member: Member, panel: tuple[str, ...], protocol: scoring.Protoc
         tuned = tuning.tune(dsl.library.get(g), task, protocol, metric="test", center=center)
         sel, sel_lr, meas, meas_lr = split(tuned.result, n_selection)
         cells.append(PoolCell(g, member.key, sel, meas, sel_lr, meas_lr))
-        if g == "adam":
+        if g == ADAM:
             adam = cells[-1]
     return cells

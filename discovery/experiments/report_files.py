@@ -15,7 +15,9 @@ from discovery.analysis import outputs
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import report_page
 from discovery.experiments import statistics as st
-from discovery.experiments.findings import ADAM_LIKE, Cell, Report
+from discovery.experiments.arms import ADAM
+from discovery.experiments.findings import ADAM_LIKE, REFERENCES, Cell, Report
+from discovery.experiments.pool import POSITIVE, Control
 from discovery.experiments.selection import relative
 
 REPORT_FILES = ("report.md", "report.json", "report.html", "report.png", "genes.png")
@@ -51,15 +53,15 @@ def markdown(report: Report) -> str:
     pool = report.pool
     lines = [
         "# Hypothesis experiment: did architectures evolve to make Adam look best?", "",
-        f"Preset `{report.preset}`, architecture family `{report.config.get('family', 'mlp')}`, {n} seeds, "
+        f"Preset `{report.preset}`, architecture family `{report.config.family}`, {n} seeds, "
         f"{report.seconds / 60:.0f} min in the call that finished it. Losses are log10 held-out loss "
         "(lower is better); every optimizer is tuned with bracketing. Margins are the pooled seed-to-seed "
         "standard deviation of identical trainings among the cells an effect is made of.", ""]
     if pool is not None:
         lines += [f"Pool: {pool.members} random architectures per seed, every optimizer of {' '.join(pool.panel)} "
                   f"tuned on each; each selects its top {pool.k} on selection seeds "
-                  f"{report.config.get('train_seeds')} (shifted per seed), measured on "
-                  f"{report.config.get('measure_seeds')}. Intervals: {pool.mean_home_advantage.method}.", "",
+                  f"{list(report.config.train_seeds)} (shifted per seed), measured on "
+                  f"{list(report.config.measure_seeds)}. Intervals: {pool.mean_home_advantage.method}.", "",
                   "## Home advantage, two estimators side by side", "",
                   "`HA(g) = mean_{f != g} R[f][g] - R[g][g]`, `R = M - row mean` (> 0: g does better, relative to "
                   "the panel, on architectures selected for it).", "",
@@ -77,7 +79,7 @@ def markdown(report: Report) -> str:
               "", "Relative to the panel, R = M - row mean (bold: at home):", "",
               *_matrix_lines(relative(report.matrix), report.fixed, report.panel, "evolved with"), "",
               f"Intervals over seeds: {report.predictions[0].effect.method}."]
-    if not report.config.get("measure_seeds"):
+    if not report.config.measure_seeds:
         lines += ["", "The design before pools: the panels trained on each seed's shifted training seeds, so "
                   "seed 0's panels trained on the very seeds its evolution selected with (a winner's curse "
                   "toward a home advantage in that seed)."]
@@ -95,12 +97,12 @@ def markdown(report: Report) -> str:
     lines += _gene_lines(report)
     lines += ["", "## Joint co-evolution (rules and architectures) without Adam", "",
               "| arm | Adam-like share per generation (mean over seeds) | best rule (seed 0) | "
-              "distance to adam / lion / momentum (mean) |", "|---|---|---|---|"]
+              f"distance to {' / '.join(REFERENCES)} (mean) |", "|---|---|---|---|"]
     for arm in report.seeds[0].joint:
         shares = np.mean([s.joint[arm].adam_like_share for s in report.seeds], axis=0)
-        dist = {k: np.mean([s.joint[arm].distance[k] for s in report.seeds]) for k in ("adam", "lion", "momentum")}
+        dist = [np.mean([s.joint[arm].distance[k] for s in report.seeds]) for k in REFERENCES]
         lines.append(f"| {arm} | {' '.join(f'{x:.2f}' for x in shares)} | `{_short(report.seeds[0].joint[arm].best_rule)}` | "
-                     f"{dist['adam']:.2f} / {dist['lion']:.2f} / {dist['momentum']:.2f} |")
+                     f"{' / '.join(f'{d:.2f}' for d in dist)} |")
     lines += ["", "## Non-deep tasks", "",
               f"Rule evolved there (seed 0): `{_short(report.seeds[0].nondeep_rule)}`", "",
               "| task | Adam tuned - panel mean | Adam out of the box - panel mean (out of the box) |",
@@ -114,7 +116,7 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-CONTROL_TEXT = {
+CONTROL_TEXT: dict[Control, str] = {
     "positive": "a planted home advantage: every base architecture of the pool also at {gene} = {values}, a "
                 "gene that multiplies every weight's gradient, channel by channel, by fixed factors exp(sigma z) "
                 "(Adam and other diagonal preconditioners are invariant to it, SGD-type methods are not), so "
@@ -142,7 +144,7 @@ def _control_lines(report: Report) -> list[str]:
                   + (f": HA({c.planted}) = {c.home_advantage[c.planted].mean:+.3f} decades, "
                      f"{c.verdicts[c.planted]}." if c.planted else
                      f": {'no' if c.passed else 'a'} home advantage called supported."), ""]
-    positive = next((c for c in report.controls if c.group == "positive"), None)
+    positive = report.pool_result(POSITIVE)
     if positive is not None:
         lines.append(f"Power: with this preset on this family a home advantage must exceed about "
                      f"**{positive.detectable:.3f} decades** (the margin {positive.margin:.3f} plus the mean "
@@ -175,7 +177,7 @@ def _gene_lines(report: Report) -> list[str]:
     for p in report.pools:
         top = [f"{f.gene} {f.effect.text(2)}" for f in p.genes.fit[:5]]
         lines.append(f"| {p.group} | " + " | ".join(top + [""] * (5 - len(top))) + " |")
-    positive = next((c for c in report.controls if c.group == "positive"), None)
+    positive = report.pool_result(POSITIVE)
     if positive is not None:
         lines += ["", f"In the positive control the planted gene `{positive.planted_gene}` ranks "
                   f"**#{positive.planted_rank}** of {len(positive.genes.fit)} genes in the fit"
@@ -186,7 +188,7 @@ def _gene_lines(report: Report) -> list[str]:
 
 def _task_relative(cells: list[Cell], task: str, field: str) -> float:
     values = {c.optimizer: getattr(c, field) for c in cells if c.where == task}
-    return values["adam"] - float(np.mean(list(values.values())))
+    return values[ADAM] - float(np.mean(list(values.values())))
 
 
 def figure(report: Report) -> Figure:

@@ -38,8 +38,8 @@ def page(report: Report, text: str) -> str:
     """The page: ``text`` (the report's markdown) as HTML, a link to the figures under its title,
     then the figures."""
     title = f"Hypothesis experiment {report.preset}"
-    figures = [_matrix_chart("evolution", report.matrix, report.fixed, report.panel, "evolved with"),
-               *(_matrix_chart("pool", p.matrix, p.panel, p.panel, "selected by") for p in [report.pool] if p),
+    figures = [_matrix_chart("evolution", "evolution arms", report.matrix, report.fixed, report.panel, "evolved with"),
+               *(_matrix_chart("pool", "the pool", p.matrix, p.panel, p.panel, "selected by") for p in [report.pool] if p),
                _home_chart(report), _share_chart(report), *_gene_charts(report)]
     contents = '</h1>\n<p class="muted">The figures are <a href="#figures">at the end</a> (hover, zoom).</p>'
     body = [_to_html(text).replace("</h1>", contents, 1),
@@ -76,8 +76,9 @@ def _bars(fig: go.Figure, effects: Sequence[st.Effect], labels: Sequence[str], n
         fig.add_bar(x=list(labels), y=means, error_y=errors, name=name, hovertext=hover, hoverinfo="text")
 
 
-def _matrix_chart(anchor: str, m: np.ndarray, rows: Sequence[str], panel: Sequence[str], what: str) -> str:
-    """``R = M - row mean`` as a heatmap (blue: better than the panel), each cell's value on it."""
+def _matrix_chart(anchor: str, name: str, m: np.ndarray, rows: Sequence[str], panel: Sequence[str],
+                  what: str) -> str:
+    """``R = M - row mean`` of ``name`` as a heatmap (blue: better than the panel), each cell's value on it."""
     r = relative(m)
     limit = max(float(np.abs(r).max()), 1e-3)
     fig = go.Figure(go.Heatmap(z=r, x=list(panel), y=[f"{what} {f}" for f in rows], colorscale="RdBu",
@@ -85,7 +86,6 @@ def _matrix_chart(anchor: str, m: np.ndarray, rows: Sequence[str], panel: Sequen
                                colorbar={"title": "R"},
                                hovertemplate="%{y}, evaluated %{x}: R = %{z:+.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    name = "evolution arms" if anchor == "evolution" else "the pool"
     heading = f"<h3>{name}: R = log10 held-out loss - row mean (blue: better than the panel)</h3>"
     return heading + html_page.chart(fig, f"matrix-{anchor}", height=120 + 50 * len(rows))
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from discovery.records import Stored, real, sequence, stored, text
+from discovery.codec import Stored, real, sequence, stored, text
 
 BOOTSTRAP_FROM = 8
 BOOTSTRAP_RESAMPLES = 10_000

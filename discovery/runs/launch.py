@@ -22,14 +22,16 @@ from pathlib import Path
 import optax
 
 import dsl
+from discovery.codec import Stored, decode, mapping, optional, record, sequence, stored, text, whole
 from discovery.config import Config, reading_stored
 from discovery.evaluation.backends import make_backend
-from discovery.evaluation.evaluator import Evaluator, references_to_dict
+from discovery.evaluation.evaluator import Evaluator, References, TaskReference
 from discovery.evolution import niches
 from discovery.evolution.engine import Evolution
-from discovery.evolution.generation import Generation
+from discovery.evolution.generation import Generation, Totals
 from discovery.evolution.reporting import report_hall_of_fame, report_pareto_front
-from discovery.records import Candidate, Evaluation, decode
+from discovery.records import Candidate, Evaluation
+from discovery.runs import events, upgrade
 from discovery.runs.lock import RunLock
 from discovery.runs.progress import Progress
 from discovery.runs.store import Checkpoint, RunStore, RunWarning
@@ -37,40 +39,34 @@ from discovery.training import compiler
 
 
 @dataclasses.dataclass(frozen=True)
-class Summary:
+class Summary(Stored):
     """``summary.json``: written when a run completes (hall of fame with held-out scores).
 
     ``log_missing`` counts the candidates the checkpoint recorded that a damaged
     ``log.jsonl`` lacks: the Pareto front (over the logged candidates) is without them.
     ``niches``: how many distinct optimizers (``evolution.niches``) the run's best behaviours
     hold, ``forms`` in how many forms (``niches.by_form``: one hall-of-fame entry each); None
-    in summaries written before they existed.
+    where unknown (``runs.upgrade``).
     """
 
-    status: str
-    generations: int
-    totals: dict[str, int]
-    reference: dict
-    hall_of_fame: list[Candidate]
-    pareto_front: list[Candidate]
-    log_missing: int = 0
-    niches: int | None = None
-    forms: int | None = None
+    status: str = stored(text)
+    generations: int = stored(whole())
+    totals: Totals = stored(record(Totals))
+    reference: References = stored(mapping(mapping(record(TaskReference))))
+    hall_of_fame: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    pareto_front: tuple[Candidate, ...] = stored(sequence(record(Candidate)))
+    log_missing: int = stored(whole())
+    niches: int | None = stored(optional(whole()))
+    forms: int | None = stored(optional(whole()))
 
-    def to_dict(self) -> dict:
-        return {"status": self.status, "generations": self.generations, "totals": self.totals,
-                "reference": self.reference,
-                "hall_of_fame": [c.to_dict() for c in self.hall_of_fame],
-                "pareto_front": [c.to_dict() for c in self.pareto_front],
-                "log_missing": self.log_missing, "niches": self.niches, "forms": self.forms}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Summary:
-        return cls(status=data["status"], generations=data["generations"], totals=data["totals"],
-                   reference=data["reference"], hall_of_fame=_candidates(data["hall_of_fame"]),
-                   pareto_front=_candidates(data["pareto_front"]),
-                   log_missing=data.get("log_missing", 0), niches=data.get("niches"),
-                   forms=data.get("forms"))
+def read_summary(store: RunStore) -> Summary | None:
+    """The run's ``summary.json`` (upgraded if older code wrote it), or None if the run has not
+    finished; a malformed one is a ``RecordError`` naming the file."""
+    data = store.read_summary()
+    where = str(store.path / "summary.json")
+    return None if data is None else decode(
+        lambda d: Summary.from_dict(upgrade.current("summary", d, where), where), data, where)
 
 
 @dataclasses.dataclass
@@ -104,18 +100,12 @@ class Run:
         return dsl.to_optax(c.simplified, c.recommended_lr if learning_rate is None else learning_rate)
 
 
-def _candidates(items: list) -> list[Candidate]:
-    return [Candidate.from_dict(c) for c in items]
-
-
 def load_run(path: str | Path) -> Run:
     """Read a run folder (finished, interrupted or still running); a damaged file is a
     ValueError naming it."""
     store = RunStore.open(path)
     checkpoint = store.read_checkpoint()
-    summary_data = store.read_summary()
-    summary = (None if summary_data is None
-               else decode(Summary.from_dict, summary_data, str(store.path / "summary.json")))
+    summary = read_summary(store)
     search = checkpoint.search if checkpoint else None
     config = store.config()
     return Run(
@@ -123,7 +113,7 @@ def load_run(path: str | Path) -> Run:
         config=config,
         generation=search.generation if search else 0,
         population=list(search.population) if search else [],
-        hall_of_fame=(summary.hall_of_fame if summary else attach_held_out(
+        hall_of_fame=(list(summary.hall_of_fame) if summary else attach_held_out(
             report_hall_of_fame(list(search.hall_of_fame), config.evaluation.hall_of_fame),
             checkpoint.held_out) if search else []),
         logbook=list(search.logbook) if search else [],
@@ -163,8 +153,7 @@ class HeldOutChecks:
             structures = {dsl.template(c.rule)[0] for c in candidates}
             reference = self.evaluator.prepare(
                 "held_out", new_structure_rate=len(structures) / max(len(candidates), 1))
-            self.store.append_log([{"kind": "calibration", "split": "held_out",
-                                    "tasks": {t: r.to_dict() for t, r in reference.items()}}])
+            self.store.log([events.Calibration(split="held_out", tasks=reference, time=time.time())])
         for rank, c in enumerate(candidates, start=1):
             if c.key not in self.scores:
                 if bar:
@@ -224,7 +213,8 @@ def run(
             config = store.config()
             state = store.read_checkpoint()
             done, lengthened = state.search.generation if state else 0, False
-            if store.read_summary() is not None and (generations is None or generations <= done):
+            finished = read_summary(store)
+            if finished is not None and (generations is None or generations <= done):
                 return load_run(store.path)
             if generations is not None:
                 if generations < done:
@@ -245,14 +235,13 @@ def run(
                 store = RunStore.create(out, config)
                 held.enter_context(RunLock(store.path))
                 store.write_config(config)
-                store.append_log([{"kind": "start", "config": config.to_dict(), "commit": source_commit(),
-                                    "time": time.time()}])
+                store.log([events.Start(config=config.to_dict(), commit=source_commit(), time=time.time())])
             else:
                 _rewind(store, state)
                 if lengthened:
-                    _lengthen(store, config)
-            status = _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint)
-        if status == "complete":
+                    _lengthen(store, config, finished)
+            finished = _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint)
+        if finished:
             _finish(store, evaluator, progress)
     return load_run(store.path)
 
@@ -282,26 +271,26 @@ def _rewind(store: RunStore, state: Checkpoint | None) -> None:
     if problem:
         warnings.warn(f"{problem}; continuing: records logged before this resume may be missing "
                       "(summary.json counts them in log_missing)", RunWarning, stacklevel=3)
-        store.append_log([{"kind": "log_damaged", "problem": problem}])
-    store.append_log([{"kind": "resume", "generation": state.search.generation if state else 0,
-                       "commit": source_commit(), "time": time.time()}])
+        store.log([events.LogDamaged(problem=problem)])
+    store.log([events.Resume(generation=state.search.generation if state else 0, commit=source_commit(),
+                             time=time.time())])
 
 
-def _lengthen(store: RunStore, config: Config) -> None:
-    """Record a new length: the config, the finished summary moved to ``history/``, a log line."""
+def _lengthen(store: RunStore, config: Config, finished: Summary | None) -> None:
+    """Record a new length: the config, the ``finished`` summary moved to ``history/``, a log line."""
     old = store.config().run.generations  # before it is overwritten
-    archived = store.archive_summary() if store.read_summary() is not None else None
+    archived = None if finished is None else store.archive_summary(finished.generations)
     store.write_config(config)
-    store.append_log([{"kind": "generations", "from": old, "to": config.run.generations,
-                       "summary": None if archived is None else str(archived.relative_to(store.path)),
-                       "time": time.time()}])
+    store.log([events.Lengthened(previous=old, generations=config.run.generations,
+                                 summary=None if archived is None else str(archived.relative_to(store.path)),
+                                 time=time.time())])
 
 
-def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint) -> str:
+def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_checkpoint) -> bool:
+    """Generations until the run's end (True) or an interruption (False), each logged and checkpointed."""
     if not config.evolves_architectures and "search" not in evaluator.reference:
         reference = evaluator.prepare("search")
-        store.append_log([{"kind": "calibration", "split": "search",
-                           "tasks": {t: r.to_dict() for t, r in reference.items()}, "time": time.time()}])
+        store.log([events.Calibration(split="search", tasks=reference, time=time.time())])
     evo = Evolution(config, backend.map, state.search if state else None)
     held_out = HeldOutChecks(evaluator, store, state.held_out if state else None)
     every = config.evaluation.held_out_every
@@ -319,8 +308,7 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_c
             if every and evo.generation % every == 0:
                 held_out.check(evo.hall_of_fame[:config.evaluation.held_out_top], bar)
             persisting = time.perf_counter()
-            offset = store.append_log([{"kind": "candidate", **c.to_dict()} for c in candidates]
-                                      + [{"kind": "generation", **evo.logbook[-1].to_dict()}])
+            offset = store.log([*candidates, evo.logbook[-1]])
             store.write_checkpoint(Checkpoint(evo.state(), evaluator.reference, offset,
                                               dict(held_out.scores)))
             store.write_metrics(evo.logbook)
@@ -333,15 +321,15 @@ def _evolve(config, store, evaluator, backend, state, progress, stop_after, on_c
                 shapes = f" | {last.compiled_shapes} shapes" if config.evolves_architectures else ""
                 bar.advance(status=_progress(last, len(candidates), unit) + shapes)
             if stop.requested or (stop_after is not None and done_here >= stop_after):
-                store.append_log([{"kind": "interrupted", "generation": evo.generation}])
-                return "interrupted"
-    return "complete"
+                store.log([events.Interrupted(generation=evo.generation)])
+                return False
+    return True
 
 
-def _budget_spent(config: Config, totals: dict[str, int]) -> bool:
+def _budget_spent(config: Config, totals: Totals) -> bool:
     """Whether ``[run] max_evaluated`` distinct behaviours are trained (a budget in evaluations,
     e.g. random search given a search's count): the run then ends as complete."""
-    return 0 < config.run.max_evaluated <= totals["evaluated"]
+    return 0 < config.run.max_evaluated <= totals.evaluated
 
 
 def _progress(last: Generation, children: int, unit: str) -> str:
@@ -374,16 +362,16 @@ def _finish(store: RunStore, evaluator: Evaluator, progress: bool = True) -> Non
                       RunWarning, stacklevel=3)
     everyone = list({c.key: c for c in logged}.values())
     front = report_pareto_front(everyone)
-    store.write_summary(Summary(
+    store.write_summary(upgrade.stamped(Summary(
         status="complete",
         generations=state.search.generation,
         totals=state.search.totals,
-        reference=references_to_dict(evaluator.reference),
-        hall_of_fame=hall,
-        pareto_front=front,
+        reference=evaluator.reference,
+        hall_of_fame=tuple(hall),
+        pareto_front=tuple(front),
         log_missing=missing,
         **_diversity(state.search.hall_of_fame),
-    ).to_dict())
+    ).to_dict()))
 
 
 def report(result: Run, top: int = 5) -> str:

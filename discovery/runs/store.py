@@ -3,7 +3,7 @@
 * ``config.toml``         the resolved config (TOML)
 * ``checkpoint.msgpack``  state after the last completed generation, with its
   SHA-256 and format version; ``checkpoint.prev.msgpack`` the one before
-* ``log.jsonl``           one JSON line per event: every evaluated candidate,
+* ``log.jsonl``           one JSON line per event (``runs.events``): every evaluated candidate,
   the cost model's path choices, each generation, resumes, interruptions
 * ``summary.json``        written at the end: hall of fame, Pareto front, scores
 * ``metrics.csv``         one row per generation (``generation.METRICS``), for any plotting tool
@@ -18,13 +18,14 @@ which is appended one fsynced block of whole lines at a time; readers skip an
 incomplete last line. A checkpoint that fails its checksum is never used: the
 previous one is, once verified, with a warning. JSON is strict (no NaN).
 Loading reads msgpack, TOML and JSON only: nothing in a run folder is ever
-executed.
+executed. Data written by older code is upgraded before it is read (``runs.upgrade``).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -37,60 +38,33 @@ from typing import Any
 import msgpack
 
 from discovery import config as config_lib
-from discovery.evaluation.evaluator import References, references_from_dict, references_to_dict
+from discovery.codec import RecordError, Stored, decode, mapping, record, stored, whole
+from discovery.evaluation.evaluator import References, TaskReference
 from discovery.evolution.engine import SearchState
 from discovery.evolution.generation import METRICS, Generation
-from discovery.records import (
-    Candidate,
-    Evaluation,
-    RecordError,
-    decode,
-    mapping,
-    read_fields,
-    stored,
-    whole,
-)
+from discovery.records import Candidate, Evaluation
+from discovery.runs import events, upgrade
 from discovery.runs.files import TEMP_SUFFIX, atomic_write, json_text, naming
 
+CONFIG = "config.toml"  # what makes a folder a run folder
 CHECKPOINT = "checkpoint.msgpack"
 PREVIOUS = "checkpoint.prev.msgpack"
 FORMAT = "discovery-checkpoint"
-# 3: a Checkpoint record (search state nested) as a msgpack payload with its SHA-256; 2: the same
-# fields flat; 1: flat, no checksum. All three are read.
-VERSION = 3
+# A Checkpoint record as a msgpack payload with its SHA-256 (from format 2; 1: flat, no checksum).
+# Every format is read (``upgrade``).
+VERSION = upgrade.FORMAT
 
 
 @dataclasses.dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(Stored):
     """A run's state after its last completed generation: the search (``SearchState``), Adam's
-    reference scores per split and task, the held-out scores of hall-of-fame rules by key, and
-    how many bytes of ``log.jsonl`` were written when it was taken. Every field is checked by
-    its reader when read (``from_dict``): a malformed one is a one-line ``CheckpointError``."""
+    reference scores per split and task, how many bytes of ``log.jsonl`` were written when it was
+    taken, and the held-out scores of hall-of-fame rules by key."""
 
-    search: SearchState = stored(lambda data: SearchState.from_dict(data, "search"))
-    reference: References = stored(references_from_dict)
+    search: SearchState = stored(record(SearchState))
+    reference: References = stored(mapping(mapping(record(TaskReference))))
     log_offset: int = stored(whole())
-    held_out: dict[str, Evaluation] = stored(mapping(Evaluation.from_dict), default=None)
-
-    def __post_init__(self):
-        if self.held_out is None:
-            object.__setattr__(self, "held_out", {})
-
-    def to_dict(self) -> dict:
-        return {"search": self.search.to_dict(), "reference": references_to_dict(self.reference),
-                "held_out": {k: v.to_dict() for k, v in self.held_out.items()},
-                "log_offset": self.log_offset}
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str, version: int = VERSION) -> Checkpoint:
-        if version < 3 and isinstance(data, dict):  # the search state's fields stood beside the others
-            search = {f.name for f in dataclasses.fields(SearchState)}
-            data = {"search": {k: v for k, v in data.items() if k in search},
-                    **{k: v for k, v in data.items() if k not in search and k not in ("format", "version")}}
-        try:
-            return cls(**read_fields(cls, data, where))
-        except RecordError as e:
-            raise CheckpointError(str(e)) from None
+    held_out: dict[str, Evaluation] = stored(mapping(record(Evaluation)))
 
 
 class CheckpointError(ValueError):
@@ -124,18 +98,32 @@ class RunStore:
         return cls(path)
 
     def write_config(self, config: config_lib.Config) -> None:
-        atomic_write(self.path / "config.toml", config_lib.dumps(config).encode())
+        atomic_write(self.path / CONFIG, config_lib.dumps(config).encode())
 
     @classmethod
     def open(cls, path: str | Path) -> RunStore:
         path = Path(path)
-        if not (path / "config.toml").is_file():
-            raise FileNotFoundError(f"{path} is not a run folder (no config.toml)")
+        if not (path / CONFIG).is_file():
+            raise FileNotFoundError(f"{path} is not a run folder (no {CONFIG})")
         return cls(path)
+
+    @staticmethod
+    def folders(out: str | Path, name: str | None = None, seed: int | None = None) -> list[Path]:
+        """The run folders in ``out`` (those holding a ``config.toml``) in name order, which for one
+        name and seed is oldest first (``create``); given ``name`` or ``seed``, those whose config
+        has them."""
+        out = Path(out)
+        found = []
+        for path in sorted(out.iterdir()) if out.is_dir() else []:
+            if (path / CONFIG).is_file():
+                run = RunStore(path).config().run
+                if name in (None, run.name) and seed in (None, run.seed):
+                    found.append(path)
+        return found
 
     def config(self) -> config_lib.Config:
         with config_lib.reading_stored():
-            return config_lib.load(self.path / "config.toml")
+            return config_lib.load(self.path / CONFIG)
 
     def remove_temp_files(self) -> None:
         """Delete temporary files a killed writer left behind (call while holding the lock)."""
@@ -181,6 +169,10 @@ class RunStore:
     def log_file(self) -> Path:
         return self.path / "log.jsonl"
 
+    def log(self, entries: list[events.Event]) -> int:
+        """Append events (``events.line``) in one fsynced write; return the log's size in bytes."""
+        return self.append_log([events.line(e) for e in entries])
+
     def append_log(self, entries: list[dict]) -> int:
         """Append JSON lines in one fsynced write; return the log's size in bytes afterwards."""
         data = "".join(json_text(e, sort_keys=True) + "\n" for e in entries).encode()
@@ -206,10 +198,20 @@ class RunStore:
         return (f"{self.log_file} holds {len(head)} bytes where {CHECKPOINT} says {offset} bytes "
                 "of whole lines were logged: the log was truncated or replaced")
 
-    def read_log(self) -> list[dict]:
-        """The log's records. An incomplete last line (being written, or torn by a crash) and
-        damaged lines are skipped with a ``RunWarning`` naming them."""
-        return [entry for _, entry in self._log_lines()]
+    def read_log(self, *kinds: str) -> list[events.Event]:
+        """The log's events (of ``kinds``, or all), in order. An incomplete last line (being
+        written, or torn by a crash) and damaged lines are skipped with a ``RunWarning`` naming them."""
+        found, damaged = [], []
+        for number, entry in self._log_lines():
+            if kinds and entry.get("kind") not in kinds:
+                continue
+            where = f"{self.log_file}, line {number}"
+            try:
+                found.append(decode(functools.partial(events.read, where=where), entry, where))
+            except RecordError:
+                damaged.append(number)
+        _warn_damaged(self.log_file, damaged, f"not {' or '.join(kinds) or 'an event'} record(s)")
+        return found
 
     def _log_lines(self) -> list[tuple[int, dict]]:
         if not self.log_file.exists():
@@ -226,7 +228,7 @@ class RunStore:
                 entry = json.loads(line)
             except (ValueError, RecursionError):
                 entry = None
-            if isinstance(entry, dict) and isinstance(entry.get("kind"), str):
+            if isinstance(entry, dict):
                 lines.append((number, entry))
             elif line.strip():
                 damaged.append(number)
@@ -235,16 +237,7 @@ class RunStore:
 
     def candidates(self) -> list[Candidate]:
         """Every candidate the log records, in order (damaged records skipped with a warning)."""
-        found, damaged = [], []
-        for number, entry in self._log_lines():
-            if entry["kind"] != "candidate":
-                continue
-            try:
-                found.append(decode(Candidate.from_dict, entry, f"{self.log_file}, line {number}"))
-            except ValueError:
-                damaged.append(number)
-        _warn_damaged(self.log_file, damaged, "not a candidate record")
-        return found
+        return self.read_log("candidate")
 
     # -- summary -----------------------------------------------------------------------------
 
@@ -253,17 +246,17 @@ class RunStore:
 
     def write_metrics(self, logbook: list[Generation]) -> None:
         """``metrics.csv``: the ``METRICS`` columns of every generation record so far (empty
-        where a record written before a field existed lacks it)."""
+        where a field is None)."""
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(METRICS)
         writer.writerows([_blank_if_none(getattr(record, key)) for key in METRICS] for record in logbook)
         atomic_write(self.path / "metrics.csv", text.getvalue().encode())
 
-    def archive_summary(self) -> Path:
-        """Move ``summary.json`` to ``history/summary-g<generations>.json`` (before an extension)."""
-        summary = self.read_summary() or {}
-        target = self.path / "history" / f"summary-g{summary.get('generations', 0)}.json"
+    def archive_summary(self, generations: int) -> Path:
+        """Move ``summary.json``, of a run of ``generations``, to ``history/summary-g<generations>.json``
+        (before an extension)."""
+        target = self.path / "history" / f"summary-g{generations}.json"
         target.parent.mkdir(exist_ok=True)
         os.replace(self.path / "summary.json", target)
         return target
@@ -301,7 +294,7 @@ def _verified_state(file: Path) -> Checkpoint:
     version = outer.get("version")
     if version == 1:
         state = outer
-    elif version in (2, VERSION):
+    elif type(version) is int and 2 <= version <= VERSION:
         payload = outer.get("payload")
         if (not isinstance(payload, bytes) or set(outer) != {"format", "version", "sha256", "payload"}
                 or hashlib.sha256(payload).hexdigest() != outer.get("sha256")):
@@ -311,7 +304,12 @@ def _verified_state(file: Path) -> Checkpoint:
     else:
         raise CheckpointError(f"{file} has format version {version!r}; "
                               f"this discovery reads versions 1 to {VERSION}")
-    return Checkpoint.from_dict(state, f"checkpoint {file}", version)
+    where = f"checkpoint {file}"
+    try:
+        return decode(lambda s: Checkpoint.from_dict(upgrade.upgraded("checkpoint", s, version, where), where),
+                      state, where)
+    except RecordError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def _warn_damaged(file: Path, lines: list[int], what: str) -> None:

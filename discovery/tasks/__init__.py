@@ -11,7 +11,7 @@ Example::
 """
 
 from .architecture import Architecture, from_architecture
-from .base import Task, dataset_task, n_params
+from .base import Kind, Size, Task, dataset_task, n_params
 from .custom import TaskError, make_task
 from .family import Family, Genes, GenesRecord
 from .libsvm import load_libsvm
@@ -44,6 +44,8 @@ __all__ = [
     "Family",
     "Genes",
     "GenesRecord",
+    "Kind",
+    "Size",
     "Task",
     "TaskError",
     "TokenArchitecture",

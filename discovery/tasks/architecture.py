@@ -39,7 +39,9 @@ from typing import Any
 
 import jax
 
-from .base import Params, PyTree, Task, row_sampler
+from discovery.codec import Stored, given, stored
+
+from .base import Params, PyTree, Size, Task, row_sampler, sized
 from .classification import accuracy, cross_entropy
 from .family import Family, scaled
 from .mlp import ACTIVATIONS, GAINS, layer_stds
@@ -62,7 +64,7 @@ WIDTHS = (8, 16, 32, 64, 128, 256)  # the widths variation moves along: one shap
 
 
 @dataclasses.dataclass(frozen=True)
-class Architecture:
+class Architecture(Stored):
     """One member of the MLP family; validated on construction.
 
     depth: hidden layers, 0..6.  width: units per hidden layer, 1..4096.
@@ -72,13 +74,13 @@ class Architecture:
     output_scale: multiplier on the logits, in (0, 100].
     """
 
-    depth: int = 2
-    width: int = 64
-    activation: str = "relu"
-    norm: str = "none"
-    residual: bool = False
-    init_scale: float = 1.0
-    output_scale: float = 1.0
+    depth: int = stored(given, default=2)  # every field checked on construction
+    width: int = stored(given, default=64)
+    activation: str = stored(given, default="relu")
+    norm: str = stored(given, default="none")
+    residual: bool = stored(given, default=False)
+    init_scale: float = stored(given, default=1.0)
+    output_scale: float = stored(given, default=1.0)
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in {"depth": (0, MAX_DEPTH), "width": (1, MAX_WIDTH)}.items():
@@ -107,26 +109,6 @@ class Architecture:
                     f"Architecture.{name} must be a number in (0, {MAX_SCALE}], got {value!r}"
                 )
             object.__setattr__(self, name, float(value))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a dict of str/int/float/bool (msgpack-serializable)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Architecture:
-        """Inverse of :meth:`to_dict`; missing fields take their defaults.
-
-        Raises ValueError on a non-dict, an unknown key, or a bad value.
-        """
-        if not isinstance(d, dict):  # a corrupt stored record is a bad value, not a type bug
-            raise ValueError(  # noqa: TRY004
-                f"an Architecture record must be a dict, got {type(d).__name__}"
-            )
-        fields = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown Architecture field(s) {unknown}; valid fields: {fields}")
-        return cls(**d)
 
     def layer_sizes(self) -> tuple[int, ...]:
         """(40, width x depth, 10): the widths of the MLP on MNIST-1D."""
@@ -179,6 +161,7 @@ class Architecture:
         return ", ".join(parts)
 
 
+@sized
 def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int | None = None,
                     **fields: Any) -> Task:
     """The family task for the architecture whose fields are ``fields``, in a network of ``slots``
@@ -216,8 +199,7 @@ def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int 
         name="mlp_family",
         kind="deep",
         description=f"MNIST-1D, architecture-family MLP ({arch.summary()}), cross-entropy",
-        sizes={"num_samples": num_samples, "batch_size": batch_size, "seed": seed, "slots": slots,
-               **arch.to_dict()},
+        sizes={"slots": slots, **arch.to_dict()},
         init=init,
         loss=loss,
         train_data={**train, "arch": arch_data},
@@ -231,7 +213,7 @@ def make_mlp_family(*, num_samples: int, batch_size: int, seed: int, slots: int 
     )
 
 
-def from_architecture(arch: Architecture, size: str = "small", *, dataset: str = "mnist1d",
+def from_architecture(arch: Architecture, size: Size = "small", *, dataset: str = "mnist1d",
                       budget: int | None = None) -> Task:
     """The task training ``arch`` on ``dataset`` at data size ``size`` ("small" | "default"), in the
     network every architecture of its width within ``budget`` parameters shares (``Architecture.slots``)."""

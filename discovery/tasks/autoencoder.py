@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .base import Params, PyTree, Task, dataset_task
+from .base import Params, PyTree, Task, dataset_task, sized
 from .mlp import apply_mlp, init_mlp
 from .mnist1d_data import N_FEATURES, mnist1d_splits
 
@@ -24,6 +24,7 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
     return jnp.mean((apply_mlp(params, batch["x"]) - batch["x"]) ** 2)
 
 
+@sized
 def make_autoencoder(
     *, hidden: int, code: int, num_samples: int, batch_size: int, seed: int
 ) -> Task:
@@ -34,13 +35,6 @@ def make_autoencoder(
         name="mnist1d_autoencoder",
         kind="deep",
         description=f"MNIST-1D autoencoder {'-'.join(map(str, layer_sizes))}, MSE",
-        sizes={
-            "hidden": hidden,
-            "code": code,
-            "num_samples": num_samples,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
         init=lambda key, _: init_mlp(key, layer_sizes),
         loss=_loss,
         train_data={"x": train["x"]},

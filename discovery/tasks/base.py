@@ -4,13 +4,18 @@ A task is data plus a loss. All of its functions are pure and jittable, and
 take the data as an argument (never closed over), so a trainer can compile
 once per task shape and vmap over learning rates and seeds. Tasks with the
 same ``compile_key`` share compiled code: they differ only in their data.
+
+A built-in task's factory declares its size parameters once, as its keyword-only
+parameters (``sized``); the registry's tables give their values.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +24,10 @@ import numpy as np
 Params = Any
 Batch = Any
 PyTree = Any
+Kind = Literal["deep", "nondeep", "custom"]  # a neural network's training, a classical problem, a user's task
+KINDS: tuple[Kind, ...] = get_args(Kind)
+Size = Literal["small", "default"]  # a built-in task's size: "small" for tests, "default" for real runs
+SIZES: tuple[Size, ...] = get_args(Size)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -27,9 +36,9 @@ class Task:
 
     Attributes:
       name: registry name, e.g. ``"mf_k4"``.
-      kind: ``"deep"`` or ``"nondeep"``.
+      kind: ``"deep"``, ``"nondeep"`` or ``"custom"`` (``Kind``).
       description: one line.
-      sizes: the resolved size parameters (plain values, shown by the CLI).
+      sizes: the resolved size parameters (plain values, shown by the CLI); ``sized`` fills them in.
       init: (PRNG key, train_data) -> float32 params pytree.
       loss: (params, batch) -> scalar mean loss over any number of examples;
         ``loss(params, train_data)`` is the full training loss.
@@ -51,9 +60,9 @@ class Task:
     """
 
     name: str
-    kind: str
+    kind: Kind
     description: str
-    sizes: dict
+    sizes: dict = dataclasses.field(default_factory=dict, kw_only=True)
     init: Callable[[jax.Array, PyTree], Params]
     loss: Callable[[Params, Batch], jax.Array]
     train_data: PyTree
@@ -76,6 +85,25 @@ class Task:
         """Whether the loss reads each leaf of ``params`` (``jax.tree.leaves`` order)."""
         return [True] * len(jax.tree.leaves(params)) if self.used is None else [
             bool(u) for u in jax.tree.leaves(self.used(params, self.train_data))]
+
+
+def sized(make: Callable[..., Task]) -> Callable[..., Task]:
+    """A task factory whose keyword-only parameters are its task's size parameters.
+
+    The task ``make`` returns gets the keyword-only arguments of the call as ``sizes`` (in the
+    signature's order), updated by the ``sizes`` ``make`` gave it: the values it resolved itself
+    (a default filled in, an input normalised). Positional parameters choose a variant of the
+    task (a rank, a data set): they are not sizes.
+    """
+    names = [p.name for p in inspect.signature(make).parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+    @functools.wraps(make)
+    def factory(*variant: Any, **arguments: Any) -> Task:
+        task = make(*variant, **arguments)
+        given = {name: arguments[name] for name in names if name in arguments}
+        return dataclasses.replace(task, sizes={**given, **task.sizes})
+
+    return factory
 
 
 def float32(x: Any) -> jax.Array:
@@ -106,9 +134,9 @@ def row_sampler(batch_size: int) -> Callable[[PyTree, jax.Array], PyTree]:
 def dataset_task(
     *,
     name: str,
-    kind: str,
+    kind: Kind,
     description: str,
-    sizes: dict,
+    sizes: dict | None = None,
     init: Callable[[jax.Array, PyTree], Params],
     loss: Callable[[Params, Batch], jax.Array],
     train_data: PyTree,
@@ -133,7 +161,7 @@ def dataset_task(
         name=name,
         kind=kind,
         description=description,
-        sizes=dict(sizes),
+        sizes=dict(sizes or {}),
         init=init,
         loss=loss,
         train_data=train_data,

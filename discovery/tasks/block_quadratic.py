@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, float32
+from .base import Params, PyTree, Task, float32, sized
 
 SIZES = {
     "small": {"blocks": 4, "block_size": 8, "spread": 3.0, "condition": 1e3, "seed": 0},
@@ -48,6 +48,7 @@ def _loss(params: Params, data: PyTree) -> jax.Array:
     return 0.5 * jnp.sum(jnp.einsum("bi,bij,bj->b", r, data["h"], r))
 
 
+@sized
 def make_block_quadratic(*, blocks: int, block_size: int, spread: float, condition: float,
                          seed: int) -> Task:
     """The block-heterogeneous quadratic (see the module docstring)."""
@@ -61,8 +62,6 @@ def make_block_quadratic(*, blocks: int, block_size: int, spread: float, conditi
         kind="nondeep",
         description=f"block-heterogeneous quadratic: {blocks} blocks of {block_size}, block scales over "
                     f"{spread:g} decades, condition {condition:g} within each (rotated)",
-        sizes={"blocks": blocks, "block_size": block_size, "spread": spread, "condition": condition,
-               "seed": seed},
         init=lambda key, _: {"x": jax.random.normal(key, (blocks, block_size), jnp.float32)},
         loss=_loss,
         train_data=data,

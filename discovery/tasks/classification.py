@@ -32,7 +32,7 @@ def classification_task(
     name: str,
     kind: str,
     description: str,
-    sizes: dict,
+    sizes: dict | None = None,
     init: Callable[[jax.Array], Params],
     apply: Callable[[Params, jax.Array], jax.Array],
     train_data: PyTree,

@@ -43,9 +43,14 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
+
+from discovery.codec import Stored, given, stored
 
 from .base import Task
+
+GeneKind = Literal["ladder", "choice", "integer", "flag", "scale"]  # how a gene is checked, drawn, edited
+GENE_KINDS: tuple[GeneKind, ...] = get_args(GeneKind)
 
 
 class Genes(Protocol):
@@ -114,16 +119,25 @@ class GeneSpec:
     rounded to 3 significant digits.
     """
 
-    kind: str
+    kind: GeneKind
     options: tuple = ()
     low: float = 0.0
     high: float = 0.0
     sigma: float = 0.5
     doc: str = ""
 
+    def __post_init__(self):
+        if self.kind not in GENE_KINDS:
+            raise ValueError(f"unknown gene kind {self.kind!r}; kinds: {list(GENE_KINDS)}")
+
+    @property
+    def continuous(self) -> bool:
+        """A "scale" gene: a float drawn and edited by factors, not one of a few values."""
+        return self.kind == "scale"
+
 
 def _gene(default: Any, spec: GeneSpec) -> Any:
-    return dataclasses.field(default=default, metadata={"gene": spec})
+    return stored(given, default=default, gene=spec)  # checked against its spec on construction
 
 
 def ladder(default: Any, options: Sequence, doc: str = "") -> Any:
@@ -155,8 +169,9 @@ def scaled(value: float, rng: random.Random, low: float = 0.01, high: float = 10
     return float(f"{min(max(value * math.exp(rng.gauss(0.0, sigma)), low), high):.3g}")
 
 
-class GenesRecord:
-    """Base of a declarative genes dataclass: every field is a gene spec (``ladder`` ...).
+class GenesRecord(Stored):
+    """Base of a declarative genes dataclass: every field is a gene spec (``ladder`` ...), stored
+    by the codec (a gene a record lacks takes its default).
 
     Subclasses are ``@dataclasses.dataclass(frozen=True)``, set ``FAMILY`` (the family's
     name, part of ``key``) and define ``n_params`` and ``shape``; ``check`` adds rules
@@ -192,18 +207,6 @@ class GenesRecord:
 
     def check(self) -> None:
         """Rules relating several genes (raise ValueError)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any:
-        if not isinstance(data, dict):  # a corrupt stored record is a bad value, not a type bug
-            raise ValueError(f"a {cls.__name__} record must be a dict, got {type(data).__name__}")  # noqa: TRY004
-        unknown = sorted(set(data) - set(cls.specs()))
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid fields: {list(cls.specs())}")
-        return cls(**data)
 
     def key(self) -> str:
         """Stable text: the family's name and the sorted JSON of the genes."""

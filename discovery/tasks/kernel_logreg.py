@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, dataset_task, float32
+from .base import Params, PyTree, Task, dataset_task, float32, sized
 from .libsvm import load_libsvm
 
 
@@ -132,9 +132,11 @@ def _accuracy(params: Params, data: PyTree) -> dict:
     return {"accuracy": jnp.mean((data["k"] @ params["w"] > 0) == (data["y"] > 0.5))}
 
 
+@sized
 def make_kernel_logreg(
-    *,
     dataset: str,
+    /,
+    *,
     n_examples: int,
     sigma: float,
     label_noise: float,
@@ -142,7 +144,7 @@ def make_kernel_logreg(
     seed: int,
     data_file: str | None,
 ) -> Task:
-    """The ``klr_{dataset}`` task (``dataset`` in PROFILES)."""
+    """The ``klr_{dataset}`` task (``dataset`` in PROFILES); a ``data_file``'s labels take no noise."""
     if not 0.0 <= label_noise < 0.5:
         raise ValueError(f"label_noise must be in [0, 0.5), got {label_noise}")
     rng = np.random.default_rng(seed)
@@ -169,14 +171,7 @@ def make_kernel_logreg(
         name=f"klr_{dataset}",
         kind="nondeep",
         description=f"RBF-kernel logistic regression on {source} ({kind}), sigma {sigma:g}",
-        sizes={
-            "n_examples": n_examples,
-            "sigma": sigma,
-            "label_noise": label_noise,
-            "batch_size": batch_size,
-            "seed": seed,
-            "data_file": data_file,
-        },
+        sizes={"label_noise": label_noise, "data_file": data_file},
         init=lambda key, _: {"w": jnp.zeros((len(y_train),), jnp.float32)},
         loss=_loss,
         train_data={"k": float32(rbf_kernel(x_train, x_train, sigma)), "y": float32(y_train)},

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, dataset_task, float32
+from .base import Params, PyTree, Task, dataset_task, float32, sized
 
 SIZES = {
     "small": {"n_examples": 250, "dim": 20, "condition": 100.0, "batch_size": 32, "seed": 0},
@@ -25,6 +25,7 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
     return 0.5 * jnp.mean((batch["a"] @ params["w"] - batch["b"]) ** 2)
 
 
+@sized
 def make_least_squares(
     *, n_examples: int, dim: int, condition: float, batch_size: int, seed: int
 ) -> Task:
@@ -45,13 +46,6 @@ def make_least_squares(
         name="linear_least_squares",
         kind="nondeep",
         description=f"overdetermined least squares, {n_train} x {dim}, condition ~{condition:g}",
-        sizes={
-            "n_examples": n_examples,
-            "dim": dim,
-            "condition": condition,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
         init=lambda key, _: {"w": jnp.zeros((dim,), jnp.float32)},
         loss=_loss,
         train_data={"a": float32(a[:n_train]), "b": float32(b[:n_train])},

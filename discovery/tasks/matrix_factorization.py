@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, dataset_task, float32
+from .base import Params, PyTree, Task, dataset_task, float32, sized
 
 SIZES = {
     "small": {"n_examples": 1000, "batch_size": 100, "seed": 0},
@@ -56,7 +56,8 @@ def best_rank_k_loss(x: np.ndarray, y: np.ndarray, rank: int) -> float:
     return float((np.sum(sigma[rank:] ** 2) + np.sum(outside**2)) / y.size)
 
 
-def make_matrix_factorization(*, rank: int, n_examples: int, batch_size: int, seed: int) -> Task:
+@sized
+def make_matrix_factorization(rank: int, /, *, n_examples: int, batch_size: int, seed: int) -> Task:
     """The ``mf_k{rank}`` task."""
     rng = np.random.default_rng(seed)
     a = np.linspace(1.0, 1e-10, _OUT)[:, None] * rng.random((_OUT, _IN))
@@ -68,7 +69,6 @@ def make_matrix_factorization(*, rank: int, n_examples: int, batch_size: int, se
         name=f"mf_k{rank}",
         kind="nondeep",
         description=f"matrix factorization Y = AX with a rank-{rank} linear net 6-{rank}-10, MSE",
-        sizes={"n_examples": n_examples, "batch_size": batch_size, "seed": seed},
         init=lambda key, _: _init(key, rank),
         loss=_loss,
         train_data={"x": float32(x[:n_train]), "y": float32(y[:n_train])},

@@ -12,9 +12,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from .base import Params, Task
-from .classification import classification_task
-from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
+from .base import Params, Task, sized
+from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_classifier
 
 SIZES = {
     "small": {"channels": 8, "num_samples": 1000, "batch_size": 50, "seed": 42},
@@ -59,22 +58,8 @@ def _apply(params: Params, x: jax.Array) -> jax.Array:
     return h @ params["dense"]["w"] + params["dense"]["b"]
 
 
+@sized
 def make_mnist1d_cnn(*, channels: int, num_samples: int, batch_size: int, seed: int) -> Task:
     """The CNN classifier task; ``num_samples`` MNIST-1D examples, 80% train."""
-    train, test = mnist1d_splits(num_samples, seed)
-    return classification_task(
-        name="mnist1d_cnn",
-        kind="deep",
-        description=f"MNIST-1D, 3-layer 1-D CNN ({channels} channels), cross-entropy",
-        sizes={
-            "channels": channels,
-            "num_samples": num_samples,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
-        init=lambda key, _: _init(key, channels),
-        apply=_apply,
-        train_data=train,
-        test_data=test,
-        batch_size=batch_size,
-    )
+    return mnist1d_classifier("mnist1d_cnn", f"MNIST-1D, 3-layer 1-D CNN ({channels} channels), cross-entropy",
+                              lambda key, _: _init(key, channels), _apply, num_samples, batch_size, seed)

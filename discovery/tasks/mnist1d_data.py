@@ -4,16 +4,20 @@ Each example is a 40-sample 1-D signal: one of 10 digit templates, padded,
 scaled, translated, sheared and noised (Greydanus 2020). The generator seeds
 numpy's and Python's global RNGs; their states are saved and restored around
 it, so building a task leaves the caller's global random state untouched.
+``mnist1d_classifier`` builds a classification task on it from a model.
 """
 
 from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Callable
 
+import jax
 import numpy as np
 
-from .base import float32, int32
+from .base import Params, PyTree, Task, float32, int32
+from .classification import classification_task
 
 N_FEATURES = 40
 N_CLASSES = 10
@@ -56,3 +60,13 @@ def mnist1d_splits(num_samples: int, seed: int) -> tuple[dict, dict]:
         {"x": float32(a["x"]), "y": int32(a["y"])},
         {"x": float32(a["x_test"]), "y": int32(a["y_test"])},
     )
+
+
+def mnist1d_classifier(name: str, description: str, init: Callable[[jax.Array, PyTree], Params],
+                       apply: Callable[[Params, jax.Array], jax.Array], num_samples: int, batch_size: int,
+                       seed: int) -> Task:
+    """The deep task classifying ``num_samples`` MNIST-1D examples (80% train) with the logits
+    ``apply(params, x)``, in minibatches of ``batch_size``."""
+    train, test = mnist1d_splits(num_samples, seed)
+    return classification_task(name=name, kind="deep", description=description, init=init, apply=apply,
+                               train_data=train, test_data=test, batch_size=batch_size)

@@ -6,10 +6,9 @@ softmax cross-entropy; ~9.7k params at the default (100, 50) hidden sizes.
 
 from __future__ import annotations
 
-from .base import Task
-from .classification import classification_task
+from .base import Task, sized
 from .mlp import apply_mlp, init_mlp
-from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_splits
+from .mnist1d_data import N_CLASSES, N_FEATURES, mnist1d_classifier
 
 SIZES = {
     "small": {"hidden": [32], "num_samples": 1000, "batch_size": 50, "seed": 42},
@@ -17,23 +16,9 @@ SIZES = {
 }
 
 
+@sized
 def make_mnist1d_mlp(*, hidden: list[int], num_samples: int, batch_size: int, seed: int) -> Task:
     """The MLP classifier task; ``num_samples`` MNIST-1D examples, 80% train."""
-    train, test = mnist1d_splits(num_samples, seed)
     layer_sizes = (N_FEATURES, *hidden, N_CLASSES)
-    return classification_task(
-        name="mnist1d_mlp",
-        kind="deep",
-        description=f"MNIST-1D, ReLU MLP {'-'.join(map(str, layer_sizes))}, cross-entropy",
-        sizes={
-            "hidden": list(hidden),
-            "num_samples": num_samples,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
-        init=lambda key, _: init_mlp(key, layer_sizes),
-        apply=apply_mlp,
-        train_data=train,
-        test_data=test,
-        batch_size=batch_size,
-    )
+    return mnist1d_classifier("mnist1d_mlp", f"MNIST-1D, ReLU MLP {'-'.join(map(str, layer_sizes))}, cross-entropy",
+                              lambda key, _: init_mlp(key, layer_sizes), apply_mlp, num_samples, batch_size, seed)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, float32
+from .base import Params, PyTree, Task, float32, sized
 
 QUADRATIC_SIZES = {
     "small": {"dim": 20, "condition": 1e4, "rotated": True, "seed": 0},
@@ -46,6 +46,7 @@ def hessian(dim: int, condition: float, rotated: bool, seed: int) -> np.ndarray:
     return (q * eig) @ q.T
 
 
+@sized
 def make_quadratic(
     *, dim: int, condition: float, rotated: bool, seed: int, noise: float = 0.0
 ) -> Task:
@@ -55,10 +56,8 @@ def make_quadratic(
     h = hessian(dim, condition, rotated, seed)
     minimizer = np.random.default_rng([seed, 1]).standard_normal(dim)
     data = {"h": float32((h + h.T) / 2), "xi": float32(minimizer)}
-    sizes = {"dim": dim, "condition": condition, "rotated": rotated, "seed": seed}
     if noise > 0.0:
         name, extra = "noisy_quadratic", f", gradient noise std {noise:g}"
-        sizes["noise"] = noise
 
         def sample_batch(train_data: PyTree, key: jax.Array) -> PyTree:
             xi = train_data["xi"] + noise * jax.random.normal(key, train_data["xi"].shape, jnp.float32)
@@ -74,7 +73,6 @@ def make_quadratic(
         kind="nondeep",
         description=f"{'rotated' if rotated else 'diagonal'} quadratic, dim {dim}, "
         f"condition {condition:g}{extra}",
-        sizes=sizes,
         init=lambda key, _: {"x": jax.random.normal(key, (dim,), jnp.float32)},
         loss=_loss,
         train_data=data,

@@ -48,12 +48,10 @@ from . import (
     transformer,
     zipf_classification,
 )
-from .base import Task, n_params
+from .base import KINDS, SIZES, Kind, Size, Task, n_params
 from .custom import TaskError, check
 from .family import Family
 
-SIZES = ("small", "default")
-KINDS = ("deep", "nondeep", "custom")
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 _MLP_FAMILY_SIZES = {
@@ -70,7 +68,7 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
     **{
         f"klr_{d}": (
             "nondeep",
-            functools.partial(kernel_logreg.make_kernel_logreg, dataset=d),
+            functools.partial(kernel_logreg.make_kernel_logreg, d),
             kernel_logreg.size_table(d),
         )
         for d in kernel_logreg.PROFILES
@@ -78,7 +76,7 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
     **{
         f"mf_k{k}": (
             "nondeep",
-            functools.partial(matrix_factorization.make_matrix_factorization, rank=k),
+            functools.partial(matrix_factorization.make_matrix_factorization, k),
             matrix_factorization.SIZES,
         )
         for k in matrix_factorization.RANKS
@@ -92,14 +90,14 @@ _TASKS: dict[str, tuple[str, Callable[..., Task], dict[str, dict]]] = {
         softmax_regression.make_softmax_regression,
         softmax_regression.SIZES,
     ),
-    "zipf_softmax": ("nondeep", zipf_classification.make_zipf_softmax, zipf_classification.SIZES),
+    "zipf_softmax": ("nondeep", zipf_classification.make_zipf_classification, zipf_classification.SIZES),
     "block_quadratic": ("nondeep", block_quadratic.make_block_quadratic, block_quadratic.SIZES),
     "mnist1d_mlp": ("deep", mnist1d_mlp.make_mnist1d_mlp, mnist1d_mlp.SIZES),
     "mnist1d_cnn": ("deep", mnist1d_cnn.make_mnist1d_cnn, mnist1d_cnn.SIZES),
     "mnist1d_autoencoder": ("deep", autoencoder.make_autoencoder, autoencoder.SIZES),
     "transformer_modadd": ("deep", transformer.make_transformer, transformer.SIZES),
     "mlp_family": ("deep", architecture.make_mlp_family, _MLP_FAMILY_SIZES),
-    "zipf_mlp": ("deep", zipf_classification.make_zipf_mlp, zipf_classification.MLP_SIZES),
+    "zipf_mlp": ("deep", zipf_classification.make_zipf_classification, zipf_classification.MLP_SIZES),
     "zipf_tokens": ("deep", token_family.make_zipf_tokens, _TOKEN_FAMILY_SIZES),
 }
 
@@ -138,7 +136,7 @@ def is_known(name: str) -> bool:
     return name in _TASKS or name in _REGISTERED or is_import_path(name)
 
 
-def names(kind: str | None = None) -> list[str]:
+def names(kind: Kind | None = None) -> list[str]:
     """Built-in and registered task names, optionally only those of ``kind`` ("deep" | "nondeep" |
     "custom")."""
     if kind is not None and kind not in KINDS:
@@ -147,7 +145,7 @@ def names(kind: str | None = None) -> list[str]:
             + [name for name, t in _REGISTERED.items() if kind is None or t.kind == kind])
 
 
-def get(name: str, size: str = "small", **overrides) -> Task:
+def get(name: str, size: Size = "small", **overrides) -> Task:
     """Build task ``name`` at ``size`` ("small": tests; "default": real runs).
 
     ``name`` is a built-in task, a registered one (``size`` and ``overrides`` do not
@@ -176,7 +174,7 @@ def get(name: str, size: str = "small", **overrides) -> Task:
     return build(**params)
 
 
-def describe(size: str = "small") -> list[dict]:
+def describe(size: Size = "small") -> list[dict]:
     """One row per task: name, kind, description, n_params, sizes, f_star.
 
     Builds every task (generating its data) at ``size``.
@@ -214,7 +212,7 @@ def import_failure(module_name: str, e: ImportError) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _imported(path: str, size: str) -> Task:
+def _imported(path: str, size: Size) -> Task:
     """The task that ``"package.module:factory"`` makes, named by that path, checked (once per size)."""
     module_name, attr = path.split(":")
     try:

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task
+from .base import Params, PyTree, Task, sized
 
 SIZES = {
     "small": {"dim": 2, "init_noise": 0.1},
@@ -24,6 +24,7 @@ def _loss(params: Params, batch: PyTree) -> jax.Array:
     return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+@sized
 def make_rosenbrock(*, dim: int, init_noise: float) -> Task:
     """The Rosenbrock task in ``dim`` >= 2 dimensions (data-free)."""
     if dim < 2:
@@ -37,7 +38,6 @@ def make_rosenbrock(*, dim: int, init_noise: float) -> Task:
         name="rosenbrock",
         kind="nondeep",
         description=f"chained Rosenbrock function, dim {dim}",
-        sizes={"dim": dim, "init_noise": init_noise},
         init=init,
         loss=_loss,
         train_data={},

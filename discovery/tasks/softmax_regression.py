@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, Task, float32, int32
+from .base import Params, Task, float32, int32, sized
 from .classification import classification_task
 
 SIZES = {
@@ -40,6 +40,7 @@ def _apply(params: Params, x: jax.Array) -> jax.Array:
     return x @ params["w"] + params["b"]
 
 
+@sized
 def make_softmax_regression(
     *, n_examples: int, dim: int, classes: int, separation: float, batch_size: int, seed: int
 ) -> Task:
@@ -53,14 +54,6 @@ def make_softmax_regression(
         name="softmax_regression",
         kind="nondeep",
         description=f"softmax regression, {classes} Gaussian clusters in {dim} dims",
-        sizes={
-            "n_examples": n_examples,
-            "dim": dim,
-            "classes": classes,
-            "separation": separation,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
         init=lambda key, _: {
             "w": jnp.zeros((dim, classes), jnp.float32),
             "b": jnp.zeros((classes,), jnp.float32),

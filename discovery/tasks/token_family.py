@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, PyTree, Task, float32, int32, row_sampler
+from .base import Params, PyTree, Size, Task, float32, int32, row_sampler, sized
 from .classification import kl_from_truth
 from .family import Family, GenesRecord, choice, flag, integer, ladder, scale
 from .token_model import (
@@ -170,11 +170,12 @@ def stream_arrays(n: int, seed: int, stream: int) -> tuple[np.ndarray, np.ndarra
     return out
 
 
-def make_zipf_tokens(*, n_sequences: int, batch_size: int, seed: int, slots: int | None = None,
-                     genes_class: type = TokenArchitecture, **genes) -> Task:
-    """The ``zipf_tokens`` task for the architecture ``genes`` in a network of ``slots`` blocks
-    (default: its depth). The shape (slots, width) is code; the genes are data: ``train_data`` and
-    ``test_data`` carry them under ``"arch"``."""
+@sized
+def make_zipf_tokens(genes_class: type = TokenArchitecture, /, *, n_sequences: int, batch_size: int, seed: int,
+                     slots: int | None = None, **genes) -> Task:
+    """The ``zipf_tokens`` task for the architecture ``genes`` (a ``genes_class`` record: the family's
+    or a control's) in a network of ``slots`` blocks (default: its depth). The shape (slots, width)
+    is code; the genes are data: ``train_data`` and ``test_data`` carry them under ``"arch"``."""
     arch = genes_class.from_dict(genes)
     slots = arch.depth if slots is None else slots
     if slots < arch.depth:
@@ -200,8 +201,7 @@ def make_zipf_tokens(*, n_sequences: int, batch_size: int, seed: int, slots: int
         kind="deep",
         description=f"next token on a Zipfian stream ({VOCAB} tokens, {LENGTH} positions), token model "
                     f"({arch.summary()}), KL from the true next-token distribution",
-        sizes={"n_sequences": n_sequences, "batch_size": batch_size, "seed": seed, "slots": slots,
-               **arch.to_dict()},
+        sizes={"slots": slots, **arch.to_dict()},
         init=init,
         loss=loss,
         train_data={"x": int32(train_x), "log_p": float32(train_p), "arch": s},
@@ -215,13 +215,12 @@ def make_zipf_tokens(*, n_sequences: int, batch_size: int, seed: int, slots: int
     )
 
 
-def from_token_architecture(arch: TokenArchitecture, size: str = "small", budget: int | None = None) -> Task:
+def from_token_architecture(arch: TokenArchitecture, size: Size = "small", budget: int | None = None) -> Task:
     """The task training ``arch`` at data size ``size``, in the network every architecture of its
     width within ``budget`` parameters shares (``TokenArchitecture.slots``)."""
     if size not in DATA_SIZES:
         raise ValueError(f"unknown size {size!r}; valid sizes: {list(DATA_SIZES)}")
-    return make_zipf_tokens(**DATA_SIZES[size], slots=arch.slots(budget), genes_class=type(arch),
-                            **arch.to_dict())
+    return make_zipf_tokens(type(arch), **DATA_SIZES[size], slots=arch.slots(budget), **arch.to_dict())
 
 
 def shapes(budget: int) -> list[tuple[int, int]]:

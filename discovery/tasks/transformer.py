@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Params, Task, int32
+from .base import Params, Task, int32, sized
 from .classification import classification_task
 from .mlp import layer_norm
 
@@ -98,6 +98,7 @@ def _apply(params: Params, tokens: jax.Array, heads: int) -> jax.Array:
     return last @ params["unembed"]
 
 
+@sized
 def make_transformer(
     *,
     modulus: int,
@@ -123,15 +124,6 @@ def make_transformer(
         name="transformer_modadd",
         kind="deep",
         description=f"(a + b) mod {modulus} with a {layers}-layer, width-{width} transformer",
-        sizes={
-            "modulus": modulus,
-            "train_fraction": train_fraction,
-            "width": width,
-            "heads": heads,
-            "layers": layers,
-            "batch_size": batch_size,
-            "seed": seed,
-        },
         init=lambda key, _: _init(key, modulus=modulus, width=width, layers=layers),
         apply=lambda params, x: _apply(params, x, heads),
         train_data={"x": int32(tokens[train_idx]), "y": int32(labels[train_idx])},

@@ -23,11 +23,12 @@ lead over gradient descent on rare classes is largest, Kunstner et al. 2023,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from .base import Params, PyTree, Task, float32
+from .base import Params, PyTree, Task, float32, sized
 from .classification import kl_from_truth
 from .zipf_data import classification_teacher
 
@@ -43,43 +44,17 @@ def _full_batch(data: PyTree, key: jax.Array) -> PyTree:
     return data
 
 
-def _task(name: str, kind: str, description: str, sizes: dict, init, apply, f_star) -> Task:
-    n, dim, classes = sizes["n_examples"], sizes["dim"], sizes["classes"]
-    teacher = {k: sizes[k] for k in ("dim", "classes", "beta", "exponent", "seed")}
-    x, log_p = classification_teacher(n, **teacher)
-    x_test, log_p_test = classification_teacher(N_TEST, **teacher)
-
-    def loss(params: Params, data: PyTree) -> jax.Array:
-        return kl_from_truth(jax.nn.log_softmax(apply(params, data["x"])), data["log_p"])
-
-    return Task(
-        name=name, kind=kind,
-        description=f"{description}, {classes} Zipf classes in {dim} dims, {n} examples, full batch, "
-                    "KL from the true class distribution",
-        sizes=dict(sizes), init=init, loss=loss,
-        train_data={"x": float32(x), "log_p": float32(log_p)},
-        test_data={"x": float32(x_test), "log_p": float32(log_p_test)},
-        sample_batch=_full_batch,
-        metrics=lambda params, data: {"test_loss": loss(params, data)},
-        f_star=f_star, batch_size=None,
-    )
-
-
-def make_zipf_softmax(*, n_examples: int, dim: int, classes: int, beta: float, exponent: float,
-                      seed: int) -> Task:
-    """``zipf_softmax``: softmax regression on the Zipf teacher (see the module docstring)."""
+def _softmax_regression(dim: int, classes: int) -> tuple[Callable, Callable]:
+    """(init, apply): logits x W + b, W ~ N(0, 1/dim), b = 0."""
     def init(key: jax.Array, data: PyTree) -> Params:
         return {"w": jax.random.normal(key, (dim, classes), jnp.float32) / math.sqrt(dim),
                 "b": jnp.zeros((classes,), jnp.float32)}
 
-    sizes = _sizes(n_examples, dim, classes, beta, exponent, seed)
-    return _task("zipf_softmax", "nondeep", "softmax regression", sizes, init,
-                 lambda p, x: x @ p["w"] + p["b"], 0.0)
+    return init, lambda p, x: x @ p["w"] + p["b"]
 
 
-def make_zipf_mlp(*, n_examples: int, dim: int, classes: int, beta: float, exponent: float, seed: int,
-                  hidden: int) -> Task:
-    """``zipf_mlp``: the same data through one hidden ReLU layer of ``hidden`` units."""
+def _one_hidden_layer(dim: int, classes: int, hidden: int) -> tuple[Callable, Callable]:
+    """(init, apply): one hidden ReLU layer of ``hidden`` units (He init), the output N(0, 1/hidden)."""
     def init(key: jax.Array, data: PyTree) -> Params:
         k1, k2 = jax.random.split(key)
         return {"w1": math.sqrt(2.0 / dim) * jax.random.normal(k1, (dim, hidden), jnp.float32),
@@ -90,10 +65,33 @@ def make_zipf_mlp(*, n_examples: int, dim: int, classes: int, beta: float, expon
     def apply(p: Params, x: jax.Array) -> jax.Array:
         return jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w"] + p["b"]
 
-    sizes = {**_sizes(n_examples, dim, classes, beta, exponent, seed), "hidden": hidden}
-    return _task("zipf_mlp", "deep", f"one hidden ReLU layer of {hidden}", sizes, init, apply, None)
+    return init, apply
 
 
-def _sizes(n_examples: int, dim: int, classes: int, beta: float, exponent: float, seed: int) -> dict:
-    return {"n_examples": n_examples, "dim": dim, "classes": classes, "beta": beta, "exponent": exponent,
-            "seed": seed}
+@sized
+def make_zipf_classification(*, n_examples: int, dim: int, classes: int, beta: float, exponent: float,
+                             seed: int, hidden: int | None = None) -> Task:
+    """``zipf_softmax``, or with ``hidden`` units ``zipf_mlp`` (see the module docstring)."""
+    if hidden is None:
+        name, kind, model, f_star = "zipf_softmax", "nondeep", "softmax regression", 0.0
+        init, apply = _softmax_regression(dim, classes)
+    else:
+        name, kind, model, f_star = "zipf_mlp", "deep", f"one hidden ReLU layer of {hidden}", None
+        init, apply = _one_hidden_layer(dim, classes, hidden)
+    x, log_p = classification_teacher(n_examples, dim, classes, beta, exponent, seed)
+    x_test, log_p_test = classification_teacher(N_TEST, dim, classes, beta, exponent, seed)
+
+    def loss(params: Params, data: PyTree) -> jax.Array:
+        return kl_from_truth(jax.nn.log_softmax(apply(params, data["x"])), data["log_p"])
+
+    return Task(
+        name=name, kind=kind,
+        description=f"{model}, {classes} Zipf classes in {dim} dims, {n_examples} examples, full batch, "
+                    "KL from the true class distribution",
+        init=init, loss=loss,
+        train_data={"x": float32(x), "log_p": float32(log_p)},
+        test_data={"x": float32(x_test), "log_p": float32(log_p_test)},
+        sample_batch=_full_batch,
+        metrics=lambda params, data: {"test_loss": loss(params, data)},
+        f_star=f_star, batch_size=None,
+    )

@@ -63,7 +63,7 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare_compilations(optimizer: trainer.OptimizerSpec, task: Task, learning_rates: Sequence[float],
-                         seeds: Sequence[int], steps: int, path: str = "interpreter",
+                         seeds: Sequence[int], steps: int, path: trainer.TrainingPath = "interpreter",
                          name: str | None = None) -> Agreement:
     """Train on ``learning_rates`` and on them plus one more (two compilations) and compare the
     shared lanes (``Agreement``)."""

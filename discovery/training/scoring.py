@@ -21,15 +21,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Literal, get_args
 
 import numpy as np
 
+from discovery.codec import Stored, flag, optional, real, sequence, stored, text
 from discovery.training.trainer import TrainResult
 
 DEFAULT_LEARNING_RATES = tuple(float(f"{x:.3g}") for x in 10.0 ** np.arange(-5, 0.01, 0.5))
 DEFAULT_SEEDS = (0, 1)
 FLOOR = 1e-12  # suboptimality below this counts as solved
 ROBUST_DECADES = 1.0
+Metric = Literal["train", "test"]  # the loss a score is of: training, or held-out (``losses``)
+METRICS: tuple[Metric, ...] = get_args(Metric)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,39 +74,29 @@ class Protocol:
 
 
 @dataclasses.dataclass(frozen=True)
-class TaskScore:
+class TaskScore(Stored):
     """Scores of one optimizer on one task (lower is better), with the lrs that produced them.
 
     ``learning_rates``: every lr tried (sorted); ``scale``: the factor the grid
     was multiplied by (``tuning.natural_scale``); ``at_limit``: the tuned lr is
     at the edge of what was tried, so the optimum may lie beyond it; ``no_progress``: what
-    making no progress scores (the seed-mean initial loss, minus f*; None in scores stored
-    before it was recorded).
+    making no progress scores (the seed-mean initial loss, minus f*; None where unknown:
+    ``runs.upgrade``).
     """
 
-    task: str
-    tuned: float
-    tuned_lr: float
-    robust: float
-    out_of_box: float | None
-    default_lr: float | None
-    diverged_fraction: float
-    learning_rates: tuple[float, ...] = ()
-    scale: float = 1.0
-    at_limit: bool = False
-    tuned_per_seed: tuple[float, ...] = ()
-    out_of_box_per_seed: tuple[float, ...] = ()
-    no_progress: float | None = None
-
-    _TUPLES = ("learning_rates", "tuned_per_seed", "out_of_box_per_seed")
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), **{k: list(getattr(self, k)) for k in self._TUPLES}}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> TaskScore:
-        """Fields with defaults are optional in ``data`` (scores stored before they existed)."""
-        return cls(**{**data, **{k: tuple(data.get(k, ())) for k in cls._TUPLES}})
+    task: str = stored(text)
+    tuned: float = stored(real)
+    tuned_lr: float = stored(real)
+    robust: float = stored(real)
+    out_of_box: float | None = stored(optional(real))
+    default_lr: float | None = stored(optional(real))
+    diverged_fraction: float = stored(real)
+    learning_rates: tuple[float, ...] = stored(sequence(real), default=())
+    scale: float = stored(real, default=1.0)
+    at_limit: bool = stored(flag, default=False)
+    tuned_per_seed: tuple[float, ...] = stored(sequence(real), default=())
+    out_of_box_per_seed: tuple[float, ...] = stored(sequence(real), default=())
+    no_progress: float | None = stored(optional(real), default=None)
 
     def spread(self, metric: str = "tuned") -> float:
         """Standard error over seeds of log10 of the ``metric`` score (0 with one seed)."""
@@ -117,15 +111,18 @@ def _index(grid, lr) -> int | None:
     return None
 
 
-def score(result: TrainResult, default_lr: float | None = None, metric: str = "train") -> TaskScore:
-    """Tuned, robust and out-of-the-box scores of one training result (lower is better).
+def losses(result: TrainResult, metric: Metric) -> np.ndarray:
+    """``[lr, seed]``: the final losses ``metric`` scores: ``"train"``, the training loss (minus
+    f*); ``"test"``, the held-out loss (used to compare architectures)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+    return result.value if metric == "train" else result.test_value
 
-    ``metric="train"`` scores the final training loss (minus f*); ``"test"``
-    the held-out loss (used to compare architectures).
-    """
-    if metric not in ("train", "test"):
-        raise ValueError(f"unknown metric {metric!r}; use 'train' or 'test'")
-    per_seed = np.maximum(result.value if metric == "train" else result.test_value, FLOOR)
+
+def score(result: TrainResult, default_lr: float | None = None, metric: Metric = "train") -> TaskScore:
+    """Tuned, robust and out-of-the-box scores of one training result (lower is better), of the
+    losses ``metric`` names (``losses``)."""
+    per_seed = np.maximum(losses(result, metric), FLOOR)
     mean = per_seed.mean(axis=1)
     lrs = result.learning_rates
     best = int(np.argmin(mean))

@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -180,10 +181,11 @@ def _native(structure: dsl.Rule):
     return lambda values, lr: dsl.to_optax(structure, lr, **{n: values[i] for i, n in enumerate(names)})
 
 
-PATHS = ("interpreter", "native")
+TrainingPath = Literal["interpreter", "native"]  # how a rule trains: data for the interpreter, or its own code
+PATHS: tuple[TrainingPath, ...] = get_args(TrainingPath)
 
 
-def trainer_for(optimizer: OptimizerSpec, path: str = "interpreter", **hyperparams):
+def trainer_for(optimizer: OptimizerSpec, path: TrainingPath = "interpreter", **hyperparams):
     """``(kind, make_optimizer, arg)`` for ``compiled_trainer``: what to compile and what to feed."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; use one of {PATHS}")
@@ -228,7 +230,7 @@ def train(
     learning_rates: Sequence[float],
     seeds: Sequence[int],
     steps: int,
-    path: str = "interpreter",
+    path: TrainingPath = "interpreter",
     *,
     lanes: int = 0,
     **hyperparams,
@@ -332,7 +334,7 @@ def train_many(
     learning_rates: Sequence[Sequence[float]],
     seeds: Sequence[int],
     steps: int,
-    path: str = "interpreter",
+    path: TrainingPath = "interpreter",
 ) -> list[TrainResult]:
     """``[train(o, t, lrs, seeds, steps, path) for o, t, lrs in zip(...)]`` in one call, vmapped over
     the pairs: the tasks share a ``compile_key`` (e.g. architectures of one shape) and the

@@ -157,11 +157,10 @@ def _extension(edge: float, direction: int, size: int, limit: float) -> np.ndarr
     return np.minimum(steps, limit) if direction > 0 else np.maximum(steps, limit)
 
 
-def _sharp(result: trainer.TrainResult, score: scoring.TaskScore, metric: str) -> bool:
+def _sharp(result: trainer.TrainResult, score: scoring.TaskScore, metric: scoring.Metric) -> bool:
     """Whether a neighbour of the tuned lr (the nearest lr tried on either side) scores at least
     ``SHARP_DECADES`` worse than it."""
-    per_seed = result.value if metric == "train" else result.test_value
-    means = np.log10(np.maximum(per_seed.mean(axis=1), scoring.FLOOR))
+    means = np.log10(np.maximum(scoring.losses(result, metric).mean(axis=1), scoring.FLOOR))
     best = int(np.flatnonzero(result.learning_rates == score.tuned_lr)[0])
     neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(means)]
     return any(means[i] - means[best] >= SHARP_DECADES for i in neighbours)
@@ -205,7 +204,7 @@ class _Bracketing:
     """One optimizer's fair tuning on one task in progress: what to train next, the result so far."""
 
     def __init__(self, optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protocol,
-                 default_lr: float | None, metric: str, scale: float | None, center: float | None):
+                 default_lr: float | None, metric: scoring.Metric, scale: float | None, center: float | None):
         if scale is None:
             scale = natural_scale(optimizer, task) if protocol.scale_free and isinstance(
                 optimizer, dsl.Rule) else 1.0
@@ -238,7 +237,7 @@ class _Bracketing:
 
 
 def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protocol, *,
-         default_lr: float | None = None, metric: str = "train", path: str = "interpreter",
+         default_lr: float | None = None, metric: scoring.Metric = "train", path: trainer.TrainingPath = "interpreter",
          scale: float | None = None, center: float | None = None) -> Tuned:
     """Train ``optimizer`` on ``task`` over the protocol's grid, scaled to its natural step size,
     plus ``default_lr``; bracket the optimum; score (``scoring.score``).
@@ -257,7 +256,7 @@ def tune(optimizer: trainer.OptimizerSpec, task: Task, protocol: scoring.Protoco
 
 
 def tune_many(optimizers: list[trainer.OptimizerSpec], tasks: list[Task], protocol: scoring.Protocol, *,
-              metric: str = "train", path: str = "interpreter") -> list[Tuned]:
+              metric: scoring.Metric = "train", path: trainer.TrainingPath = "interpreter") -> list[Tuned]:
     """``[tune(o, t, protocol, metric=metric, path=path) for o, t in zip(optimizers, tasks)]``, each
     round of bracketing one ``trainer.train_many`` call (tasks of one compile key, optimizers that
     compile alike). Every call trains all the pairs, those already bracketed on their last block

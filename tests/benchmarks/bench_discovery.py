@@ -32,7 +32,7 @@ from pathlib import Path
 import dsl
 from discovery import config, runs
 from discovery.analysis import inspection
-from discovery.evaluation.evaluator import Evaluator, references_from_dict
+from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import niches
 from discovery.runs import launch
 
@@ -101,7 +101,7 @@ def search(vocabulary: str, seed: int, cpu_minutes: float, out: Path) -> runs.Ru
 def outcome(vocabulary: str, seed: int, run: runs.Run, cpu_minutes: float) -> SeedOutcome:
     rows = inspection.table(run)
     pick = next(r for r in rows if r.pick)
-    evaluator = Evaluator(run.config, references_from_dict(run.summary.reference))
+    evaluator = Evaluator(run.config, run.summary.reference)
     sgd = evaluator.evaluate(dsl.library.get("sgd"), "held_out")
     rule = run.candidate(pick.rank).rule
     nearest = max(dsl.library.names(), key=lambda n: niches.similarity(rule, dsl.library.get(n)))
@@ -113,8 +113,8 @@ def outcome(vocabulary: str, seed: int, run: runs.Run, cpu_minutes: float) -> Se
         versus_sgd=round(pick.held_out - sgd.fitness, 4),
         versus_sgd_noise=round(math.hypot(pick.held_out_noise, sgd.noise), 4),
         nearest=nearest, nearest_cosine=round(niches.similarity(rule, dsl.library.get(nearest)), 3),
-        screened=totals["screened"], fully_evaluated=totals["fully_evaluated"],
-        trained=totals["evaluated"], children=totals["children"], commit=launch.source_commit() or "")
+        screened=totals.screened, fully_evaluated=totals.fully_evaluated,
+        trained=totals.evaluated, children=totals.children, commit=launch.source_commit() or "")
 
 
 def table(outcomes: list[SeedOutcome]) -> str:

@@ -18,11 +18,10 @@ import dsl
 from discovery import config
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import validity
-from discovery.evolution.variation import VariationConfig
 
 
 def candidates(n: int, seed: int = 0) -> list[dsl.Rule]:
-    rng, blocks = random.Random(seed), VariationConfig.of("blocks")
+    rng, blocks = random.Random(seed), config.VariationSettings(vocabulary="blocks")
     rules, keys = [], set()
     while len(rules) < n:
         rule = (validity.random_rule(rng, vocabulary="blocks") if len(rules) % 2 else
@@ -51,8 +50,8 @@ def main() -> None:
     full = cpu_seconds(evaluator.evaluate, rules) / len(rules)
     screened = cpu_seconds(evaluator.screen, rules) / len(rules)
     print(f"{len(rules)} distinct candidates, quick preset ({', '.join(evaluator.config.tasks.search)}), "
-          f"screening: {evaluator.protocols['screen'].steps} steps, "
-          f"{len(evaluator.protocols['screen'].learning_rates)} lrs, 1 seed, the hurdle task")
+          f"screening: {evaluator.protocols.screen.steps} steps, "
+          f"{len(evaluator.protocols.screen.learning_rates)} lrs, 1 seed, the hurdle task")
     print(f"full evaluation: {full * 1e3:.1f} CPU ms per candidate ({1 / full:.1f} per CPU-second)")
     print(f"screening:       {screened * 1e3:.1f} CPU ms per candidate ({1 / screened:.1f} per CPU-second)")
     print(f"ratio: {full / screened:.1f}x more candidates screened than fully evaluated per CPU-second")

@@ -145,9 +145,9 @@ def momentum_search_fitness(run) -> float:
     """Tuned momentum's fitness in the search (its best beta of ``MOMENTUM_BETA``), through the
     run's own evaluator: what the hall of fame's best is compared with, generation by generation."""
     import dsl
-    from discovery.evaluation.evaluator import Evaluator, references_from_dict
+    from discovery.evaluation.evaluator import Evaluator
 
-    evaluator = Evaluator(run.config, references_from_dict(run.summary.reference))
+    evaluator = Evaluator(run.config, run.summary.reference)
     lib = dsl.library.get("momentum")
     return min(evaluator.evaluate(dataclasses.replace(lib, params=(("beta", b),)), "search").fitness
                for b in MOMENTUM_BETA)
@@ -166,8 +166,8 @@ def seed_run(vocabulary: str, seed: int, mode: str, run, cpu: float, momentum: f
                    and g.hall_of_fame_best < momentum), None))
     name, cos = nearest(rule)
     return {"kind": "seed_run", "vocabulary": vocabulary, "seed": seed, "mode": mode,
-            "generations": run.generation, "cpu_minutes": round(cpu, 2), "children": totals["children"],
-            "evaluated": totals["evaluated"], "fully_evaluated": totals["fully_evaluated"],
+            "generations": run.generation, "cpu_minutes": round(cpu, 2), "children": totals.children,
+            "evaluated": totals.evaluated, "fully_evaluated": totals.fully_evaluated,
             "best_fitness": round(min(c.fitness for c in run.hall_of_fame), 4),
             "momentum_fitness": None if momentum is None else round(momentum, 4),
             "first_beats_momentum": first, "pick": pick.text, "complexity": pick.complexity,

@@ -16,7 +16,7 @@ import tempfile
 
 import dsl
 from discovery import config, runs
-from discovery.evaluation.evaluator import Evaluator, references_from_dict
+from discovery.evaluation.evaluator import Evaluator
 from discovery.training import fitness
 
 
@@ -33,7 +33,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as out:
                 run = runs.run(cfg, out=out, progress=False)
                 population = run.population
-                evaluator = Evaluator(cfg, references_from_dict(run.summary.reference))
+                evaluator = Evaluator(cfg, run.summary.reference)
                 sgd = evaluator.evaluate(dsl.library.get("sgd")).fitness
             hurdle = cfg.tasks.search[0]
             stalled = [c for c in population if c.tasks[hurdle].ratio >= fitness.no_progress(cfg.evaluation.ratio_clip)]

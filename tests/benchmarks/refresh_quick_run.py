@@ -60,7 +60,7 @@ def numbers(run: discovery.Run, seconds: float | None, command: str, code: str |
                    f"Python {platform.python_version()}, jax {metadata.version('jax')}",
         "seconds": seconds, "compilation": compilation, "seed": cfg.run.seed, "generations": run.generation,
         "population": cfg.run.population, "search_tasks": list(cfg.tasks.search),
-        "held_out_tasks": list(cfg.tasks.held_out), "totals": run.summary.totals if run.summary else {},
+        "held_out_tasks": list(cfg.tasks.held_out), "totals": run.summary.totals.to_dict() if run.summary else {},
         "distinct_optimizers": run.niches, "pick": pick, "verdict": inspection.verdict(rows),
         "hall_of_fame": [row(r) for r in rows],
     }
