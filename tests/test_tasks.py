@@ -123,11 +123,11 @@ def test_names_and_describe():
         "mlp_family",
     } <= set(deep)
     assert {"klr_mushrooms", "klr_ijcnn", "klr_w8a", "mf_k1", "mf_k4", "mf_k10"} <= set(nondeep)
-    rows = {row["name"]: row for row in tasks.describe("small")}
+    rows = {row.name: row for row in tasks.describe("small")}
     assert list(rows) == tasks.names()
-    assert rows["mf_k4"]["n_params"] == 4 * 6 + 10 * 4
-    assert rows["klr_mushrooms"]["n_params"] == 160  # one weight per training point
-    assert rows["klr_mushrooms"]["f_star"] == 0.0 and rows["klr_w8a"]["f_star"] is None
+    assert rows["mf_k4"].n_params == 4 * 6 + 10 * 4 and rows["mf_k4"].kind == "nondeep"
+    assert rows["klr_mushrooms"].n_params == 160  # one weight per training point
+    assert rows["klr_mushrooms"].f_star == 0.0 and rows["klr_w8a"].f_star is None
     assert 5_000 < tasks.n_params(tasks.get("mnist1d_mlp", "default")) < 15_000
 
 

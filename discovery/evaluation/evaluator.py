@@ -230,13 +230,13 @@ class Evaluator:
     def task_result(self, ours: scoring.TaskScore, adam: scoring.TaskScore) -> TaskResult:
         """``ours`` against Adam's ``adam`` on one task: graded tuned and robust scores
         (``fitness.task_score``), the unclipped log10 ratio, the combined seed noise."""
-        ratios = scoring.versus(ours, adam)
+        tuned_ratio = scoring.log_ratio(ours.tuned, adam.tuned)
         robust_decades = None if adam.no_progress is None else scoring.log_ratio(adam.no_progress, adam.robust)
-        tuned = fitness.task_score(ratios["tuned"], scoring.adam_decades(adam), self.ratio_clip)
-        robust = fitness.task_score(ratios["robust"], robust_decades, self.ratio_clip)
+        tuned = fitness.task_score(tuned_ratio, scoring.adam_decades(adam), self.ratio_clip)
+        robust = fitness.task_score(scoring.log_ratio(ours.robust, adam.robust), robust_decades, self.ratio_clip)
         return TaskResult.from_score(ours, round(tuned, 4), round(robust, 4),
                                      round(math.hypot(ours.spread(), adam.spread()), 4),
-                                     log_ratio=round(ratios["tuned"], 4))
+                                     log_ratio=round(tuned_ratio, 4))
 
     def _tasks(self, split: Split) -> list[tasks.Task]:
         return self.search_tasks if split == "search" else self.held_out_tasks

@@ -4,7 +4,7 @@ Example::
 
     task = get("mf_k4")                       # small size
     task = get("klr_mushrooms", "default", data_file="mushrooms")
-    [row["name"] for row in describe()]
+    [row.name for row in describe()]
     register(make_task("my_logreg", loss, init, data))   # then get("my_logreg")
     get("my_package.tasks:make_logreg")       # a factory by import path, any process
     family("token_model").build(family("token_model").default(), "small")   # architecture families
@@ -174,25 +174,22 @@ def get(name: str, size: Size = "small", **overrides) -> Task:
     return build(**params)
 
 
-def describe(size: Size = "small") -> list[dict]:
-    """One row per task: name, kind, description, n_params, sizes, f_star.
+@dataclasses.dataclass(frozen=True)
+class TaskRow:
+    """A registered task as ``discovery tasks`` lists it."""
 
-    Builds every task (generating its data) at ``size``.
-    """
-    rows = []
-    for name in names():
-        task = get(name, size)
-        rows.append(
-            {
-                "name": name,
-                "kind": task.kind,
-                "description": task.description,
-                "n_params": n_params(task),
-                "sizes": task.sizes,
-                "f_star": task.f_star,
-            }
-        )
-    return rows
+    name: str
+    kind: Kind
+    description: str
+    n_params: int
+    sizes: dict
+    f_star: float | None
+
+
+def describe(size: Size = "small") -> list[TaskRow]:
+    """One row per registered task; builds every task (generating its data) at ``size``."""
+    return [TaskRow(name, task.kind, task.description, n_params(task), task.sizes, task.f_star)
+            for name, task in ((name, get(name, size)) for name in names())]
 
 
 def import_failure(module_name: str, e: ImportError) -> str:
