@@ -43,13 +43,13 @@ def test_table_shape_ranks_and_scores_match_a_direct_evaluation(table):
             assert table.versus_adam(task_name, "adam")[metric] == 0.0
         logs = {o: np.log10(table.scores[task_name][o].tuned) for o in OPTIMIZERS}
         spread = table.panel_spread(task_name)
-        assert spread["spread"] == pytest.approx(max(logs.values()) - min(logs.values()))
-        assert logs[spread["best"]] == min(logs.values()) and logs[spread["worst"]] == max(logs.values())
-        assert spread["noise"] == pytest.approx(np.hypot(*(table.scores[task_name][o].spread()
-                                                          for o in (spread["best"], spread["worst"]))))
+        assert spread.spread == pytest.approx(max(logs.values()) - min(logs.values()))
+        assert logs[spread.best] == min(logs.values()) and logs[spread.worst] == max(logs.values())
+        assert spread.noise == pytest.approx(np.hypot(*(table.scores[task_name][o].spread()
+                                                       for o in (spread.best, spread.worst))))
     summary = table.summary()
-    assert set(summary) == {"deep", "nondeep"} and summary["deep"]["tasks"] == 1
-    assert 1.0 <= summary["nondeep"]["adam_mean_rank"]["tuned"] <= 2.0
+    assert set(summary) == {"deep", "nondeep"} and summary["deep"].tasks == 1
+    assert 1.0 <= summary["nondeep"].adam_mean_rank["tuned"] <= 2.0
 
 
 def test_outputs_are_written_and_parse(table, tmp_path):

@@ -58,6 +58,30 @@ OUTPUT_FILES = ("baselines.csv", "baselines.json", "baselines.png")
 
 
 @dataclasses.dataclass(frozen=True)
+class PanelSpread:
+    """How much the optimizer matters on a task: the worst minus the best finite score of the panel
+    (``spread``, decades), its noise (the combined standard error over seeds of the two) and which
+    optimizers they are. A spread within a few ``noise`` is a tie."""
+
+    spread: float
+    best: str
+    worst: str
+    noise: float
+
+
+@dataclasses.dataclass(frozen=True)
+class KindSummary:
+    """Adam on the tasks of one kind: its mean rank and the tasks it is best on, per metric, and
+    the median over tasks of its excess over the best optimizer, log10(Adam's score / best) >= 0."""
+
+    tasks: int
+    optimizers: int
+    adam_mean_rank: dict[str, float]
+    adam_best_on: dict[str, int]
+    adam_median_excess: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
 class BaselineTable:
     """``scores[task][optimizer]`` for every task x optimizer under one protocol.
 
@@ -101,20 +125,17 @@ class BaselineTable:
         """log10(score / Adam's score) per metric on ``task`` (negative: better than Adam)."""
         return scoring.versus(self.scores[task][optimizer], self.scores[task][REFERENCE])
 
-    def panel_spread(self, task: str, metric: Metric = "tuned") -> dict:
-        """How much the optimizer matters on ``task``: the worst minus the best finite score of the
-        panel in decades (``spread``), its noise (the combined standard error over seeds of the two,
-        ``noise``), and which optimizers they are. A spread within a few ``noise`` is a tie."""
+    def panel_spread(self, task: str, metric: Metric = "tuned") -> PanelSpread:
+        """How much the optimizer matters on ``task`` (``PanelSpread``)."""
         scores = {o: s for o, s in self.scores[task].items() if np.isfinite(getattr(s, metric))}
         logs = {o: np.log10(max(getattr(s, metric), scoring.FLOOR)) for o, s in scores.items()}
         best, worst = min(logs, key=logs.get), max(logs, key=logs.get)
-        return {"spread": float(logs[worst] - logs[best]), "best": best, "worst": worst,
-                "noise": float(np.hypot(scores[best].spread(metric), scores[worst].spread(metric)))}
+        return PanelSpread(float(logs[worst] - logs[best]), best, worst,
+                           float(np.hypot(scores[best].spread(metric), scores[worst].spread(metric))))
 
-    def summary(self) -> dict[str, dict]:
-        """Per kind of task: Adam's mean rank, the tasks it is best on, and the median
-        over tasks of its excess over the best optimizer, log10(Adam's score / best) >= 0
-        (a median: one task solved to ``scoring.FLOOR`` would swamp a mean)."""
+    def summary(self) -> dict[str, KindSummary]:
+        """Per kind of task, Adam's ``KindSummary`` (a median excess: one task solved to
+        ``scoring.FLOOR`` would swamp a mean)."""
         out = {}
         for kind in sorted(set(self.kinds.values())):
             names = [t for t in self.tasks if self.kinds[t] == kind]
@@ -125,13 +146,11 @@ class BaselineTable:
                     for t in names]
                 for m in METRICS
             }
-            out[kind] = {
-                "tasks": len(names),
-                "optimizers": len(self.optimizers),
-                "adam_mean_rank": {m: float(np.mean(r)) for m, r in ranks.items()},
-                "adam_best_on": {m: sum(x == 1 for x in r) for m, r in ranks.items()},
-                "adam_median_excess": {m: float(np.median(e)) for m, e in excess.items()},
-            }
+            out[kind] = KindSummary(
+                tasks=len(names), optimizers=len(self.optimizers),
+                adam_mean_rank={m: float(np.mean(r)) for m, r in ranks.items()},
+                adam_best_on={m: sum(x == 1 for x in r) for m, r in ranks.items()},
+                adam_median_excess={m: float(np.median(e)) for m, e in excess.items()})
         return out
 
     def to_rows(self) -> list[dict]:
@@ -168,7 +187,7 @@ class BaselineTable:
                     "kind": self.kinds[t],
                     "measure": self.measures[t],
                     "adam_rank": {m: self.rank(t, REFERENCE, m) for m in METRICS},
-                    "panel_spread": self.panel_spread(t),
+                    "panel_spread": dataclasses.asdict(self.panel_spread(t)),
                     "scores": {
                         o: {**s.to_dict(), "vs_adam": self.versus_adam(t, o),
                             "rank": {m: self.rank(t, o, m) for m in METRICS}}
@@ -177,7 +196,7 @@ class BaselineTable:
                 }
                 for t in self.tasks
             },
-            "summary": self.summary(),
+            "summary": {kind: dataclasses.asdict(k) for kind, k in self.summary().items()},
         }
 
 
@@ -295,18 +314,18 @@ def format_table(table: BaselineTable) -> str:
         "",
         "PANEL SPREAD (tuned: worst minus best optimizer, decades, +- the combined standard error "
         "of the two over seeds)",
-        *(f"{t:22} {p['spread']:5.2f} +- {p['noise']:.2f}  best {p['best']}, worst {p['worst']}"
+        *(f"{t:22} {p.spread:5.2f} +- {p.noise:.2f}  best {p.best}, worst {p.worst}"
           for t in table.tasks for p in [table.panel_spread(t)]),
         "",
         "SUMMARY (adam's rank among the optimizers, scores within 2 standard errors of the seed "
         "spread sharing a rank; excess = median over tasks of log10(adam / best))",
     ]
     for kind, s in table.summary().items():
-        rank, best, excess = s["adam_mean_rank"], s["adam_best_on"], s["adam_median_excess"]
+        rank, best, excess = s.adam_mean_rank, s.adam_best_on, s.adam_median_excess
         lines.append(
-            f"{kind:8} {s['tasks']:2} tasks: adam mean rank {rank['tuned']:.1f} tuned, "
-            f"{rank['out_of_box']:.1f} out of the box (of {s['optimizers']}); best on "
-            f"{best['tuned']}/{s['tasks']} tuned, {best['out_of_box']}/{s['tasks']} out of the box; "
+            f"{kind:8} {s.tasks:2} tasks: adam mean rank {rank['tuned']:.1f} tuned, "
+            f"{rank['out_of_box']:.1f} out of the box (of {s.optimizers}); best on "
+            f"{best['tuned']}/{s.tasks} tuned, {best['out_of_box']}/{s.tasks} out of the box; "
             f"excess {excess['tuned']:.2f} / {excess['out_of_box']:.2f} decades"
         )
     limited = table.at_limit()
