@@ -42,6 +42,7 @@ Start = Literal["default", "varied"]  # co-evolution's first architectures: the 
 STARTS: tuple[Start, ...] = get_args(Start)
 BackendName = Literal["inprocess", "ray"]
 BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+INPROCESS, RAY = BACKENDS
 EvaluationPath = Literal["auto", trainer.TrainingPath]  # auto: the cost model chooses per task
 PATHS: tuple[EvaluationPath, ...] = get_args(EvaluationPath)
 HeldOutSize = Literal["", tasks.Size]  # "": the search tasks' size
@@ -275,7 +276,7 @@ class EvaluationSettings(_Section):
     @property
     def on_ray(self) -> bool:
         """Candidates are evaluated by Ray workers (``backend = "ray"``)."""
-        return self.backend == "ray"
+        return self.backend == RAY
 
     @property
     def forced_path(self) -> trainer.TrainingPath | None:

@@ -34,9 +34,10 @@ def add_parser(subparsers) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    from discovery import config
     from discovery.experiments import adam_hypothesis, report_files
 
-    if args.address and args.backend != "ray":
+    if args.address and args.backend != config.RAY:
         raise ValueError("--address needs --backend ray")
     report = adam_hypothesis.run_experiment(args.preset, args.seeds, args.out, args.backend, args.address,
                                             family=args.family)

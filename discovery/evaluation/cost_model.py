@@ -39,7 +39,7 @@ class PathCosts(Stored):
 
     def choose(self, new_structure_rate: float = EXPECTED_NEW_STRUCTURES) -> trainer.TrainingPath:
         native = self.native_run + new_structure_rate * self.native_compile
-        return "native" if native < self.interp_run else "interpreter"
+        return trainer.NATIVE if native < self.interp_run else trainer.INTERPRETER
 
 
 _COMPILE_SECONDS: dict[tuple, float] = {}  # first measurement per trainer: later ones hit the cache
@@ -49,10 +49,10 @@ def measure(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
             forced: trainer.TrainingPath | None = None) -> PathCosts:
     """The seconds of one training of ``rule`` on each path (``timed_train``); with the interpreter
     ``forced``, the native path is not measured (NaN): no training will take it."""
-    _, interp_compile, interp_run = timed_train(rule, task, protocol, "interpreter")
-    if forced == "interpreter":
+    _, interp_compile, interp_run = timed_train(rule, task, protocol, trainer.INTERPRETER)
+    if forced == trainer.INTERPRETER:
         return PathCosts(interp_compile, interp_run, math.nan, math.nan)
-    _, native_compile, native_run = timed_train(rule, task, protocol, "native")
+    _, native_compile, native_run = timed_train(rule, task, protocol, trainer.NATIVE)
     return PathCosts(interp_compile, interp_run, native_compile, native_run)
 
 
@@ -69,7 +69,7 @@ def timed_train(rule: dsl.Rule, task: Task, protocol: scoring.Protocol,
     """
     key = (task.compile_key, path, protocol.steps,
            len(protocol.learning_rates), len(protocol.seeds))
-    fresh = compiler.without_persistent_cache() if path == "native" else contextlib.nullcontext()
+    fresh = compiler.without_persistent_cache() if path == trainer.NATIVE else contextlib.nullcontext()
     start = time.perf_counter()
     with dsl.count_compilations() as compiles, fresh:
         result = trainer.train(rule, task, protocol.learning_rates, protocol.seeds, protocol.steps,

@@ -188,7 +188,8 @@ class Evaluator:
         """``[evaluation] path`` if set; under "auto": with the rule held fixed the native path
         compiles faster than the interpreter; when rules vary too, the interpreter compiles
         once per shape for all rules."""
-        return self.config.evaluation.forced_path or ("interpreter" if self.config.evolves_rules else "native")
+        return self.config.evaluation.forced_path or (trainer.INTERPRETER if self.config.evolves_rules
+                                                      else trainer.NATIVE)
 
     def evaluate_pair(self, rule: dsl.Rule, arch: tasks.Genes, screen: bool = False) -> Evaluation:
         """Co-evolution fitness: log10 of the pair's tuned held-out loss (lr swept; lower is better),

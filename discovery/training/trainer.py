@@ -183,6 +183,7 @@ def _native(structure: dsl.Rule):
 
 TrainingPath = Literal["interpreter", "native"]  # how a rule trains: data for the interpreter, or its own code
 PATHS: tuple[TrainingPath, ...] = get_args(TrainingPath)
+INTERPRETER, NATIVE = PATHS
 
 
 def trainer_for(optimizer: OptimizerSpec, path: TrainingPath = "interpreter", **hyperparams):
