@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(VENV)/bin/discovery run --preset quick
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 # The golden run's checks compiled as older CPUs would: its numbers may move by a unit of their
 # last decimal between instruction sets (tests/test_golden.py says why), never its rules.
