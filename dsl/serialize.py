@@ -57,7 +57,7 @@ def _unpack_expr(data, level: int = 1) -> Expr:
     raise DSLError(f"malformed expression in rule data: {str(data)[:80]!r}")
 
 
-def from_dict(data) -> Rule:
+def from_dict(data) -> Rule:  # not discovery's codec: dsl sits below discovery, and a rule is a tree
     """Build a rule from ``to_dict`` data; raises ``DSLError`` on anything malformed."""
     if not isinstance(data, dict):
         raise DSLError("rule data must be a map")
