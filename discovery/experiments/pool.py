@@ -1,10 +1,14 @@
-"""The shared pool: random architectures, every panel optimizer tuned on each, computed once.
+"""The shared pool: architectures, every panel optimizer tuned on each, computed once.
 
-Per replicate seed ``s`` the pool's *bases* are ``n`` random architectures of the family
-within the parameter budget (``random_architecture`` from ``random.Random("pool-<s>")``).
-Three designs read them (``Design``, its ``group``: ``Group``, ``GROUPS``):
+Per replicate seed ``s`` the pool's *bases* are, in round 0, ``n`` random architectures of
+the family within the parameter budget (``random_architecture`` from
+``random.Random("pool-<s>")``); each later round adds the children of the members the
+lineages selected (``children``: one family edit each, from a stream of the seed, the round
+and the parent, so a parent's children are the same whichever lineage selected it). A
+base's ``born`` is its round, its ``block`` its number in the seed's pool. Three designs
+read the bases (``Design``, its ``group``: ``Group``, ``GROUPS``):
 
-* ``main``: the bases themselves (a random pool: each member its own block);
+* ``main``: the bases themselves (each member its own block);
 * ``positive`` / ``negative``: a *blocked* pool: every base at each value of its control's
   planted gene (``genes.PLANTED``: ``gradient_spread`` sigma in {0, 4}; ``label_noise`` in
   {0, 0.4}), one block per base, so that a base's copies differ in that gene alone. A copy
@@ -21,8 +25,9 @@ after a crash: a stored cell is never trained again) and read by every design an
 
 Example::
 
-    bases = draw_bases(0, 8, 10_000, "token_model")
+    bases = [Member(i, tasks.architecture_record(a)) for i, a in enumerate(draw_bases(0, 8, 10_000, "token_model"))]
     members(Design("positive", ("adam", "momentum"), 4, "token_model_gradient_spread"), bases)
+    children(bases[0], seed=0, round=1, n=2, budget=10_000)   # two one-edit children
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import dsl
 from discovery import tasks
 from discovery.analysis import outputs
 from discovery.codec import Stored, real, record, sequence, stored, text, whole
-from discovery.evolution.architectures import random_architecture
+from discovery.evolution.architectures import mutate, random_architecture
 from discovery.experiments.arms import ADAM
 from discovery.training import scoring, trainer, tuning
 
@@ -80,10 +85,12 @@ def _table(value) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Member(Stored):
-    """A pool member: its block and its architecture (``tasks.architecture_record``)."""
+    """A pool member: its block, its architecture (``tasks.architecture_record``) and the round
+    its base joined the pool (``born``)."""
 
     block: int = stored(whole())
     architecture: dict = stored(_table)
+    born: int = stored(whole(), default=0)
 
     @property
     def key(self) -> str:
@@ -141,17 +148,27 @@ def draw_bases(seed: int, n: int, budget: int, family: str) -> list:
     return [random_architecture(rng, budget, family) for _ in range(n)]
 
 
-def members(design: Design, bases: list) -> list[Member]:
-    """The design's members: the bases, or each base at every value of the planted gene."""
+def children(parent: Member, seed: int, round: int, n: int, budget: int) -> list:
+    """``parent``'s ``n`` children in ``round`` of replicate ``seed``: one family edit each
+    (``architectures.mutate``, within ``budget``), drawn from ``random.Random`` seeded by the
+    seed, the round, the parent and the child's number; the same whichever lineage asks."""
+    return [mutate(parent.genes(), random.Random(f"child-{seed}-{round}-{parent.key}-{j}"), budget)[0]
+            for j in range(n)]
+
+
+def members(design: Design, bases: list[Member]) -> list[Member]:
+    """The design's members: the bases, or each base at every value of the planted gene (its
+    block and round)."""
     if design.planted is None:
-        return [Member(i, tasks.architecture_record(b)) for i, b in enumerate(bases)]
+        return list(bases)
     gene, values = design.planted
     genes = tasks.family(design.family).genes
     out = []
-    for i, base in enumerate(bases):
+    for base in bases:
+        arch = base.genes()
         for v in values:
-            arch = base if getattr(base, gene) == v else genes.from_dict({**base.to_dict(), gene: v})
-            out.append(Member(i, tasks.architecture_record(arch)))
+            copy = arch if getattr(arch, gene) == v else genes.from_dict({**arch.to_dict(), gene: v})
+            out.append(Member(base.block, tasks.architecture_record(copy), base.born))
     return out
 
 

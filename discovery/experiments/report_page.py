@@ -1,7 +1,7 @@
 """``report.html``: the hypothesis experiment's report on one self-contained page that works offline.
 
-The text is ``report.md`` itself rendered by Python-Markdown (tables, headings), so every matrix,
-home advantage, control, interval and gene effect reads exactly as there; raw HTML and links in
+The text is ``report.md`` itself rendered by Python-Markdown (tables, headings), so the
+dose-response, every matrix, home advantage, control, interval and gene effect reads exactly as there; raw HTML and links in
 the text are not interpreted (a rule, a path or a family name shows as typed). The figures of
 ``report.png`` and ``genes.png`` are plotly charts on the page (hover shows a cell's value, a
 bar's interval), sharing the run report's scaffolding (``analysis.html_page``).
@@ -25,7 +25,8 @@ import plotly.graph_objects as go
 from discovery.analysis import html_page
 from discovery.experiments import gene_effects as ge
 from discovery.experiments import statistics as st
-from discovery.experiments.findings import ADAM_LIKE, Report
+from discovery.experiments.findings import ADAM_LIKE, DOSE, Report
+from discovery.experiments.pool import MAIN, PLANTED, POSITIVE
 from discovery.experiments.selection import relative
 
 # Python-Markdown's parts that would pass the text's HTML and links through to the page.
@@ -38,8 +39,9 @@ def page(report: Report, text: str) -> str:
     """The page: ``text`` (the report's markdown) as HTML, a link to the figures under its title,
     then the figures."""
     title = f"Hypothesis experiment {report.preset}"
-    figures = [_matrix_chart("evolution", "evolution arms", report.matrix, report.fixed, report.panel, "evolved with"),
-               *(_matrix_chart("pool", "the pool", p.matrix, p.panel, p.panel, "selected by") for p in [report.pool] if p),
+    figures = [_dose_chart(report),
+               _matrix_chart("pool", f"the pool after round {report.last.round}", report.pool.matrix, report.panel,
+                             report.panel, "selected by"),
                _home_chart(report), _share_chart(report), *_gene_charts(report)]
     contents = '</h1>\n<p class="muted">The figures are <a href="#figures">at the end</a> (hover, zoom).</p>'
     body = [_to_html(text).replace("</h1>", contents, 1),
@@ -90,46 +92,73 @@ def _matrix_chart(anchor: str, name: str, m: np.ndarray, rows: Sequence[str], pa
     return heading + html_page.chart(fig, f"matrix-{anchor}", height=120 + 50 * len(rows))
 
 
+def _dose_chart(report: Report) -> str:
+    """The dose-response: each followed home advantage against the round, with its interval."""
+    fig = go.Figure()
+    rounds = [r.round for r in report.rounds]
+    series = [(f"HA({g})", report.series(g)) for g in DOSE if g in report.panel] + [("mean HA", report.series("mean"))]
+    if report.last.pool(POSITIVE) is not None:
+        series.append((f"positive control HA({PLANTED})", report.series(PLANTED, POSITIVE)))
+        fig.add_scatter(x=rounds, y=[r.pool(POSITIVE).detectable for r in report.rounds], mode="lines",
+                        line_dash="dash", line_color="grey", name="power (detectable HA)")
+    for label, effects in series:
+        down, up = st.error_bars(effects)
+        fig.add_scatter(x=rounds, y=[e.mean for e in effects], mode="lines+markers", name=label,
+                        error_y={"type": "data", "symmetric": False, "array": _finite(up), "arrayminus": _finite(down)},
+                        hovertext=[f"{label}, round {r}: {e.text(3)}" for r, e in zip(rounds, effects)],
+                        hoverinfo="text")
+    fig.add_hline(y=0, line_color="black", line_width=1)
+    fig.update_layout(xaxis_title="round of selection (0: random pool)", yaxis_title="HA, decades (95% interval)")
+    fig.update_xaxes(tickformat="d", dtick=1)
+    return ("<h3>Dose-response: does Adam's home advantage grow with rounds of selection?</h3>"
+            + html_page.chart(fig, "dose-response"))
+
+
 def _home_chart(report: Report) -> str:
     fig = go.Figure()
-    for label, effects, margin in report.estimates:
-        _bars(fig, list(effects.values()), list(effects), f"{label} (margin {margin:.3f})")
+    for r in report.rounds:
+        effects = r.main.home_advantage
+        _bars(fig, list(effects.values()), list(effects), f"round {r.round} (margin {r.main.margin:.3f})")
     fig.add_hline(y=0, line_color="black", line_width=1)
     fig.update_layout(barmode="group", yaxis_title="HA, decades (> 0: better at home)")
-    return "<h3>Home advantage, 95% interval, per estimate</h3>" + html_page.chart(fig, "home-advantage")
+    return "<h3>Home advantage per round, main pool, 95% interval</h3>" + html_page.chart(fig, "home-advantage")
 
 
 def _share_chart(report: Report) -> str:
     fig = go.Figure()
     for arm in report.seeds[0].joint:
         shares = np.mean([s.joint[arm].adam_like_share for s in report.seeds], axis=0)
-        fig.add_scatter(x=list(range(1, len(shares) + 1)), y=shares.tolist(), mode="lines+markers", name=arm)
+        to_adam = np.mean([s.joint[arm].adam_distance for s in report.seeds], axis=0)
+        fig.add_scatter(x=list(range(len(shares))), y=shares.tolist(), mode="lines+markers",
+                        name=f"{arm}: Adam-like share")
+        fig.add_scatter(x=list(range(len(to_adam))), y=to_adam.tolist(), mode="lines+markers", line_dash="dash",
+                        name=f"{arm}: best rule's distance to Adam")
     fig.add_hline(y=0.5, line_dash="dot", line_color="grey")
-    fig.update_layout(xaxis_title="generation", yaxis_title=f"share Adam-like (similarity >= {ADAM_LIKE})",
-                      yaxis_range=[-0.02, 1.02])
+    fig.update_layout(xaxis_title="generation (one per round)",
+                      yaxis_title=f"share Adam-like (similarity >= {ADAM_LIKE}); distance", yaxis_range=[-0.02, 1.02])
     fig.update_xaxes(tickformat="d", dtick=1)
-    return ("<h3>Joint co-evolution without Adam: Adam-like share (mean over seeds)</h3>"
+    return ("<h3>Joint co-evolution without Adam (mean over seeds)</h3>"
             + html_page.chart(fig, "joint-share", height=320))
 
 
 def _gene_charts(report: Report) -> list[str]:
-    """Per pool, each gene's effect on Adam's lead (the fit over genes); the main pool's gaps to
-    Adam per value of its top gene."""
-    if not report.pools:
-        return []
+    """Per design, each gene's effect on Adam's lead (the fit over every round's members); the main
+    pool's gaps to Adam per value of its top gene."""
     out = []
-    for p in report.pools:
+    for group, effects in report.genes.items():
         fig = go.Figure()
-        fit = list(reversed(p.genes.fit))
+        fit = list(reversed(effects.fit))
         _bars(fig, [f.effect for f in fit], [f.gene for f in fit], "effect", clip=True, horizontal=True)
         fig.update_layout(xaxis_title="effect on Adam's lead (decades, fit over genes)", showlegend=False)
-        planted = f", planted: {p.planted_gene}" if p.planted_gene else ""
-        out.append(f"<h3>What favours Adam, {html_page.escape(p.group)} pool{html_page.escape(planted)}</h3>"
-                   + html_page.chart(fig, f"genes-{p.group}", height=140 + 22 * len(fit)))
-    rows = report.pool.genes.top_rows
+        gene = report.last.pool(group).planted_gene
+        planted = f", planted: {gene}" if gene else ""
+        out.append(f"<h3>What favours Adam, {html_page.escape(group)} pool{html_page.escape(planted)}</h3>"
+                   + html_page.chart(fig, f"genes-{group}", height=140 + 22 * len(fit)))
+    main = report.genes[MAIN]
+    rows = main.top_rows
     if rows:
         fig = go.Figure()
-        for g in (*report.pool.genes.optimizers, ge.LEAD):
+        for g in (*main.optimizers, ge.LEAD):
             _bars(fig, [r.gaps[g] for r in rows], [r.value for r in rows], g, clip=True)
         fig.add_hline(y=0, line_color="black", line_width=1)
         fig.update_layout(barmode="group", xaxis_title=rows[0].gene,

@@ -20,16 +20,23 @@ get a home advantage from the winner's curse alone. With independent halves that
 is not in ``T``, so a pool without any interaction gives ``HA = 0`` on average
 (``tests/test_hypothesis.py`` checks both on pure-noise pools).
 
+After rounds of selection (``rounds``) each optimizer selects among its own lineage's
+*candidates* ``C_s(f)`` (``SeedPool.candidates``, a mask per optimizer over the members
+of the round) instead of the whole pool: ``top_s(f)`` is then the k lowest ``S_s[f]``
+within ``C_s(f)``. In round 0 every candidate set is the whole random pool.
+
 Intervals: a percentile bootstrap over replicate seeds and, within each, over the
 pool's *blocks* (a block is the members that share a base architecture: one member in
 a random pool, the base at every value of a planted gene in a blocked one), resampled
 with replacement and selected again: ``HA* = mean over resampled seeds of HA_s`` on
-the resampled pools. Adding a fixed optimizer costs only its selection.
+the resampled pools. A lineage keeps the resampled members that are its candidates (a
+draw that leaves one without any is drawn again; one with fewer than k keeps them all).
+Adding a fixed optimizer costs only its selection.
 
 Example::
 
     pool = SeedPool(selection={"adam": s_a, "sgd": s_g}, measurement={"adam": t_a, "sgd": t_g},
-                    blocks=np.arange(16), order=np.arange(16))
+                    blocks=np.arange(16), order=np.arange(16))   # candidates: every member
     by_optimizer, mean = home_advantage_intervals([pool], ("adam", "sgd"), ("adam", "sgd"), k=4)
 """
 
@@ -64,26 +71,42 @@ def home_advantage(m: np.ndarray, fixed: Sequence[str], panel: Sequence[str]) ->
 @dataclasses.dataclass(frozen=True)
 class SeedPool:
     """One replicate's pool as arrays over its members: ``selection[g]`` and ``measurement[g]``
-    (log10 scores from disjoint training seeds), ``blocks`` (the block of each member) and
+    (log10 scores from disjoint training seeds), ``blocks`` (the block of each member),
     ``order`` (a seeded rank of each member that breaks exact ties in selection: an optimizer
-    invariant to a planted gene scores a base's copies alike)."""
+    invariant to a planted gene scores a base's copies alike) and ``candidates[f]`` (a mask:
+    the members optimizer ``f`` may select; none given: every member)."""
 
     selection: dict[str, np.ndarray]
     measurement: dict[str, np.ndarray]
     blocks: np.ndarray
     order: np.ndarray
+    candidates: dict[str, np.ndarray] | None = None
+
+    def mask(self, f: str) -> np.ndarray:
+        """The members ``f`` may select."""
+        return np.ones(len(self.blocks), bool) if self.candidates is None else self.candidates[f]
 
     def take(self, members: np.ndarray) -> SeedPool:
         """The pool of ``members`` (indices, repeats allowed: a bootstrap resample)."""
         return SeedPool({g: v[members] for g, v in self.selection.items()},
                         {g: v[members] for g, v in self.measurement.items()},
-                        self.blocks[members], self.order[members])
+                        self.blocks[members], self.order[members],
+                        None if self.candidates is None else {f: m[members] for f, m in self.candidates.items()})
 
     def resample(self, rng: np.random.Generator) -> SeedPool:
-        """As many blocks as the pool has, drawn with replacement, each with all its members."""
+        """As many blocks as the pool has, drawn with replacement, each with all its members; drawn
+        again while an optimizer would have no candidate left."""
         ids = np.unique(self.blocks)
-        drawn = ids[rng.integers(0, len(ids), len(ids))]
-        return self.take(np.concatenate([np.flatnonzero(self.blocks == b) for b in drawn]))
+        while True:
+            drawn = ids[rng.integers(0, len(ids), len(ids))]
+            pool = self.take(np.concatenate([np.flatnonzero(self.blocks == b) for b in drawn]))
+            if pool.candidates is None or all(m.any() for m in pool.candidates.values()):
+                return pool
+
+    def top(self, f: str, k: int) -> np.ndarray:
+        """Indices of ``f``'s selection: its ``k`` best candidates (all of them where it has fewer)."""
+        allowed = np.flatnonzero(self.mask(f))
+        return allowed[top_k(self.selection[f][allowed], min(k, len(allowed)), self.order[allowed])]
 
 
 def top_k(scores: np.ndarray, k: int, order: np.ndarray) -> np.ndarray:
@@ -94,17 +117,62 @@ def top_k(scores: np.ndarray, k: int, order: np.ndarray) -> np.ndarray:
 
 
 def matrix(pool: SeedPool, fixed: Sequence[str], panel: Sequence[str], k: int) -> np.ndarray:
-    """``M[f][g]``: mean measurement score of ``g`` on the top ``k`` of ``f`` by selection."""
+    """``M[f][g]``: mean measurement score of ``g`` on the top ``k`` of ``f``'s candidates by selection."""
     rows = []
     for f in fixed:
-        chosen = top_k(pool.selection[f], k, pool.order)
+        chosen = pool.top(f, k)
         rows.append([float(pool.measurement[g][chosen].mean()) for g in panel])
     return np.array(rows)
 
 
 def selected(pool: SeedPool, fixed: Sequence[str], k: int) -> np.ndarray:
     """The members any fixed optimizer selects (sorted indices)."""
-    return np.unique(np.concatenate([top_k(pool.selection[f], k, pool.order) for f in fixed]))
+    return np.unique(np.concatenate([pool.top(f, k) for f in fixed]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Draws:
+    """``HA_s`` per seed and the bootstrap's draws of their mean, per fixed optimizer and (last
+    column) their mean over the fixed optimizers. Draws made with the same ``seed`` resample the
+    same replicate seeds, so two rounds' draws can be subtracted (``change``)."""
+
+    fixed: tuple[str, ...]
+    per_seed: np.ndarray  # seeds x (fixed + 1)
+    draws: np.ndarray     # resamples x (fixed + 1)
+    method: str
+
+    def effects(self) -> tuple[dict[str, st.Effect], st.Effect]:
+        effects = [_effect(self.per_seed[:, i], self.draws[:, i], self.method) for i in range(len(self.fixed) + 1)]
+        return dict(zip(self.fixed, effects)), effects[-1]
+
+    def change(self, before: Draws) -> tuple[dict[str, st.Effect], st.Effect]:
+        """``HA`` here minus ``HA`` in ``before`` (another round of the same seeds), with intervals
+        from the paired draws."""
+        effects = [_effect(self.per_seed[:, i] - before.per_seed[:, i], self.draws[:, i] - before.draws[:, i],
+                           self.method) for i in range(len(self.fixed) + 1)]
+        return dict(zip(self.fixed, effects)), effects[-1]
+
+
+def _effect(per_seed: np.ndarray, draws: np.ndarray, method: str) -> st.Effect:
+    alpha = (1 - st.CONFIDENCE) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return st.Effect(float(per_seed.mean()), float(low), float(high), tuple(per_seed.tolist()), method)
+
+
+def home_advantage_draws(pools: Sequence[SeedPool], fixed: Sequence[str], panel: Sequence[str], k: int,
+                         resamples: int = RESAMPLES, seed: int = 0) -> Draws:
+    """``HA_s`` per seed and the bootstrap draws over seeds and blocks (module doc)."""
+    def values(has: list[dict[str, float]]) -> np.ndarray:
+        per = np.array([[h[g] for g in fixed] for h in has])
+        return np.column_stack([per, per.mean(axis=1)])  # the fixed optimizers', then their mean
+
+    per_seed = values([home_advantage(matrix(p, fixed, panel, k), fixed, panel) for p in pools])
+    chosen = np.random.default_rng(seed).integers(0, len(pools), (resamples, len(pools)))
+    rng = np.random.default_rng(seed + 1)
+    draws = np.array([values([home_advantage(matrix(pools[i].resample(rng), fixed, panel, k), fixed, panel)
+                              for i in row]).mean(axis=0) for row in chosen])
+    method = f"percentile bootstrap over {len(pools)} seeds and the pools' blocks, {resamples} resamples"
+    return Draws(tuple(fixed), per_seed, draws, method)
 
 
 def home_advantage_intervals(pools: Sequence[SeedPool], fixed: Sequence[str], panel: Sequence[str], k: int,
@@ -112,20 +180,4 @@ def home_advantage_intervals(pools: Sequence[SeedPool], fixed: Sequence[str], pa
     """Per fixed optimizer ``g``, ``HA(g)`` (mean over seeds of ``HA_s(g)``), and the mean over the
     fixed optimizers, each with its bootstrap interval over seeds and blocks (module doc);
     ``Effect.values`` holds the per-seed values."""
-    def values(has: list[dict[str, float]]) -> np.ndarray:
-        per = np.array([[h[g] for g in fixed] for h in has])
-        return np.column_stack([per, per.mean(axis=1)])  # the fixed optimizers', then their mean
-
-    per_seed = values([home_advantage(matrix(p, fixed, panel, k), fixed, panel) for p in pools])
-    rng = np.random.default_rng(seed)
-    draws = np.empty((resamples, len(fixed) + 1))
-    for b in range(resamples):
-        chosen = rng.integers(0, len(pools), len(pools))
-        draws[b] = values([home_advantage(matrix(pools[i].resample(rng), fixed, panel, k), fixed, panel)
-                           for i in chosen]).mean(axis=0)
-    alpha = (1 - st.CONFIDENCE) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha], axis=0)
-    method = f"percentile bootstrap over {len(pools)} seeds and the pools' blocks, {resamples} resamples"
-    effects = [st.Effect(float(per_seed[:, i].mean()), float(low[i]), float(high[i]), tuple(per_seed[:, i].tolist()),
-                         method) for i in range(len(fixed) + 1)]
-    return dict(zip(fixed, effects)), effects[-1]
+    return home_advantage_draws(pools, fixed, panel, k, resamples, seed).effects()
