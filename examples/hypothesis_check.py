@@ -1,4 +1,4 @@
-"""A pipeline check of the hypothesis experiment: every arm, panel, control and verdict.
+"""A pipeline check of the hypothesis experiment: every round, control, arm and verdict.
 
     python examples/hypothesis_check.py                 # the `quick` preset (about 10 min, 2 CPU cores)
     python examples/hypothesis_check.py --tiny          # the smallest budget (about a minute): the plumbing only
@@ -18,11 +18,12 @@ from discovery.experiments import adam_hypothesis, findings, report_files
 
 
 def tiny_preset() -> adam_hypothesis.Preset:
-    """``quick`` cut to the least that runs every arm: 1 seed of 2 x 1 generation, 8 steps."""
-    return dataclasses.replace(adam_hypothesis.EXPERIMENT_PRESETS["quick"], seeds=1, population=2, generations=1,
-                               steps=8, learning_rates=(1e-3, 1e-2, 1e-1), nondeep=("mf_k4",),
-                               param_budget=2500, top_k=1, fixed=("adam", "momentum"),
-                               panel=("adam", "momentum", "sgd"))
+    """``quick`` cut to the least that runs every round and arm: 1 seed, a pool of 3 and one round,
+    arms of 2 rules x 2 generations, 8 steps."""
+    return dataclasses.replace(adam_hypothesis.EXPERIMENT_PRESETS["quick"], seeds=1, population=2, steps=8,
+                               learning_rates=(1e-3, 1e-2, 1e-1), nondeep=("mf_k4",), param_budget=2500,
+                               pool=3, pool_top_k=1, rounds=1, children=1, panel=("adam", "momentum", "sgd"),
+                               control_panel=("adam", "momentum", "sgd"))
 
 
 def main(argv: list[str] | None = None) -> findings.Report:

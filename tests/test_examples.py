@@ -83,8 +83,8 @@ def test_the_hypothesis_check_example_builds_its_tiny_preset():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     preset = module.tiny_preset()
-    assert isinstance(preset, adam_hypothesis.Preset) and preset.seeds == 1 and preset.generations == 1
-    assert set(preset.fixed) <= set(preset.panel)
+    assert isinstance(preset, adam_hypothesis.Preset) and preset.seeds == 1 and preset.rounds == 1
+    assert set(preset.control_panel) <= set(preset.panel)
 
 
 def test_the_quick_run_page_shows_rank_1_the_pick_and_how_it_was_measured():

@@ -165,15 +165,8 @@ def test_the_hypothesis_experiment_takes_the_family_everywhere(tmp_path, capsys)
     assert json.loads((tmp_path / "h" / "experiment.json").read_text())["config"]["family"] == "token_model"
     with pytest.raises(ValueError, match="holds another experiment"):
         hx.Experiment(tmp_path / "h", tiny, progress=False, family="mlp")  # the MLP family on the token family's folder
-    old = hx.Experiment(tmp_path / "old", "quick", progress=False, family="mlp")
-    record = json.loads((old.out / "experiment.json").read_text())
-    for field in ("family", "pool", "pool_top_k", "measure_seeds"):  # written before families and pools
-        del record["config"][field]
-    record["config"]["control_fixed"] = ["adam", "momentum"]  # a field presets no longer have
-    (old.out / "experiment.json").write_text(json.dumps(record))
-    hx.Experiment(tmp_path / "old", "quick", progress=False, family="mlp")  # resumed as the MLP experiment
-    with pytest.raises(ValueError, match="holds another experiment"):
-        hx.Experiment(tmp_path / "old", "quick", progress=False)  # not as the token family's
+    mlp = hx.Experiment(tmp_path / "mlp", "quick", progress=False, family="mlp")  # the one design, no controls
+    assert mlp.preset == dataclasses.replace(hx.EXPERIMENT_PRESETS["quick"], family="mlp") and len(mlp.designs()) == 1
     assert cli.main(["hypothesis", "--family", "resnet", "--out", str(tmp_path / "x")]) == 2
     assert "unknown architecture family 'resnet'" in capsys.readouterr().err
 

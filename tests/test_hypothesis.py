@@ -1,4 +1,4 @@
-"""The hypothesis experiment: home advantage statistics on known numbers, resume, the report."""
+"""The hypothesis experiment: home advantage statistics on known numbers, rounds, resume, the report."""
 
 import dataclasses
 import html
@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from discovery import cli, config, runs, tasks
+from discovery import cli, config, tasks
 from discovery.codec import RecordError
 from discovery.experiments import adam_hypothesis as hx
 from discovery.experiments import findings, report_files, report_page, upgrade
@@ -17,150 +17,158 @@ from discovery.experiments import gene_effects as ge
 from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments.arms import Arm
-from discovery.runs.store import RunStore
 from tests import browser
 
-FIXED = ("adam", "momentum", "lion")
 PANEL = ("adam", "momentum", "lion", "sgd")
-
-
-ARMS = [Arm("architectures", fixed=f, panel=PANEL) for f in FIXED] + [
-    Arm("joint", start="noadam"), Arm("joint", start="random"), Arm("rules", panel=PANEL)]
 CONFIG = hx.EXPERIMENT_PRESETS["quick"]  # the token model's: what the synthetic reports say they ran
 CONTROL_PANEL = ("adam", "momentum", "sgd")
-DESIGNS = [pool_lib.Design("main", PANEL, 3), pool_lib.Design("positive", CONTROL_PANEL, 6, "token_model_gradient_spread"),
-           pool_lib.Design("negative", CONTROL_PANEL, 6, "token_model_label_noise")]
+K = 2
+DESIGNS = [pool_lib.Design("main", PANEL, K), pool_lib.Design("positive", CONTROL_PANEL, 2 * K, "token_model_gradient_spread"),
+           pool_lib.Design("negative", CONTROL_PANEL, 2 * K, "token_model_label_noise")]
+ROUNDS = 2  # after the random pool
+TRUE = {"adam": -1.0, "momentum": -0.8, "lion": -0.9, "sgd": -0.6}
 
 
-def _cells(where: str, base: dict, gain: dict, panel, rng) -> tuple[findings.Cell, ...]:
-    return tuple(findings.Cell(g, where, tuple(base[g] - gain.get(g, 0.0) + rng.normal(0, 0.01, size=2)))
-                 for g in panel)
+def synthetic_seed(seed: int, home: float, rng, planted: float = 0.0, noise: float = 0.01) -> findings.SeedResult:
+    """A seed whose pool has 8 random bases, then per round 3 new bases for each lineage of its own (its
+    candidates: them and its 2 best of the round before). Scores are a base effect per member plus
+    training noise; optimizer ``f`` gains ``home * r`` decades on the members born into its lineage
+    in round ``r`` (a home advantage that grows with the rounds); on a copy with the planted gene at
+    its non-zero value momentum and SGD lose ``planted`` decades (positive control), or everyone
+    loses 0.3 (negative)."""
+    archs = pool_lib.draw_bases(seed, 8 + 3 * len(PANEL) * ROUNDS, 10_000, "token_model")
+    bases, owner = [], {}
+    for i, a in enumerate(archs):
+        born = 0 if i < 8 else 1 + (i - 8) // (3 * len(PANEL))
+        bases.append(pool_lib.Member(i, tasks.architecture_record(a), born))
+        if born:
+            owner[bases[-1].key] = PANEL[(i - 8) // 3 % len(PANEL)]
+    effect = {m.key: rng.normal(0, 0.1) for m in bases}
+    cells: dict[tuple[str, str], pool_lib.PoolCell] = {}
 
+    def cell(member: pool_lib.Member, g: str) -> pool_lib.PoolCell:
+        if (member.key, g) not in cells:
+            base = next(b for b in bases if b.block == member.block)
+            true = effect[base.key] + TRUE[g] - (home * base.born if owner.get(base.key) == g else 0.0)
+            if member.architecture.get("gradient_spread") and g in ("momentum", "sgd"):
+                true += planted
+            true += 0.3 * bool(member.architecture.get("label_noise"))
+            cells[member.key, g] = pool_lib.PoolCell(g, member.key, tuple(true + rng.normal(0, noise, 1)),
+                                                     tuple(true + rng.normal(0, noise, 2)), 1e-2, 1e-2)
+        return cells[member.key, g]
 
-def synthetic_pool(seed: int, design: pool_lib.Design, bases: int, rng, gain: float = 0.0,
-                   noise: float = 0.01) -> findings.PoolSeed:
-    """A pool of random token architectures whose scores are a base effect per member plus
-    training noise (independent per seed); on a member with the planted gene at its non-zero
-    value, momentum and SGD lose ``gain`` decades (positive), or everyone loses 0.3 (negative)."""
-    archs = pool_lib.draw_bases(seed, bases, 10_000, "token_model")
-    members = pool_lib.members(design, archs)
-    cells = []
-    for m in members:
-        base = rng.normal(0, 0.1)
-        genes = m.architecture
-        for g in design.panel:
-            true = base + {"adam": -1.0, "momentum": -0.8, "lion": -0.9, "sgd": -0.6}[g]
-            if genes.get("gradient_spread") and g in ("momentum", "sgd"):
-                true += gain
-            true += 0.3 * bool(genes.get("label_noise"))
-            cells.append(pool_lib.PoolCell(g, m.key, tuple(true + rng.normal(0, noise, 1)),
-                                           tuple(true + rng.normal(0, noise, 2)), 1e-2, 1e-2))
-    return findings.PoolSeed(seed, tuple(members), tuple(cells))
-
-
-def synthetic_seed(seed: int, home: float, rng, planted: float = 0.0) -> findings.SeedResult:
-    """Cells where every optimizer gains ``home`` decades on architectures evolved for it; pools
-    (``synthetic_pool``) where the positive control plants ``planted`` decades."""
-    base = {"adam": -1.0, "momentum": -0.9, "lion": -0.95, "sgd": -0.6}
-    arms = {f"arch-{f}": findings.ArmResult("architectures", f"runs/arch-{f}-s{seed}",
-                                            _cells(f"arch-{f}", base, {f: home}, PANEL, rng)) for f in FIXED}
-    nondeep = tuple(findings.Cell(g, "mf_k4", tuple(base[g] + (0.5 if g == "adam" else 0.0) + rng.normal(0, 0.01, 2)),
-                                  out_of_box=base[g]) for g in PANEL)
-    arms |= {name: findings.ArmResult("joint", f"runs/{name}-s{seed}", joint=findings.JointArm(
-        (0.0, 0.2, 0.9), "def r():\n    return g\n", {"adam": 0.1, "lion": 0.5, "momentum": 0.4}))
-        for name in ("joint-noadam", "joint-random")}
-    arms["nondeep"] = findings.ArmResult("rules", f"runs/nondeep-s{seed}", nondeep, rule="def r():\n    return g\n")
-    pool_rng = np.random.default_rng(100 + seed)  # the main cells' noise stays as it was
-    pools = {d.group: synthetic_pool(seed, d, 8, pool_rng, planted) for d in DESIGNS}
+    lineages = [{f: [m.key for m in bases if m.born == 0] for f in PANEL}]
+    for r in range(1, ROUNDS + 1):
+        step = {}
+        for f in PANEL:
+            before = [m for m in bases if m.key in lineages[-1][f]]
+            best = sorted(before, key=lambda m: cell(m, f).selection_score)[:K]
+            step[f] = [m.key for m in best] + [m.key for m in bases if m.born == r and owner[m.key] == f]
+        lineages.append(step)
+    pools = {d.group: findings.design_seed(d, seed, bases, lineages, cell) for d in DESIGNS}
+    nondeep = tuple(findings.Cell(g, "mf_k4", tuple(TRUE[g] + (0.5 if g == "adam" else 0.0) + rng.normal(0, 0.01, 2)),
+                                  out_of_box=TRUE[g]) for g in PANEL)
+    arms = {"joint-noadam": findings.ArmResult("joint", f"runs/joint-noadam-s{seed}", joint=findings.JointArm(
+                (0.0, 0.2, 0.9), "def r():\n    return g\n", {"adam": 0.1, "lion": 0.5, "momentum": 0.4},
+                (0.6, 0.3, 0.1))),
+            "nondeep": findings.ArmResult("rules", f"runs/nondeep-s{seed}", nondeep, rule="def r():\n    return g\n")}
     return findings.SeedResult(seed, arms, pools)
 
 
-def analyse(home: float, seeds: int = 3, planted: float = 0.0, designs=()) -> findings.Report:
+def analyse(home: float, seeds: int = 3, planted: float = 1.0, noise: float = 0.01) -> findings.Report:
     rng = np.random.default_rng(0)
-    return findings.analyse("synthetic", CONFIG,
-                            [synthetic_seed(s, home, rng, planted) for s in range(seeds)], ARMS, PANEL, 1.0,
-                            designs=designs)
+    return findings.analyse("synthetic", CONFIG, [synthetic_seed(s, home, rng, planted, noise) for s in range(seeds)],
+                            DESIGNS, 1.0)
+
+
+@pytest.fixture(scope="module")
+def growing() -> findings.Report:
+    return analyse(home=0.15)
 
 
 def test_an_arm_name_is_spelled_in_one_place_and_found_by_it(tmp_path):
-    assert [a.name for a in ARMS] == ["arch-adam", "arch-momentum", "arch-lion", "joint-noadam", "joint-random",
-                                      "nondeep"]
-    for bad in (dict(kind="architectures"), dict(kind="joint", start="adam"), dict(kind="rules", fixed="adam"),
-                dict(kind="evolution")):
+    assert [Arm("joint", start="noadam").name, Arm("rules").name] == ["joint-noadam", "nondeep"]
+    for bad in (dict(kind="architectures"), dict(kind="joint", start="adam"), dict(kind="rules", start="noadam"),
+                dict(kind="joint")):
         with pytest.raises(ValueError, match="arm"):
             Arm(**bad)
     experiment = hx.Experiment(tmp_path, TINY, progress=False)
-    assert [a.name for a in experiment.arms()] == ["arch-adam", "arch-momentum", "joint-noadam", "joint-random",
-                                                  "nondeep"]
-    assert dict(experiment.arm("arch-momentum").overrides)["coevolution.fixed_rule"] == "momentum"
-    with pytest.raises(ValueError, match=r"unknown arm 'arch-sgd'; arms: \['arch-adam'"):
-        experiment.arm("arch-sgd")
+    assert [a.name for a in experiment.arms()] == ["joint-noadam", "nondeep"]
+    assert experiment.config("joint-noadam", 0, **dict(experiment.arm("joint-noadam").overrides)).run.generations == 2
+    with pytest.raises(ValueError, match=r"unknown arm 'arch-adam'; arms: \['joint-noadam', 'nondeep'\]"):
+        experiment.arm("arch-adam")
 
 
 def test_home_advantage_is_the_stated_difference_in_differences():
-    m = np.array([[0.0, 1.0, 1.0, 2.0],   # evolved with adam: adam best
-                  [1.0, 0.0, 1.0, 2.0],   # evolved with momentum: momentum best
-                  [1.0, 1.0, 0.0, 2.0]])  # evolved with lion: lion best
-    ha = findings.home_advantage(m, FIXED, PANEL)
-    assert ha == pytest.approx({"adam": 1.0, "momentum": 1.0, "lion": 1.0})
-    assert findings.home_advantage(np.ones((3, 4)), FIXED, PANEL) == pytest.approx({g: 0.0 for g in FIXED})
+    m = np.array([[0.0, 1.0, 1.0, 2.0],   # selected by adam: adam best
+                  [1.0, 0.0, 1.0, 2.0],   # selected by momentum: momentum best
+                  [1.0, 1.0, 0.0, 2.0]])  # selected by lion: lion best
+    fixed = PANEL[:3]
+    assert sel.home_advantage(m, fixed, PANEL) == pytest.approx({"adam": 1.0, "momentum": 1.0, "lion": 1.0})
+    assert sel.home_advantage(np.ones((3, 4)), fixed, PANEL) == pytest.approx({g: 0.0 for g in fixed})
 
 
-def test_a_clear_home_advantage_is_supported():
-    report = analyse(home=0.5)
+def test_a_home_advantage_that_grows_with_the_rounds_is_supported(growing):
+    report = growing
+    adam = report.series("adam")
+    assert abs(adam[0].mean) < 0.01 and adam[0].low <= 0 <= adam[0].high  # the random pool: none
+    # In round r each optimizer gains 0.15 r on its own lineage's new members, which it then selects.
+    assert [e.mean for e in adam[1:]] == pytest.approx([0.15, 0.30], abs=0.05)
     verdicts = {p.key: p.verdict for p in report.predictions}
-    assert verdicts["P2"] == verdicts["P3"] == "supported"
-    assert report.home_advantage["adam"].mean == pytest.approx(0.5, abs=0.02)  # exactly the home gain
+    assert verdicts["P5"] == verdicts["P2"] == verdicts["P3"] == "supported"
+    assert report.growth["adam"].mean == pytest.approx(adam[-1].mean - adam[0].mean)
     assert verdicts["P1"] == "supported"  # adam +0.5 worse on the non-deep task, relative to the panel
     assert verdicts["P4"] == "supported"  # the last generation is 90% Adam-like
-    assert 0.005 < report.margin < 0.02   # the synthetic training-seed noise is 0.01
+    assert 0.005 < report.pool.margin < 0.02  # the synthetic training-seed noise is 0.01
+    assert [len(r.pools) for r in report.rounds] == [3, 3, 3]
+    # The negative control reads what its gene adds beyond the main pool's home advantages: nothing.
+    assert all(r.pool("negative").passed for r in report.rounds) and report.rounds[-1].pool("negative").home_advantage[
+        "adam"].mean > 0.2
+
+
+def test_no_growth_is_a_tie_and_contradicts_the_prediction():
+    report = analyse(home=0.0)
+    verdicts = {p.key: p.verdict for p in report.predictions}
+    assert verdicts["P5"] == verdicts["P2"] == "contradicted"
+    assert all(abs(e.mean) < report.pool.margin for e in report.series("adam"))
+    assert report.controls_pass  # the controls see their plant in every round all the same
 
 
 def test_each_prediction_has_the_margin_of_its_own_cells():
-    rng = np.random.default_rng(1)
-    seeds = [synthetic_seed(s, 0.5, rng) for s in range(3)]
-    noisy = []
-    for s in seeds:
-        rules = s.arms["nondeep"]
-        spread = tuple(dataclasses.replace(c, per_seed=(c.per_seed[0] + 1, c.per_seed[1] - 1)) for c in rules.cells)
-        noisy.append(dataclasses.replace(s, arms={**s.arms, "nondeep": dataclasses.replace(rules, cells=spread)}))
-    report = findings.analyse("synthetic", CONFIG, noisy, ARMS, PANEL, 1.0)
+    report = analyse(home=0.15, noise=0.05)
     margins = {p.key: p.margin for p in report.predictions}
-    assert margins["P2"] == margins["P3"] == report.margin < 0.02  # architecture cells only
-    assert margins["P1"] > 0.5  # the non-deep cells' spread (sd ~1.4) counts for P1 alone
-    assert {p.key: p.verdict for p in report.predictions}["P2"] == "supported"
+    assert margins["P2"] == margins["P3"] == report.pool.margin and 0.03 < report.pool.margin < 0.07
+    assert margins["P5"] == max(report.rounds[0].main.margin, report.pool.margin)
+    assert margins["P4"] == 0.0 and margins["P1"] != margins["P2"]
 
 
-def test_no_home_advantage_is_a_tie_and_contradicts_the_prediction():
-    report = analyse(home=0.0)
-    assert {p.key: p.verdict for p in report.predictions}["P2"] == "contradicted"
-    assert abs(report.home_advantage["adam"].mean) < report.margin
-
-
-def test_a_small_advantage_near_the_margin_is_inconclusive():
-    rng = np.random.default_rng(3)
-    seeds = [synthetic_seed(s, home, rng) for s, home in enumerate((0.0, 0.03, 0.06))]
-    report = findings.analyse("synthetic", CONFIG, seeds, ARMS, PANEL, 1.0)
-    assert {p.key: p.verdict for p in report.predictions}["P2"] == "inconclusive"
-
-
-def test_a_planted_home_advantage_is_supported_and_a_null_control_is_not():
-    report = analyse(home=0.0, planted=1.0, designs=DESIGNS)
-    main, positive, negative = report.pools
-    assert [c.group for c in report.controls] == ["positive", "negative"] and report.pool is main
-    assert positive.planted == "momentum" and positive.planted_gene == "gradient_spread" and positive.passed
-    # Momentum and SGD select the unspread copies, Adam half of each (it ties within a base):
-    # R[adam][momentum] - R[momentum][momentum] = 1/2 (1 - 2/3); HA is its mean over the two away rows.
-    assert positive.home_advantage["momentum"].mean == pytest.approx(0.5 * (1 / 6), abs=0.03)
-    assert negative.planted is None and negative.passed and "supported" not in negative.verdicts.values()
-    assert positive.margin < positive.detectable < 0.1  # noise 0.01 per training: small effects are seen
-    assert positive.planted_rank == 1 and positive.genes.fit[0].effect.mean == pytest.approx(1.0, abs=0.1)
-    failed = analyse(home=0.0, planted=0.0, designs=DESIGNS).controls[0]  # nothing planted: the control fails
-    assert not failed.passed and failed.verdicts["momentum"] != "supported"
+def test_a_planted_home_advantage_is_supported_in_every_round_and_a_null_control_is_not():
+    report = analyse(home=0.0, planted=1.0)
+    for r in report.rounds:
+        main, positive, negative = r.pools
+        assert [c.group for c in r.controls] == ["positive", "negative"] and r.main is main
+        assert positive.planted == "momentum" and positive.planted_gene == "gradient_spread" and positive.passed
+        # Momentum and SGD select the unspread copies, Adam half of each (it ties within a base):
+        # R[adam][momentum] - R[momentum][momentum] = 1/2 (1 - 2/3); HA is its mean over the two away rows.
+        assert positive.home_advantage["momentum"].mean == pytest.approx(0.5 * (1 / 6), abs=0.03)
+        assert negative.planted is None and negative.passed and "supported" not in negative.verdicts.values()
+        assert positive.margin < positive.detectable < 0.1  # noise 0.01 per training: small effects are seen
+    assert report.planted_rank == 1 and report.genes["positive"].fit[0].effect.mean == pytest.approx(1.0, abs=0.1)
+    failed = analyse(home=0.0, planted=0.0)  # nothing planted: the control fails, in every round
+    assert not failed.controls_pass and not any(r.pool("positive").passed for r in failed.rounds)
     text = report_files.markdown(report)
-    assert "**Positive control**" in text and "The control **passed**" in text and "Power:" in text
-    assert "ranks **#1**" in text and "| gradient_spread |" not in text  # the table reads the main pool
-    assert "pool selection: HA" in text and "evolution arms: HA" in text  # both estimators
+    assert "**Positive control**" in text and "Both controls pass in every round" in text
+    assert "ranks **#1**" in text and "| gradient_spread |" not in text  # the gene table reads the main pool
+    assert "Controls FAILED: positive in round 0, positive in round 1, positive in round 2" in report_files.markdown(failed)
+
+
+def test_lineages_report_their_selection_differential_response_and_distance(growing):
+    last = growing.last.lineages
+    assert [x.optimizer for x in last] == list(PANEL)
+    assert all(x.differential < 0 for x in last)  # a selection is never worse than its candidates
+    assert all(x.response < -0.2 for x in last)  # each does better on its own lineage (0.3 decades planted)
+    assert all(0 < x.distance <= 1 and set(x.moved) <= set(ge.specs_of(tasks.TokenArchitecture)) for x in last)
+    assert growing.rounds[0].lineages[0].response == 0.0
 
 
 def test_measuring_on_the_selecting_seeds_gives_every_optimizer_a_home_advantage():
@@ -190,6 +198,56 @@ def test_selection_breaks_exact_ties_in_the_seeded_order_and_resamples_whole_blo
     pool = sel.SeedPool({"adam": scores}, {"adam": scores}, np.array([0, 0, 1, 1]), np.arange(4))
     drawn = pool.resample(np.random.default_rng(1))
     assert len(drawn.blocks) == 4 and all(np.sum(drawn.blocks == b) in (0, 2, 4) for b in (0, 1))
+    assert findings.tie_order(0, ["a", "b"]).tolist() == findings.tie_order(0, ["a", "b"]).tolist() != \
+        findings.tie_order(1, ["a", "b"]).tolist()  # from the seed and the member alone
+
+
+def test_a_lineage_selects_among_its_own_candidates_and_resamples_as_many_of_them():
+    scores = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    masks = {"adam": np.array([False, False, True, True, True]), "sgd": np.array([True, False, False, False, True])}
+    pool = sel.SeedPool({"adam": scores, "sgd": -scores}, {"adam": scores, "sgd": scores}, np.arange(5),
+                        np.arange(5), masks)
+    assert pool.top("adam", 2).tolist() == [2, 3] and pool.top("sgd", 2).tolist() == [4, 0]
+    assert sel.selected(pool, ("adam", "sgd"), 1).tolist() == [2, 4]
+    assert sel.matrix(pool, ("adam", "sgd"), ("adam", "sgd"), 2).tolist() == [[2.5, 2.5], [2.0, 2.0]]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        drawn = pool.resample(rng)
+        assert drawn.mask("adam").sum() == 3 and drawn.mask("sgd").sum() == 2  # each its own, as many
+        assert set(drawn.blocks[drawn.mask("sgd")]) <= {0, 4} and set(drawn.blocks[drawn.mask("adam")]) <= {2, 3, 4}
+    shared = sel.SeedPool(pool.selection, pool.measurement, pool.blocks, pool.order,
+                          {"adam": np.ones(5, bool), "sgd": np.ones(5, bool)})
+    drawn = shared.resample(rng)  # the same candidates (round 0): the same blocks
+    assert drawn.blocks[drawn.mask("adam")].tolist() == drawn.blocks[drawn.mask("sgd")].tolist()
+    assert len(pool.top("sgd", 3)) == 2  # fewer than k candidates: all of them
+
+
+def test_the_change_between_rounds_pairs_the_same_seed_resamples():
+    rng = np.random.default_rng(0)
+    panel = ("adam", "sgd")
+
+    def pools(shift: float):
+        return [sel.SeedPool({g: rng.normal(0, 1, 8) for g in panel},
+                             {"adam": np.r_[np.full(4, -shift), np.zeros(4)] + rng.normal(0, 0.01, 8),
+                              "sgd": rng.normal(0, 0.01, 8)}, np.arange(8), np.arange(8)) for _ in range(3)]
+
+    before = sel.home_advantage_draws(pools(0.0), panel, panel, 4, resamples=200)
+    after = sel.home_advantage_draws(pools(0.0), panel, panel, 4, resamples=200)
+    change, _ = after.change(before)
+    assert change["adam"].mean == pytest.approx(after.effects()[0]["adam"].mean - before.effects()[0]["adam"].mean)
+    assert change["adam"].values == pytest.approx(tuple(after.per_seed[:, 0] - before.per_seed[:, 0]))
+
+
+def test_a_parents_children_are_the_same_whichever_lineage_asks_and_differ_by_round():
+    parent = pool_lib.Member(0, tasks.architecture_record(pool_lib.draw_bases(0, 1, 10_000, "token_model")[0]))
+    first = pool_lib.children(parent, seed=0, round=1, n=3, budget=10_000)
+    assert first == pool_lib.children(parent, seed=0, round=1, n=3, budget=10_000)
+    assert first != pool_lib.children(parent, seed=0, round=2, n=3, budget=10_000)
+    assert first != pool_lib.children(parent, seed=1, round=1, n=3, budget=10_000)
+    for child in first:
+        assert child.n_params() <= 10_000 and type(child) is type(parent.genes())
+        changed = [g for g, v in child.to_dict().items() if parent.genes().to_dict()[g] != v]
+        assert len(changed) <= 2, changed  # one family edit (an edit may move a gene and its partner)
 
 
 def test_gene_effects_find_the_gene_that_moves_the_gap_to_adam():
@@ -213,11 +271,7 @@ def test_a_seed_result_reads_back_field_by_field_and_a_bad_one_names_its_field()
     seed = synthetic_seed(0, 0.5, np.random.default_rng(0))
     data = json.loads(json.dumps(seed.to_dict()))
     assert findings.SeedResult.from_dict(data) == seed and set(data["pools"]) == {d.group for d in DESIGNS}
-    assert findings.SeedResult.from_dict({**data, "pools": {}}) == dataclasses.replace(seed, pools={})
-    older = {k: v for k, v in data.items() if k != "pools"}  # written before pools existed
-    assert findings.SeedResult.from_dict(upgrade.seed(older)).pools == {}
-    with pytest.raises(RecordError, match="field 'pools' is missing"):
-        findings.SeedResult.from_dict(older)  # the live record knows the current form only
+    assert len(data["pools"]["main"]["rounds"]) == ROUNDS + 1
     data["arms"]["nondeep"]["cells"][1]["per_seed"][0] = "fast"
     with pytest.raises(RecordError, match="'arms' is malformed: entry 'nondeep'.*'cells'.*item 1.*'per_seed'"):
         findings.SeedResult.from_dict(data)
@@ -225,38 +279,40 @@ def test_a_seed_result_reads_back_field_by_field_and_a_bad_one_names_its_field()
         findings.SeedResult.from_dict({"seed": 0})
     with pytest.raises(RecordError, match=r"unknown field\(s\) \['planted'\]"):
         findings.PoolSeed.from_dict({**seed.pools["main"].to_dict(), "planted": 1})
+    with pytest.raises(RecordError, match="'rounds'"):
+        findings.PoolSeed.from_dict({**seed.pools["main"].to_dict(), "rounds": [{"candidates": {"adam": [-1]}}]})
 
 
-def test_the_report_round_trips_and_renders(tmp_path):
-    report = analyse(home=0.5)
-    paths = report_files.write(report, tmp_path)
+def test_the_report_round_trips_and_renders(growing, tmp_path):
+    paths = report_files.write(growing, tmp_path)
     doc = json.loads(paths[1].read_text())
-    assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == report.seeds
+    assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == growing.seeds
+    assert [[p["group"] for p in r["pools"]] for r in doc["rounds"]] == [["main", "positive", "negative"]] * 3
+    assert doc["controls_pass"] == growing.controls_pass and doc["growth"]["adam"]["mean"] == growing.growth["adam"].mean
+    assert doc["rounds"][1]["pools"][2]["beyond_main"]["adam"]["mean"] < 0.05 < doc["rounds"][1]["pools"][2][
+        "home_advantage"]["adam"]["mean"]
     text = paths[0].read_text()
-    assert "P2: supported" in text and "margin" in text and "| adam |" in text
-    assert paths[3].read_bytes()[:4] == b"\x89PNG" and len(paths) == 4  # no pool: no gene figure
-    assert [p.name for p in paths] == list(report_files.files(report)) and "genes.png" not in report_files.files(report)
-    pooled = analyse(home=0.5, planted=1.0, designs=DESIGNS)
-    paths = report_files.write(pooled, tmp_path)
-    doc = json.loads(paths[1].read_text())
-    assert [findings.SeedResult.from_dict(s) for s in doc["seeds"]] == pooled.seeds
-    assert [p["group"] for p in doc["pools"]] == ["main", "positive", "negative"] and doc["pools"][1]["passed"]
-    assert paths[4].name == "genes.png" and paths[4].read_bytes()[:4] == b"\x89PNG"
-    assert [p.name for p in paths] == list(report_files.files(pooled)) == list(report_files.REPORT_FILES)
+    first = text.splitlines()[2]
+    assert first.startswith("**Does Adam's home advantage grow with rounds of selection? Yes** (P5 supported)")
+    assert "P2: supported" in text and "## Dose-response" in text and "| adam |" in text
+    assert text.index("## Dose-response") < text.index("## Lineages") < text.index("## Verdicts")
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths[3:])
+    assert [p.name for p in paths] == list(report_files.REPORT_FILES)
     assert "<h1>Hypothesis experiment" in paths[2].read_text()  # report.html: the markdown, rendered
 
 
 # The token-model family: it has control genes, so the pipeline check runs the controls too.
-TINY = hx.Preset(seeds=2, population=2, generations=1, steps=8, size="small",
-                 learning_rates=(1e-3, 1e-2, 1e-1), train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",),
-                 param_budget=2500, fixed=("adam", "momentum"), panel=("adam", "momentum", "sgd"),
-                 top_k=1, family="token_model", control_panel=("adam", "momentum", "sgd"), pool=2, pool_top_k=1)
+TINY = hx.Preset(seeds=2, population=2, steps=8, size="small", learning_rates=(1e-3, 1e-2, 1e-1),
+                 train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",), param_budget=2500,
+                 panel=("adam", "momentum", "sgd"), family="token_model", control_panel=("adam", "momentum", "sgd"),
+                 pool=3, pool_top_k=1, rounds=1, children=1)
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """The tiny experiment, its new members tuned in two worker processes."""
     out = tmp_path_factory.mktemp("hypothesis")
-    return hx.run_experiment(TINY, out=out, progress=False), out
+    return hx.run_experiment(TINY, out=out, progress=False, workers=2), out
 
 
 def _outcome(report: findings.Report) -> dict:
@@ -268,6 +324,8 @@ def _outcome(report: findings.Report) -> dict:
 
 
 def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp_path, monkeypatch):
+    """Crashes in round 0, in round 1, in an arm's run and in the non-deep panel, each resumed, in
+    one process: the same report as the uninterrupted experiment, whose rounds two workers tuned."""
     report, out = uninterrupted
     experiment = hx.Experiment(tmp_path, TINY, progress=False)
     original_tune = pool_lib.tune_member
@@ -275,39 +333,59 @@ def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp
 
     def crash_in_pool(*args, **kwargs):
         tuned.append(args[0])
-        if len(tuned) == 2:
-            raise KeyboardInterrupt  # the process dies while the pool's second member trains
+        if len(tuned) in (2, 12):
+            raise KeyboardInterrupt  # the process dies while a member of round 0, then of round 1, trains
         return original_tune(*args, **kwargs)
 
     monkeypatch.setattr(pool_lib, "tune_member", crash_in_pool)
     with pytest.raises(KeyboardInterrupt):
         experiment.execute()
     assert len(experiment.pool_store(0).cells) == len(TINY.panel)  # the first member's cells were kept
+    with pytest.raises(KeyboardInterrupt):
+        experiment.execute()
+    assert any(m.born == 1 for m in tuned[10:])  # the second crash came in round 1
     monkeypatch.setattr(pool_lib, "tune_member", original_tune)
     original_run = hx.runs.run
     monkeypatch.setattr(hx.runs, "run", lambda *a, **k: original_run(*a, **k, stop_after=1))
-    with pytest.raises(KeyboardInterrupt, match="arch-adam-s0-.* interrupted"):
+    with pytest.raises(KeyboardInterrupt, match="joint-noadam-s0-.* interrupted"):
         experiment.execute()  # Ctrl-C honoured by the first run: checkpointed, no summary
-    assert not (tmp_path / "cells").exists()  # the experiment stopped with it, no panel on a partial run
+    assert not (tmp_path / "cells").exists()  # the experiment stopped with it
     monkeypatch.setattr(hx.runs, "run", original_run)
-    runs.run(experiment.config("arch-momentum", 1, **dict(experiment.arm("arch-momentum").overrides)),
-             out=tmp_path / "runs", progress=False, stop_after=0)  # a run that crashed at once
     calls = []
     original = hx.Experiment.nondeep_cells
 
     def crash_once(self, seed):
         calls.append(seed)
         if len(calls) == 1:
-            raise KeyboardInterrupt  # the process dies in the middle of seed 0's last panel
+            raise KeyboardInterrupt  # the process dies in the middle of seed 0's non-deep panel
         return original(self, seed)
 
     monkeypatch.setattr(hx.Experiment, "nondeep_cells", crash_once)
     with pytest.raises(KeyboardInterrupt):
         experiment.execute()
-    finished_cells = sorted(p.name for p in (tmp_path / "cells").iterdir())
     resumed = hx.Experiment(tmp_path, TINY, progress=False).execute()
     assert _outcome(resumed) == _outcome(report)
-    assert "cross-adam-s0.json" in finished_cells and calls == [0, 0, 1]  # seed 0 retried, then seed 1
+    assert calls == [0, 0, 1]  # seed 0 retried, then seed 1
+
+
+def test_each_round_keeps_each_lineages_best_and_adds_their_children(uninterrupted):
+    report, out = uninterrupted
+    experiment = hx.Experiment(out, TINY, progress=False)
+    store = experiment.pool_store(0)
+    main = report.seeds[0].pools["main"]
+    assert [m.born for m in main.members][:TINY.pool] == [0] * TINY.pool
+    for f in TINY.panel:
+        start = [main.members[i] for i in main.rounds[0].candidates[f]]
+        assert len(start) == TINY.pool  # round 0: the random pool
+        best = min(start, key=lambda m: (store.get(m, f).selection_score, findings.tie_order(0, [m.key])[0]))
+        children = [tasks.architecture_record(c) for c in pool_lib.children(best, 0, 1, TINY.children, TINY.param_budget)]
+        then = [main.members[i] for i in main.rounds[1].candidates[f]]
+        assert then[0] == best and [m.architecture for m in then[1:]] == [c for c in children if c != best.architecture]
+    positive = report.seeds[0].pools["positive"]
+    for f in TINY.control_panel:  # the control rides on the same lineage: the copies of its candidates
+        blocks = {main.members[i].block for i in main.rounds[1].candidates[f]}
+        assert {positive.members[i].block for i in positive.rounds[1].candidates[f]} == blocks
+        assert len(positive.rounds[1].candidates[f]) == 2 * len(blocks)
 
 
 def test_each_seed_is_an_independent_replicate(uninterrupted):
@@ -315,20 +393,10 @@ def test_each_seed_is_an_independent_replicate(uninterrupted):
     experiment = hx.Experiment(uninterrupted[1], TINY, progress=False)
     assert [experiment.selection_seeds(s) for s in range(3)] == [(0,), (3,), (6,)]
     assert [experiment.panel_seeds(s) for s in range(3)] == [(1, 2), (4, 5), (7, 8)]  # never a selecting seed
-    assert experiment.config("arch-adam", 1).protocol.seeds == (3,)  # evolution selects on seed 1's own
+    assert experiment.config("joint-noadam", 1).protocol.seeds == (3,)  # the arm selects on seed 1's own
     first, second = ([c.per_seed for c in s.nondeep] for s in report.seeds)
     assert first != second  # the non-deep panel trains with each seed's own training seeds
     assert report.seeds[0].pools["main"].members != report.seeds[1].pools["main"].members  # its own pool
-    legacy = hx.Experiment(uninterrupted[1].parent / "legacy", "quick", family="mlp", progress=False)
-    assert legacy.selection_seeds(1) == (0, 1) and legacy.panel_seeds(1) == (2, 3)  # as before pools
-
-
-def test_every_arm_of_a_seed_starts_from_the_same_population(uninterrupted):
-    report, _ = uninterrupted
-    for s in report.seeds:
-        starts = [[c.architecture for c in RunStore.open(s.arms[f"arch-{f}"].run).candidates() if c.generation == 0]
-                  for f in TINY.fixed]
-        assert starts[0] == starts[1] and len(starts[0]) == TINY.population
 
 
 def test_more_seeds_reuse_the_finished_ones(uninterrupted, tmp_path, monkeypatch):
@@ -341,6 +409,7 @@ def test_more_seeds_reuse_the_finished_ones(uninterrupted, tmp_path, monkeypatch
 
     monkeypatch.setattr(hx.Experiment, "seed_result", stand_in)
     monkeypatch.setattr(hx.runs, "run", None)  # a run started anew would fail: seeds 0 and 1 are loaded
+    monkeypatch.setattr(pool_lib, "tune_member", None)  # so would a pool cell trained again
     extended = hx.Experiment(copy, TINY, seeds=3, progress=False).execute()
     assert [s.seed for s in extended.seeds] == [0, 1, 2]
     assert _outcome(extended)["seeds"][:2] == _outcome(report)["seeds"]
@@ -351,20 +420,23 @@ def test_the_report_names_every_arm_seed_and_run_folder(uninterrupted):
     report, out = uninterrupted
     text = (out / "report.md").read_text()
     folders = [p for s in report.seeds for p in s.runs]
-    assert len(folders) == 2 * (2 + 3) and all(p in text for p in folders)
-    for arm in ("arch-adam", "arch-momentum", "joint-noadam", "joint-random", "nondeep"):
+    assert len(folders) == 2 * 2 and all(p in text for p in folders)
+    for arm in ("joint-noadam", "nondeep"):
         for seed in (0, 1):
             assert any(f"/{arm}-s{seed}-" in p for p in folders)
-    assert {p.key for p in report.predictions} == {"P1", "P2", "P3", "P4"}
-    assert [(c.group, c.family, c.planted, c.members) for c in report.controls] == [
-        ("positive", "token_model_gradient_spread", "momentum", 4), ("negative", "token_model_label_noise", None, 4)]
-    assert "**Positive control**" in text and "**Negative control**" in text and "Power:" in text
+    assert {p.key for p in report.predictions} == {"P1", "P2", "P3", "P4", "P5"}
+    assert [[(c.group, c.family, c.planted) for c in r.controls] for r in report.rounds] == [
+        [("positive", "token_model_gradient_spread", "momentum"), ("negative", "token_model_label_noise", None)]] * 2
+    assert text.splitlines()[2].startswith("**Does Adam's home advantage grow with rounds of selection?")
+    assert "**Positive control**" in text and "**Negative control**" in text and "## Controls in every round" in text
     assert "## What in an architecture favours Adam" in text and (out / "genes.png").exists()
+    assert len(report.seeds[0].joint["joint-noadam"].adam_distance) == TINY.generations
     pool = json.loads((out / "pools" / "s0.json").read_text())
-    assert len(pool["cells"]) == 3 * 2 + 3 * 2 * 2  # the bases once for every design, the copies once each
+    members = len(report.seeds[0].pools["main"].members)
+    assert len(pool["cells"]) == 3 * members * 3  # each base once for every design, each planted copy once
 
 
-HTML_CHARTS = ("matrix-evolution", "matrix-pool", "home-advantage", "joint-share", "genes-main", "genes-positive",
+HTML_CHARTS = ("dose-response", "matrix-pool", "home-advantage", "joint-share", "genes-main", "genes-positive",
                "genes-negative", "genes-top")
 
 
@@ -383,9 +455,9 @@ def test_report_html_shows_every_table_cell_and_interval_of_report_md_offline(un
     for line in rows:
         for cell in (c.strip() for c in line.strip().strip("|").split(" | ")):
             assert f">{_as_html(cell)}</t" in page, (line, cell)
-    for label, effects, _ in report.estimates:
-        for g, e in effects.items():
-            assert e.text(3) in text and e.text(3) in page, (label, g)
+    for r in report.rounds:
+        for g, e in r.main.home_advantage.items():
+            assert e.text(3) in text and e.text(3) in page, (r.round, g)
     assert all(f'id="{chart}-chart"' in page for chart in HTML_CHARTS)
 
 
@@ -412,11 +484,25 @@ def test_chromium_draws_the_hypothesis_report_without_console_errors(uninterrupt
 def test_hypothesis_cli_errors(tmp_path, capsys):
     assert cli.main(["hypothesis", "--seeds", "1", "--out", str(tmp_path / "h")]) == 2
     assert "--seeds must be >= 2" in capsys.readouterr().err
+    assert cli.main(["hypothesis", "--workers", "0", "--out", str(tmp_path / "w")]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
     assert cli.main(["hypothesis", "--address", "auto", "--out", str(tmp_path / "h")]) == 2
     assert "--address needs --backend ray" in capsys.readouterr().err
     hx.Experiment(tmp_path / "other", TINY, progress=False)
     assert cli.main(["hypothesis", "--out", str(tmp_path / "other")]) == 2
     assert "holds another experiment" in capsys.readouterr().err
+
+
+def test_a_folder_of_an_earlier_design_is_refused_naming_the_commit_that_reproduces_it(tmp_path, capsys):
+    folder = tmp_path / "earlier"
+    folder.mkdir()
+    earlier = {"preset": "medium", "config": {**{k: v for k, v in TINY.to_dict().items() if k != "rounds"},
+                                              "generations": 2, "fixed": ["adam", "momentum"], "top_k": 2}}
+    (folder / "experiment.json").write_text(json.dumps(earlier))
+    assert cli.main(["hypothesis", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "earlier design" in err and upgrade.EARLIER_DESIGN_COMMIT in err and "choose another --out" in err
+    assert json.loads((folder / "experiment.json").read_text()) == earlier  # left as it was
 
 
 def test_an_unknown_preset_names_the_presets_of_its_kind(tmp_path):
@@ -427,21 +513,17 @@ def test_an_unknown_preset_names_the_presets_of_its_kind(tmp_path):
     assert not (tmp_path / "h").exists()
 
 
-def test_a_preset_is_sized_for_the_family_it_runs_on(tmp_path):
+def test_a_preset_names_its_rounds_and_refuses_what_cannot_run(tmp_path):
     token = hx.Experiment(tmp_path / "token", "medium", progress=False).preset
-    assert token == hx.EXPERIMENT_PRESETS["medium"] and token.family == "token_model" and token.pool > 0
-    mlp = hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").preset
-    # The MLP experiment as the README's report ran it: no pool, four fixed optimizers, 8 seeds.
-    assert (mlp.family, mlp.pool, mlp.measure_seeds, mlp.seeds, mlp.population, mlp.generations) == (
-        "mlp", 0, (), 8, 12, 8)
-    assert (mlp.train_seeds, mlp.param_budget, mlp.top_k, mlp.fixed) == (
-        (0, 1), 20000, 3, ("adam", "momentum", "lion", "adagrad"))
-    assert hx.Experiment(tmp_path / "mlp", "medium", progress=False, family="mlp").designs() == []
+    assert token == hx.EXPERIMENT_PRESETS["medium"] and token.rounds >= 3 and token.generations == token.rounds + 1
     more = hx.Experiment(tmp_path / "token", "medium", seeds=8, progress=False).preset
     assert more == dataclasses.replace(token, seeds=8)  # --seeds still wins; the folder is reused
     assert [d.group for d in hx.Experiment(tmp_path / "token", "medium", progress=False).designs()] == [
         "main", "positive", "negative"]
-    with pytest.raises(ValueError, match="disjoint"):
-        dataclasses.replace(TINY, measure_seeds=(0, 1))
-    with pytest.raises(ValueError, match="pool_top_k"):
-        dataclasses.replace(TINY, pool_top_k=2)
+    mlp = hx.Experiment(tmp_path / "mlp", "quick", progress=False, family="mlp")
+    assert mlp.preset.family == "mlp" and [d.group for d in mlp.designs()] == ["main"]  # no control genes
+    for bad, match in ((dict(measure_seeds=(0, 1)), "disjoint"), (dict(measure_seeds=(1,)), "at least two"),
+                       (dict(pool_top_k=3), "pool_top_k"), (dict(rounds=0), "rounds"), (dict(children=0), "children"),
+                       (dict(control_panel=("adam", "momentum", "lion")), "control optimizer in the panel")):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(TINY, **bad)

@@ -332,19 +332,8 @@ class Experiment:
             born = [m for m in by_key.values() if m.born == r]
             self._train(store, seed, born, bar, f"round {r} ({len(born)} new architectures)")
             bar.advance(1, status=f"seed {seed}: round {r} done")
-        return {d.group: self._design_seed(d, seed, store, list(by_key.values()), lineages) for d in self.designs()}
-
-    def _design_seed(self, design: pool_lib.Design, seed: int, store: pool_lib.PoolStore, bases: list[Member],
-                     lineages: list[dict[str, list[str]]]) -> findings.PoolSeed:
-        """The design's members of ``bases``, their cells and, per round, each of its lineages'
-        candidates: the members made of its main lineage's candidates."""
-        members = pool_lib.members(design, bases)
-        block = {m.key: m.block for m in bases}
-        rounds = tuple(findings.Round({f: tuple(i for i, m in enumerate(members)
-                                                if m.block in {block[k] for k in chosen[f]})
-                                           for f in design.panel}) for chosen in lineages)
-        return findings.PoolSeed(seed, tuple(members), tuple(store.get(m, g) for m in members for g in design.panel),
-                                 rounds)
+        return {d.group: findings.design_seed(d, seed, list(by_key.values()), lineages, store.get)
+                for d in self.designs()}
 
     # -- panels --------------------------------------------------------------------------------
 

@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from discovery import tasks
 from discovery.codec import Stored, mapping, optional, real, record, sequence, stored, text, whole
 from discovery.experiments import gene_effects as ge
+from discovery.experiments import pool as pool_lib
 from discovery.experiments import selection as sel
 from discovery.experiments import statistics as st
 from discovery.experiments.arms import ADAM, JOINT, NO_ADAM, RULES, Kind, arm_kind
@@ -131,6 +132,18 @@ class PoolSeed(Stored):
             np.array([self.members[i].block for i in used]), tie_order(self.seed, keys), masks), used
 
 
+def design_seed(design: Design, seed: int, bases: Sequence[Member], lineages: Sequence[dict[str, Sequence[str]]],
+                cell: Callable[[Member, str], PoolCell]) -> PoolSeed:
+    """A design's ``PoolSeed``: its members made of ``bases`` (``pool.members``), their cells
+    (``cell(member, optimizer)``) and, per round, each of its lineages' candidates: the members made
+    of that round's candidates of the same optimizer's main lineage (``lineages[r][f]``: base keys)."""
+    members = pool_lib.members(design, list(bases))
+    block = {m.key: m.block for m in bases}
+    rounds = tuple(Round({f: tuple(i for i, m in enumerate(members) if m.block in {block[k] for k in chosen[f]})
+                          for f in design.panel}) for chosen in lineages)
+    return PoolSeed(seed, tuple(members), tuple(cell(m, g) for m in members for g in design.panel), rounds)
+
+
 @dataclasses.dataclass(frozen=True)
 class SeedResult(Stored):
     """Everything one seed measured: each arm's result, by arm name, and each pool design's
@@ -163,9 +176,11 @@ class PoolResult:
     selects its top ``k`` of its candidates on selection seeds; the home advantages from
     measurement seeds, with intervals over seeds and blocks (``draws``, kept for the change
     between rounds); their margin (the pooled seed-to-seed spread of the measurement scores of
-    the members any optimizer selected); the mean ``M`` over seeds. ``planted``: the optimizer
-    whose home advantage the positive control plants, else None; a control (``group`` not
-    ``MAIN``) passes when it calls that one supported, or (the negative) none."""
+    the members any optimizer selected); the mean ``M`` over seeds. A control (``group`` not
+    ``MAIN``) is judged on ``beyond_main``, its home advantages minus the main pool's in the same
+    round (paired draws: what the planted gene adds, whatever home advantage the family has of its
+    own): it passes when the positive control calls ``planted`` (the optimizer whose home
+    advantage it plants) supported, or the negative none."""
 
     group: Group
     round: int
@@ -180,10 +195,16 @@ class PoolResult:
     draws: sel.Draws
     planted: str | None = None
     planted_gene: str | None = None
+    beyond_main: dict[str, st.Effect] | None = None
+
+    @property
+    def judged(self) -> dict[str, st.Effect]:
+        """The effects the verdicts read: ``beyond_main`` for a control, the home advantages for the main pool."""
+        return self.home_advantage if self.beyond_main is None else self.beyond_main
 
     @property
     def verdicts(self) -> dict[str, str]:
-        return {g: st.verdict(e, self.margin, +1) for g, e in self.home_advantage.items()}
+        return {g: st.verdict(e, self.margin, +1) for g, e in self.judged.items()}
 
     @property
     def passed(self) -> bool:
@@ -204,13 +225,15 @@ class PoolResult:
                 "home_advantage": {g: e.to_dict() for g, e in self.home_advantage.items()},
                 "mean_home_advantage": self.mean_home_advantage.to_dict(),
                 "margin": self.margin, "matrix": self.matrix.tolist(), "planted": self.planted,
+                "beyond_main": None if self.beyond_main is None else {g: e.to_dict() for g, e in self.beyond_main.items()},
                 "planted_gene": self.planted_gene, "verdicts": self.verdicts, "passed": self.passed,
                 "detectable": self.detectable}
 
 
 def analyse_pool(design: Design, family: str, seeds: Sequence[PoolSeed], planted: str | None,
-                 round: int) -> PoolResult:
-    """A design's home advantages, margin and mean matrix in ``round`` over the seeds' pools."""
+                 round: int, main: PoolResult | None = None) -> PoolResult:
+    """A design's home advantages, margin and mean matrix in ``round`` over the seeds' pools; a
+    control's also minus ``main``'s (the main pool's reading of the same round)."""
     panel = design.panel
     pools = [p.scores(panel, round) for p in seeds]
     draws = sel.home_advantage_draws([a for a, _ in pools], panel, panel, design.k)
@@ -223,7 +246,7 @@ def analyse_pool(design: Design, family: str, seeds: Sequence[PoolSeed], planted
     gene = design.planted[0] if design.planted else None
     return PoolResult(design.group, round, design.family or family, panel, design.k,
                       float(np.mean([len(used) for _, used in pools])), effects, mean, st.margin(repeats),
-                      matrix, draws, planted, gene)
+                      matrix, draws, planted, gene, None if main is None else draws.change(main.draws)[0])
 
 
 def design_genes(design: Design, family: str, seeds: Sequence[PoolSeed]) -> ge.GeneEffects:
@@ -430,10 +453,12 @@ def analyse(preset: str, config: Preset, seeds: list[SeedResult], designs: Seque
     panel = main.panel
     family = config.family
     n_rounds = len(seeds[0].pools[MAIN].rounds)
-    rounds = [RoundResult(r, tuple(analyse_pool(d, family, [s.pools[d.group] for s in seeds],
-                                                planted if d.group == POSITIVE else None, r) for d in designs),
-                          tuple(lineages(main, family, [s.pools[MAIN] for s in seeds], r)))
-              for r in range(n_rounds)]
+    rounds = []
+    for r in range(n_rounds):
+        first = analyse_pool(main, family, [s.pools[MAIN] for s in seeds], None, r)
+        controls = [analyse_pool(d, family, [s.pools[d.group] for s in seeds], planted if d.group == POSITIVE else None,
+                                 r, first) for d in designs[1:]]
+        rounds.append(RoundResult(r, (first, *controls), tuple(lineages(main, family, [s.pools[MAIN] for s in seeds], r))))
     first, last = rounds[0].main, rounds[-1].main
     by, mean = last.draws.change(first.draws)
     growth = {g: by[g] for g in DOSE if g in by} | {"mean": mean}

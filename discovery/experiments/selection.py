@@ -29,8 +29,9 @@ Intervals: a percentile bootstrap over replicate seeds and, within each, over th
 pool's *blocks* (a block is the members that share a base architecture: one member in
 a random pool, the base at every value of a planted gene in a blocked one), resampled
 with replacement and selected again: ``HA* = mean over resampled seeds of HA_s`` on
-the resampled pools. A lineage keeps the resampled members that are its candidates (a
-draw that leaves one without any is drawn again; one with fewer than k keeps them all).
+the resampled pools. After rounds each lineage resamples its own candidates' blocks, as many
+as it has, from draws common to all lineages (``SeedPool.resample``: in round 0, where every
+lineage's candidates are the pool, that is one resample of the pool, as without rounds).
 Adding a fixed optimizer costs only its selection.
 
 Example::
@@ -94,14 +95,27 @@ class SeedPool:
                         None if self.candidates is None else {f: m[members] for f, m in self.candidates.items()})
 
     def resample(self, rng: np.random.Generator) -> SeedPool:
-        """As many blocks as the pool has, drawn with replacement, each with all its members; drawn
-        again while an optimizer would have no candidate left."""
+        """As many blocks as the pool has, drawn with replacement, each with all its members. With
+        candidates, each lineage draws as many of its own candidates' blocks as it has, all from the
+        same uniform draws (lineages with the same candidates, as in round 0, draw the same blocks:
+        one resample of a shared pool); the result holds each lineage's draw, marked as its own."""
         ids = np.unique(self.blocks)
-        while True:
+        if self.candidates is None:
             drawn = ids[rng.integers(0, len(ids), len(ids))]
-            pool = self.take(np.concatenate([np.flatnonzero(self.blocks == b) for b in drawn]))
-            if pool.candidates is None or all(m.any() for m in pool.candidates.values()):
-                return pool
+            return self.take(np.concatenate([np.flatnonzero(self.blocks == b) for b in drawn]))
+        uniform = rng.random(len(ids))
+        rows, owners = [], []
+        for f, mask in self.candidates.items():
+            own = np.unique(self.blocks[mask])
+            drawn = own[(uniform[:len(own)] * len(own)).astype(int)]
+            rows.append(np.concatenate([np.flatnonzero((self.blocks == b) & mask) for b in drawn]))
+            owners.append(f)
+        pool = self.take(np.concatenate(rows))
+        ends = np.cumsum([0, *map(len, rows)])
+        marks = {f: np.zeros(ends[-1], bool) for f in owners}
+        for f, a, b in zip(owners, ends[:-1], ends[1:]):
+            marks[f][a:b] = True
+        return dataclasses.replace(pool, candidates=marks)
 
     def top(self, f: str, k: int) -> np.ndarray:
         """Indices of ``f``'s selection: its ``k`` best candidates (all of them where it has fewer)."""
@@ -146,11 +160,13 @@ class Draws:
         return dict(zip(self.fixed, effects)), effects[-1]
 
     def change(self, before: Draws) -> tuple[dict[str, st.Effect], st.Effect]:
-        """``HA`` here minus ``HA`` in ``before`` (another round of the same seeds), with intervals
-        from the paired draws."""
-        effects = [_effect(self.per_seed[:, i] - before.per_seed[:, i], self.draws[:, i] - before.draws[:, i],
-                           self.method) for i in range(len(self.fixed) + 1)]
-        return dict(zip(self.fixed, effects)), effects[-1]
+        """``HA`` here minus ``HA`` in ``before`` (another round, or another design, of the same seeds)
+        per fixed optimizer of both, and of the means, with intervals from the paired draws."""
+        pairs = [(i, before.fixed.index(g)) for i, g in enumerate(self.fixed) if g in before.fixed]
+        pairs.append((len(self.fixed), len(before.fixed)))
+        effects = [_effect(self.per_seed[:, i] - before.per_seed[:, j], self.draws[:, i] - before.draws[:, j],
+                           self.method) for i, j in pairs]
+        return dict(zip([self.fixed[i] for i, _ in pairs[:-1]], effects)), effects[-1]
 
 
 def _effect(per_seed: np.ndarray, draws: np.ndarray, method: str) -> st.Effect:

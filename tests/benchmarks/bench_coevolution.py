@@ -35,13 +35,17 @@ from discovery import config as config_lib
 from discovery import tasks
 from discovery.evaluation.evaluator import Evaluator
 from discovery.evolution import architectures
-from discovery.experiments.adam_hypothesis import EXPERIMENT_PRESETS, FAMILY_SIZES, NO_ADAM_STARTS
+from discovery.experiments.adam_hypothesis import EXPERIMENT_PRESETS, NO_ADAM_STARTS
 from discovery.records import encode_candidate
 from discovery.training import trainer
 from tests.per_architecture_build import reference_task
 from tests.per_token_build import reference_token_task
 
-QUICK = dataclasses.replace(EXPERIMENT_PRESETS["quick"], **FAMILY_SIZES[("quick", "mlp")])  # the quick preset before pools
+# The quick preset's protocol as the MLP experiment ran it before pools: 20,000 parameters, training
+# seeds 0 and 1, a population of 6 bred for 3 generations.
+QUICK = dataclasses.replace(EXPERIMENT_PRESETS["quick"], population=6, train_seeds=(0, 1), measure_seeds=(2, 3),
+                            param_budget=20000)
+GENERATIONS = 3
 REFERENCES = {"mlp": reference_task, "token_model": reference_token_task}
 FAMILY = "mlp"  # set by --family
 
@@ -124,7 +128,7 @@ def batched(pairs: list[tuple[dsl.Rule, tasks.Genes]]) -> None:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--candidates", type=int, default=QUICK.population * QUICK.generations,
+    parser.add_argument("--candidates", type=int, default=QUICK.population * GENERATIONS,
                         help="candidates of the run (default: a quick run's 40)")
     parser.add_argument("--before", type=int, default=6, help="candidates timed the old way")
     parser.add_argument("--seed", type=int, default=0)
