@@ -401,11 +401,12 @@ class Report:
         return names.index(positive.planted_gene) + 1 if positive.planted_gene in names else None
 
     def series(self, name: str, group: Group = MAIN) -> list[st.Effect]:
-        """``HA_r(name)`` (or the mean home advantage, ``name="mean"``) per round of ``group``."""
+        """Per round, ``group``'s judged effect for ``name`` (``PoolResult.judged``: the main pool's
+        ``HA_r(name)``, a control's beyond the main pool's) or its mean home advantage (``"mean"``)."""
         out = []
         for r in self.rounds:
             p = r.pool(group)
-            out.append(p.mean_home_advantage if name == "mean" else p.home_advantage[name])
+            out.append(p.mean_home_advantage if name == "mean" else p.judged[name])
         return out
 
     def to_dict(self) -> dict:

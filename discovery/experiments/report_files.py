@@ -88,10 +88,11 @@ def markdown(report: Report) -> str:
               "Selection differential: the selected members' mean selection score minus the candidates' (< 0: "
               "selection found better ones); response: the lineage's own measured score on its selection minus in "
               "round 0 (< 0: it does better); distance: the mean over genes of the total-variation distance "
-              "between its selection's gene values and the random pool's (0: as random, 1: disjoint).", "",
+              "between its selection's gene values and the random pool's (0: as random, 1: disjoint). Round 0's "
+              "distance is what choosing k of the random pool gives by itself: the baseline for the later rounds.", "",
               "| round | lineage | selection differential | response | distance | genes moved most |",
               "|---|---|---|---|---|---|"]
-    for r in report.rounds[1:]:
+    for r in report.rounds:
         for x in r.lineages:
             top = sorted(x.moved.items(), key=lambda kv: -kv[1])[:3]
             lines.append(f"| {r.round} | {x.optimizer} | {x.differential:+.3f} | {x.response:+.3f} | "
@@ -215,7 +216,8 @@ def figure(report: Report) -> Figure:
     rounds = np.array([r.round for r in report.rounds], float)
     series = [(f"HA({g})", report.series(g)) for g in DOSE if g in report.panel] + [("mean HA", report.series("mean"))]
     if report.last.pool(POSITIVE) is not None:
-        series.append((f"positive control HA({PLANTED})", report.series(PLANTED, POSITIVE)))
+        series.append((f"positive control: planted HA({PLANTED}) beyond the main pool's",
+                       report.series(PLANTED, POSITIVE)))
     for i, (label, effects) in enumerate(series):
         dose.errorbar(rounds + 0.06 * (i - len(series) / 2), [e.mean for e in effects],
                       yerr=st.error_bars(effects), marker="o", capsize=3, label=label, color=f"C{i}")
@@ -228,9 +230,10 @@ def figure(report: Report) -> Figure:
     dose.set_xticks(rounds)
     dose.legend(fontsize=7)
     for i, f in enumerate(report.panel):
-        distance = [0.0] + [next(x for x in r.lineages if x.optimizer == f).distance for r in report.rounds[1:]]
+        distance = [next(x for x in r.lineages if x.optimizer == f).distance for r in report.rounds]
         moved.plot(rounds, distance, marker="o", label=f"{f} lineage", color=f"C{i}")
-    moved.set(xlabel="round", ylabel="distance from the random pool (mean TV over genes)", ylim=(0, None),
+    moved.set(xlabel="round (0: k of the random pool, the baseline)",
+              ylabel="distance from the random pool (mean TV over genes)", ylim=(0, None),
               title="how far each lineage moved")
     moved.set_xticks(rounds)
     moved.legend(fontsize=7)
@@ -241,7 +244,8 @@ def figure(report: Report) -> Figure:
         joint.plot(range(len(to_adam)), to_adam, marker="s", ls="--", label=f"{arm}: best rule's distance to Adam")
     joint.axhline(0.5, color="grey", ls=":")
     joint.set(xlabel="generation (one per round)", ylim=(-0.02, 1.02),
-              title=f"joint co-evolution without Adam (Adam-like: similarity >= {ADAM_LIKE})")
+              ylabel=f"share Adam-like (similarity >= {ADAM_LIKE}); distance", title="joint co-evolution without Adam")
+    joint.set_xticks(range(len(report.seeds[0].joint[next(iter(report.seeds[0].joint))].adam_like_share)))
     joint.legend(fontsize=7)
     fig.suptitle(f"Hypothesis experiment ({report.preset}, {len(report.seeds)} seeds)")
     return fig

@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("out", help="a finished experiment folder")
     parser.add_argument("--pool-cpu-minutes", type=float, default=None)
     args = parser.parse_args()
-    found = json.loads((Path(args.out) / "experiment.json").read_text())
-    experiment = hx.Experiment(args.out, hx.ExperimentFile.from_dict(found).config, progress=False)
+    found = hx.ExperimentFile.from_dict(json.loads((Path(args.out) / "experiment.json").read_text()))
+    preset = found.preset if found.preset in hx.EXPERIMENT_PRESETS else found.config  # the folder's claim kept
+    experiment = hx.Experiment(args.out, preset, seeds=found.config.seeds, progress=False)
     p = experiment.preset
     with Progress(p.seeds * (p.rounds + 1), "loading the pools") as bar:
         pools = {s: experiment.pool_seeds(s, bar) for s in range(p.seeds)}  # every cell is stored
