@@ -81,6 +81,15 @@ def analyse(home: float, seeds: int = 3, planted: float = 1.0, noise: float = 0.
                             DESIGNS, 1.0)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fewer_resamples():
+    """The machinery's tests draw 400 bootstrap resamples instead of 2,000: their effects are far from
+    their margins, and each report's intervals then cost a fifth of the time."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sel, "RESAMPLES", 400)
+        yield
+
+
 @pytest.fixture(scope="module")
 def growing() -> findings.Report:
     return analyse(home=0.15)
@@ -305,7 +314,7 @@ def test_the_report_round_trips_and_renders(growing, tmp_path):
 TINY = hx.Preset(seeds=2, population=2, steps=8, size="small", learning_rates=(1e-3, 1e-2, 1e-1),
                  train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",), param_budget=2500,
                  panel=("adam", "momentum", "sgd"), family="token_model", control_panel=("adam", "momentum", "sgd"),
-                 pool=3, pool_top_k=1, rounds=1, children=1)
+                 pool=2, pool_top_k=1, rounds=1, children=1)
 
 
 @pytest.fixture(scope="module")
@@ -333,7 +342,7 @@ def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp
 
     def crash_in_pool(*args, **kwargs):
         tuned.append(args[0])
-        if len(tuned) in (2, 12):
+        if len(tuned) == 2 or (args[0].born == 1 and [m.born for m in tuned].count(1) == 1):
             raise KeyboardInterrupt  # the process dies while a member of round 0, then of round 1, trains
         return original_tune(*args, **kwargs)
 
@@ -343,7 +352,7 @@ def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp
     assert len(experiment.pool_store(0).cells) == len(TINY.panel)  # the first member's cells were kept
     with pytest.raises(KeyboardInterrupt):
         experiment.execute()
-    assert any(m.born == 1 for m in tuned[10:])  # the second crash came in round 1
+    assert tuned[-1].born == 1 and any(m.born == 0 for m in tuned[2:-1])  # the second crash came in round 1
     monkeypatch.setattr(pool_lib, "tune_member", original_tune)
     original_run = hx.runs.run
     monkeypatch.setattr(hx.runs, "run", lambda *a, **k: original_run(*a, **k, stop_after=1))

@@ -220,7 +220,7 @@ def figure(report: Report) -> Figure:
                        report.series(PLANTED, POSITIVE)))
     for i, (label, effects) in enumerate(series):
         dose.errorbar(rounds + 0.06 * (i - len(series) / 2), [e.mean for e in effects],
-                      yerr=st.error_bars(effects), marker="o", capsize=3, label=label, color=f"C{i}")
+                      yerr=st.error_bars(effects, clip=True), marker="o", capsize=3, label=label, color=f"C{i}")
     powers = [r.pool(POSITIVE).detectable for r in report.rounds if r.pool(POSITIVE) is not None]
     if powers:
         dose.plot(rounds, powers, ls="--", color="grey", label="power (detectable HA)")

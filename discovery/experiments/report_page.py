@@ -103,7 +103,7 @@ def _dose_chart(report: Report) -> str:
         fig.add_scatter(x=rounds, y=[r.pool(POSITIVE).detectable for r in report.rounds], mode="lines",
                         line_dash="dash", line_color="grey", name="power (detectable HA)")
     for label, effects in series:
-        down, up = st.error_bars(effects)
+        down, up = st.error_bars(effects, clip=True)
         fig.add_scatter(x=rounds, y=[e.mean for e in effects], mode="lines+markers", name=label,
                         error_y={"type": "data", "symmetric": False, "array": _finite(up), "arrayminus": _finite(down)},
                         hovertext=[f"{label}, round {r}: {e.text(3)}" for r, e in zip(rounds, effects)],

@@ -44,6 +44,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,23 +100,31 @@ class SeedPool:
         candidates, each lineage draws as many of its own candidates' blocks as it has, all from the
         same uniform draws (lineages with the same candidates, as in round 0, draw the same blocks:
         one resample of a shared pool); the result holds each lineage's draw, marked as its own."""
-        ids = np.unique(self.blocks)
+        ids, rows = self._block_rows
         if self.candidates is None:
-            drawn = ids[rng.integers(0, len(ids), len(ids))]
-            return self.take(np.concatenate([np.flatnonzero(self.blocks == b) for b in drawn]))
+            return self.take(np.concatenate([rows[b] for b in rng.integers(0, len(ids), len(ids))]))
         uniform = rng.random(len(ids))
-        rows, owners = [], []
-        for f, mask in self.candidates.items():
-            own = np.unique(self.blocks[mask])
-            drawn = own[(uniform[:len(own)] * len(own)).astype(int)]
-            rows.append(np.concatenate([np.flatnonzero((self.blocks == b) & mask) for b in drawn]))
-            owners.append(f)
-        pool = self.take(np.concatenate(rows))
-        ends = np.cumsum([0, *map(len, rows)])
-        marks = {f: np.zeros(ends[-1], bool) for f in owners}
-        for f, a, b in zip(owners, ends[:-1], ends[1:]):
+        drawn = {f: np.concatenate([rows[b] for b in own[(uniform[:len(own)] * len(own)).astype(int)]])
+                 for f, own in self._lineage_blocks.items()}
+        pool = self.take(np.concatenate(list(drawn.values())))
+        ends = np.cumsum([0, *map(len, drawn.values())])
+        marks = {f: np.zeros(ends[-1], bool) for f in drawn}
+        for f, a, b in zip(drawn, ends[:-1], ends[1:]):
             marks[f][a:b] = True
         return dataclasses.replace(pool, candidates=marks)
+
+    @functools.cached_property
+    def _block_rows(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The pool's blocks (sorted) and each one's rows."""
+        ids = np.unique(self.blocks)
+        return ids, [np.flatnonzero(self.blocks == b) for b in ids]
+
+    @functools.cached_property
+    def _lineage_blocks(self) -> dict[str, np.ndarray]:
+        """Per lineage, the positions in ``_block_rows`` of its candidates' blocks (a block's members
+        are candidates together: copies of one base)."""
+        ids, _ = self._block_rows
+        return {f: np.searchsorted(ids, np.unique(self.blocks[m])) for f, m in self.candidates.items()}
 
     def top(self, f: str, k: int) -> np.ndarray:
         """Indices of ``f``'s selection: its ``k`` best candidates (all of them where it has fewer)."""
@@ -176,8 +185,10 @@ def _effect(per_seed: np.ndarray, draws: np.ndarray, method: str) -> st.Effect:
 
 
 def home_advantage_draws(pools: Sequence[SeedPool], fixed: Sequence[str], panel: Sequence[str], k: int,
-                         resamples: int = RESAMPLES, seed: int = 0) -> Draws:
-    """``HA_s`` per seed and the bootstrap draws over seeds and blocks (module doc)."""
+                         resamples: int | None = None, seed: int = 0) -> Draws:
+    """``HA_s`` per seed and the bootstrap draws over seeds and blocks (module doc); ``resamples``
+    defaults to ``RESAMPLES`` as the module holds it when called."""
+    resamples = resamples or RESAMPLES
     def values(has: list[dict[str, float]]) -> np.ndarray:
         per = np.array([[h[g] for g in fixed] for h in has])
         return np.column_stack([per, per.mean(axis=1)])  # the fixed optimizers', then their mean
@@ -192,7 +203,7 @@ def home_advantage_draws(pools: Sequence[SeedPool], fixed: Sequence[str], panel:
 
 
 def home_advantage_intervals(pools: Sequence[SeedPool], fixed: Sequence[str], panel: Sequence[str], k: int,
-                             resamples: int = RESAMPLES, seed: int = 0) -> tuple[dict[str, st.Effect], st.Effect]:
+                             resamples: int | None = None, seed: int = 0) -> tuple[dict[str, st.Effect], st.Effect]:
     """Per fixed optimizer ``g``, ``HA(g)`` (mean over seeds of ``HA_s(g)``), and the mean over the
     fixed optimizers, each with its bootstrap interval over seeds and blocks (module doc);
     ``Effect.values`` holds the per-seed values."""
