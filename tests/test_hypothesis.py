@@ -319,9 +319,9 @@ TINY = hx.Preset(seeds=2, population=2, steps=8, size="small", learning_rates=(1
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    """The tiny experiment, its new members tuned in two worker processes."""
+    """The tiny experiment, uninterrupted, in one process (read-only)."""
     out = tmp_path_factory.mktemp("hypothesis")
-    return hx.run_experiment(TINY, out=out, progress=False, workers=2), out
+    return hx.run_experiment(TINY, out=out, progress=False, workers=1), out
 
 
 def _outcome(report: findings.Report) -> dict:
@@ -332,9 +332,21 @@ def _outcome(report: findings.Report) -> dict:
     return {k: v for k, v in doc.items() if k != "seconds"}
 
 
+def test_two_worker_processes_tune_the_same_pool_as_one(uninterrupted, tmp_path):
+    """Seed 0's pool (both rounds) tuned again in two processes pinned to a core each, the rest of
+    the experiment loaded: the same report."""
+    report, out = uninterrupted
+    copy = shutil.copytree(out, tmp_path / "copy")
+    (copy / "pools" / "s0.json").unlink()
+    again = hx.Experiment(copy, TINY, progress=False, workers=2).execute()
+    assert _outcome(again) == _outcome(report)
+    assert len(json.loads((copy / "pools" / "s0.json").read_text())["cells"]) == len(
+        json.loads((out / "pools" / "s0.json").read_text())["cells"])
+
+
 def test_an_interrupted_experiment_resumes_to_the_same_report(uninterrupted, tmp_path, monkeypatch):
-    """Crashes in round 0, in round 1, in an arm's run and in the non-deep panel, each resumed, in
-    one process: the same report as the uninterrupted experiment, whose rounds two workers tuned."""
+    """Crashes in round 0, in round 1, in an arm's run and in the non-deep panel, each resumed: the
+    same report as the uninterrupted experiment."""
     report, out = uninterrupted
     experiment = hx.Experiment(tmp_path, TINY, progress=False)
     original_tune = pool_lib.tune_member
