@@ -298,19 +298,21 @@ def _label_shares(genes: Sequence[dict], specs: dict) -> dict[str, dict[str, flo
 def lineages(design: Design, family: str, seeds: Sequence[PoolSeed], round: int) -> list[Lineage]:
     """Each lineage's selection differential, response and movement in ``round`` (``Lineage``)."""
     specs = ge.specs_of(tasks.family(design.family or family).genes)
-    varied = [g for g in specs if len({ge.value_label(m.genes().to_dict()[g], *specs[g])
-                                       for p in seeds for m in p.members}) > 1]
+    per_seed = []  # each seed's round, its round 0, its members' genes and the random pool's gene shares
+    for p in seeds:
+        genes = [m.genes().to_dict() for m in p.members]
+        random = _label_shares([g for g, m in zip(genes, p.members) if m.born == 0], specs)
+        per_seed.append((p.scores(design.panel, round), p.scores(design.panel, 0)[0], genes, random))
+    varied = [g for g in specs if len({ge.value_label(genes[g], *specs[g])
+                                       for *_, members, _ in per_seed for genes in members}) > 1]
     out = []
     for f in design.panel:
         diff, resp, moved = [], [], []
-        for p in seeds:
-            pool, used = p.scores(design.panel, round)
-            start, _ = p.scores(design.panel, 0)
+        for (pool, used), start, genes, random in per_seed:
             top = pool.top(f, design.k)
             diff.append(pool.selection[f][top].mean() - pool.selection[f][pool.mask(f)].mean())
             resp.append(pool.measurement[f][top].mean() - start.measurement[f][start.top(f, design.k)].mean())
-            random = _label_shares([m.genes().to_dict() for m in p.members if m.born == 0], specs)
-            picked = _label_shares([p.members[used[i]].genes().to_dict() for i in top], specs)
+            picked = _label_shares([genes[used[i]] for i in top], specs)
             moved.append({g: 0.5 * sum(abs(picked[g].get(v, 0.0) - random[g].get(v, 0.0))
                                        for v in {*picked[g], *random[g]}) for g in specs})
         out.append(Lineage(f, float(np.mean(diff)), float(np.mean(resp)),
