@@ -133,6 +133,13 @@ def test_a_home_advantage_that_grows_with_the_rounds_is_supported(growing):
     # The negative control reads what its gene adds beyond the main pool's home advantages: nothing.
     assert all(r.pool("negative").passed for r in report.rounds) and report.rounds[-1].pool("negative").home_advantage[
         "adam"].mean > 0.2
+    # The positive control reads its own planted home advantage, which a natural one beside it
+    # does not add to: beyond the main pool's it is smaller than on its own.
+    for r in report.rounds[1:]:
+        positive = r.pool("positive")
+        assert positive.passed and positive.judged is positive.home_advantage
+        assert positive.beyond_main["momentum"].mean < positive.home_advantage["momentum"].mean - 0.05
+        assert r.pool("negative").judged is r.pool("negative").beyond_main
 
 
 def test_no_growth_is_a_tie_and_contradicts_the_prediction():

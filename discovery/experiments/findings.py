@@ -177,10 +177,13 @@ class PoolResult:
     measurement seeds, with intervals over seeds and blocks (``draws``, kept for the change
     between rounds); their margin (the pooled seed-to-seed spread of the measurement scores of
     the members any optimizer selected); the mean ``M`` over seeds. A control (``group`` not
-    ``MAIN``) is judged on ``beyond_main``, its home advantages minus the main pool's in the same
-    round (paired draws: what the planted gene adds, whatever home advantage the family has of its
-    own): it passes when the positive control calls ``planted`` (the optimizer whose home
-    advantage it plants) supported, or the negative none."""
+    ``MAIN``) also has ``beyond_main``, its home advantages minus the main pool's in the same
+    round (paired draws). The positive control passes when it calls ``planted`` (the optimizer
+    whose home advantage it plants) supported on its own home advantage, which is positive by
+    construction whatever the main pool's (beyond the main pool's it need not be: the plant and
+    a natural home advantage both come from the planted optimizer choosing its own best bases, so
+    they do not add). The negative control passes when it calls none supported beyond the main
+    pool's: on its own it would report any real home advantage the family has."""
 
     group: Group
     round: int
@@ -199,8 +202,9 @@ class PoolResult:
 
     @property
     def judged(self) -> dict[str, st.Effect]:
-        """The effects the verdicts read: ``beyond_main`` for a control, the home advantages for the main pool."""
-        return self.home_advantage if self.beyond_main is None else self.beyond_main
+        """The effects the verdicts read: ``beyond_main`` for the negative control, the home
+        advantages for the main pool and the positive control."""
+        return self.home_advantage if self.beyond_main is None or self.planted is not None else self.beyond_main
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -403,8 +407,9 @@ class Report:
         return names.index(positive.planted_gene) + 1 if positive.planted_gene in names else None
 
     def series(self, name: str, group: Group = MAIN) -> list[st.Effect]:
-        """Per round, ``group``'s judged effect for ``name`` (``PoolResult.judged``: the main pool's
-        ``HA_r(name)``, a control's beyond the main pool's) or its mean home advantage (``"mean"``)."""
+        """Per round, ``group``'s judged effect for ``name`` (``PoolResult.judged``: ``HA_r(name)``
+        of the main pool or the positive control, the negative control's beyond the main pool's) or
+        its mean home advantage (``"mean"``)."""
         out = []
         for r in self.rounds:
             p = r.pool(group)

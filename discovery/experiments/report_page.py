@@ -98,7 +98,7 @@ def _dose_chart(report: Report) -> str:
     rounds = [r.round for r in report.rounds]
     series = [(f"HA({g})", report.series(g)) for g in DOSE if g in report.panel] + [("mean HA", report.series("mean"))]
     if report.last.pool(POSITIVE) is not None:
-        series.append((f"positive control: planted HA({PLANTED}) beyond the main pool's",
+        series.append((f"positive control: planted HA({PLANTED})",
                        report.series(PLANTED, POSITIVE)))
         fig.add_scatter(x=rounds, y=[r.pool(POSITIVE).detectable for r in report.rounds], mode="lines",
                         line_dash="dash", line_color="grey", name="power (detectable HA)")
