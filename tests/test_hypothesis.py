@@ -319,7 +319,7 @@ def test_the_report_round_trips_and_renders(growing, tmp_path):
 
 # The token-model family: it has control genes, so the pipeline check runs the controls too.
 TINY = hx.Preset(seeds=2, population=2, steps=8, size="small", learning_rates=(1e-3, 1e-2, 1e-1),
-                 train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",), param_budget=2500,
+                 train_seeds=(0,), measure_seeds=(1, 2), nondeep=("mf_k4",), param_budget=2000,
                  panel=("adam", "momentum", "sgd"), family="token_model", control_panel=("adam", "momentum", "sgd"),
                  pool=2, pool_top_k=1, rounds=1, children=1)
 
