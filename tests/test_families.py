@@ -213,9 +213,9 @@ def test_the_controls_genes_do_what_the_hypothesis_experiment_plants():
     unchanged (a fixed diagonal rescaling of the gradient; up to eps) and moves SGD's. Negative
     control: label noise raises the loss of every optimizer. Every start of the positive control
     sits at sigma = START_SPREAD, where SGD-type methods are hurt."""
-    def final(name: str, arch) -> float:
+    def final(name: str, arch) -> float:  # at lr 1e-2, trained as the gene-edit checks train (one compilation)
         task = tasks.family(arch.FAMILY).build(arch, "small", BUDGET)
-        return float(trainer.train(dsl.library.get(name), task, [1e-2], [0], 20).value[0, 0])
+        return float(trainer.train(dsl.library.get(name), task, LRS, [0], STEPS).value[LRS.index(1e-2), 0])
 
     base = dict(width=16, depth=0, tied=True)
     flat, spread = GradientSpreadArchitecture(**base), GradientSpreadArchitecture(**base, gradient_spread=2.0)
