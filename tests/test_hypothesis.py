@@ -133,13 +133,18 @@ def test_a_home_advantage_that_grows_with_the_rounds_is_supported(growing):
     # The negative control reads what its gene adds beyond the main pool's home advantages: nothing.
     assert all(r.pool("negative").passed for r in report.rounds) and report.rounds[-1].pool("negative").home_advantage[
         "adam"].mean > 0.2
-    # The positive control reads its own planted home advantage, which a natural one beside it
-    # does not add to: beyond the main pool's it is smaller than on its own.
+    # The positive control reads its own planted home advantage. Beyond the main pool's, the same
+    # plant reads smaller as momentum's natural home advantage grows beside it: the two do not add.
+    first = report.rounds[0].pool("positive").beyond_main["momentum"].mean
     for r in report.rounds[1:]:
         positive = r.pool("positive")
         assert positive.passed and positive.judged is positive.home_advantage
-        assert positive.beyond_main["momentum"].mean < positive.home_advantage["momentum"].mean - 0.05
+        assert r.main.home_advantage["momentum"].mean > 0.1 and positive.beyond_main["momentum"].mean < first - 0.03
         assert r.pool("negative").judged is r.pool("negative").beyond_main
+    # Nothing planted: the control fails where the main pool has no home advantage of momentum's,
+    # and passes on the main pool's own where it has one (which the design then sees).
+    unplanted = analyse(home=0.15, planted=0.0)
+    assert [r.pool("positive").passed for r in unplanted.rounds] == [False, True, True]
 
 
 def test_no_growth_is_a_tie_and_contradicts_the_prediction():

@@ -180,10 +180,13 @@ class PoolResult:
     ``MAIN``) also has ``beyond_main``, its home advantages minus the main pool's in the same
     round (paired draws). The positive control passes when it calls ``planted`` (the optimizer
     whose home advantage it plants) supported on its own home advantage, which is positive by
-    construction whatever the main pool's (beyond the main pool's it need not be: the plant and
-    a natural home advantage both come from the planted optimizer choosing its own best bases, so
-    they do not add). The negative control passes when it calls none supported beyond the main
-    pool's: on its own it would report any real home advantage the family has."""
+    construction whatever the main pool's: it shows that this round's design sees a home
+    advantage of that size (were the main pool's own home advantage of ``planted`` supported,
+    the control would pass on it alone, and the design would have seen that one). Beyond the
+    main pool's it need not be supported: the plant and a natural home advantage both come from
+    the planted optimizer choosing its own best bases, so they do not add. The negative control
+    passes when it calls none supported beyond the main pool's: on its own it would report any
+    real home advantage the family has."""
 
     group: Group
     round: int

@@ -66,9 +66,9 @@ def markdown(report: Report) -> str:
         "(lower is better); every optimizer is tuned with bracketing. Margins are the pooled seed-to-seed "
         "standard deviation of identical trainings among the cells an effect is made of.", "",
         f"Rounds: {c.pool} random architectures per seed (round 0), then {c.rounds} rounds in which each "
-        f"optimizer's lineage keeps its top {c.pool_top_k} and adds {c.children} one-edit child per kept "
-        f"member (children common to all lineages); every member tuned once with every optimizer of "
-        f"{' '.join(report.panel)}; selection on training seeds {list(c.train_seeds)}, measurement on "
+        f"optimizer's lineage keeps its top {c.pool_top_k} and adds {c.children} one-edit "
+        f"{'child' if c.children == 1 else 'children'} per kept member (children common to all lineages); "
+        f"every member tuned once with every optimizer of {' '.join(report.panel)}; selection on training seeds {list(c.train_seeds)}, measurement on "
         f"{list(c.measure_seeds)} (shifted per seed). Intervals: {report.pool.mean_home_advantage.method}.", "",
         "## Dose-response: the home advantage against the round", "",
         "`HA(g) = mean_{f != g} R[f][g] - R[g][g]`, `R = M - row mean`, `M[f][g]`: g's measured score on f's "
@@ -166,8 +166,10 @@ def _control_lines(report: Report) -> list[str]:
                          f"{c.verdicts[g]} ({'HA' if c.planted else 'minus main'}) | {c.margin:.3f} | "
                          f"{'passed' if c.passed else 'FAILED'} |")
     lines += ["", "The positive control is judged on its own home advantage, positive by construction whatever "
-              "the main pool's; it need not show beyond the main pool's, because the plant and a natural home "
-              "advantage both come from the planted optimizer choosing its own best bases and do not add. The "
+              "the main pool's: it shows this round's design sees a home advantage of that size (were the main "
+              "pool's own one supported, the control would pass on it alone). Beyond the main pool's it need "
+              "not be supported, because the plant and a natural home advantage both come from the planted "
+              "optimizer choosing its own best bases and do not add. The "
               "negative control is judged on its home advantage minus the main pool's in the same round (paired "
               "bootstrap draws): what its gene adds, whatever home advantage the family has of its own. "
               "The positive control's row is its planted optimizer; the negative control's, the optimizer whose "
