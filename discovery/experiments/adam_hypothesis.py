@@ -84,7 +84,7 @@ EXPERIMENT_PRESETS: dict[str, Preset] = {  # experiment sizes; a run's presets a
     "medium": Preset(seeds=5, population=6, steps=150, size="small", learning_rates=_SMALL_GRID[1:-1],
                      train_seeds=(0,), measure_seeds=(1, 2), nondeep=("quadratic_ill", "mf_k4"),
                      param_budget=10000, panel=_TOKEN_PANEL, pool=8, pool_top_k=2, rounds=3, children=2,
-                     expected="three rounds with controls: about 80 min on 2 CPU cores with --workers 2"),
+                     expected="three rounds with controls: about 1 hour on 2 CPU cores with --workers 2"),
     "full": Preset(seeds=5, population=32, steps=500, size="default",
                    learning_rates=tuple(scoring.DEFAULT_LEARNING_RATES), train_seeds=(0, 1),
                    measure_seeds=(2, 3, 4), nondeep=tuple(tasks.names("nondeep")), param_budget=50000,
